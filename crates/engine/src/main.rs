@@ -1,2 +1,31 @@
-//! The `switchyard` command.
-fn main() {}
+//! The `switchyard` command: see `switchyard --help`.
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+use engine::config::{Cli, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.settings.log).unwrap_or_else(|err| {
+        eprintln!("SWITCHYARD_LOG: {err}; using `info`");
+        EnvFilter::new("info")
+    });
+    // Logs go to stderr so that command output (an API key, a count) stays alone on stdout.
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match cli.settings.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    let mut out = std::io::stdout();
+    match engine::cli::run(cli, &mut out).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

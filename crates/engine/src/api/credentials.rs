@@ -1,0 +1,191 @@
+//! `/api/v1/credentials`: n8n's shapes, secrets never returned.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use credentials::store::{Actor, CredentialPatch, NewCredential};
+use serde_json::{json, Map, Value};
+
+use super::ApiJson;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// The credential routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/credentials", get(list).post(create))
+        .route("/credentials/schema/{type}", get(schema))
+        .route("/credentials/{id}", get(read).patch(update).delete(remove))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(body): ApiJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut problems = Vec::new();
+    let Some(body) = body.as_object() else {
+        return Err(ApiError::BadRequest("request body: expected a JSON object with name, type and data".into()));
+    };
+    for key in body.keys() {
+        if !matches!(key.as_str(), "name" | "type" | "data" | "id") {
+            problems.push(format!("{key}: unknown field; expected name, type and data"));
+        }
+    }
+    let name = checked_name(body.get("name"), &mut problems);
+    let type_name = match body.get("type") {
+        Some(Value::String(t)) if state.registry.get(t).is_some() => Some(t.clone()),
+        Some(Value::String(t)) => {
+            problems.push(format!("type: unknown credential type {t:?}; expected one of {}", known_types(&state)));
+            None
+        }
+        _ => {
+            problems.push(format!("type: required, one of {}", known_types(&state)));
+            None
+        }
+    };
+    let data = match body.get("data") {
+        Some(data @ Value::Object(_)) => Some(data.clone()),
+        Some(_) => {
+            problems.push("data: expected a JSON object of the type's fields".into());
+            None
+        }
+        None => {
+            problems.push("data: required, a JSON object of the type's fields".into());
+            None
+        }
+    };
+    if let (Some(type_name), Some(data)) = (&type_name, &data) {
+        let kind = state.registry.get(type_name).expect("checked above");
+        if let Err(invalid) = kind.validate(data, &state.validate_options) {
+            problems.extend(invalid.problems.iter().map(|p| format!("data.{p}")));
+        }
+    }
+    let id = match body.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if valid_id(id) => Some(id.clone()),
+        Some(_) => {
+            problems.push("id: expected 1 to 64 letters, digits, '-' or '_'".into());
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(invalid_body(problems));
+    }
+    let (Some(name), Some(type_name), Some(data)) = (name, type_name, data) else {
+        unreachable!("every missing part adds a problem");
+    };
+    let meta = state
+        .credentials
+        .create(NewCredential { id, name, type_name, data }, &actor)
+        .await?;
+    Ok((StatusCode::OK, Json(serde_json::to_value(meta).map_err(|e| ApiError::Internal(e.into()))?)))
+}
+
+async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let all = state.credentials.list().await?;
+    Ok(Json(json!({ "data": all, "nextCursor": null })))
+}
+
+async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (meta, data) = state.credentials.get_redacted(&id).await?;
+    let mut body = to_object(&meta)?;
+    body.insert("data".into(), Value::Object(data));
+    Ok(Json(Value::Object(body)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson,
+) -> ApiResult<Json<Value>> {
+    let Some(body) = body.as_object() else {
+        return Err(ApiError::BadRequest("request body: expected a JSON object with name and/or data".into()));
+    };
+    let mut problems = Vec::new();
+    for key in body.keys() {
+        if !matches!(key.as_str(), "name" | "data" | "type" | "isPartialData") {
+            problems.push(format!("{key}: unknown field; expected name and/or data"));
+        }
+    }
+    let name = match body.get("name") {
+        None => None,
+        some => checked_name(some, &mut problems),
+    };
+    let data = match body.get("data") {
+        None => None,
+        Some(data @ Value::Object(_)) => Some(data.clone()),
+        Some(_) => {
+            problems.push("data: expected a JSON object of the fields to change".into());
+            None
+        }
+    };
+    if let Some(new_type) = body.get("type") {
+        let current = state.credentials.get_redacted(&id).await?.0;
+        if new_type.as_str() != Some(current.type_name.as_str()) {
+            problems.push(format!(
+                "type: a credential's type cannot be changed (it is {}); create a new credential instead",
+                current.type_name
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(invalid_body(problems));
+    }
+    let meta = state.credentials.update(&id, CredentialPatch { name, data }, &actor).await?;
+    Ok(Json(Value::Object(to_object(&meta)?)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (meta, _) = state.credentials.get_redacted(&id).await?;
+    state.credentials.delete(&id, &actor).await?;
+    Ok(Json(Value::Object(to_object(&meta)?)))
+}
+
+async fn schema(State(state): State<AppState>, Path(type_name): Path<String>) -> ApiResult<Json<Value>> {
+    let kind = state.registry.get(&type_name).ok_or_else(|| {
+        ApiError::NotFound(format!("unknown credential type {type_name:?}; expected one of {}", known_types(&state)))
+    })?;
+    Ok(Json(kind.json_schema()))
+}
+
+fn checked_name(value: Option<&Value>, problems: &mut Vec<String>) -> Option<String> {
+    match value {
+        Some(Value::String(name)) if !name.trim().is_empty() && name.chars().count() <= 128 => {
+            Some(name.trim().to_owned())
+        }
+        Some(Value::String(name)) if !name.trim().is_empty() => {
+            problems.push("name: expected at most 128 characters".into());
+            None
+        }
+        _ => {
+            problems.push("name: required, a non-empty string".into());
+            None
+        }
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn known_types(state: &AppState) -> String {
+    state.registry.names().collect::<Vec<_>>().join(", ")
+}
+
+fn invalid_body(problems: Vec<String>) -> ApiError {
+    ApiError::BadRequest(format!("invalid credential: {}", problems.join("; ")))
+}
+
+fn to_object(meta: &impl serde::Serialize) -> ApiResult<Map<String, Value>> {
+    match serde_json::to_value(meta).map_err(|e| ApiError::Internal(e.into()))? {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::Internal(anyhow::anyhow!("credential metadata is not an object"))),
+    }
+}

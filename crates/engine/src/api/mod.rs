@@ -1,0 +1,36 @@
+//! The HTTP surface: `/healthz`, and `/api/v1` behind API-key authentication.
+
+mod auth;
+mod body;
+pub mod credentials;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+pub use body::ApiJson;
+
+use crate::app::AppState;
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .merge(credentials::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", v1)
+        .with_state(state)
+}
+
+/// 200 when the database answers, 503 when it does not.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Assembling the server: settings -> key ring -> database -> stores -> router.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use credentials::store::Store;
+use credentials::types::{Registry, ValidateOptions};
+use credentials::vault::{KeyRing, KeySource};
+use credentials::Db;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::{redact_url, Settings};
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The credential store.
+    pub credentials: Store,
+    /// The credential types.
+    pub registry: Arc<Registry>,
+    /// How credential data is validated (insecure loopback hosts or not).
+    pub validate_options: ValidateOptions,
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+}
+
+/// Opens everything the settings name: the key ring (generating a key file on first
+/// start), the database (migrated), and the stores. Refuses when stored credentials need
+/// a key the ring does not hold.
+pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    let (keys, source) = KeyRing::load(&settings.key_config())?;
+    if let KeySource::Generated(path) = &source {
+        tracing::warn!(
+            path = %path.display(),
+            key_id = %keys.current_id(),
+            "generated a new encryption key; back up this file: without it stored credentials cannot be decrypted"
+        );
+    }
+    let url = settings.database_url();
+    let db = Db::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
+    let registry = Arc::new(Registry::builtin());
+    let validate_options = ValidateOptions { allow_insecure_loopback: settings.allow_insecure_hosts };
+    let credentials = Store::new(db.clone(), Arc::new(keys), registry.clone(), validate_options.clone());
+    credentials.check_keys().await.context(
+        "refusing to start: set SWITCHYARD_ENCRYPTION_KEY to the key these credentials were stored with, \
+         or list it in SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS and run `switchyard rotate-key`",
+    )?;
+    Ok(AppState { db, credentials, registry, validate_options, settings: Arc::new(settings) })
+}
+
+/// The router with its middleware: request ids, a span per request (method and path,
+/// never the query, which can carry OAuth codes), the body limit.
+pub fn router(state: AppState) -> axum::Router {
+    let limit = state.settings.max_body_bytes;
+    crate::api::router(state)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let request_id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Serves until `shutdown` completes, lets in-flight requests finish, then closes the
+/// database.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = state.db.clone();
+    let app = router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `switchyard start`: open, bind, serve until SIGTERM or SIGINT.
+pub async fn start(settings: Settings) -> anyhow::Result<()> {
+    let began = Instant::now();
+    let listen = settings.listen;
+    let state = open(settings).await?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        startup_ms = began.elapsed().as_millis() as u64,
+        "Switchyard is ready"
+    );
+    serve(state, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,221 @@
+//! Configuration: every setting is an environment variable, and a flag of the same name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+/// The `switchyard` command line.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about = "Self-hosted workflow automation, n8n-compatible")]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and run active workflows.
+    Start,
+    /// Manage API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Re-encrypt every stored credential under the current encryption key.
+    RotateKey(RotateArgs),
+    /// Export data in n8n's format.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Import data in n8n's format.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `switchyard api-key ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; the key is printed once, alone on the last line.
+    Create {
+        /// A name to recognise the key by in the audit log.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `switchyard rotate-key` options.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Credentials re-encrypted per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+    /// Milliseconds to wait between batches, to go gently on a busy database.
+    #[arg(long, default_value_t = 0)]
+    pub pause_ms: u64,
+}
+
+/// `switchyard export ...`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write every credential, decrypted, as `n8n export:credentials --decrypted` does.
+    Credentials {
+        /// Required: the file will hold secrets in clear text.
+        #[arg(long, required = true)]
+        decrypted: bool,
+        /// Where to write the JSON (created with mode 0600).
+        #[arg(long)]
+        output: PathBuf,
+    },
+}
+
+/// `switchyard import ...`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Read credentials from a file in n8n's export format (`[{id, name, type, data}]`).
+    Credentials {
+        /// The JSON file.
+        file: PathBuf,
+    },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings shared by every command, read from flags or the environment.
+#[derive(Args)]
+pub struct Settings {
+    /// Directory for the SQLite file and the generated key file.
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./.switchyard", global = true)]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; defaults to a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    database_url: Option<String>,
+    /// The encryption key: 32 bytes as 64 hex characters or base64.
+    #[arg(long, env = "SWITCHYARD_ENCRYPTION_KEY", hide_env_values = true, global = true)]
+    encryption_key: Option<String>,
+    /// A file holding the encryption key.
+    #[arg(long, env = "SWITCHYARD_ENCRYPTION_KEY_FILE", global = true)]
+    pub encryption_key_file: Option<PathBuf>,
+    /// Comma-separated earlier keys, accepted for decryption while rotating.
+    #[arg(long, env = "SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS", hide_env_values = true, global = true)]
+    previous_encryption_keys: Option<String>,
+    /// Address the HTTP server binds.
+    #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "0.0.0.0:5678", global = true)]
+    pub listen: SocketAddr,
+    /// Public base URL: the OAuth redirect URI and webhook URLs are built from it.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_URL", default_value = "http://localhost:5678", global = true)]
+    pub public_url: String,
+    /// Tracing filter, e.g. `info` or `engine=debug,info`.
+    #[arg(long, env = "SWITCHYARD_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// `text` or `json`.
+    #[arg(long, env = "SWITCHYARD_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// Allow plain http to loopback Salesforce hosts (tests, the fake org).
+    #[arg(long, env = "SWITCHYARD_ALLOW_INSECURE_HOSTS", default_value_t = false, global = true)]
+    pub allow_insecure_hosts: bool,
+    /// Largest request body accepted by the API, in bytes.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database_url.as_deref().map(redact_url))
+            .field("encryption_key", &self.encryption_key.as_ref().map(|_| "[redacted]"))
+            .field("encryption_key_file", &self.encryption_key_file)
+            .field("previous_encryption_keys", &self.previous_encryption_keys.as_ref().map(|_| "[redacted]"))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("allow_insecure_hosts", &self.allow_insecure_hosts)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Settings with every default, for a data directory (used by tests and embedders).
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut settings = Cli::parse_from(["switchyard", "start"]).settings;
+        settings.data_dir = data_dir.into();
+        settings
+    }
+
+    /// The database URL: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}", self.data_dir.join("switchyard.db").display()),
+        }
+    }
+
+    /// Points the settings at another database.
+    pub fn set_database_url(&mut self, url: impl Into<String>) {
+        self.database_url = Some(url.into());
+    }
+
+    /// Sets the encryption key (hex or base64) and the previous keys (comma list).
+    pub fn set_keys(&mut self, key: Option<&str>, previous: Option<&str>) {
+        self.encryption_key = key.map(str::to_owned);
+        self.previous_encryption_keys = previous.map(str::to_owned);
+    }
+
+    /// What the key ring is loaded from.
+    pub fn key_config(&self) -> credentials::vault::KeyConfig {
+        credentials::vault::KeyConfig {
+            key: self.encryption_key.clone().map(SecretString::from),
+            key_file: self.encryption_key_file.clone(),
+            previous: self.previous_encryption_keys.clone().map(SecretString::from),
+            data_dir: self.data_dir.clone(),
+        }
+    }
+}
+
+/// A database URL with any password replaced, safe to log.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "[unparsable url]".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_keys_or_database_passwords() {
+        let mut settings = Settings::with_data_dir("/tmp/x");
+        settings.set_database_url("postgres://sy:hunter2@db/sy");
+        settings.set_keys(Some("k3y-material"), Some("old-k3y"));
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("k3y"), "{shown}");
+        assert!(shown.contains("postgres://sy:redacted@db/sy"), "{shown}");
+    }
+
+    #[test]
+    fn default_database_is_sqlite_in_the_data_dir() {
+        let settings = Settings::with_data_dir("/srv/sy");
+        assert_eq!(settings.database_url(), "sqlite:///srv/sy/switchyard.db");
+        assert_eq!(settings.listen.to_string(), "0.0.0.0:5678");
+    }
+}

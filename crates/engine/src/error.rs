@@ -1,0 +1,62 @@
+//! The one place where errors become HTTP answers.
+//!
+//! Clients get a status and `{"message": ...}`; internals (SQL errors, I/O) are logged
+//! with the request's span and answered with a plain 500 that reveals nothing.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// An error answered to an API client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is wrong; the message names the fields and what was expected.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or wrong API key. No detail is given.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The thing named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The body is larger than the configured limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Anything else: logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// Result type for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(err) => {
+                tracing::error!(error = %format!("{err:#}"), "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, Json(json!({ "message": self.to_string() }))).into_response()
+    }
+}
+
+impl From<credentials::store::Error> for ApiError {
+    fn from(err: credentials::store::Error) -> Self {
+        use credentials::store::Error as E;
+        match err {
+            E::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            E::UnknownType { .. } | E::Invalid(_) => ApiError::BadRequest(err.to_string()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Test harness: the real server on a free port over a real database, and the real
+//! `switchyard` binary for the commands.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use credentials::db::testing;
+use engine::app::{self, AppState};
+use engine::config::Settings;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// A test encryption key (hex), and a second one for rotation tests.
+pub const KEY_A: &str = "5b6c6f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddee";
+/// The key rotated to.
+pub const KEY_B: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+
+/// Which database a test story runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's data directory.
+    Sqlite,
+    /// A fresh database on the test Postgres server.
+    Postgres,
+}
+
+/// A data directory and database for one test; `None` when Postgres is skipped.
+pub struct TestEnv {
+    pub dir: TempDir,
+    pub database_url: String,
+}
+
+impl TestEnv {
+    pub async fn new(backend: Backend, test: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database_url = match backend {
+            Backend::Sqlite => testing::sqlite_url(dir.path()),
+            Backend::Postgres => testing::fresh_postgres_url(test).await?,
+        };
+        Some(Self { dir, database_url })
+    }
+
+    /// Settings for this environment with the given keys.
+    pub fn settings(&self, key: &str, previous: Option<&str>) -> Settings {
+        let mut settings = Settings::with_data_dir(self.dir.path());
+        settings.set_database_url(&self.database_url);
+        settings.set_keys(Some(key), previous);
+        settings.listen = "127.0.0.1:0".parse().expect("address");
+        settings
+    }
+
+    /// Runs the `switchyard` binary with this environment.
+    pub fn switchyard(&self, key: &str, previous: Option<&str>, args: &[&str]) -> Output {
+        self.command(key, previous, args).output().expect("switchyard runs")
+    }
+
+    /// The `switchyard` binary set up for this environment, not yet started.
+    pub fn command(&self, key: &str, previous: Option<&str>, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SWITCHYARD_DATA_DIR", self.dir.path())
+            .env("DATABASE_URL", &self.database_url)
+            .env("SWITCHYARD_ENCRYPTION_KEY", key)
+            .env("SWITCHYARD_LISTEN", "127.0.0.1:0");
+        if let Some(previous) = previous {
+            cmd.env("SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS", previous);
+        }
+        cmd
+    }
+
+    /// Creates an API key with the real command and returns it (the last line of stdout).
+    pub fn api_key(&self, key: &str) -> String {
+        let out = self.switchyard(key, None, &["api-key", "create", "--name", "tests"]);
+        assert!(out.status.success(), "api-key create failed: {}", String::from_utf8_lossy(&out.stderr));
+        last_line(&out.stdout)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The last non-empty line of a command's output.
+pub fn last_line(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout).lines().filter(|l| !l.trim().is_empty()).last().unwrap_or_default().trim().to_owned()
+}
+
+/// A server running in this process on a free port.
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(settings: Settings) -> Self {
+        let state = app::open(settings).await.expect("server opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app::serve(state.clone(), listener, async move {
+            let _ = stopped.await;
+        }));
+        Self { base, state, stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops gracefully and waits until the database is closed.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stops cleanly");
+        }
+    }
+}
+
+/// A client that sends the API key on every request.
+pub fn client(api_key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("X-N8N-API-KEY", api_key.parse().expect("header value"));
+    reqwest::Client::builder().default_headers(headers).build().expect("client")
+}
+
+/// A throwaway PKCS#8 RSA private key made with openssl for this test run.
+pub fn test_private_key(dir: &Path) -> String {
+    let path: PathBuf = dir.join("test-key.pem");
+    let status = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&path)
+        .output()
+        .expect("openssl runs");
+    assert!(status.status.success(), "openssl genpkey failed");
+    std::fs::read_to_string(path).expect("key file")
+}
