@@ -3,7 +3,11 @@
 //!
 //! # Layout
 //! - [`db`]: the database handle (one pool for both backends) and the embedded migrations.
+//! - [`vault`]: encryption keys, the key ring (current + previous keys), sealing and
+//!   opening blobs, loading the key from the environment or a generated file.
 
 pub mod db;
+pub mod vault;
 
 pub use db::{Backend, Db, DbError};
+pub use vault::{EncryptionKey, KeyConfig, KeyFormatError, KeyRing, KeySource, Sealed, VaultError};
