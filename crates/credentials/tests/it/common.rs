@@ -1,0 +1,105 @@
+//! Shared helpers: test RSA keys, key rings, stores on both backends.
+
+use std::sync::{Arc, OnceLock};
+
+use credentials::db::testing;
+use credentials::{Db, EncryptionKey, KeyRing, Registry, Store, ValidateOptions};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+
+/// Runs a story (an `async fn(Db)`) once on SQLite and once on Postgres, as two tests.
+#[macro_export]
+macro_rules! both_backends {
+    ($story:ident) => {
+        mod $story {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (db, _dir) = credentials::db::testing::sqlite().await;
+                super::$story(db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::common::postgres(stringify!($story)).await {
+                    super::$story(db).await;
+                }
+            }
+        }
+    };
+}
+
+/// A fresh Postgres database, or `None` (after a printed "SKIPPED" line) without a server.
+pub async fn postgres(test: &str) -> Option<Db> {
+    testing::postgres(test).await
+}
+
+/// A second, empty database on the same backend as `db` (for export/import round trips).
+pub async fn another_db_like(db: &Db, dirs: &mut Vec<tempfile::TempDir>) -> Db {
+    match db.backend() {
+        credentials::Backend::Sqlite => {
+            let (db, dir) = testing::sqlite().await;
+            dirs.push(dir);
+            db
+        }
+        credentials::Backend::Postgres => testing::postgres("another")
+            .await
+            .expect("postgres configured"),
+    }
+}
+
+struct TestKeys {
+    pkcs1: String,
+    pkcs8: String,
+}
+
+/// One 2048-bit RSA key generated per test run (never committed), in both encodings.
+fn test_keys() -> &'static TestKeys {
+    static KEYS: OnceLock<TestKeys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let key =
+            rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("generate test RSA key");
+        TestKeys {
+            pkcs1: key.to_pkcs1_pem(LineEnding::LF).expect("pkcs1").to_string(),
+            pkcs8: key.to_pkcs8_pem(LineEnding::LF).expect("pkcs8").to_string(),
+        }
+    })
+}
+
+/// The test key as PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), 64-column lines.
+pub fn rsa_pkcs1_pem() -> &'static str {
+    &test_keys().pkcs1
+}
+
+/// The test key as PKCS#8 PEM (`BEGIN PRIVATE KEY`), 64-column lines.
+pub fn rsa_pkcs8_pem() -> &'static str {
+    &test_keys().pkcs8
+}
+
+/// A distinctive slice of the key body, to look for in output that must not hold it.
+pub fn key_fragment(pem: &str) -> String {
+    pem.lines().nth(3).expect("a PEM body line")[..32].to_owned()
+}
+
+/// A ring with a fresh random key and no previous keys.
+pub fn ring() -> Arc<KeyRing> {
+    Arc::new(KeyRing::new(EncryptionKey::generate(), vec![]))
+}
+
+/// A store over `db` sealing with `keys`, the built-in registry, strict URL rules.
+pub fn store(db: &Db, keys: Arc<KeyRing>) -> Store {
+    Store::new(
+        db.clone(),
+        keys,
+        Arc::new(Registry::builtin()),
+        ValidateOptions::default(),
+    )
+}
+
+/// Counts rows of a table (or a filtered view of it) with a static query.
+pub async fn count(db: &Db, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(db.pool())
+        .await
+        .expect("count query");
+    n
+}
