@@ -24,7 +24,10 @@ pub async fn create(db: &Db, name: &str) -> anyhow::Result<(ApiKey, String)> {
     anyhow::ensure!(!name.is_empty(), "--name: expected a non-empty name");
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
-    let key = format!("sy_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
+    let key = format!(
+        "sy_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
     let id = uuid::Uuid::new_v4().simple().to_string();
     sqlx::query("INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&id)
@@ -33,15 +36,22 @@ pub async fn create(db: &Db, name: &str) -> anyhow::Result<(ApiKey, String)> {
         .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true))
         .execute(db.pool())
         .await?;
-    Ok((ApiKey { id, name: name.to_owned() }, key))
+    Ok((
+        ApiKey {
+            id,
+            name: name.to_owned(),
+        },
+        key,
+    ))
 }
 
 /// The key's owner, or `None` when no such key exists.
 pub async fn verify(db: &Db, key: &str) -> Result<Option<ApiKey>, sqlx::Error> {
-    let row: Option<(String, String)> = sqlx::query_as("SELECT id, name FROM api_keys WHERE key_hash = $1")
-        .bind(hash(key))
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT id, name FROM api_keys WHERE key_hash = $1")
+            .bind(hash(key))
+            .fetch_optional(db.pool())
+            .await?;
     Ok(row.map(|(id, name)| ApiKey { id, name }))
 }
 

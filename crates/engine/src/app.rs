@@ -7,10 +7,10 @@ use std::time::Instant;
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
-use credentials::store::Store;
-use credentials::types::{Registry, ValidateOptions};
-use credentials::vault::{KeyRing, KeySource};
 use credentials::Db;
+use credentials::Store;
+use credentials::{KeyRing, KeySource};
+use credentials::{Registry, ValidateOptions};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -36,8 +36,12 @@ pub struct AppState {
 /// start), the database (migrated), and the stores. Refuses when stored credentials need
 /// a key the ring does not hold.
 pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
     let (keys, source) = KeyRing::load(&settings.key_config())?;
     if let KeySource::Generated(path) = &source {
         tracing::warn!(
@@ -51,13 +55,26 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
     let registry = Arc::new(Registry::builtin());
-    let validate_options = ValidateOptions { allow_insecure_loopback: settings.allow_insecure_hosts };
-    let credentials = Store::new(db.clone(), Arc::new(keys), registry.clone(), validate_options.clone());
+    let validate_options = ValidateOptions {
+        allow_insecure_loopback: settings.allow_insecure_hosts,
+    };
+    let credentials = Store::new(
+        db.clone(),
+        Arc::new(keys),
+        registry.clone(),
+        validate_options.clone(),
+    );
     credentials.check_keys().await.context(
         "refusing to start: set SWITCHYARD_ENCRYPTION_KEY to the key these credentials were stored with, \
          or list it in SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS and run `switchyard rotate-key`",
     )?;
-    Ok(AppState { db, credentials, registry, validate_options, settings: Arc::new(settings) })
+    Ok(AppState {
+        db,
+        credentials,
+        registry,
+        validate_options,
+        settings: Arc::new(settings),
+    })
 }
 
 /// The router with its middleware: request ids, a span per request (method and path,
@@ -89,7 +106,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
     let app = router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -100,7 +119,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<()> {
     let began = Instant::now();
     let listen = settings.listen;
     let state = open(settings).await?;
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(
         address = %listener.local_addr()?,
         startup_ms = began.elapsed().as_millis() as u64,

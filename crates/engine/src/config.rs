@@ -8,7 +8,11 @@ use secrecy::SecretString;
 
 /// The `switchyard` command line.
 #[derive(Debug, Parser)]
-#[command(name = "switchyard", version, about = "Self-hosted workflow automation, n8n-compatible")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Self-hosted workflow automation, n8n-compatible"
+)]
 pub struct Cli {
     /// Settings shared by every command.
     #[command(flatten)]
@@ -95,34 +99,70 @@ pub enum LogFormat {
 #[derive(Args)]
 pub struct Settings {
     /// Directory for the SQLite file and the generated key file.
-    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./.switchyard", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_DATA_DIR",
+        default_value = "./.switchyard",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://...`; defaults to a SQLite file in the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     database_url: Option<String>,
     /// The encryption key: 32 bytes as 64 hex characters or base64.
-    #[arg(long, env = "SWITCHYARD_ENCRYPTION_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     encryption_key: Option<String>,
     /// A file holding the encryption key.
     #[arg(long, env = "SWITCHYARD_ENCRYPTION_KEY_FILE", global = true)]
     pub encryption_key_file: Option<PathBuf>,
     /// Comma-separated earlier keys, accepted for decryption while rotating.
-    #[arg(long, env = "SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS",
+        hide_env_values = true,
+        global = true
+    )]
     previous_encryption_keys: Option<String>,
     /// Address the HTTP server binds.
-    #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "0.0.0.0:5678", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_LISTEN",
+        default_value = "0.0.0.0:5678",
+        global = true
+    )]
     pub listen: SocketAddr,
     /// Public base URL: the OAuth redirect URI and webhook URLs are built from it.
-    #[arg(long, env = "SWITCHYARD_PUBLIC_URL", default_value = "http://localhost:5678", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_PUBLIC_URL",
+        default_value = "http://localhost:5678",
+        global = true
+    )]
     pub public_url: String,
     /// Tracing filter, e.g. `info` or `engine=debug,info`.
     #[arg(long, env = "SWITCHYARD_LOG", default_value = "info", global = true)]
     pub log: String,
     /// `text` or `json`.
-    #[arg(long, env = "SWITCHYARD_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
     /// Allow plain http to loopback Salesforce hosts (tests, the fake org).
-    #[arg(long, env = "SWITCHYARD_ALLOW_INSECURE_HOSTS", default_value_t = false, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHYARD_ALLOW_INSECURE_HOSTS",
+        default_value_t = false,
+        global = true
+    )]
     pub allow_insecure_hosts: bool,
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
@@ -134,9 +174,15 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("data_dir", &self.data_dir)
             .field("database", &self.database_url.as_deref().map(redact_url))
-            .field("encryption_key", &self.encryption_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "[redacted]"),
+            )
             .field("encryption_key_file", &self.encryption_key_file)
-            .field("previous_encryption_keys", &self.previous_encryption_keys.as_ref().map(|_| "[redacted]"))
+            .field(
+                "previous_encryption_keys",
+                &self.previous_encryption_keys.as_ref().map(|_| "[redacted]"),
+            )
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("log", &self.log)
@@ -175,11 +221,14 @@ impl Settings {
     }
 
     /// What the key ring is loaded from.
-    pub fn key_config(&self) -> credentials::vault::KeyConfig {
-        credentials::vault::KeyConfig {
+    pub fn key_config(&self) -> credentials::KeyConfig {
+        credentials::KeyConfig {
             key: self.encryption_key.clone().map(SecretString::from),
             key_file: self.encryption_key_file.clone(),
-            previous: self.previous_encryption_keys.clone().map(SecretString::from),
+            previous: self
+                .previous_encryption_keys
+                .clone()
+                .map(SecretString::from),
             data_dir: self.data_dir.clone(),
         }
     }

@@ -50,9 +50,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<credentials::store::Error> for ApiError {
-    fn from(err: credentials::store::Error) -> Self {
-        use credentials::store::Error as E;
+impl From<credentials::Error> for ApiError {
+    fn from(err: credentials::Error) -> Self {
+        use credentials::Error as E;
         match err {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::UnknownType { .. } | E::Invalid(_) => ApiError::BadRequest(err.to_string()),

@@ -14,7 +14,9 @@ async fn main() -> std::process::ExitCode {
         EnvFilter::new("info")
     });
     // Logs go to stderr so that command output (an API key, a count) stays alone on stdout.
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     match cli.settings.log_format {
         LogFormat::Text => logs.init(),

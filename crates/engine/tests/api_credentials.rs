@@ -3,7 +3,7 @@
 mod common;
 
 use common::{client, Backend, TestEnv, TestServer, KEY_A};
-use credentials::types::REDACTED;
+use credentials::REDACTED;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -42,13 +42,20 @@ fn oauth2_body(name: &str) -> Value {
 }
 
 async fn authentication_is_required(backend: Backend) {
-    let Some((_env, server, key)) = setup(backend, "authentication_is_required").await else { return };
+    let Some((_env, server, key)) = setup(backend, "authentication_is_required").await else {
+        return;
+    };
     let anonymous = reqwest::Client::new();
 
     let health = anonymous.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK, "health needs no key");
 
-    for (header, value) in [("", ""), ("X-N8N-API-KEY", "sy_wrong"), ("Authorization", "Bearer sy_wrong"), ("Authorization", "Basic abc")] {
+    for (header, value) in [
+        ("", ""),
+        ("X-N8N-API-KEY", "sy_wrong"),
+        ("Authorization", "Bearer sy_wrong"),
+        ("Authorization", "Basic abc"),
+    ] {
         let mut req = anonymous.get(server.url("/api/v1/credentials"));
         if !header.is_empty() {
             req = req.header(header, value);
@@ -56,18 +63,35 @@ async fn authentication_is_required(backend: Backend) {
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{header}: {value}");
         let body: Value = res.json().await.unwrap();
-        assert_eq!(body, json!({"message": "unauthorized"}), "no detail is given");
+        assert_eq!(
+            body,
+            json!({"message": "unauthorized"}),
+            "no detail is given"
+        );
     }
 
-    let via_header = anonymous.get(server.url("/api/v1/credentials")).header("X-N8N-API-KEY", &key).send().await.unwrap();
+    let via_header = anonymous
+        .get(server.url("/api/v1/credentials"))
+        .header("X-N8N-API-KEY", &key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(via_header.status(), StatusCode::OK);
-    let via_bearer = anonymous.get(server.url("/api/v1/credentials")).bearer_auth(&key).send().await.unwrap();
+    let via_bearer = anonymous
+        .get(server.url("/api/v1/credentials"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(via_bearer.status(), StatusCode::OK);
     server.stop().await;
 }
 
 async fn create_read_update_delete_with_redaction(backend: Backend) {
-    let Some((env, server, key)) = setup(backend, "create_read_update_delete_with_redaction").await else { return };
+    let Some((env, server, key)) = setup(backend, "create_read_update_delete_with_redaction").await
+    else {
+        return;
+    };
     let http = client(&key);
     let pem = common::test_private_key(env.path());
 
@@ -91,13 +115,27 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
     assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
     assert!(created.get("data").is_none(), "create never echoes data");
 
-    let list: Value = http.get(server.url("/api/v1/credentials")).send().await.unwrap().json().await.unwrap();
+    let list: Value = http
+        .get(server.url("/api/v1/credentials"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let rows = list["data"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["id"], id.as_str());
     assert!(rows[0].get("data").is_none(), "list carries no data");
 
-    let read: Value = http.get(server.url(&format!("/api/v1/credentials/{id}"))).send().await.unwrap().json().await.unwrap();
+    let read: Value = http
+        .get(server.url(&format!("/api/v1/credentials/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read["data"]["privateKey"], REDACTED);
     assert_eq!(read["data"]["clientId"], "3MVG9-jwt");
     assert_eq!(read["data"]["username"], "ops@example.com");
@@ -105,8 +143,14 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
 
     // The stored key was repaired into proper PEM.
     let stored = server.state.credentials.get(&id).await.unwrap();
-    let stored_key = stored.data.expose()["privateKey"].as_str().unwrap().to_owned();
-    assert!(stored_key.starts_with("-----BEGIN PRIVATE KEY-----\n"), "repaired PEM");
+    let stored_key = stored.data.expose()["privateKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        stored_key.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+        "repaired PEM"
+    );
     assert_eq!(stored_key.trim(), pem.trim());
 
     // Sending the placeholder back keeps the stored secret.
@@ -120,12 +164,23 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["name"], "Salesforce JWT (ops)");
     let stored = server.state.credentials.get(&id).await.unwrap();
-    assert_eq!(stored.data.expose()["privateKey"].as_str().unwrap(), stored_key);
+    assert_eq!(
+        stored.data.expose()["privateKey"].as_str().unwrap(),
+        stored_key
+    );
     assert_eq!(stored.data.expose()["username"], "admin@example.com");
 
     // A new secret replaces the old one.
-    let res = http.post(server.url("/api/v1/credentials")).json(&oauth2_body("OAuth")).send().await.unwrap();
-    let oauth_id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = http
+        .post(server.url("/api/v1/credentials"))
+        .json(&oauth2_body("OAuth"))
+        .send()
+        .await
+        .unwrap();
+    let oauth_id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let res = http
         .patch(server.url(&format!("/api/v1/credentials/{oauth_id}")))
         .json(&json!({"data": {"clientSecret": "rotated-secret-2"}}))
@@ -137,22 +192,52 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
     assert_eq!(stored.data.expose()["clientSecret"], "rotated-secret-2");
     assert_eq!(stored.data.expose()["environment"], "sandbox");
 
-    let res = http.delete(server.url(&format!("/api/v1/credentials/{id}"))).send().await.unwrap();
+    let res = http
+        .delete(server.url(&format!("/api/v1/credentials/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["id"], id.as_str());
-    let res = http.get(server.url(&format!("/api/v1/credentials/{id}"))).send().await.unwrap();
+    let res = http
+        .get(server.url(&format!("/api/v1/credentials/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert!(res.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains(&id));
-    let res = http.delete(server.url(&format!("/api/v1/credentials/{id}"))).send().await.unwrap();
+    assert!(res.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .contains(&id));
+    let res = http
+        .delete(server.url(&format!("/api/v1/credentials/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // Every change is in the audit log, with the API key that made it, and no secret.
     let audit = server.state.credentials.audit(None, 100).await.unwrap();
-    let actions: Vec<_> = audit.iter().map(|a| (a.action.to_string(), a.credential_id.clone())).collect();
-    assert!(actions.contains(&("created".into(), id.clone())), "{actions:?}");
-    assert!(actions.contains(&("updated".into(), id.clone())), "{actions:?}");
-    assert!(actions.contains(&("deleted".into(), id.clone())), "{actions:?}");
-    assert!(audit.iter().all(|a| a.actor.to_string().contains("tests")), "the key's name is recorded");
+    let actions: Vec<_> = audit
+        .iter()
+        .map(|a| (a.action.as_str().to_owned(), a.credential_id.clone()))
+        .collect();
+    assert!(
+        actions.contains(&("created".into(), id.clone())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("updated".into(), id.clone())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("deleted".into(), id.clone())),
+        "{actions:?}"
+    );
+    assert!(
+        audit.iter().all(|a| a.actor.to_string().contains("tests")),
+        "the key's name is recorded"
+    );
     let audit_text = format!("{audit:?}");
     assert!(!audit_text.contains("rotated-secret-2") && !audit_text.contains("s3cr3t"));
     server.stop().await;
@@ -180,99 +265,336 @@ fn bad(what: &'static str, body: Value, expect: &[&'static str]) -> Bad {
 }
 
 async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
-    let Some((_env, server, key)) = setup(backend, "bad_input_is_refused_and_nothing_is_stored").await else { return };
+    let Some((_env, server, key)) =
+        setup(backend, "bad_input_is_refused_and_nothing_is_stored").await
+    else {
+        return;
+    };
     let http = client(&key);
-    let res = http.post(server.url("/api/v1/credentials")).json(&oauth2_body("Existing")).send().await.unwrap();
-    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = http
+        .post(server.url("/api/v1/credentials"))
+        .json(&oauth2_body("Existing"))
+        .send()
+        .await
+        .unwrap();
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let before = server.state.credentials.get(&id).await.unwrap();
-    let audit_before = server.state.credentials.audit(None, 1000).await.unwrap().len();
+    let audit_before = server
+        .state
+        .credentials
+        .audit(None, 1000)
+        .await
+        .unwrap()
+        .len();
 
     let jwt = |data: Value| json!({"name": "x", "type": "salesforceJwtApi", "data": data});
-    let cc = |data: Value| json!({"name": "x", "type": "salesforceClientCredentialsApi", "data": data});
+    let cc =
+        |data: Value| json!({"name": "x", "type": "salesforceClientCredentialsApi", "data": data});
     let mut cases = vec![
-        Bad { what: "malformed JSON", body: Some(br#"{"name": "x", "type": "#.to_vec()), ..bad("", json!(null), &["not valid JSON"]) },
-        Bad { what: "empty body", body: Some(Vec::new()), ..bad("", json!(null), &["empty body"]) },
-        bad("body is an array", json!([1, 2]), &["expected a JSON object"]),
-        bad("missing name", json!({"type": "salesforceOAuth2Api", "data": {"clientId": "a", "clientSecret": "b"}}), &["name: required"]),
-        bad("empty name", json!({"name": "  ", "type": "salesforceOAuth2Api", "data": {"clientId": "a", "clientSecret": "b"}}), &["name: required"]),
-        bad("missing type", json!({"name": "x", "data": {}}), &["type: required", "salesforceJwtApi"]),
-        bad("unknown type", json!({"name": "x", "type": "salesforceApi", "data": {}}), &["type", "salesforceApi", "salesforceOAuth2Api"]),
-        bad("missing data", json!({"name": "x", "type": "salesforceOAuth2Api"}), &["data: required"]),
-        bad("data not an object", json!({"name": "x", "type": "salesforceOAuth2Api", "data": "clientId=a"}), &["data: expected a JSON object"]),
-        bad("wrong enum value", json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"environment": "prod", "clientId": "a", "clientSecret": "b"}}), &["environment", "production", "sandbox", "prod"]),
-        bad("unparsable private key", jwt(json!({"clientId": "a", "username": "u@example.com", "privateKey": "not-a-key-zz9"})), &["privateKey", "PEM"]),
-        bad("non-https url", cc(json!({"url": "http://acme.my.salesforce.com", "clientId": "a", "clientSecret": "b"})), &["url", "https"]),
-        bad("url that is not a URL", cc(json!({"url": "acme", "clientId": "a", "clientSecret": "b"})), &["url", "https"]),
-        bad("non-https My Domain", jwt(json!({"clientId": "a", "username": "u", "privateKey": "x", "myDomainUrl": "ftp://acme"})), &["myDomainUrl", "https"]),
-        bad("missing required field", json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"clientSecret": "b"}}), &["clientId", "required"]),
-        bad("misspelt field", json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"clientID": "a", "clientSecret": "b"}}), &["clientID", "unknown field"]),
-        bad("unknown top-level field", json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"clientId": "a", "clientSecret": "b"}, "nodesAccess": []}), &["nodesAccess", "unknown field"]),
-        bad("every problem at once", json!({"type": "salesforceClientCredentialsApi", "data": {"url": "http://x.example.com"}}), &["name: required", "url", "clientId", "clientSecret"]),
-        Bad { method: reqwest::Method::PATCH, path: format!("/api/v1/credentials/{id}"), ..bad("patch with a bad enum", json!({"data": {"environment": "staging"}}), &["environment", "staging"]) },
-        Bad { method: reqwest::Method::PATCH, path: format!("/api/v1/credentials/{id}"), ..bad("patch changing the type", json!({"type": "salesforceJwtApi"}), &["type", "cannot be changed"]) },
-        Bad { method: reqwest::Method::PATCH, path: format!("/api/v1/credentials/{id}"), ..bad("patch with an empty name", json!({"name": ""}), &["name"]) },
-        Bad { method: reqwest::Method::PATCH, path: format!("/api/v1/credentials/{id}"), ..bad("patch with data not an object", json!({"data": [1]}), &["data", "JSON object"]) },
-        Bad { method: reqwest::Method::PATCH, path: "/api/v1/credentials/nope".into(), status: StatusCode::NOT_FOUND, ..bad("patch of an unknown id", json!({"name": "y"}), &["nope"]) },
-        Bad { method: reqwest::Method::GET, path: "/api/v1/credentials/schema/fooApi".into(), body: None, status: StatusCode::NOT_FOUND, ..bad("schema of an unknown type", json!(null), &["fooApi"]) },
-        Bad { status: StatusCode::PAYLOAD_TOO_LARGE, ..bad("body over the limit", json!({"name": "x".repeat(2 * 1024 * 1024), "type": "salesforceOAuth2Api", "data": {}}), &["limit"]) },
+        Bad {
+            what: "malformed JSON",
+            body: Some(br#"{"name": "x", "type": "#.to_vec()),
+            ..bad("", json!(null), &["not valid JSON"])
+        },
+        Bad {
+            what: "empty body",
+            body: Some(Vec::new()),
+            ..bad("", json!(null), &["empty body"])
+        },
+        bad(
+            "body is an array",
+            json!([1, 2]),
+            &["expected a JSON object"],
+        ),
+        bad(
+            "missing name",
+            json!({"type": "salesforceOAuth2Api", "data": {"clientId": "a", "clientSecret": "b"}}),
+            &["name: required"],
+        ),
+        bad(
+            "empty name",
+            json!({"name": "  ", "type": "salesforceOAuth2Api", "data": {"clientId": "a", "clientSecret": "b"}}),
+            &["name: required"],
+        ),
+        bad(
+            "missing type",
+            json!({"name": "x", "data": {}}),
+            &["type: required", "salesforceJwtApi"],
+        ),
+        bad(
+            "unknown type",
+            json!({"name": "x", "type": "salesforceApi", "data": {}}),
+            &["type", "salesforceApi", "salesforceOAuth2Api"],
+        ),
+        bad(
+            "missing data",
+            json!({"name": "x", "type": "salesforceOAuth2Api"}),
+            &["data: required"],
+        ),
+        bad(
+            "data not an object",
+            json!({"name": "x", "type": "salesforceOAuth2Api", "data": "clientId=a"}),
+            &["data: expected a JSON object"],
+        ),
+        bad(
+            "wrong enum value",
+            json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"environment": "prod", "clientId": "a", "clientSecret": "b"}}),
+            &["environment", "production", "sandbox", "prod"],
+        ),
+        bad(
+            "unparsable private key",
+            jwt(
+                json!({"clientId": "a", "username": "u@example.com", "privateKey": "not-a-key-zz9"}),
+            ),
+            &["privateKey", "PEM"],
+        ),
+        bad(
+            "non-https url",
+            cc(
+                json!({"url": "http://acme.my.salesforce.com", "clientId": "a", "clientSecret": "b"}),
+            ),
+            &["url", "https"],
+        ),
+        bad(
+            "url that is not a URL",
+            cc(json!({"url": "acme", "clientId": "a", "clientSecret": "b"})),
+            &["url", "https"],
+        ),
+        bad(
+            "non-https My Domain",
+            jwt(
+                json!({"clientId": "a", "username": "u", "privateKey": "x", "myDomainUrl": "ftp://acme"}),
+            ),
+            &["myDomainUrl", "https"],
+        ),
+        bad(
+            "missing required field",
+            json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"clientSecret": "b"}}),
+            &["clientId", "required"],
+        ),
+        bad(
+            "misspelt field",
+            json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"clientID": "a", "clientSecret": "b"}}),
+            &["clientID", "unknown field"],
+        ),
+        bad(
+            "unknown top-level field",
+            json!({"name": "x", "type": "salesforceOAuth2Api", "data": {"clientId": "a", "clientSecret": "b"}, "nodesAccess": []}),
+            &["nodesAccess", "unknown field"],
+        ),
+        bad(
+            "every problem at once",
+            json!({"type": "salesforceClientCredentialsApi", "data": {"url": "http://x.example.com"}}),
+            &["name: required", "url", "clientId", "clientSecret"],
+        ),
+        Bad {
+            method: reqwest::Method::PATCH,
+            path: format!("/api/v1/credentials/{id}"),
+            ..bad(
+                "patch with a bad enum",
+                json!({"data": {"environment": "staging"}}),
+                &["environment", "staging"],
+            )
+        },
+        Bad {
+            method: reqwest::Method::PATCH,
+            path: format!("/api/v1/credentials/{id}"),
+            ..bad(
+                "patch changing the type",
+                json!({"type": "salesforceJwtApi"}),
+                &["type", "cannot be changed"],
+            )
+        },
+        Bad {
+            method: reqwest::Method::PATCH,
+            path: format!("/api/v1/credentials/{id}"),
+            ..bad("patch with an empty name", json!({"name": ""}), &["name"])
+        },
+        Bad {
+            method: reqwest::Method::PATCH,
+            path: format!("/api/v1/credentials/{id}"),
+            ..bad(
+                "patch with data not an object",
+                json!({"data": [1]}),
+                &["data", "JSON object"],
+            )
+        },
+        Bad {
+            method: reqwest::Method::PATCH,
+            path: "/api/v1/credentials/nope".into(),
+            status: StatusCode::NOT_FOUND,
+            ..bad("patch of an unknown id", json!({"name": "y"}), &["nope"])
+        },
+        Bad {
+            method: reqwest::Method::GET,
+            path: "/api/v1/credentials/schema/fooApi".into(),
+            body: None,
+            status: StatusCode::NOT_FOUND,
+            ..bad("schema of an unknown type", json!(null), &["fooApi"])
+        },
+        Bad {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            ..bad(
+                "body over the limit",
+                json!({"name": "x".repeat(2 * 1024 * 1024), "type": "salesforceOAuth2Api", "data": {}}),
+                &["limit"],
+            )
+        },
     ];
     assert!(cases.len() >= 15);
     for case in cases.drain(..) {
-        let mut req = http.request(case.method.clone(), server.url(&case.path)).header("content-type", "application/json");
+        let mut req = http
+            .request(case.method.clone(), server.url(&case.path))
+            .header("content-type", "application/json");
         if let Some(body) = case.body.clone() {
             req = req.body(body);
         }
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), case.status, "{}", case.what);
-        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{}: JSON error body: {e}", case.what));
-        let message = body["message"].as_str().unwrap_or_else(|| panic!("{}: message in {body}", case.what));
+        let body: Value = res
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{}: JSON error body: {e}", case.what));
+        let message = body["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: message in {body}", case.what));
         for word in &case.expect {
-            assert!(message.contains(word), "{}: {message:?} should mention {word:?}", case.what);
+            assert!(
+                message.contains(word),
+                "{}: {message:?} should mention {word:?}",
+                case.what
+            );
         }
-        assert!(!message.contains("not-a-key-zz9"), "{}: a rejected secret is never echoed", case.what);
+        assert!(
+            !message.contains("not-a-key-zz9"),
+            "{}: a rejected secret is never echoed",
+            case.what
+        );
     }
 
-    let list: Value = http.get(server.url("/api/v1/credentials")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(list["data"].as_array().unwrap().len(), 1, "nothing was created");
+    let list: Value = http
+        .get(server.url("/api/v1/credentials"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "nothing was created"
+    );
     let after = server.state.credentials.get(&id).await.unwrap();
     assert_eq!(after.meta.name, before.meta.name);
-    assert_eq!(after.data.expose(), before.data.expose(), "nothing was changed");
-    assert_eq!(server.state.credentials.audit(None, 1000).await.unwrap().len(), audit_before, "no audit rows");
+    assert_eq!(
+        after.data.expose(),
+        before.data.expose(),
+        "nothing was changed"
+    );
+    assert_eq!(
+        server
+            .state
+            .credentials
+            .audit(None, 1000)
+            .await
+            .unwrap()
+            .len(),
+        audit_before,
+        "no audit rows"
+    );
     server.stop().await;
 }
 
 async fn schema_describes_each_type(backend: Backend) {
-    let Some((_env, server, key)) = setup(backend, "schema_describes_each_type").await else { return };
+    let Some((_env, server, key)) = setup(backend, "schema_describes_each_type").await else {
+        return;
+    };
     let http = client(&key);
-    let res = http.get(server.url("/api/v1/credentials/schema/salesforceJwtApi")).send().await.unwrap();
+    let res = http
+        .get(server.url("/api/v1/credentials/schema/salesforceJwtApi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let schema: Value = res.json().await.unwrap();
     assert_eq!(schema["type"], "object");
-    for field in ["environment", "clientId", "username", "privateKey", "myDomainUrl"] {
-        assert!(schema["properties"].get(field).is_some(), "{field} in {schema}");
+    for field in [
+        "environment",
+        "clientId",
+        "username",
+        "privateKey",
+        "myDomainUrl",
+    ] {
+        assert!(
+            schema["properties"].get(field).is_some(),
+            "{field} in {schema}"
+        );
     }
-    let required: Vec<&str> = schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert!(required.contains(&"clientId") && required.contains(&"privateKey"));
     assert!(!required.contains(&"myDomainUrl"));
-    assert_eq!(schema["properties"]["environment"]["enum"], json!(["production", "sandbox"]));
+    assert_eq!(
+        schema["properties"]["environment"]["enum"],
+        json!(["production", "sandbox"])
+    );
     for kind in ["salesforceOAuth2Api", "salesforceClientCredentialsApi"] {
-        let res = http.get(server.url(&format!("/api/v1/credentials/schema/{kind}"))).send().await.unwrap();
+        let res = http
+            .get(server.url(&format!("/api/v1/credentials/schema/{kind}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{kind}");
     }
     server.stop().await;
 }
 
 async fn restart_keeps_everything(backend: Backend) {
-    let Some((env, server, key)) = setup(backend, "restart_keeps_everything").await else { return };
+    let Some((env, server, key)) = setup(backend, "restart_keeps_everything").await else {
+        return;
+    };
     let http = client(&key);
-    let res = http.post(server.url("/api/v1/credentials")).json(&oauth2_body("Kept")).send().await.unwrap();
-    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let before: Value = http.get(server.url(&format!("/api/v1/credentials/{id}"))).send().await.unwrap().json().await.unwrap();
+    let res = http
+        .post(server.url("/api/v1/credentials"))
+        .json(&oauth2_body("Kept"))
+        .send()
+        .await
+        .unwrap();
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before: Value = http
+        .get(server.url(&format!("/api/v1/credentials/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     server.stop().await;
 
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let after: Value = http.get(server.url(&format!("/api/v1/credentials/{id}"))).send().await.unwrap().json().await.unwrap();
-    assert_eq!(before, after, "the same credential after a restart, and the same API key works");
+    let after: Value = http
+        .get(server.url(&format!("/api/v1/credentials/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        before, after,
+        "the same credential after a restart, and the same API key works"
+    );
     let stored = server.state.credentials.get(&id).await.unwrap();
     assert_eq!(stored.data.expose()["clientSecret"], "s3cr3t-oauth-value");
     server.stop().await;

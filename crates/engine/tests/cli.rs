@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{client, last_line, Backend, TestEnv, KEY_A, KEY_B};
-use credentials::store::{Actor, NewCredential};
-use credentials::vault::EncryptionKey;
+use credentials::EncryptionKey;
+use credentials::{Actor, NewCredential};
 use serde_json::{json, Value};
 
 macro_rules! on_both_backends {
@@ -34,7 +34,7 @@ on_both_backends!(
 );
 
 fn key_id(hex: &str) -> String {
-    EncryptionKey::parse(hex).expect("test key").id()
+    EncryptionKey::parse(hex).expect("test key").id().to_owned()
 }
 
 async fn count_under(env: &TestEnv, key: &str) -> i64 {
@@ -49,15 +49,30 @@ async fn count_under(env: &TestEnv, key: &str) -> i64 {
 }
 
 async fn api_key_is_printed_once_and_stored_hashed(backend: Backend) {
-    let Some(env) = TestEnv::new(backend, "api_key_is_printed_once_and_stored_hashed").await else { return };
+    let Some(env) = TestEnv::new(backend, "api_key_is_printed_once_and_stored_hashed").await else {
+        return;
+    };
     let out = env.switchyard(KEY_A, None, &["api-key", "create", "--name", "ci bot"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = last_line(&out.stdout);
-    assert!(key.starts_with("sy_") && key.len() > 40, "the key alone on the last line: {key:?}");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(&key), "the key is not logged");
+    assert!(
+        key.starts_with("sy_") && key.len() > 40,
+        "the key alone on the last line: {key:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(&key),
+        "the key is not logged"
+    );
 
     let db = credentials::Db::connect(&env.database_url).await.unwrap();
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, key_hash FROM api_keys").fetch_all(db.pool()).await.unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, key_hash FROM api_keys")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].0, "ci bot");
     assert_ne!(rows[0].1, key, "only a hash is stored");
@@ -70,22 +85,44 @@ async fn api_key_is_printed_once_and_stored_hashed(backend: Backend) {
 }
 
 async fn rotation_killed_part_way_then_rerun_loses_nothing(backend: Backend) {
-    let Some(env) = TestEnv::new(backend, "rotation_killed_part_way_then_rerun_loses_nothing").await else { return };
+    let Some(env) =
+        TestEnv::new(backend, "rotation_killed_part_way_then_rerun_loses_nothing").await
+    else {
+        return;
+    };
     let total = 1000;
     {
         let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
         for i in 0..total {
             let data = json!({"environment": "production", "clientId": format!("client-{i}"), "clientSecret": format!("secret-{i}")});
-            let new = NewCredential { id: Some(format!("cred{i:04}")), name: format!("c{i}"), type_name: "salesforceOAuth2Api".into(), data };
+            let new = NewCredential {
+                id: Some(format!("cred{i:04}")),
+                name: format!("c{i}"),
+                type_name: "salesforceOAuth2Api".into(),
+                data,
+            };
             state.credentials.create(new, &Actor::Cli).await.unwrap();
         }
-        state.credentials.set_token_data("cred0007", Some(json!({"access_token": "tok-7", "instance_url": "https://x.my.salesforce.com"}))).await.unwrap();
+        state
+            .credentials
+            .set_token_data(
+                "cred0007",
+                Some(
+                    json!({"access_token": "tok-7", "instance_url": "https://x.my.salesforce.com"}),
+                ),
+            )
+            .await
+            .unwrap();
         state.db.close().await;
     }
 
     // Rotate gently, and kill the process once some batches have committed.
     let mut child = env
-        .command(KEY_B, Some(KEY_A), &["rotate-key", "--batch-size", "10", "--pause-ms", "25"])
+        .command(
+            KEY_B,
+            Some(KEY_A),
+            &["rotate-key", "--batch-size", "10", "--pause-ms", "25"],
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -97,57 +134,132 @@ async fn rotation_killed_part_way_then_rerun_loses_nothing(backend: Backend) {
             break;
         }
         assert!(Instant::now() < deadline, "rotation made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "rotation finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "rotation finished before it could be killed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let moved_before_kill = count_under(&env, KEY_B).await;
-    assert!(moved_before_kill > 0 && moved_before_kill < total, "killed part-way: {moved_before_kill}");
-    assert_eq!(count_under(&env, KEY_A).await + moved_before_kill, total, "every row is under one key or the other");
+    assert!(
+        moved_before_kill > 0 && moved_before_kill < total,
+        "killed part-way: {moved_before_kill}"
+    );
+    assert_eq!(
+        count_under(&env, KEY_A).await + moved_before_kill,
+        total,
+        "every row is under one key or the other"
+    );
 
     let out = env.switchyard(KEY_B, Some(KEY_A), &["rotate-key", "--batch-size", "100"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = String::from_utf8_lossy(&out.stdout);
     let remaining = total - moved_before_kill;
-    assert!(report.contains(&format!("Re-encrypted {remaining} ")) || report.contains(&format!("Re-encrypted {} ", remaining + 1)), "{report}");
+    assert!(
+        report.contains(&format!("Re-encrypted {remaining} "))
+            || report.contains(&format!("Re-encrypted {} ", remaining + 1)),
+        "{report}"
+    );
 
     // With the new key alone, everything reads back.
-    let state = engine::app::open(env.settings(KEY_B, None)).await.expect("starts with the new key alone");
+    let state = engine::app::open(env.settings(KEY_B, None))
+        .await
+        .expect("starts with the new key alone");
     let all = state.credentials.list().await.unwrap();
     assert_eq!(all.len(), total as usize);
     for i in [0, 7, 499, 999] {
         let cred = state.credentials.get(&format!("cred{i:04}")).await.unwrap();
         assert_eq!(cred.data.expose()["clientSecret"], format!("secret-{i}"));
     }
-    let token = state.credentials.get("cred0007").await.unwrap().token_data.expect("token data kept");
+    let token = state
+        .credentials
+        .get("cred0007")
+        .await
+        .unwrap()
+        .token_data
+        .expect("token data kept");
     assert_eq!(token.expose()["access_token"], "tok-7");
     state.db.close().await;
 
     let again = env.switchyard(KEY_B, None, &["rotate-key"]);
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stdout).contains("Re-encrypted 0 "), "a re-run has nothing left to do");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("Re-encrypted 0 "),
+        "a re-run has nothing left to do"
+    );
 }
 
 async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
-    let Some(source) = TestEnv::new(backend, "export_then_import_round_trips_in_n8n_format").await else { return };
+    let Some(source) = TestEnv::new(backend, "export_then_import_round_trips_in_n8n_format").await
+    else {
+        return;
+    };
     let pem = common::test_private_key(source.path());
     {
-        let state = engine::app::open(source.settings(KEY_A, None)).await.unwrap();
+        let state = engine::app::open(source.settings(KEY_A, None))
+            .await
+            .unwrap();
         let jwt = json!({"environment": "sandbox", "clientId": "jwt-client", "username": "u@example.com", "privateKey": pem});
-        state.credentials.create(NewCredential { id: Some("jwt1".into()), name: "JWT".into(), type_name: "salesforceJwtApi".into(), data: jwt }, &Actor::Cli).await.unwrap();
+        state
+            .credentials
+            .create(
+                NewCredential {
+                    id: Some("jwt1".into()),
+                    name: "JWT".into(),
+                    type_name: "salesforceJwtApi".into(),
+                    data: jwt,
+                },
+                &Actor::Cli,
+            )
+            .await
+            .unwrap();
         let oauth = json!({"environment": "production", "clientId": "o-client", "clientSecret": "o-secret"});
-        state.credentials.create(NewCredential { id: Some("oauth1".into()), name: "OAuth".into(), type_name: "salesforceOAuth2Api".into(), data: oauth }, &Actor::Cli).await.unwrap();
+        state
+            .credentials
+            .create(
+                NewCredential {
+                    id: Some("oauth1".into()),
+                    name: "OAuth".into(),
+                    type_name: "salesforceOAuth2Api".into(),
+                    data: oauth,
+                },
+                &Actor::Cli,
+            )
+            .await
+            .unwrap();
         state.credentials.set_token_data("oauth1", Some(json!({"access_token": "at", "refresh_token": "rt", "instance_url": "https://acme.my.salesforce.com"}))).await.unwrap();
         state.db.close().await;
     }
     let file = source.path().join("export.json");
-    let out = source.switchyard(KEY_A, None, &["export", "credentials", "--decrypted", "--output", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = source.switchyard(
+        KEY_A,
+        None,
+        &[
+            "export",
+            "credentials",
+            "--decrypted",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let exported: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let items = exported.as_array().expect("an array, as n8n writes");
@@ -158,14 +270,32 @@ async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
     assert_eq!(oauth["data"]["oauthTokenData"]["refresh_token"], "rt");
 
     // Into another installation, with another key.
-    let target = TestEnv::new(backend, "export_then_import_round_trips_in_n8n_format_target").await.unwrap();
-    let out = target.switchyard(KEY_B, None, &["import", "credentials", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let target = TestEnv::new(
+        backend,
+        "export_then_import_round_trips_in_n8n_format_target",
+    )
+    .await
+    .unwrap();
+    let out = target.switchyard(
+        KEY_B,
+        None,
+        &["import", "credentials", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 created"));
-    let state = engine::app::open(target.settings(KEY_B, None)).await.unwrap();
+    let state = engine::app::open(target.settings(KEY_B, None))
+        .await
+        .unwrap();
     let jwt = state.credentials.get("jwt1").await.unwrap();
     assert_eq!(jwt.meta.name, "JWT");
-    assert_eq!(jwt.data.expose()["privateKey"].as_str().unwrap().trim(), pem.trim());
+    assert_eq!(
+        jwt.data.expose()["privateKey"].as_str().unwrap().trim(),
+        pem.trim()
+    );
     let oauth = state.credentials.get("oauth1").await.unwrap();
     assert_eq!(oauth.token_data.unwrap().expose()["refresh_token"], "rt");
     state.db.close().await;
@@ -177,50 +307,108 @@ async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
     ]);
     let bad_file = target.path().join("bad.json");
     std::fs::write(&bad_file, serde_json::to_vec(&bad).unwrap()).unwrap();
-    let out = target.switchyard(KEY_B, None, &["import", "credentials", bad_file.to_str().unwrap()]);
+    let out = target.switchyard(
+        KEY_B,
+        None,
+        &["import", "credentials", bad_file.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad2") && err.contains("environment"), "{err}");
-    let state = engine::app::open(target.settings(KEY_B, None)).await.unwrap();
-    assert_eq!(state.credentials.list().await.unwrap().len(), 2, "nothing from the bad file was stored");
+    let state = engine::app::open(target.settings(KEY_B, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.credentials.list().await.unwrap().len(),
+        2,
+        "nothing from the bad file was stored"
+    );
     state.db.close().await;
 
     let not_json = target.path().join("not.json");
     std::fs::write(&not_json, "{\"id\": 1}").unwrap();
-    let out = target.switchyard(KEY_B, None, &["import", "credentials", not_json.to_str().unwrap()]);
+    let out = target.switchyard(
+        KEY_B,
+        None,
+        &["import", "credentials", not_json.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("n8n's credential export format"));
 }
 
 async fn start_refuses_a_key_ring_without_the_stored_key(backend: Backend) {
-    let Some(env) = TestEnv::new(backend, "start_refuses_a_key_ring_without_the_stored_key").await else { return };
+    let Some(env) = TestEnv::new(backend, "start_refuses_a_key_ring_without_the_stored_key").await
+    else {
+        return;
+    };
     {
         let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
         let data = json!({"clientId": "a", "clientSecret": "b"});
-        state.credentials.create(NewCredential { id: None, name: "x".into(), type_name: "salesforceOAuth2Api".into(), data }, &Actor::Cli).await.unwrap();
+        state
+            .credentials
+            .create(
+                NewCredential {
+                    id: None,
+                    name: "x".into(),
+                    type_name: "salesforceOAuth2Api".into(),
+                    data,
+                },
+                &Actor::Cli,
+            )
+            .await
+            .unwrap();
         state.db.close().await;
     }
-    let out = env.command(KEY_B, None, &["start"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap().wait_with_output().unwrap();
+    let out = env
+        .command(KEY_B, None, &["start"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
     assert!(!out.status.success(), "start with the wrong key must fail");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&key_id(KEY_A)), "names the missing key id: {err}");
+    assert!(
+        err.contains(&key_id(KEY_A)),
+        "names the missing key id: {err}"
+    );
     assert!(err.contains("SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS"), "{err}");
-    assert!(!err.contains(KEY_A) && !err.contains(KEY_B), "never the key itself");
+    assert!(
+        !err.contains(KEY_A) && !err.contains(KEY_B),
+        "never the key itself"
+    );
 
     let malformed = env.switchyard("not-a-key", None, &["start"]);
     assert!(!malformed.status.success());
     let err = String::from_utf8_lossy(&malformed.stderr);
-    assert!(err.contains("64 hex") && !err.contains("not-a-key"), "{err}");
+    assert!(
+        err.contains("64 hex") && !err.contains("not-a-key"),
+        "{err}"
+    );
 
     // With the old key in the previous list it starts (and rotation can then run).
     let (mut child, logs) = spawn_server(&env, KEY_B, Some(KEY_A), "info");
     let base = wait_ready(&mut child, &logs);
-    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     terminate(child);
 }
 
 async fn start_serves_health_and_stops_gracefully_on_sigterm(backend: Backend) {
-    let Some(env) = TestEnv::new(backend, "start_serves_health_and_stops_gracefully_on_sigterm").await else { return };
+    let Some(env) = TestEnv::new(
+        backend,
+        "start_serves_health_and_stops_gracefully_on_sigterm",
+    )
+    .await
+    else {
+        return;
+    };
     let (mut child, logs) = spawn_server(&env, KEY_A, None, "info");
     let base = wait_ready(&mut child, &logs);
     let res = reqwest::get(format!("{base}/healthz")).await.unwrap();
@@ -229,11 +417,16 @@ async fn start_serves_health_and_stops_gracefully_on_sigterm(backend: Backend) {
     let status = terminate(child);
     assert!(status.success(), "exits 0 on SIGTERM: {status:?}");
     let text = logs.lock().unwrap().join("\n");
-    assert!(text.contains("shutting down") && text.contains("stopped"), "{text}");
+    assert!(
+        text.contains("shutting down") && text.contains("stopped"),
+        "{text}"
+    );
 }
 
 async fn no_secret_reaches_any_log_line(backend: Backend) {
-    let Some(env) = TestEnv::new(backend, "no_secret_reaches_any_log_line").await else { return };
+    let Some(env) = TestEnv::new(backend, "no_secret_reaches_any_log_line").await else {
+        return;
+    };
     let pem = common::test_private_key(env.path());
     let api_key = env.api_key(KEY_A);
     let mut captured = Vec::<String>::new();
@@ -248,16 +441,30 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let jwt_id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let jwt_id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let res = http
         .post(format!("{base}/api/v1/credentials"))
         .json(&json!({"name": "OAuth", "type": "salesforceOAuth2Api", "data": {"clientId": "c", "clientSecret": "oauth-secret-4f1d"}}))
         .send()
         .await
         .unwrap();
-    let oauth_id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    http.get(format!("{base}/api/v1/credentials/{jwt_id}")).send().await.unwrap();
-    let res = http.patch(format!("{base}/api/v1/credentials/{oauth_id}")).json(&json!({"data": {"clientSecret": "oauth-secret-9a2c"}})).send().await.unwrap();
+    let oauth_id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    http.get(format!("{base}/api/v1/credentials/{jwt_id}"))
+        .send()
+        .await
+        .unwrap();
+    let res = http
+        .patch(format!("{base}/api/v1/credentials/{oauth_id}"))
+        .json(&json!({"data": {"clientSecret": "oauth-secret-9a2c"}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     // A rejected secret is not logged either.
     http.post(format!("{base}/api/v1/credentials"))
@@ -270,22 +477,49 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
 
     for args in [
         vec!["rotate-key"],
-        vec!["export", "credentials", "--decrypted", "--output", env.path().join("e.json").to_str().unwrap()],
+        vec![
+            "export",
+            "credentials",
+            "--decrypted",
+            "--output",
+            env.path().join("e.json").to_str().unwrap(),
+        ],
     ] {
-        let out = env.command(KEY_B, Some(KEY_A), &args).env("SWITCHYARD_LOG", "debug").output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = env
+            .command(KEY_B, Some(KEY_A), &args)
+            .env("SWITCHYARD_LOG", "debug")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         captured.push(String::from_utf8_lossy(&out.stdout).into_owned());
         captured.push(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     let all = captured.join("\n");
     assert!(all.contains("DEBUG"), "debug logging was on");
     let body_line = pem.lines().nth(3).unwrap().to_owned();
-    for secret in [body_line.as_str(), "oauth-secret-4f1d", "oauth-secret-9a2c", "bad-key-7c3e", KEY_A, KEY_B, api_key.as_str()] {
+    for secret in [
+        body_line.as_str(),
+        "oauth-secret-4f1d",
+        "oauth-secret-9a2c",
+        "bad-key-7c3e",
+        KEY_A,
+        KEY_B,
+        api_key.as_str(),
+    ] {
         assert!(!all.contains(secret), "a secret reached the logs: {secret}");
     }
 }
 
-fn spawn_server(env: &TestEnv, key: &str, previous: Option<&str>, level: &str) -> (Child, Arc<Mutex<Vec<String>>>) {
+fn spawn_server(
+    env: &TestEnv,
+    key: &str,
+    previous: Option<&str>,
+    level: &str,
+) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut child = env
         .command(key, previous, &["start"])
         .env("SWITCHYARD_LOG", level)
@@ -294,7 +528,10 @@ fn spawn_server(env: &TestEnv, key: &str, previous: Option<&str>, level: &str) -
         .spawn()
         .unwrap();
     let logs = Arc::new(Mutex::new(Vec::new()));
-    for stream in [Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stdout.take().unwrap())] {
+    for stream in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
         let logs = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -309,29 +546,52 @@ fn spawn_server(env: &TestEnv, key: &str, previous: Option<&str>, level: &str) -
 fn wait_ready(child: &mut Child, logs: &Arc<Mutex<Vec<String>>>) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(line) = logs.lock().unwrap().iter().find(|l| l.contains("Switchyard is ready")) {
-            let address = line.split("address=").nth(1).unwrap().split_whitespace().next().unwrap();
+        if let Some(line) = logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("Switchyard is ready"))
+        {
+            let address = line
+                .split("address=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap();
             return format!("http://{address}");
         }
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("server exited with {status}: {}", logs.lock().unwrap().join("\n"));
+            panic!(
+                "server exited with {status}: {}",
+                logs.lock().unwrap().join("\n")
+            );
         }
-        assert!(Instant::now() < deadline, "server not ready: {}", logs.lock().unwrap().join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "server not ready: {}",
+            logs.lock().unwrap().join("\n")
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// Sends SIGTERM and waits for the exit.
 fn terminate(mut child: Child) -> std::process::ExitStatus {
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
-

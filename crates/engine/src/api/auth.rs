@@ -4,7 +4,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-use credentials::store::Actor;
+use credentials::Actor;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -21,7 +21,10 @@ pub async fn require_api_key(
         .await
         .map_err(|err| ApiError::Internal(err.into()))?
         .ok_or(ApiError::Unauthorized)?;
-    request.extensions_mut().insert(Actor::ApiKey { id: owner.id, name: owner.name });
+    request.extensions_mut().insert(Actor::ApiKey {
+        id: owner.id,
+        name: owner.name,
+    });
     Ok(next.run(request).await)
 }
 
@@ -29,7 +32,10 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(key) = headers.get("x-n8n-api-key").and_then(|v| v.to_str().ok()) {
         return Some(key.trim());
     }
-    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = auth.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -18,13 +18,17 @@ impl FromRequest<AppState> for ApiJson {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: state.settings.max_body_bytes }
+                ApiError::PayloadTooLarge {
+                    limit: state.settings.max_body_bytes,
+                }
             } else {
                 ApiError::BadRequest(format!("request body could not be read: {rejection}"))
             }
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::BadRequest("request body: expected a JSON object, got an empty body".into()));
+            return Err(ApiError::BadRequest(
+                "request body: expected a JSON object, got an empty body".into(),
+            ));
         }
         // Only syntax errors can come out of parsing into a Value, and their messages give a
         // position, never the content (which may be a secret).

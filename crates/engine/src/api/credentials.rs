@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use credentials::store::{Actor, CredentialPatch, NewCredential};
+use credentials::{Actor, CredentialPatch, NewCredential};
 use serde_json::{json, Map, Value};
 
 use super::ApiJson;
@@ -26,18 +26,25 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut problems = Vec::new();
     let Some(body) = body.as_object() else {
-        return Err(ApiError::BadRequest("request body: expected a JSON object with name, type and data".into()));
+        return Err(ApiError::BadRequest(
+            "request body: expected a JSON object with name, type and data".into(),
+        ));
     };
     for key in body.keys() {
         if !matches!(key.as_str(), "name" | "type" | "data" | "id") {
-            problems.push(format!("{key}: unknown field; expected name, type and data"));
+            problems.push(format!(
+                "{key}: unknown field; expected name, type and data"
+            ));
         }
     }
     let name = checked_name(body.get("name"), &mut problems);
     let type_name = match body.get("type") {
         Some(Value::String(t)) if state.registry.get(t).is_some() => Some(t.clone()),
         Some(Value::String(t)) => {
-            problems.push(format!("type: unknown credential type {t:?}; expected one of {}", known_types(&state)));
+            problems.push(format!(
+                "type: unknown credential type {t:?}; expected one of {}",
+                known_types(&state)
+            ));
             None
         }
         _ => {
@@ -78,9 +85,20 @@ async fn create(
     };
     let meta = state
         .credentials
-        .create(NewCredential { id, name, type_name, data }, &actor)
+        .create(
+            NewCredential {
+                id,
+                name,
+                type_name,
+                data,
+            },
+            &actor,
+        )
         .await?;
-    Ok((StatusCode::OK, Json(serde_json::to_value(meta).map_err(|e| ApiError::Internal(e.into()))?)))
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::to_value(meta).map_err(|e| ApiError::Internal(e.into()))?),
+    ))
 }
 
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
@@ -102,7 +120,9 @@ async fn update(
     ApiJson(body): ApiJson,
 ) -> ApiResult<Json<Value>> {
     let Some(body) = body.as_object() else {
-        return Err(ApiError::BadRequest("request body: expected a JSON object with name and/or data".into()));
+        return Err(ApiError::BadRequest(
+            "request body: expected a JSON object with name and/or data".into(),
+        ));
     };
     let mut problems = Vec::new();
     for key in body.keys() {
@@ -134,7 +154,10 @@ async fn update(
     if !problems.is_empty() {
         return Err(invalid_body(problems));
     }
-    let meta = state.credentials.update(&id, CredentialPatch { name, data }, &actor).await?;
+    let meta = state
+        .credentials
+        .update(&id, CredentialPatch { name, data }, &actor)
+        .await?;
     Ok(Json(Value::Object(to_object(&meta)?)))
 }
 
@@ -148,9 +171,15 @@ async fn remove(
     Ok(Json(Value::Object(to_object(&meta)?)))
 }
 
-async fn schema(State(state): State<AppState>, Path(type_name): Path<String>) -> ApiResult<Json<Value>> {
+async fn schema(
+    State(state): State<AppState>,
+    Path(type_name): Path<String>,
+) -> ApiResult<Json<Value>> {
     let kind = state.registry.get(&type_name).ok_or_else(|| {
-        ApiError::NotFound(format!("unknown credential type {type_name:?}; expected one of {}", known_types(&state)))
+        ApiError::NotFound(format!(
+            "unknown credential type {type_name:?}; expected one of {}",
+            known_types(&state)
+        ))
     })?;
     Ok(Json(kind.json_schema()))
 }
@@ -172,7 +201,10 @@ fn checked_name(value: Option<&Value>, problems: &mut Vec<String>) -> Option<Str
 }
 
 fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn known_types(state: &AppState) -> String {
@@ -186,6 +218,8 @@ fn invalid_body(problems: Vec<String>) -> ApiError {
 fn to_object(meta: &impl serde::Serialize) -> ApiResult<Map<String, Value>> {
     match serde_json::to_value(meta).map_err(|e| ApiError::Internal(e.into()))? {
         Value::Object(map) => Ok(map),
-        _ => Err(ApiError::Internal(anyhow::anyhow!("credential metadata is not an object"))),
+        _ => Err(ApiError::Internal(anyhow::anyhow!(
+            "credential metadata is not an object"
+        ))),
     }
 }

@@ -15,9 +15,9 @@ use crate::app::AppState;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .merge(credentials::router())
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key));
+    let v1 = Router::new().merge(credentials::router()).route_layer(
+        axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key),
+    );
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", v1)

@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 /// A test encryption key (hex), and a second one for rotation tests.
-pub const KEY_A: &str = "5b6c6f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddee";
+pub const KEY_A: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 /// The key rotated to.
 pub const KEY_B: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
 
@@ -52,7 +52,9 @@ impl TestEnv {
 
     /// Runs the `switchyard` binary with this environment.
     pub fn switchyard(&self, key: &str, previous: Option<&str>, args: &[&str]) -> Output {
-        self.command(key, previous, args).output().expect("switchyard runs")
+        self.command(key, previous, args)
+            .output()
+            .expect("switchyard runs")
     }
 
     /// The `switchyard` binary set up for this environment, not yet started.
@@ -74,7 +76,11 @@ impl TestEnv {
     /// Creates an API key with the real command and returns it (the last line of stdout).
     pub fn api_key(&self, key: &str) -> String {
         let out = self.switchyard(key, None, &["api-key", "create", "--name", "tests"]);
-        assert!(out.status.success(), "api-key create failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "api-key create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         last_line(&out.stdout)
     }
 
@@ -85,7 +91,13 @@ impl TestEnv {
 
 /// The last non-empty line of a command's output.
 pub fn last_line(stdout: &[u8]) -> String {
-    String::from_utf8_lossy(stdout).lines().filter(|l| !l.trim().is_empty()).last().unwrap_or_default().trim().to_owned()
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// A server running in this process on a free port.
@@ -99,13 +111,20 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(settings: Settings) -> Self {
         let state = app::open(settings).await.expect("server opens");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app::serve(state.clone(), listener, async move {
             let _ = stopped.await;
         }));
-        Self { base, state, stop: Some(stop), task: Some(task) }
+        Self {
+            base,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -118,7 +137,9 @@ impl TestServer {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stops cleanly");
+            task.await
+                .expect("server task")
+                .expect("server stops cleanly");
         }
     }
 }
@@ -127,14 +148,24 @@ impl TestServer {
 pub fn client(api_key: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("X-N8N-API-KEY", api_key.parse().expect("header value"));
-    reqwest::Client::builder().default_headers(headers).build().expect("client")
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// A throwaway PKCS#8 RSA private key made with openssl for this test run.
 pub fn test_private_key(dir: &Path) -> String {
     let path: PathBuf = dir.join("test-key.pem");
     let status = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
         .arg(&path)
         .output()
         .expect("openssl runs");
