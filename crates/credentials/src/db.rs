@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 /// Which database engine a [`Db`] talks to.
@@ -50,7 +50,9 @@ pub struct Db {
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may carry a password, so only the backend is shown.
-        f.debug_struct("Db").field("backend", &self.backend).finish()
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -99,8 +101,16 @@ impl Db {
 
     async fn migrate(&self) -> Result<(), DbError> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("../../migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("../../migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => {
+                sqlx::migrate!("../../migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("../../migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -132,7 +142,9 @@ fn backend_of(url: &str) -> Result<Backend, DbError> {
     match scheme {
         "sqlite" => Ok(Backend::Sqlite),
         "postgres" | "postgresql" => Ok(Backend::Postgres),
-        other => Err(DbError::UnsupportedScheme { scheme: other.to_owned() }),
+        other => Err(DbError::UnsupportedScheme {
+            scheme: other.to_owned(),
+        }),
     }
 }
 
@@ -156,7 +168,9 @@ pub mod testing {
     /// A migrated SQLite database in a new temporary directory (kept alive by the guard).
     pub async fn sqlite() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let db = Db::connect(&sqlite_url(dir.path())).await.expect("sqlite connects");
+        let db = Db::connect(&sqlite_url(dir.path()))
+            .await
+            .expect("sqlite connects");
         (db, dir)
     }
 
@@ -182,7 +196,9 @@ pub mod testing {
             .execute(&mut conn)
             .await
             .expect("create test database");
-        let (head, _) = base.rsplit_once('/').expect("postgres URL with a database name");
+        let (head, _) = base
+            .rsplit_once('/')
+            .expect("postgres URL with a database name");
         Some(format!("{head}/{name}"))
     }
 
