@@ -522,7 +522,7 @@ async fn query_pages_follow_next_records_url_and_query_all_sees_deleted() {
     loop {
         sizes.push(url.body["records"].as_array().unwrap().len());
         match url.body["nextRecordsUrl"].as_str() {
-            Some(n) => url = api.get(&n.to_string()).await,
+            Some(n) => url = api.get(n).await,
             None => break,
         }
     }
