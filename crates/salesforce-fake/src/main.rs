@@ -8,7 +8,8 @@ use clap::Parser;
 use salesforce_fake::{CustomObject, FakeOrg, Field, User};
 
 /// A fake Salesforce org over real HTTP: OAuth, REST, SOQL, faults.
-#[derive(Parser, Debug)]
+// No `Debug`: the arguments hold the consumer secret.
+#[derive(Parser)]
 #[command(version, about)]
 struct Args {
     /// Address to listen on.

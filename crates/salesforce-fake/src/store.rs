@@ -159,16 +159,28 @@ impl Store {
             Some(id) if ctx.system => id.to_string(),
             _ => self.next_id(&obj.key_prefix),
         };
-        let now = Value::String(format_datetime(ctx.now));
+        // Seeded records may be placed in time: a given CreatedDate also
+        // stands for the modification stamps unless those are given too.
+        let created = given
+            .get("CreatedDate")
+            .cloned()
+            .unwrap_or_else(|| Value::String(format_datetime(ctx.now)));
+        let modified = given
+            .get("LastModifiedDate")
+            .cloned()
+            .unwrap_or_else(|| created.clone());
         let user = Value::String(ctx.user_id.clone());
         let mut fields = Map::with_capacity(obj.fields.len());
         for f in &obj.fields {
             let v = match f.name.as_str() {
                 "Id" => Value::String(id.clone()),
                 "IsDeleted" => Value::Bool(false),
-                "CreatedDate" | "LastModifiedDate" | "SystemModstamp" => {
-                    given.get(&f.name).cloned().unwrap_or_else(|| now.clone())
-                }
+                "CreatedDate" => created.clone(),
+                "LastModifiedDate" => modified.clone(),
+                "SystemModstamp" => given
+                    .get("SystemModstamp")
+                    .cloned()
+                    .unwrap_or_else(|| modified.clone()),
                 "CreatedById" | "LastModifiedById" | "OwnerId" => match given.get(&f.name) {
                     Some(v) if !v.is_null() => v.clone(),
                     _ => user.clone(),

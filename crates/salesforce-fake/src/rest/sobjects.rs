@@ -28,6 +28,16 @@ pub(super) fn routes() -> Router<AppState> {
             "/services/data/{v}/sobjects/{object}/describe",
             get(describe),
         )
+        .route("/services/data/{v}/sobjects/{object}/updated", get(updated))
+        .route(
+            "/services/data/{v}/sobjects/{object}/updated/",
+            get(updated),
+        )
+        .route("/services/data/{v}/sobjects/{object}/deleted", get(deleted))
+        .route(
+            "/services/data/{v}/sobjects/{object}/deleted/",
+            get(deleted),
+        )
         .route(
             "/services/data/{v}/sobjects/{object}/{id}",
             get(retrieve).patch(update).delete(delete),
@@ -403,4 +413,74 @@ async fn upsert(
             (StatusCode::MULTIPLE_CHOICES, json_body(&json!(urls))).into_response()
         }
     })
+}
+
+#[derive(Deserialize)]
+struct Window {
+    start: Option<String>,
+    end: Option<String>,
+}
+
+/// `start` and `end` in stored timestamp format. An unencoded `+` in an
+/// offset arrives as a space, so it is put back.
+fn window(w: &Window) -> Result<(String, String), SfError> {
+    let one = |name: &str, v: &Option<String>| {
+        let raw = v.as_deref().ok_or_else(|| {
+            SfError::bad_request("INVALID_INPUT", format!("Missing required parameter {name}: expected a dateTime such as 2025-03-30T17:57:34Z"))
+        })?;
+        crate::store::parse_datetime(&raw.replace(' ', "+"))
+            .map(crate::store::format_datetime)
+            .ok_or_else(|| {
+                SfError::bad_request("INVALID_INPUT", format!("Invalid parameter {name}: {raw}: expected a dateTime such as 2025-03-30T17:57:34Z"))
+            })
+    };
+    Ok((one("start", &w.start)?, one("end", &w.end)?))
+}
+
+/// Ids of records changed in `[start, end)`, for replication-style polling.
+async fn updated(
+    State(st): State<AppState>,
+    Path((_v, object)): Path<(String, String)>,
+    Query(w): Query<Window>,
+) -> Result<Response, ApiError> {
+    let idx = object_index(&st, &object)?;
+    let (start, end) = window(&w)?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let store = st.store();
+    let ids: Vec<&str> = store
+        .of_object(idx)
+        .filter(|r| !r.deleted)
+        .filter_map(|r| r.query_view(now_ms))
+        .filter(|f| {
+            f.get("SystemModstamp")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t >= start.as_str() && t < end.as_str())
+        })
+        .filter_map(|f| f.get("Id").and_then(Value::as_str))
+        .collect();
+    Ok(json_body(&json!({"ids": ids, "latestDateCovered": end})).into_response())
+}
+
+/// Records deleted in `[start, end)`.
+async fn deleted(
+    State(st): State<AppState>,
+    Path((_v, object)): Path<(String, String)>,
+    Query(w): Query<Window>,
+) -> Result<Response, ApiError> {
+    let idx = object_index(&st, &object)?;
+    let (start, end) = window(&w)?;
+    let store = st.store();
+    let gone: Vec<Value> = store
+        .of_object(idx)
+        .filter(|r| r.deleted)
+        .filter_map(|r| {
+            let at = r.fields.get("SystemModstamp").and_then(Value::as_str)?;
+            (at >= start.as_str() && at < end.as_str())
+                .then(|| json!({"id": r.id(), "deletedDate": at}))
+        })
+        .collect();
+    Ok(json_body(
+        &json!({"deletedRecords": gone, "earliestDateAvailable": start, "latestDateCovered": end}),
+    )
+    .into_response())
 }
