@@ -1010,3 +1010,60 @@ async fn seeding_is_deterministic_and_adds_up() {
     more.seed(1000, 7);
     assert_eq!(more.count("Task"), 1000);
 }
+
+#[tokio::test]
+async fn lock_row_fault_hits_collection_records_one_by_one() {
+    let org = org().await;
+    let api = Api::new(&org);
+    org.lock_next_writes(1);
+    let r = api
+        .post(
+            "/composite/sobjects",
+            json!({"records": [
+                {"attributes": {"type": "Account"}, "Name": "first"},
+                {"attributes": {"type": "Account"}, "Name": "second"},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.body[0]["errors"][0]["statusCode"], "UNABLE_TO_LOCK_ROW");
+    assert_eq!(r.body[1]["success"], true);
+    assert_eq!(org.count("Account"), 1);
+}
+
+#[tokio::test]
+async fn bad_configuration_and_seed_input_name_the_field() {
+    let err = builder()
+        .certificate_pem("not a certificate")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, salesforce_fake::Error::InvalidConfig { field, .. } if field == "certificate"),
+        "{err}"
+    );
+    let err = builder()
+        .client_credentials_user("ghost@example.com")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("client_credentials_user"), "{err}");
+    assert!(err.to_string().contains("ghost@example.com"), "{err}");
+
+    let org = org().await;
+    let err = org.insert("Account", json!({"Nme": "typo"})).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("No such column 'Nme' on sobject of type Account"),
+        "{err}"
+    );
+    let err = org.insert("Account", json!({})).unwrap_err();
+    assert!(
+        matches!(&err, salesforce_fake::Error::InvalidRecord { code, .. } if code == "REQUIRED_FIELD_MISSING"),
+        "{err}"
+    );
+    assert!(matches!(
+        org.insert("Nope", json!({})),
+        Err(salesforce_fake::Error::UnknownObject(_))
+    ));
+    assert!(org.issue_token("ghost@example.com").is_err());
+}
