@@ -156,7 +156,7 @@ impl IntoResponse for ApiError {
 }
 
 /// A JSON body with Salesforce's content type.
-pub(crate) fn json_body(v: &Value) -> impl IntoResponse {
+pub(crate) fn json_body<T: serde::Serialize + ?Sized>(v: &T) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
         serde_json::to_vec(v).unwrap_or_default(),

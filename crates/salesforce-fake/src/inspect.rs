@@ -195,9 +195,10 @@ pub(crate) async fn observe(State(st): State<AppState>, req: Request, next: Next
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    *st.lock(&st.counters)
-        .entry(format!("{} {endpoint}", parts.method))
-        .or_default() += 1;
+    {
+        let key = format!("{} {endpoint}", parts.method);
+        *st.lock(&st.counters).entry(key).or_default() += 1;
+    }
     let auth = parts
         .headers
         .get(header::AUTHORIZATION)
