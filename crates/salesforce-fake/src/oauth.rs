@@ -525,28 +525,17 @@ async fn authorize_decision(State(st): State<AppState>, body: Bytes) -> Response
     redirect_with(&form["redirect_uri"], &pairs)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
+/// The token of an `Authorization: Bearer ...` (or legacy `OAuth ...`) header.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value
         .strip_prefix("Bearer ")
-        .or_else(|| {
-            headers
-                .get(header::AUTHORIZATION)?
-                .to_str()
-                .ok()?
-                .strip_prefix("OAuth ")
-        })
+        .or_else(|| value.strip_prefix("OAuth "))
         .map(str::trim)
 }
 
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    bearer(headers)
-}
-
 async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    match bearer(&headers).and_then(|t| st.session(t)) {
+    match bearer_token(&headers).and_then(|t| st.session(t)) {
         Some(s) => json_body(&user_json(&st, &s.user_id, &s.username)).into_response(),
         // Salesforce answers a bad token here with a bare text body.
         None => (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response(),
@@ -558,7 +547,7 @@ async fn userinfo_by_id(
     Path((_org, user)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match bearer(&headers).and_then(|t| st.session(t)) {
+    match bearer_token(&headers).and_then(|t| st.session(t)) {
         Some(s) if crate::ids::normalize(&user).as_deref() == Some(s.user_id.as_str()) => {
             json_body(&user_json(&st, &s.user_id, &s.username)).into_response()
         }

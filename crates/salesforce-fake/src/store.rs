@@ -576,6 +576,14 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
+/// Size in bytes of base64 content (already validated on write).
+fn decoded_len(b64: &str) -> usize {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map(|b| b.len())
+        .unwrap_or(0)
+}
+
 /// Fields Salesforce computes from others.
 fn derive_fields(object: &str, f: &mut Map<String, Value>) {
     let text = |f: &Map<String, Value>, k: &str| {
@@ -610,17 +618,11 @@ fn derive_fields(object: &str, f: &mut Map<String, Value>) {
             f.insert("IsClosed".into(), Value::Bool(closed));
         }
         "Attachment" => {
-            let len = base64::engine::general_purpose::STANDARD
-                .decode(text(f, "Body"))
-                .map(|b| b.len())
-                .unwrap_or(0);
+            let len = decoded_len(&text(f, "Body"));
             f.insert("BodyLength".into(), Value::from(len));
         }
         "ContentVersion" => {
-            let len = base64::engine::general_purpose::STANDARD
-                .decode(text(f, "VersionData"))
-                .map(|b| b.len())
-                .unwrap_or(0);
+            let len = decoded_len(&text(f, "VersionData"));
             f.insert("ContentSize".into(), Value::from(len));
             let path = text(f, "PathOnClient");
             let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
