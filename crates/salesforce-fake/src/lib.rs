@@ -1,1 +1,29 @@
-//! Placeholder.
+#![doc = include_str!("../README.md")]
+//!
+//! # Layout
+//!
+//! - `org`: [`FakeOrg`] and [`FakeOrgBuilder`]: configuration, start/stop,
+//!   seeding, fault injection and inspection from Rust.
+//! - `oauth`: `/services/oauth2/*` (token for four grants, authorize page, userinfo, revoke).
+//! - `rest`: `/services/data/*` behind one guard (version, 503 fault, token, daily limit).
+//! - `soql`: tokenizer, recursive-descent parser and evaluator for the SOQL subset.
+//! - `schema` / `store`: object descriptions, and the in-memory records with Salesforce's write rules.
+//! - `inspect`: request recording, counters, scripted answers and `/__fake/*`.
+//! - `seed`: deterministic realistic records.
+
+mod error;
+mod ids;
+mod inspect;
+mod oauth;
+mod org;
+mod rest;
+mod schema;
+mod seed;
+mod soql;
+mod state;
+mod store;
+
+pub use error::{Error, Result};
+pub use inspect::RecordedRequest;
+pub use org::{FakeOrg, FakeOrgBuilder, User};
+pub use schema::{CustomObject, Field, FieldType};

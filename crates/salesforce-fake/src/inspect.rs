@@ -1,0 +1,371 @@
+//! Watching and steering the org: every request is recorded (secrets
+//! masked) and counted per endpoint, scripted answers take precedence over
+//! the normal handlers, and `/__fake/...` exposes all of it over HTTP with
+//! fault injection, so the binary can be driven from a shell.
+
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::json_body;
+use crate::state::AppState;
+
+/// Largest request body accepted (uploads included).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Longest body text kept in a recorded request.
+const MAX_RECORDED_BODY: usize = 64 * 1024;
+/// Form fields whose values are secrets and never recorded.
+const SECRET_FORM_FIELDS: &[&str] = &[
+    "client_secret",
+    "assertion",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "token",
+    "password",
+];
+
+/// A request as the org received it. The `Authorization` value and secret
+/// form fields are masked; [`RecordedRequest::authorization_is`] still lets a
+/// test check which credential was sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// Headers in arrival order, names lower-cased, `Authorization` masked.
+    pub headers: Vec<(String, String)>,
+    /// Body text (secret form fields masked, long bodies cut).
+    pub body: String,
+    #[serde(skip)]
+    authorization_sha256: Option<[u8; 32]>,
+}
+
+impl RecordedRequest {
+    /// The first header of that name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// A query parameter, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let q = self.query.as_deref()?;
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// Whether the `Authorization` header was exactly `expected`
+    /// (e.g. `"Bearer CACHEDTOKEN"`), compared by digest.
+    pub fn authorization_is(&self, expected: &str) -> bool {
+        self.authorization_sha256 == Some(Sha256::digest(expected.as_bytes()).into())
+    }
+}
+
+/// A canned answer for one method and path (and query, when given).
+#[derive(Debug, Clone)]
+pub(crate) struct Script {
+    method: String,
+    path: String,
+    query: Option<Vec<(String, String)>>,
+    status: StatusCode,
+    body: Value,
+}
+
+impl Script {
+    pub fn new(method: &str, path_and_query: &str, status: StatusCode, body: Value) -> Self {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(normalize_query(q))),
+            None => (path_and_query, None),
+        };
+        Self {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            query,
+            status,
+            body,
+        }
+    }
+
+    /// A path starting with `/services/` must match exactly; a shorter one
+    /// (`/sobjects/task/id1`) matches below any `/services/data/vXX.X`.
+    fn matches(&self, method: &Method, path: &str, query: Option<&str>) -> bool {
+        if self.method != method.as_str() {
+            return false;
+        }
+        let path_ok = if self.path.starts_with("/services/") {
+            self.path == path
+        } else {
+            path.strip_prefix("/services/data/")
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(_, tail)| format!("/{tail}") == self.path)
+        };
+        path_ok
+            && self
+                .query
+                .as_ref()
+                .is_none_or(|want| *want == normalize_query(query.unwrap_or_default()))
+    }
+
+    fn response(&self, st: &AppState) -> Response {
+        let mut res = if self.body.is_null() {
+            self.status.into_response()
+        } else {
+            (self.status, json_body(&self.body)).into_response()
+        };
+        if let Ok(v) = st.limit_info().parse() {
+            res.headers_mut().insert("sforce-limit-info", v);
+        }
+        res
+    }
+}
+
+/// Decoded query pairs with runs of whitespace collapsed, so SOQL written
+/// on several lines matches the same query sent on one.
+fn normalize_query(q: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| {
+            (
+                k.into_owned(),
+                v.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn mask_authorization(v: &str) -> String {
+    match v.split_once(' ') {
+        Some((scheme, _)) => format!("{scheme} [masked]"),
+        None => "[masked]".into(),
+    }
+}
+
+fn recorded_body(headers: &HeaderMap, bytes: &Bytes) -> String {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in url::form_urlencoded::parse(bytes) {
+            let masked = SECRET_FORM_FIELDS.contains(&k.as_ref());
+            out.append_pair(&k, if masked { "[masked]" } else { &v });
+        }
+        return out.finish();
+    }
+    let cut = bytes.len().min(MAX_RECORDED_BODY);
+    let mut text = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+    if bytes.len() > cut {
+        text.push_str(&format!("...[{} more bytes]", bytes.len() - cut));
+    }
+    text
+}
+
+/// Outermost layer for the org's own routes: buffer and record the request,
+/// count it, apply latency, and answer from a script when one matches.
+pub(crate) async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".into());
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    {
+        let key = format!("{} {endpoint}", parts.method);
+        *st.lock(&st.counters).entry(key).or_default() += 1;
+    }
+    let auth = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    let recorded = RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let v = String::from_utf8_lossy(v.as_bytes());
+                let v = if *k == header::AUTHORIZATION {
+                    mask_authorization(&v)
+                } else {
+                    v.into_owned()
+                };
+                (k.as_str().to_string(), v)
+            })
+            .collect(),
+        body: recorded_body(&parts.headers, &bytes),
+        authorization_sha256: auth.map(|a| Sha256::digest(a).into()),
+    };
+    {
+        let mut log = st.lock(&st.requests);
+        if log.len() >= st.record_limit {
+            log.pop_front();
+        }
+        log.push_back(recorded);
+    }
+    let latency = st.faults().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let scripted = st
+        .lock(&st.scripts)
+        .iter()
+        .rev()
+        .find(|s| s.matches(&parts.method, parts.uri.path(), parts.uri.query()))
+        .cloned();
+    if let Some(s) = scripted {
+        return s.response(&st);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/__fake/requests", get(requests).delete(clear_requests))
+        .route("/__fake/counters", get(counters))
+        .route(
+            "/__fake/faults",
+            get(show_faults).post(set_faults).delete(clear_faults),
+        )
+        .route("/__fake/tokens/expire", post(expire_tokens))
+        .route("/__fake/tokens/revoke", post(revoke_tokens))
+        .route("/__fake/limits", post(set_limits))
+}
+
+async fn requests(State(st): State<AppState>) -> Response {
+    let list: Vec<RecordedRequest> = st.lock(&st.requests).iter().cloned().collect();
+    Json(list).into_response()
+}
+
+async fn clear_requests(State(st): State<AppState>) -> StatusCode {
+    st.lock(&st.requests).clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn counters(State(st): State<AppState>) -> Response {
+    Json(st.lock(&st.counters).clone()).into_response()
+}
+
+/// Faults to set; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsBody {
+    latency_ms: Option<u64>,
+    unavailable: Option<u32>,
+    lock_rows: Option<u32>,
+    commit_delay_ms: Option<u64>,
+}
+
+fn faults_json(st: &AppState) -> Value {
+    let f = st.faults().clone();
+    json!({
+        "latency_ms": f.latency.as_millis() as u64,
+        "unavailable": f.unavailable,
+        "lock_rows": f.lock_rows,
+        "commit_delay_ms": f.commit_delay.as_millis() as u64,
+    })
+}
+
+async fn show_faults(State(st): State<AppState>) -> Response {
+    Json(faults_json(&st)).into_response()
+}
+
+async fn set_faults(State(st): State<AppState>, body: Bytes) -> Response {
+    let parsed: FaultsBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("expected a JSON object with latency_ms, unavailable, lock_rows, commit_delay_ms: {e}")})),
+            )
+                .into_response()
+        }
+    };
+    {
+        let mut f = st.faults();
+        if let Some(ms) = parsed.latency_ms {
+            f.latency = Duration::from_millis(ms);
+        }
+        if let Some(n) = parsed.unavailable {
+            f.unavailable = n;
+        }
+        if let Some(n) = parsed.lock_rows {
+            f.lock_rows = n;
+        }
+        if let Some(ms) = parsed.commit_delay_ms {
+            f.commit_delay = Duration::from_millis(ms);
+        }
+    }
+    Json(faults_json(&st)).into_response()
+}
+
+async fn clear_faults(State(st): State<AppState>) -> Response {
+    *st.faults() = Default::default();
+    Json(faults_json(&st)).into_response()
+}
+
+async fn expire_tokens(State(st): State<AppState>) -> StatusCode {
+    crate::org::expire_tokens(&st);
+    StatusCode::NO_CONTENT
+}
+
+async fn revoke_tokens(State(st): State<AppState>) -> StatusCode {
+    crate::org::revoke_tokens(&st);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsBody {
+    used: Option<u64>,
+    max: Option<u64>,
+}
+
+async fn set_limits(State(st): State<AppState>, body: Bytes) -> Response {
+    let parsed: LimitsBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("expected a JSON object with used, max: {e}")})),
+            )
+                .into_response()
+        }
+    };
+    use std::sync::atomic::Ordering;
+    if let Some(u) = parsed.used {
+        st.api_used.store(u, Ordering::Relaxed);
+    }
+    if let Some(m) = parsed.max {
+        st.api_max.store(m, Ordering::Relaxed);
+    }
+    Json(json!({"used": st.api_used.load(Ordering::Relaxed), "max": st.api_max.load(Ordering::Relaxed)})).into_response()
+}
