@@ -342,6 +342,19 @@ fn client_credentials(st: &AppState, form: &Form, headers: &HeaderMap) -> Result
         return Err(invalid_client_id());
     }
     check_secret(st, secret.as_ref())?;
+    // Salesforce serves this grant only on My Domain hosts; a client sent
+    // through a proxy that keeps the login host's name is refused.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let host = host.split(':').next().unwrap_or_default();
+    if matches!(host, "login.salesforce.com" | "test.salesforce.com") {
+        return Err(ApiError::oauth(
+            "invalid_grant",
+            "request not supported on this domain",
+        ));
+    }
     let username = st
         .config
         .client_credentials_user

@@ -539,6 +539,23 @@ async fn client_credentials_in_body_or_basic_and_errors() {
         .iter()
         .any(|r| r.header("authorization") == Some("Basic [masked]")));
 
+    let res = http()
+        .post(org.token_url())
+        .header("host", "login.salesforce.com")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", KEY),
+            ("client_secret", SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        err("invalid_grant", "request not supported on this domain")
+    );
+
     let no_user = builder().start().await.unwrap();
     let (status, body) = token(
         &no_user,
