@@ -62,7 +62,7 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         db.clone(),
         Arc::new(keys),
         registry.clone(),
-        validate_options.clone(),
+        validate_options,
     );
     credentials.check_keys().await.context(
         "refusing to start: set SWITCHYARD_ENCRYPTION_KEY to the key these credentials were stored with, \
