@@ -252,6 +252,31 @@ pub fn js_number(n: &serde_json::Number) -> String {
     n.to_string()
 }
 
+/// Tests `text` against a JavaScript regular expression, written `/pattern/flags` or as a
+/// bare pattern (n8n's regex condition operators). Runs in the sandbox, under its limits.
+pub fn regex_test(pattern: &str, text: &str) -> Result<bool, ExpressionError> {
+    let mut json = JsonObject::new();
+    json.insert("p".into(), Value::String(pattern.to_string()));
+    json.insert("s".into(), Value::String(text.to_string()));
+    let data = Arc::new(ExprData {
+        input: Arc::new(vec![node_api::Item::new(json)]),
+        ..ExprData::default()
+    });
+    let code = "(() => { const m = /^\\/(.*)\\/([a-z]*)$/s.exec($json.p); \
+                return (m ? new RegExp(m[1], m[2]) : new RegExp($json.p)).test($json.s); })()";
+    let scope = Scope {
+        data: &data,
+        item_index: 0,
+    };
+    match js::evaluate(code, &scope)? {
+        Value::Bool(b) => Ok(b),
+        other => Err(ExpressionError::new(
+            ExpressionErrorKind::Runtime,
+            format!("regular expression test returned {other}"),
+        )),
+    }
+}
+
 /// Whether a parameter value is an expression.
 pub fn is_expression(value: &Value) -> bool {
     matches!(value, Value::String(s) if s.starts_with('='))
@@ -333,6 +358,15 @@ mod tests {
         );
         let err = eval("={{ $json.a + }}", json!({"a": 1})).unwrap_err();
         assert_eq!(err.kind, ExpressionErrorKind::Syntax, "{}", err.message);
+    }
+
+    #[test]
+    fn regex_accepts_slash_form_with_flags_and_bare_patterns() {
+        assert!(regex_test("/^AD/i", "ada").unwrap());
+        assert!(!regex_test("^AD", "ada").unwrap());
+        assert!(regex_test("d{1}a$", "ada").unwrap());
+        let err = regex_test("(", "x").unwrap_err();
+        assert!(err.message.starts_with("SyntaxError"), "{}", err.message);
     }
 
     #[test]

@@ -89,6 +89,13 @@ fn check(
                 "notStartsWith" => !l.starts_with(&r),
                 "endsWith" => l.ends_with(&r),
                 "notEndsWith" => !l.ends_with(&r),
+                "regex" | "notRegex" => {
+                    // The pattern keeps its case; `caseSensitive: false` lowercased only `l`.
+                    let pattern = as_string(&right, true)?.unwrap_or_default();
+                    let hit = crate::workflow::expr::regex_test(&pattern, &l)
+                        .map_err(|e| format!("invalid regular expression: {}", e.message))?;
+                    hit == (operation == "regex")
+                }
                 other => return Err(format!("unsupported string operation \"{other}\"")),
             })
         }
@@ -253,5 +260,15 @@ mod tests {
         .unwrap());
         assert!(check("array", "lengthGte", json!([1, 2]), json!(2), true, false).unwrap());
         assert!(check("boolean", "true", json!(true), json!(null), true, false).unwrap());
+        assert!(check(
+            "string",
+            "regex",
+            json!("ada-42"),
+            json!("/\\d+$/"),
+            true,
+            false
+        )
+        .unwrap());
+        assert!(check("string", "notRegex", json!("ada"), json!("^b"), true, false).unwrap());
     }
 }
