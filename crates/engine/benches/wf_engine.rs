@@ -86,6 +86,7 @@ fn workflow_run(c: &mut Criterion) {
             start_node: None,
             items: items.clone(),
             cancel: CancelHandle::new(),
+            respond_early: None,
         })
     };
     let r = rt.block_on(run()).unwrap();

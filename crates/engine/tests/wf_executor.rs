@@ -90,6 +90,7 @@ async fn run_with(wf: Arc<Workflow>, input: Vec<Item>, cancel: CancelHandle) -> 
             start_node: None,
             items: input,
             cancel,
+            respond_early: None,
         })
         .await
         .unwrap()

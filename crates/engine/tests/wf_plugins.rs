@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use engine::workflow::webhook::{run_webhook, WebhookRequest};
+use engine::workflow::webhook::{run_webhook, start_webhook, WebhookRequest};
 use engine::workflow::{
     validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, NodeRegistry, RunRequest,
     Workflow, WorkflowError,
@@ -139,6 +139,7 @@ async fn a_plugin_gets_typed_credentials_and_writes_token_data_back() {
             start_node: None,
             items: vec![Item::new(JsonObject::new())],
             cancel: CancelHandle::new(),
+            respond_early: None,
         })
         .await
         .unwrap();
@@ -175,6 +176,7 @@ async fn a_missing_credential_fails_the_node_and_validation_names_it() {
             start_node: None,
             items: vec![],
             cancel: CancelHandle::new(),
+            respond_early: None,
         })
         .await
         .unwrap();
@@ -265,4 +267,55 @@ async fn webhook_response_modes_answer_as_n8n() {
         (500, json!({"message": "Error in workflow"}))
     );
     assert_eq!(out.execution.error.unwrap().message, "boom");
+}
+
+// Multi-threaded like the server: expressions run synchronously on the executing worker, so
+// the caller's task must be free to run on another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn respond_to_webhook_answers_before_the_execution_ends() {
+    let wf = Arc::new(
+        Workflow::from_value(json!({
+            "name": "early",
+            "nodes": [
+                {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                 "parameters": {"httpMethod": "POST", "path": "p", "responseMode": "responseNode"}},
+                {"name": "Respond", "type": "n8n-nodes-base.respondToWebhook", "typeVersion": 1.1,
+                 "parameters": {"respondWith": "text", "responseBody": "={{ 'got ' + $json.body.v }}"}},
+                {"name": "Slow", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                    "assignments": {"assignments": [{"id": "a", "name": "waited", "type": "number",
+                        "value": "={{ (() => { const t = Date.now(); while (Date.now() - t < 600) {} return 1; })() }}"}]}}}
+            ],
+            "connections": {
+                "Webhook": {"main": [[{"node": "Respond", "type": "main", "index": 0}]]},
+                "Respond": {"main": [[{"node": "Slow", "type": "main", "index": 0}]]}
+            }
+        }))
+        .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let start = start_webhook(
+        Executor::with_core_nodes(),
+        wf,
+        "Webhook",
+        "e".into(),
+        request(false),
+    )
+    .await
+    .unwrap();
+    let answered = started.elapsed();
+    assert_eq!(start.response.status, 200);
+    assert_eq!(start.response.body.as_deref(), Some(&b"got 1"[..]));
+    assert!(
+        answered < std::time::Duration::from_millis(500),
+        "answered after {answered:?}"
+    );
+    let result = start.execution.await.unwrap().unwrap();
+    assert_eq!(
+        result.status,
+        ExecutionStatus::Success,
+        "{:?}",
+        result.error
+    );
+    assert_eq!(result.last_node.as_deref(), Some("Slow"));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
 }

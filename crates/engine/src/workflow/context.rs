@@ -126,6 +126,14 @@ fn set_at(root: &mut JsonObject, path: &[Step], value: Value) {
     *current = value;
 }
 
+/// Where Respond to Webhook puts its answer: kept for the result, and handed at once to a
+/// waiting webhook caller when there is one.
+#[derive(Default)]
+pub(crate) struct ResponseSlot {
+    pub(crate) value: Mutex<Option<WebhookResponse>>,
+    pub(crate) early: Mutex<Option<tokio::sync::oneshot::Sender<WebhookResponse>>>,
+}
+
 /// Everything a node run can ask the engine for.
 pub(crate) struct NodeContext {
     pub(crate) info: NodeInfo,
@@ -140,7 +148,7 @@ pub(crate) struct NodeContext {
     pub(crate) execution_id: String,
     pub(crate) mode: ExecutionMode,
     pub(crate) continue_on_fail: bool,
-    pub(crate) response: Arc<Mutex<Option<WebhookResponse>>>,
+    pub(crate) response: Arc<ResponseSlot>,
 }
 
 impl NodeContext {
@@ -213,11 +221,16 @@ impl ExecuteContext for NodeContext {
     fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError> {
         let mut slot = self
             .response
+            .value
             .lock()
             .map_err(|_| NodeError::operation("response slot is unavailable"))?;
         if slot.is_some() {
             // n8n answers the webhook once; later Respond nodes are ignored the same way.
             return Ok(());
+        }
+        if let Some(tx) = self.response.early.lock().ok().and_then(|mut t| t.take()) {
+            // The caller may have gone away; the execution goes on regardless.
+            let _ = tx.send(response.clone());
         }
         *slot = Some(response);
         Ok(())

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::context::{CompiledParameters, NoCredentials, NodeContext};
+use super::context::{CompiledParameters, NoCredentials, NodeContext, ResponseSlot};
 use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
 use super::registry::NodeRegistry;
@@ -84,6 +84,8 @@ pub struct RunRequest {
     pub items: Vec<Item>,
     /// Lets another task cancel the run.
     pub cancel: CancelHandle,
+    /// Receives a Respond to Webhook answer the moment it is sent, before the run ends.
+    pub respond_early: Option<tokio::sync::oneshot::Sender<WebhookResponse>>,
 }
 
 /// Final state of an execution.
@@ -208,7 +210,11 @@ impl Executor {
     }
 
     /// Runs the workflow to the end (or failure, timeout, cancellation).
-    pub async fn run(&self, request: RunRequest) -> Result<ExecutionResult, WorkflowError> {
+    pub async fn run(&self, mut request: RunRequest) -> Result<ExecutionResult, WorkflowError> {
+        let response = Arc::new(ResponseSlot {
+            value: Mutex::new(None),
+            early: Mutex::new(request.respond_early.take()),
+        });
         let wf = request.workflow.clone();
         let start = match &request.start_node {
             Some(n) => wf
@@ -241,7 +247,7 @@ impl Executor {
             runs: Arc::new(HashMap::new()),
             run_data: BTreeMap::new(),
             last_node: None,
-            response: Arc::new(Mutex::new(None)),
+            response,
             deadline: wf
                 .execution_timeout()
                 .map(|s| (s, Instant::now() + Duration::from_secs(s))),
@@ -275,7 +281,7 @@ impl Executor {
                 }),
             ),
         };
-        let response = run.response.lock().ok().and_then(|mut r| r.take());
+        let response = run.response.value.lock().ok().and_then(|mut r| r.take());
         Ok(ExecutionResult {
             status,
             run_data: run.run_data,
@@ -315,7 +321,7 @@ struct Run<'a> {
     runs: Arc<Runs>,
     run_data: BTreeMap<String, Vec<TaskData>>,
     last_node: Option<String>,
-    response: Arc<Mutex<Option<WebhookResponse>>>,
+    response: Arc<ResponseSlot>,
     deadline: Option<(u64, Instant)>,
 }
 

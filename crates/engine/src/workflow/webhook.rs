@@ -119,12 +119,84 @@ pub async fn run_webhook(
             start_node: Some(webhook.name.clone()),
             items: vec![webhook_item(request)],
             cancel: CancelHandle::new(),
+            respond_early: None,
         })
         .await?;
     let response = response_for(&webhook, &execution);
     Ok(WebhookOutcome {
         response,
         execution,
+    })
+}
+
+/// A webhook call under way: the answer to send now, and the execution still running.
+#[derive(Debug)]
+pub struct WebhookStart {
+    /// What to send back to the caller.
+    pub response: WebhookResponse,
+    /// The execution; it may still be running (onReceived, responseNode).
+    pub execution: tokio::task::JoinHandle<Result<ExecutionResult, WorkflowError>>,
+}
+
+/// Starts the execution in the background and returns the answer as soon as it is known, as
+/// n8n does: at once for `onReceived`, when Respond to Webhook runs for `responseNode`, and
+/// at the end for `lastNode` (or when no Respond node answered).
+pub async fn start_webhook(
+    executor: Executor,
+    workflow: Arc<Workflow>,
+    node: &str,
+    execution_id: String,
+    request: WebhookRequest,
+) -> Result<WebhookStart, WorkflowError> {
+    let webhook = workflow
+        .node(node)
+        .cloned()
+        .ok_or_else(|| WorkflowError::NoStartNode(format!("no node named \"{node}\"")))?;
+    let mode = webhook
+        .parameters
+        .get("responseMode")
+        .and_then(Value::as_str)
+        .unwrap_or("onReceived")
+        .to_string();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let run = RunRequest {
+        workflow,
+        execution_id,
+        mode: if request.test {
+            ExecutionMode::Manual
+        } else {
+            ExecutionMode::Webhook
+        },
+        start_node: Some(webhook.name.clone()),
+        items: vec![webhook_item(&request)],
+        cancel: CancelHandle::new(),
+        respond_early: Some(tx),
+    };
+    let execution = tokio::spawn(async move { executor.run(run).await });
+    match mode.as_str() {
+        "lastNode" => {}
+        "responseNode" => {
+            if let Ok(response) = rx.await {
+                return Ok(WebhookStart {
+                    response,
+                    execution,
+                });
+            }
+        }
+        _ => {
+            return Ok(WebhookStart {
+                response: on_received_response(&webhook),
+                execution,
+            })
+        }
+    }
+    let result = execution
+        .await
+        .map_err(|e| WorkflowError::NoStartNode(format!("the execution task failed: {e}")))??;
+    let response = response_for(&webhook, &result);
+    Ok(WebhookStart {
+        response,
+        execution: tokio::spawn(async move { Ok(result) }),
     })
 }
 
