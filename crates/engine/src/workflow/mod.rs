@@ -10,6 +10,7 @@
 //! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, ...).
 //! - [`webhook`]: turning a webhook call into an execution and its HTTP answer.
 //! - [`registry`]: node types by name.
+//! - [`store`]: workflows and executions in the database (SQLite or Postgres).
 
 mod context;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod model;
 pub mod nodes;
 pub mod registry;
 pub mod run;
+pub mod store;
 pub mod validate;
 pub mod webhook;
 
