@@ -10,8 +10,10 @@
 //! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, ...).
 //! - [`webhook`]: turning a webhook call into an execution and its HTTP answer.
 //! - [`registry`]: node types by name.
+//! - [`api`]: the `/api/v1/workflows` and `/api/v1/executions` routes.
 //! - [`store`]: workflows and executions in the database (SQLite or Postgres).
 
+pub mod api;
 mod context;
 pub mod error;
 pub mod executor;

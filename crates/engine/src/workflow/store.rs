@@ -410,6 +410,19 @@ impl WorkflowStore {
         Ok(())
     }
 
+    /// Records that execution `id` failed before any node ran (no start node, ...).
+    pub async fn mark_failed(&self, id: &str, message: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE executions SET status = 'error', stopped_at = $1, error = $2 WHERE id = $3",
+        )
+        .bind(now())
+        .bind(serde_json::json!({ "message": message }).to_string())
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Marks executions left `running` by a crash as `crashed`; call once at start-up.
     pub async fn mark_crashed(&self) -> Result<u64, StoreError> {
         let done = sqlx::query(
