@@ -16,6 +16,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::{redact_url, Settings};
+use crate::node_credentials::StoreCredentials;
+use crate::workflow::api::WorkflowService;
+use crate::workflow::store::WorkflowStore;
+use crate::workflow::{Executor, NodeRegistry};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -28,6 +32,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// How credential data is validated (insecure loopback hosts or not).
     pub validate_options: ValidateOptions,
+    /// Workflows and executions: storage, executor, API.
+    pub workflows: Arc<WorkflowService>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
 }
@@ -68,13 +74,35 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         "refusing to start: set SWITCHYARD_ENCRYPTION_KEY to the key these credentials were stored with, \
          or list it in SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS and run `switchyard rotate-key`",
     )?;
+    let node_credentials = Arc::new(StoreCredentials::new(credentials.clone()));
+    let executor = Executor::new(
+        Arc::new(NodeRegistry::with_core_nodes()),
+        http_client()?,
+        node_credentials.clone(),
+    );
+    let workflows = Arc::new(WorkflowService {
+        store: WorkflowStore::new(db.clone()),
+        executor,
+        credentials: Some(node_credentials),
+    });
     Ok(AppState {
         db,
         credentials,
         registry,
         validate_options,
+        workflows,
         settings: Arc::new(settings),
     })
+}
+
+/// The one outbound HTTP client (connection pool, rustls), shared by every node.
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(300))
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client")
 }
 
 /// The router with its middleware: request ids, a span per request (method and path,

@@ -8,6 +8,8 @@
 //! - [`api_keys`]: creating and checking API keys.
 //! - [`cli`]: the commands other than `start`.
 //! - [`error`]: how errors become HTTP answers.
+//! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
+//! - [`workflow`]: n8n workflows: model, expressions, executor, core nodes, storage and API.
 
 pub mod api;
 pub mod api_keys;
@@ -15,3 +17,5 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod node_credentials;
+pub mod workflow;

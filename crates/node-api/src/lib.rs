@@ -1,1 +1,34 @@
-//! Placeholder.
+//! The plugin contract between the Switchyard engine and its nodes.
+//!
+//! A node (core nodes in `engine`, Salesforce in `salesforce-node`) implements [`Node`] or
+//! [`PollingTrigger`]; the engine calls it with a [`ExecuteContext`] that gives it resolved
+//! parameters, typed decrypted credentials, a shared HTTP client and a logger. This crate knows
+//! nothing about databases or web frameworks, so plugins stay small and testable.
+//!
+//! # Layout
+//! - [`item`]: [`Item`], the unit of data flowing between nodes (n8n's `INodeExecutionData`).
+//! - [`error`]: [`NodeError`], what a node reports; never carries a secret.
+//! - [`params`]: [`Parameters`], typed access to a node's (already resolved) parameters.
+//! - [`description`]: [`NodeDescription`], a node's type name, versions, credentials, outputs.
+//! - [`credential`]: [`DecryptedCredential`] and the [`CredentialProvider`] the engine implements.
+//! - [`context`]: [`ExecuteContext`], what a node may ask of the engine while it runs.
+//! - [`node`]: the [`Node`] and [`PollingTrigger`] traits.
+
+pub mod context;
+pub mod credential;
+pub mod description;
+pub mod error;
+pub mod item;
+pub mod node;
+pub mod params;
+
+pub use context::{ExecuteContext, ExecutionMode, NodeInfo, WebhookResponse};
+pub use credential::{CredentialProvider, CredentialRef, DecryptedCredential};
+pub use description::{CredentialSpec, NodeDescription, ParameterSpec};
+pub use error::{NodeError, NodeErrorKind};
+pub use item::{BinaryData, Item, ItemRef, JsonObject};
+pub use node::{Node, PollMode, PollingTrigger};
+pub use params::Parameters;
+
+/// Re-exported so plugins use the same `async_trait` as the traits they implement.
+pub use async_trait::async_trait;

@@ -14,9 +14,12 @@ use crate::error::{ApiError, ApiResult};
 /// The credential routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/credentials", get(list).post(create))
-        .route("/credentials/schema/{type}", get(schema))
-        .route("/credentials/{id}", get(read).patch(update).delete(remove))
+        .route("/api/v1/credentials", get(list).post(create))
+        .route("/api/v1/credentials/schema/{type}", get(schema))
+        .route(
+            "/api/v1/credentials/{id}",
+            get(read).patch(update).delete(remove),
+        )
 }
 
 async fn create(

@@ -15,13 +15,16 @@ use crate::app::AppState;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new().merge(credentials::router()).route_layer(
-        axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key),
-    );
+    let require_key = || axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key);
+    // Routers carry full paths and are merged: the workflow routes come with their own state.
+    let v1 = credentials::router().route_layer(require_key());
+    let workflows =
+        crate::workflow::api::router(state.workflows.clone()).route_layer(require_key());
     Router::new()
         .route("/healthz", get(healthz))
-        .nest("/api/v1", v1)
+        .merge(v1)
         .with_state(state)
+        .merge(workflows)
 }
 
 /// 200 when the database answers, 503 when it does not.

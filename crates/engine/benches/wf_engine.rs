@@ -1,0 +1,100 @@
+//! Cost per execution: evaluating one expression (fast path and JavaScript path) and running
+//! a 5-node workflow over 100 items.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use engine::workflow::expr::{Scope, Template};
+use engine::workflow::run::ExprData;
+use engine::workflow::{CancelHandle, Executor, RunRequest, Workflow};
+use node_api::{ExecutionMode, Item};
+use serde_json::json;
+
+fn data() -> Arc<ExprData> {
+    let item = Item::from_value(json!({"a": {"b": 7}, "name": "ada", "score": 3})).unwrap();
+    Arc::new(ExprData {
+        node_name: "Bench".into(),
+        input: Arc::new(vec![item]),
+        ..ExprData::default()
+    })
+}
+
+fn expressions(c: &mut Criterion) {
+    let d = data();
+    let scope = Scope {
+        data: &d,
+        item_index: 0,
+    };
+    let fast = Template::parse("={{ $json.a.b }}").unwrap();
+    let js = Template::parse("={{ $json.score + 1 }}").unwrap();
+    assert_eq!(fast.evaluate(&scope).unwrap(), json!(7));
+    assert_eq!(js.evaluate(&scope).unwrap(), json!(4));
+    c.bench_function("expression fast path {{ $json.a.b }}", |b| {
+        b.iter(|| fast.evaluate(&scope).unwrap())
+    });
+    c.bench_function("expression js path {{ $json.score + 1 }}", |b| {
+        b.iter(|| js.evaluate(&scope).unwrap())
+    });
+}
+
+fn five_node_workflow() -> Arc<Workflow> {
+    let wf = json!({
+        "id": "bench", "name": "bench",
+        "nodes": [
+            {"name": "Trigger", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+            {"name": "Compute", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, 0], "parameters": {
+                "assignments": {"assignments": [
+                    {"id": "1", "name": "double", "value": "={{ $json.n * 2 }}", "type": "number"},
+                    {"id": "2", "name": "label", "value": "=item-{{ $json.name }}", "type": "string"}
+                ]}, "includeOtherFields": true, "options": {}}},
+            {"name": "If", "type": "n8n-nodes-base.if", "typeVersion": 2.2, "position": [400, 0], "parameters": {
+                "conditions": {"options": {"caseSensitive": true, "typeValidation": "strict"},
+                    "conditions": [{"leftValue": "={{ $json.double }}", "rightValue": 100,
+                                    "operator": {"type": "number", "operation": "gt"}}],
+                    "combinator": "and"}}},
+            {"name": "Tag", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [600, -100], "parameters": {
+                "assignments": {"assignments": [{"id": "1", "name": "big", "value": true, "type": "boolean"}]},
+                "includeOtherFields": true, "options": {}}},
+            {"name": "Done", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "position": [800, 0], "parameters": {}}
+        ],
+        "connections": {
+            "Trigger": {"main": [[{"node": "Compute", "type": "main", "index": 0}]]},
+            "Compute": {"main": [[{"node": "If", "type": "main", "index": 0}]]},
+            "If": {"main": [[{"node": "Tag", "type": "main", "index": 0}], [{"node": "Done", "type": "main", "index": 0}]]},
+            "Tag": {"main": [[{"node": "Done", "type": "main", "index": 0}]]}
+        },
+        "settings": {"executionOrder": "v1"}
+    });
+    Arc::new(Workflow::from_value(wf).unwrap())
+}
+
+fn workflow_run(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let executor = Executor::with_core_nodes();
+    let wf = five_node_workflow();
+    let items: Vec<Item> = (0..100)
+        .map(|n| Item::from_value(json!({"n": n, "name": format!("n{n}")})).unwrap())
+        .collect();
+    let run = || {
+        executor.run(RunRequest {
+            workflow: wf.clone(),
+            execution_id: "bench".into(),
+            mode: ExecutionMode::Trigger,
+            start_node: None,
+            items: items.clone(),
+            cancel: CancelHandle::new(),
+            respond_early: None,
+        })
+    };
+    let r = rt.block_on(run()).unwrap();
+    assert_eq!(r.status, engine::workflow::ExecutionStatus::Success);
+    c.bench_function("5-node workflow over 100 items", |b| {
+        b.to_async(&rt).iter(|| async { run().await.unwrap() })
+    });
+}
+
+criterion_group!(benches, expressions, workflow_run);
+criterion_main!(benches);

@@ -1,0 +1,320 @@
+//! `/api/v1/workflows` and `/api/v1/executions` with n8n's shapes. The lead mounts
+//! [`router`] behind the API-key check; errors map to status codes in one place
+//! ([`ApiError`]).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use node_api::{ExecutionMode, Item};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::WorkflowError;
+use super::executor::{CancelHandle, Executor, RunRequest};
+use super::model::Workflow;
+use super::store::{ExecutionFilter, StoreError, StoredExecution, StoredWorkflow, WorkflowStore};
+use super::validate::{validate, CredentialLookup};
+
+/// What the workflow routes need.
+pub struct WorkflowService {
+    /// Where workflows and executions live.
+    pub store: WorkflowStore,
+    /// Runs workflows.
+    pub executor: Executor,
+    /// Checks credential references on save; `None` skips that check.
+    pub credentials: Option<Arc<dyn CredentialLookup>>,
+}
+
+/// An API failure, answered as `{"message": ...}` with the matching status.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the input is wrong; the message names what.
+    BadRequest(String),
+    /// 404.
+    NotFound(String),
+    /// 500: logged in full, answered without detail.
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => Self::NotFound(e.to_string()),
+            StoreError::InvalidInput { .. } => Self::BadRequest(e.to_string()),
+            StoreError::Database(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<WorkflowError> for ApiError {
+    fn from(e: WorkflowError) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        Self::BadRequest(format!("request body: {}", e.body_text()))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::Internal(m) => {
+                tracing::error!(error = %m, "workflow API failure");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_string(),
+                )
+            }
+        };
+        (status, Json(json!({ "message": message }))).into_response()
+    }
+}
+
+type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+
+/// The routes, with full paths under `/api/v1`.
+pub fn router(state: Arc<WorkflowService>) -> Router {
+    Router::new()
+        .route("/api/v1/workflows", post(create).get(list))
+        .route(
+            "/api/v1/workflows/{id}",
+            get(read).put(replace).delete(remove),
+        )
+        .route("/api/v1/workflows/{id}/activate", post(activate))
+        .route("/api/v1/workflows/{id}/deactivate", post(deactivate))
+        .route("/api/v1/workflows/{id}/run", post(run))
+        .route("/api/v1/executions", get(list_executions))
+        .route(
+            "/api/v1/executions/{id}",
+            get(read_execution).delete(remove_execution),
+        )
+        .with_state(state)
+}
+
+fn workflow_json(w: &StoredWorkflow) -> Value {
+    let mut v = serde_json::to_value(&w.workflow).unwrap_or_default();
+    if let Value::Object(o) = &mut v {
+        o.insert("id".into(), w.id.clone().into());
+        o.insert("active".into(), w.active.into());
+        o.insert("createdAt".into(), w.created_at.clone().into());
+        o.insert("updatedAt".into(), w.updated_at.clone().into());
+    }
+    v
+}
+
+fn execution_json(e: &StoredExecution) -> Value {
+    let mut v = json!({
+        "id": e.id, "workflowId": e.workflow_id, "mode": e.mode, "status": e.status,
+        "finished": e.status == "success", "startedAt": e.started_at, "stoppedAt": e.stopped_at,
+    });
+    if let Some(d) = &e.data {
+        v["data"] = d.clone();
+    }
+    if let Some(err) = &e.error {
+        v["error"] = err.clone();
+    }
+    v
+}
+
+async fn parse_and_validate(svc: &WorkflowService, body: Value) -> ApiResult<Workflow> {
+    if !body.is_object() {
+        return Err(ApiError::BadRequest(
+            "request body: expected a workflow JSON object".into(),
+        ));
+    }
+    let wf = Workflow::from_value(body)?;
+    validate(&wf, svc.executor.registry(), svc.credentials.as_deref()).await?;
+    Ok(wf)
+}
+
+async fn create(
+    State(svc): State<Arc<WorkflowService>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult {
+    let wf = parse_and_validate(&svc, body?.0).await?;
+    Ok(Json(workflow_json(&svc.store.create(wf).await?)))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list(State(svc): State<Arc<WorkflowService>>, Query(p): Query<Page>) -> ApiResult {
+    let (items, next) = svc.store.list(p.limit, p.cursor.as_deref()).await?;
+    let data: Vec<Value> = items.iter().map(workflow_json).collect();
+    Ok(Json(json!({ "data": data, "nextCursor": next })))
+}
+
+async fn read(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(workflow_json(&svc.store.get(&id).await?)))
+}
+
+async fn replace(
+    State(svc): State<Arc<WorkflowService>>,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult {
+    let wf = parse_and_validate(&svc, body?.0).await?;
+    Ok(Json(workflow_json(&svc.store.update(&id, wf).await?)))
+}
+
+async fn remove(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    let w = svc.store.get(&id).await?;
+    svc.store.delete(&id).await?;
+    Ok(Json(workflow_json(&w)))
+}
+
+async fn activate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(workflow_json(&svc.store.set_active(&id, true).await?)))
+}
+
+async fn deactivate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(workflow_json(
+        &svc.store.set_active(&id, false).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct RunQuery {
+    #[serde(default)]
+    wait: bool,
+}
+
+async fn run(
+    State(svc): State<Arc<WorkflowService>>,
+    Path(id): Path<String>,
+    Query(q): Query<RunQuery>,
+    body: Option<Json<Value>>,
+) -> ApiResult {
+    let stored = svc.store.get(&id).await?;
+    let items: Vec<Item> = match body.map(|b| b.0).and_then(|b| b.get("items").cloned()) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let v = if v.get("json").is_some() {
+                    v
+                } else {
+                    json!({ "json": v })
+                };
+                serde_json::from_value(v).map_err(|e| {
+                    ApiError::BadRequest(format!("items[{i}]: expected a JSON object ({e})"))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "items: expected an array of objects".into(),
+            ))
+        }
+    };
+    let execution_id = uuid::Uuid::new_v4().to_string();
+    svc.store
+        .start_execution(&execution_id, &id, "manual")
+        .await?;
+    let task = {
+        let svc = svc.clone();
+        let execution_id = execution_id.clone();
+        async move {
+            let result = svc
+                .executor
+                .run(RunRequest {
+                    workflow: Arc::new(stored.workflow),
+                    execution_id: execution_id.clone(),
+                    mode: ExecutionMode::Manual,
+                    start_node: None,
+                    items,
+                    cancel: CancelHandle::new(),
+                    respond_early: None,
+                })
+                .await;
+            match result {
+                Ok(r) => svc.store.finish_execution(&execution_id, &r, true).await,
+                Err(e) => {
+                    tracing::warn!(execution_id = %execution_id, error = %e, "execution could not start");
+                    svc.store.mark_failed(&execution_id, &e.to_string()).await
+                }
+            }
+        }
+    };
+    if q.wait {
+        task.await?;
+        return Ok(Json(execution_json(
+            &svc.store.get_execution(&execution_id, true).await?,
+        )));
+    }
+    tokio::spawn(async move {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "could not record an execution");
+        }
+    });
+    Ok(Json(json!({ "executionId": execution_id })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionQuery {
+    workflow_id: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    #[serde(default)]
+    include_data: bool,
+}
+
+async fn list_executions(
+    State(svc): State<Arc<WorkflowService>>,
+    Query(q): Query<ExecutionQuery>,
+) -> ApiResult {
+    if let Some(s) = &q.status {
+        if !matches!(
+            s.as_str(),
+            "running" | "success" | "error" | "canceled" | "crashed"
+        ) {
+            return Err(ApiError::BadRequest(format!(
+                "status: expected one of running, success, error, canceled, crashed, got \"{s}\""
+            )));
+        }
+    }
+    let filter = ExecutionFilter {
+        workflow_id: q.workflow_id,
+        status: q.status,
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (items, next) = svc.store.list_executions(&filter).await?;
+    let data: Vec<Value> = items.iter().map(execution_json).collect();
+    Ok(Json(json!({ "data": data, "nextCursor": next })))
+}
+
+async fn read_execution(
+    State(svc): State<Arc<WorkflowService>>,
+    Path(id): Path<String>,
+    Query(q): Query<ExecutionQuery>,
+) -> ApiResult {
+    Ok(Json(execution_json(
+        &svc.store.get_execution(&id, q.include_data).await?,
+    )))
+}
+
+async fn remove_execution(
+    State(svc): State<Arc<WorkflowService>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let e = svc.store.get_execution(&id, false).await?;
+    svc.store.delete_execution(&id).await?;
+    Ok(Json(execution_json(&e)))
+}

@@ -1,0 +1,267 @@
+//! [`NodeContext`]: the engine's implementation of [`ExecuteContext`] for one node run.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use node_api::{
+    CredentialProvider, CredentialRef, DecryptedCredential, ExecuteContext, ExecutionMode, Item,
+    JsonObject, NodeError, NodeInfo, Parameters, WebhookResponse,
+};
+use serde_json::Value;
+
+use super::error::ExpressionError;
+use super::expr::{Scope, Template};
+use super::run::ExprData;
+
+/// One step of a path into a parameter tree.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A node's parameters with their expressions parsed once per node run.
+#[derive(Debug)]
+pub(crate) struct CompiledParameters {
+    raw: JsonObject,
+    templates: Vec<(Vec<Step>, String, Result<Template, ExpressionError>)>,
+}
+
+impl CompiledParameters {
+    pub(crate) fn compile(raw: &JsonObject) -> Self {
+        let mut templates = Vec::new();
+        let mut path = Vec::new();
+        for (k, v) in raw {
+            path.push(Step::Key(k.clone()));
+            collect(v, &mut path, &mut templates);
+            path.pop();
+        }
+        Self {
+            raw: raw.clone(),
+            templates,
+        }
+    }
+
+    /// Parameters resolved for input item `item_index`.
+    pub(crate) fn resolve(
+        &self,
+        node: &str,
+        data: &Arc<ExprData>,
+        item_index: usize,
+    ) -> Result<Parameters, ExpressionError> {
+        let mut values = self.raw.clone();
+        let scope = Scope { data, item_index };
+        for (path, name, template) in &self.templates {
+            let template = template
+                .as_ref()
+                .map_err(|e| e.clone().in_parameter(node, name))?;
+            let value = template
+                .evaluate(&scope)
+                .map_err(|e| e.in_parameter(node, name))?;
+            set_at(&mut values, path, value);
+        }
+        Ok(Parameters::new(values))
+    }
+}
+
+fn collect(
+    v: &Value,
+    path: &mut Vec<Step>,
+    out: &mut Vec<(Vec<Step>, String, Result<Template, ExpressionError>)>,
+) {
+    match v {
+        Value::String(s) if s.starts_with('=') => {
+            out.push((path.clone(), display(path), Template::parse(s)));
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                path.push(Step::Key(k.clone()));
+                collect(x, path, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(Step::Index(i));
+                collect(x, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn display(path: &[Step]) -> String {
+    let mut s = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if s.is_empty() => s.push_str(k),
+            Step::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+fn set_at(root: &mut JsonObject, path: &[Step], value: Value) {
+    let Some((Step::Key(first), rest)) = path.split_first() else {
+        return;
+    };
+    let Some(mut current) = root.get_mut(first) else {
+        return;
+    };
+    for step in rest {
+        let next = match (step, current) {
+            (Step::Key(k), Value::Object(o)) => o.get_mut(k),
+            (Step::Index(i), Value::Array(a)) => a.get_mut(*i),
+            _ => None,
+        };
+        let Some(next) = next else { return };
+        current = next;
+    }
+    *current = value;
+}
+
+/// Where Respond to Webhook puts its answer: kept for the result, and handed at once to a
+/// waiting webhook caller when there is one.
+#[derive(Default)]
+pub(crate) struct ResponseSlot {
+    pub(crate) value: Mutex<Option<WebhookResponse>>,
+    pub(crate) early: Mutex<Option<tokio::sync::oneshot::Sender<WebhookResponse>>>,
+}
+
+/// Everything a node run can ask the engine for.
+pub(crate) struct NodeContext {
+    pub(crate) info: NodeInfo,
+    pub(crate) params: CompiledParameters,
+    pub(crate) data: Arc<ExprData>,
+    pub(crate) inputs: Vec<Option<Vec<Item>>>,
+    pub(crate) credential_refs: BTreeMap<String, CredentialRef>,
+    pub(crate) credentials: Arc<dyn CredentialProvider>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) span: tracing::Span,
+    pub(crate) workflow_id: String,
+    pub(crate) execution_id: String,
+    pub(crate) mode: ExecutionMode,
+    pub(crate) continue_on_fail: bool,
+    pub(crate) response: Arc<ResponseSlot>,
+}
+
+impl NodeContext {
+    fn reference(&self, credential_type: &str) -> Result<&CredentialRef, NodeError> {
+        self.credential_refs.get(credential_type).ok_or_else(|| {
+            NodeError::credentials(format!(
+                "node \"{}\" has no credential of type \"{credential_type}\" selected",
+                self.info.name
+            ))
+        })
+    }
+}
+
+#[async_trait]
+impl ExecuteContext for NodeContext {
+    fn node(&self) -> &NodeInfo {
+        &self.info
+    }
+
+    fn parameters(&self, item_index: usize) -> Result<Parameters, NodeError> {
+        self.params
+            .resolve(&self.info.name, &self.data, item_index)
+            .map_err(|e| NodeError::from(e).at_item(item_index))
+    }
+
+    fn input(&self, index: usize) -> Option<&[Item]> {
+        self.inputs.get(index).and_then(|i| i.as_deref())
+    }
+
+    async fn credentials(&self, credential_type: &str) -> Result<DecryptedCredential, NodeError> {
+        let reference = self.reference(credential_type)?;
+        self.credentials.get(reference, credential_type).await
+    }
+
+    async fn save_token_data(
+        &self,
+        credential_type: &str,
+        token_data: Value,
+    ) -> Result<(), NodeError> {
+        let reference = self.reference(credential_type)?;
+        self.credentials
+            .save_token_data(reference, credential_type, token_data)
+            .await
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    fn execution_id(&self) -> &str {
+        &self.execution_id
+    }
+
+    fn workflow_id(&self) -> &str {
+        &self.workflow_id
+    }
+
+    fn mode(&self) -> ExecutionMode {
+        self.mode
+    }
+
+    fn continue_on_fail(&self) -> bool {
+        self.continue_on_fail
+    }
+
+    fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError> {
+        let mut slot = self
+            .response
+            .value
+            .lock()
+            .map_err(|_| NodeError::operation("response slot is unavailable"))?;
+        if slot.is_some() {
+            // n8n answers the webhook once; later Respond nodes are ignored the same way.
+            return Ok(());
+        }
+        if let Some(tx) = self.response.early.lock().ok().and_then(|mut t| t.take()) {
+            // The caller may have gone away; the execution goes on regardless.
+            let _ = tx.send(response.clone());
+        }
+        *slot = Some(response);
+        Ok(())
+    }
+}
+
+/// A credential provider for workflows that use no credentials; every lookup fails clearly.
+pub struct NoCredentials;
+
+#[async_trait]
+impl CredentialProvider for NoCredentials {
+    async fn get(
+        &self,
+        reference: &CredentialRef,
+        credential_type: &str,
+    ) -> Result<DecryptedCredential, NodeError> {
+        Err(NodeError::credentials(format!(
+            "credential \"{}\" of type \"{credential_type}\" is not available",
+            reference.name
+        )))
+    }
+
+    async fn save_token_data(
+        &self,
+        reference: &CredentialRef,
+        credential_type: &str,
+        _token_data: Value,
+    ) -> Result<(), NodeError> {
+        Err(NodeError::credentials(format!(
+            "credential \"{}\" of type \"{credential_type}\" is not available",
+            reference.name
+        )))
+    }
+}

@@ -1,0 +1,642 @@
+//! The executor: runs a workflow in n8n's v1 order.
+//!
+//! A stack holds nodes ready to run. After a node runs, the targets of its non-empty outputs
+//! go to the front of the stack ordered by canvas position (top to bottom, then left to
+//! right), so each branch finishes before the next starts, as n8n v1 does. A node with
+//! several inputs (Merge) waits until every connected input has data; when nothing else can
+//! run, waiting nodes run with what they have.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use node_api::{
+    CredentialProvider, CredentialRef, ExecutionMode, Item, JsonObject, NodeError, NodeInfo,
+    WebhookResponse,
+};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::context::{CompiledParameters, NoCredentials, NodeContext, ResponseSlot};
+use super::error::WorkflowError;
+use super::model::{OnError, Workflow, WorkflowNode};
+use super::registry::NodeRegistry;
+use super::run::{ExprData, NodeRun, Runs, SourceRef, TaskData, TaskOutputs};
+
+/// Runs workflows. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Executor {
+    registry: Arc<NodeRegistry>,
+    http: reqwest::Client,
+    credentials: Arc<dyn CredentialProvider>,
+}
+
+/// Cancels a running execution from another task.
+#[derive(Clone, Debug)]
+pub struct CancelHandle {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl Default for CancelHandle {
+    fn default() -> Self {
+        Self {
+            tx: Arc::new(watch::channel(false).0),
+        }
+    }
+}
+
+impl CancelHandle {
+    /// A handle that has not been cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the execution to stop: the running node is abandoned and no further node starts.
+    pub fn cancel(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Whether `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    async fn cancelled(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+/// What to run.
+pub struct RunRequest {
+    /// The workflow.
+    pub workflow: Arc<Workflow>,
+    /// Execution id (`$execution.id`).
+    pub execution_id: String,
+    /// How it was started.
+    pub mode: ExecutionMode,
+    /// The node to start from; the first enabled trigger when `None`.
+    pub start_node: Option<String>,
+    /// Items handed to the start node (the webhook request, the poll result ...).
+    pub items: Vec<Item>,
+    /// Lets another task cancel the run.
+    pub cancel: CancelHandle,
+    /// Receives a Respond to Webhook answer the moment it is sent, before the run ends.
+    pub respond_early: Option<tokio::sync::oneshot::Sender<WebhookResponse>>,
+}
+
+/// Final state of an execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionStatus {
+    /// Every node ran.
+    Success,
+    /// A node failed (or the time limit hit).
+    Error,
+    /// Cancelled by a user.
+    Canceled,
+}
+
+/// Why an execution failed.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionFailure {
+    /// The node that failed, when one did.
+    pub node: Option<String>,
+    /// The message shown to users.
+    pub message: String,
+    /// The node's error in full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_error: Option<NodeError>,
+}
+
+/// The outcome of an execution: status, n8n-shaped run data, and the webhook response if a
+/// node sent one.
+#[derive(Clone, Debug)]
+pub struct ExecutionResult {
+    /// Final status.
+    pub status: ExecutionStatus,
+    /// Per-node recorded runs (n8n's `resultData.runData`).
+    pub run_data: BTreeMap<String, Vec<TaskData>>,
+    /// The node that ran last (`lastNodeExecuted`).
+    pub last_node: Option<String>,
+    /// The failure, when the status is not success.
+    pub error: Option<ExecutionFailure>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it stopped.
+    pub stopped_at: DateTime<Utc>,
+    /// A response handed over by Respond to Webhook.
+    pub response: Option<WebhookResponse>,
+    runs: Arc<Runs>,
+}
+
+impl ExecutionResult {
+    /// Output 0 of the last run of the node that ran last.
+    pub fn last_node_output(&self) -> &[Item] {
+        self.last_node
+            .as_ref()
+            .and_then(|n| self.output_of(n, 0))
+            .unwrap_or(&[])
+    }
+
+    /// Output `output` of `node`'s last run.
+    pub fn output_of(&self, node: &str, output: usize) -> Option<&[Item]> {
+        self.runs
+            .get(node)?
+            .last()?
+            .outputs
+            .get(output)
+            .map(Vec::as_slice)
+    }
+
+    /// `{"resultData": {"runData": ..., "lastNodeExecuted": ..., "error": ...}}`, n8n's
+    /// execution data shape.
+    pub fn data_json(&self) -> serde_json::Value {
+        let mut result = serde_json::json!({ "runData": self.run_data });
+        if let Some(n) = &self.last_node {
+            result["lastNodeExecuted"] = n.clone().into();
+        }
+        if let Some(e) = &self.error {
+            result["error"] = serde_json::to_value(e).unwrap_or_default();
+        }
+        serde_json::json!({ "resultData": result })
+    }
+}
+
+struct Pending {
+    node: String,
+    inputs: Vec<Option<Vec<Item>>>,
+    source: Vec<Option<SourceRef>>,
+}
+
+enum Stop {
+    Failed(ExecutionFailure),
+    Timeout(u64),
+    Cancelled,
+}
+
+impl Executor {
+    /// An executor over `registry`, using `http` for outbound calls and `credentials` for
+    /// node credentials.
+    pub fn new(
+        registry: Arc<NodeRegistry>,
+        http: reqwest::Client,
+        credentials: Arc<dyn CredentialProvider>,
+    ) -> Self {
+        Self {
+            registry,
+            http,
+            credentials,
+        }
+    }
+
+    /// An executor with the core nodes, a default HTTP client and no credentials (tests,
+    /// benchmarks, workflows without credentials).
+    pub fn with_core_nodes() -> Self {
+        Self::new(
+            Arc::new(NodeRegistry::with_core_nodes()),
+            reqwest::Client::new(),
+            Arc::new(NoCredentials),
+        )
+    }
+
+    /// The node types this executor runs.
+    pub fn registry(&self) -> &NodeRegistry {
+        &self.registry
+    }
+
+    /// Runs the workflow to the end (or failure, timeout, cancellation).
+    pub async fn run(&self, mut request: RunRequest) -> Result<ExecutionResult, WorkflowError> {
+        let response = Arc::new(ResponseSlot {
+            value: Mutex::new(None),
+            early: Mutex::new(request.respond_early.take()),
+        });
+        let wf = request.workflow.clone();
+        let start = match &request.start_node {
+            Some(n) => wf
+                .node(n)
+                .ok_or_else(|| WorkflowError::NoStartNode(format!("no node named \"{n}\"")))?,
+            None => wf
+                .nodes
+                .iter()
+                .find(|n| {
+                    !n.is_disabled()
+                        && self
+                            .registry
+                            .description(&n.node_type)
+                            .is_some_and(|d| d.trigger)
+                })
+                .ok_or_else(|| {
+                    WorkflowError::NoStartNode("the workflow has no enabled trigger node".into())
+                })?,
+        };
+        let span = tracing::info_span!(
+            "execution",
+            execution_id = %request.execution_id,
+            workflow_id = wf.id.as_deref().unwrap_or(""),
+        );
+        let mut run = Run {
+            executor: self,
+            wf: wf.clone(),
+            request: &request,
+            input_counts: input_counts(&wf),
+            runs: Arc::new(HashMap::new()),
+            run_data: BTreeMap::new(),
+            last_node: None,
+            response,
+            deadline: wf
+                .execution_timeout()
+                .map(|s| (s, Instant::now() + Duration::from_secs(s))),
+        };
+        let started_at = Utc::now();
+        let outcome = run
+            .execute(Pending {
+                node: start.name.clone(),
+                inputs: vec![Some(request.items.clone())],
+                source: vec![None],
+            })
+            .instrument(span)
+            .await;
+        let (status, error) = match outcome {
+            Ok(()) => (ExecutionStatus::Success, None),
+            Err(Stop::Failed(f)) => (ExecutionStatus::Error, Some(f)),
+            Err(Stop::Timeout(s)) => (
+                ExecutionStatus::Error,
+                Some(ExecutionFailure {
+                    node: run.last_node.clone(),
+                    message: WorkflowError::Timeout(s).to_string(),
+                    node_error: None,
+                }),
+            ),
+            Err(Stop::Cancelled) => (
+                ExecutionStatus::Canceled,
+                Some(ExecutionFailure {
+                    node: None,
+                    message: WorkflowError::Cancelled.to_string(),
+                    node_error: None,
+                }),
+            ),
+        };
+        let response = run.response.value.lock().ok().and_then(|mut r| r.take());
+        Ok(ExecutionResult {
+            status,
+            run_data: run.run_data,
+            last_node: run.last_node,
+            error,
+            started_at,
+            stopped_at: Utc::now(),
+            response,
+            runs: run.runs,
+        })
+    }
+}
+
+/// Number of inputs each node has connections into.
+fn input_counts(wf: &Workflow) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for outputs in wf.connections.values() {
+        for target in outputs
+            .get("main")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flatten()
+        {
+            let c = counts.entry(target.node.clone()).or_insert(0);
+            *c = (*c).max(target.index + 1);
+        }
+    }
+    counts
+}
+
+struct Run<'a> {
+    executor: &'a Executor,
+    wf: Arc<Workflow>,
+    request: &'a RunRequest,
+    input_counts: HashMap<String, usize>,
+    runs: Arc<Runs>,
+    run_data: BTreeMap<String, Vec<TaskData>>,
+    last_node: Option<String>,
+    response: Arc<ResponseSlot>,
+    deadline: Option<(u64, Instant)>,
+}
+
+impl Run<'_> {
+    async fn execute(&mut self, first: Pending) -> Result<(), Stop> {
+        let mut stack: VecDeque<Pending> = VecDeque::from([first]);
+        let mut waiting: Vec<Pending> = Vec::new();
+        loop {
+            if self.request.cancel.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
+            let pending = match stack.pop_front() {
+                Some(p) => p,
+                None if !waiting.is_empty() => waiting.remove(0),
+                None => return Ok(()),
+            };
+            let node = self.wf.node(&pending.node).cloned().ok_or_else(|| {
+                Stop::Failed(ExecutionFailure {
+                    node: Some(pending.node.clone()),
+                    message: format!("node \"{}\" does not exist", pending.node),
+                    node_error: None,
+                })
+            })?;
+            let run_index = self.runs.get(&node.name).map_or(0, Vec::len);
+            let outputs = self.run_node(&node, &pending, run_index).await?;
+            self.last_node = Some(node.name.clone());
+
+            let mut next = Vec::new();
+            for (output, items) in outputs.iter().enumerate() {
+                if items.is_empty() {
+                    continue;
+                }
+                for target in self.wf.targets(&node.name, output) {
+                    let pos = self
+                        .wf
+                        .node(&target.node)
+                        .map_or((0.0, 0.0), WorkflowNode::position);
+                    next.push((pos, target.clone(), output, items.clone()));
+                }
+            }
+            // Top to bottom, then left to right; stable so connection order breaks ties.
+            next.sort_by(|a, b| a.0 .1.total_cmp(&b.0 .1).then(a.0 .0.total_cmp(&b.0 .0)));
+            for (_, target, output, items) in next.into_iter().rev() {
+                let source = SourceRef {
+                    previous_node: node.name.clone(),
+                    previous_node_output: output,
+                    previous_node_run: run_index,
+                };
+                let count = self.input_counts.get(&target.node).copied().unwrap_or(1);
+                if count <= 1 {
+                    let mut inputs = vec![None; target.index + 1];
+                    let mut sources = vec![None; target.index + 1];
+                    inputs[target.index] = Some(items);
+                    sources[target.index] = Some(source);
+                    stack.push_front(Pending {
+                        node: target.node.clone(),
+                        inputs,
+                        source: sources,
+                    });
+                    continue;
+                }
+                let slot = waiting
+                    .iter()
+                    .position(|p| p.node == target.node && p.inputs[target.index].is_none());
+                let idx = match slot {
+                    Some(i) => i,
+                    None => {
+                        waiting.push(Pending {
+                            node: target.node.clone(),
+                            inputs: vec![None; count],
+                            source: vec![None; count],
+                        });
+                        waiting.len() - 1
+                    }
+                };
+                waiting[idx].inputs[target.index] = Some(items);
+                waiting[idx].source[target.index] = Some(source);
+                if waiting[idx].inputs.iter().all(Option::is_some) {
+                    stack.push_front(waiting.remove(idx));
+                }
+            }
+        }
+    }
+
+    async fn run_node(
+        &mut self,
+        node: &WorkflowNode,
+        pending: &Pending,
+        run_index: usize,
+    ) -> Result<Vec<Vec<Item>>, Stop> {
+        let started = Utc::now();
+        let clock = std::time::Instant::now();
+        let result = self.produce(node, pending, run_index).await;
+        let (outputs, error) = match result {
+            Ok(outputs) => (outputs, None),
+            Err(Stop::Failed(f)) => (Vec::new(), Some(f)),
+            Err(other) => return Err(other),
+        };
+        let task = TaskData {
+            start_time: started.timestamp_millis(),
+            execution_time: clock.elapsed().as_millis() as i64,
+            execution_status: if error.is_some() { "error" } else { "success" },
+            source: pending.source.clone(),
+            data: TaskOutputs {
+                main: outputs.clone(),
+            },
+            error: error.as_ref().and_then(|f| f.node_error.clone()),
+        };
+        self.run_data
+            .entry(node.name.clone())
+            .or_default()
+            .push(task);
+        if let Some(f) = error {
+            self.last_node = Some(node.name.clone());
+            return Err(Stop::Failed(f));
+        }
+        Arc::make_mut(&mut self.runs)
+            .entry(node.name.clone())
+            .or_default()
+            .push(Arc::new(NodeRun {
+                outputs: outputs.clone(),
+                source: pending.source.clone(),
+            }));
+        Ok(outputs)
+    }
+
+    /// The outputs of one node run, applying the node settings around `Node::execute`.
+    async fn produce(
+        &self,
+        node: &WorkflowNode,
+        pending: &Pending,
+        run_index: usize,
+    ) -> Result<Vec<Vec<Item>>, Stop> {
+        let fail = |error: NodeError| {
+            Stop::Failed(ExecutionFailure {
+                node: Some(node.name.clone()),
+                message: error.message.clone(),
+                node_error: Some(error),
+            })
+        };
+        if node.is_disabled() {
+            let passed = pending
+                .inputs
+                .first()
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            return Ok(vec![passed]);
+        }
+        if self.request.mode == ExecutionMode::Manual {
+            if let Some(pinned) = self.wf.pin_data.as_ref().and_then(|p| p.get(&node.name)) {
+                return Ok(vec![pinned.clone()]);
+            }
+        }
+        let implementation = self
+            .executor
+            .registry
+            .node(&node.node_type)
+            .cloned()
+            .ok_or_else(|| {
+                fail(NodeError::operation(format!(
+                    "unknown node type \"{}\"",
+                    node.node_type
+                )))
+            })?;
+        let outputs_count = implementation.description().outputs;
+        let mut inputs = pending.inputs.clone();
+        if node.execute_once == Some(true) {
+            for input in inputs.iter_mut().flatten() {
+                input.truncate(1);
+            }
+        }
+        let input0 = inputs.first().cloned().flatten().unwrap_or_default();
+        let on_error = node.on_error();
+        let data = Arc::new(ExprData {
+            workflow_id: self.wf.id.clone().unwrap_or_default(),
+            workflow_name: self.wf.name.clone(),
+            workflow_active: self
+                .wf
+                .extra
+                .get("active")
+                .and_then(|a| a.as_bool())
+                .unwrap_or(false),
+            execution_id: self.request.execution_id.clone(),
+            execution_mode: self.request.mode.as_str().to_string(),
+            node_name: node.name.clone(),
+            run_index,
+            input: Arc::new(input0.clone()),
+            source: pending.source.clone(),
+            runs: self.runs.clone(),
+        });
+        let span = tracing::info_span!("node", node = %node.name, node_type = %node.node_type);
+        let ctx = NodeContext {
+            info: NodeInfo {
+                name: node.name.clone(),
+                type_name: node.node_type.clone(),
+                type_version: node.version(),
+            },
+            params: CompiledParameters::compile(&node.parameters),
+            data,
+            inputs,
+            credential_refs: node
+                .credentials
+                .iter()
+                .flatten()
+                .map(|(t, r)| (t.clone(), CredentialRef::from(r)))
+                .collect(),
+            credentials: self.executor.credentials.clone(),
+            http: self.executor.http.clone(),
+            span: span.clone(),
+            workflow_id: self.wf.id.clone().unwrap_or_default(),
+            execution_id: self.request.execution_id.clone(),
+            mode: self.request.mode,
+            continue_on_fail: on_error != OnError::StopWorkflow,
+            response: self.response.clone(),
+        };
+
+        let attempts = node.attempts();
+        let mut attempt = 1;
+        let result = loop {
+            let fut = implementation
+                .execute(&ctx, input0.clone())
+                .instrument(span.clone());
+            let r = self.guarded(fut).await?;
+            match r {
+                Ok(outputs) => break Ok(outputs),
+                Err(e) if attempt < attempts => {
+                    tracing::debug!(parent: &span, attempt, error = %e.message, "node failed; retrying");
+                    attempt += 1;
+                    let wait =
+                        tokio::time::sleep(Duration::from_millis(node.wait_between_tries_ms()));
+                    self.guarded(wait).await?;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let mut outputs = match (result, on_error) {
+            (Ok(outputs), _) => outputs,
+            (Err(e), OnError::StopWorkflow) => return Err(fail(e)),
+            (Err(e), OnError::ContinueRegularOutput) => {
+                let mut outs = vec![Vec::new(); outputs_count.max(1)];
+                outs[0] = error_items(&input0, &e);
+                outs
+            }
+            (Err(e), OnError::ContinueErrorOutput) => {
+                let mut outs = vec![Vec::new(); outputs_count];
+                outs.push(error_items(&input0, &e));
+                outs
+            }
+        };
+        if outputs.len() < outputs_count {
+            outputs.resize(outputs_count, Vec::new());
+        }
+        if on_error == OnError::ContinueErrorOutput {
+            route_error_items(&mut outputs, outputs_count);
+        }
+        if node.always_output_data == Some(true) && outputs.iter().all(Vec::is_empty) {
+            if outputs.is_empty() {
+                outputs.push(Vec::new());
+            }
+            outputs[0].push(Item::new(JsonObject::new()).paired_with(0));
+        }
+        Ok(outputs)
+    }
+
+    /// Runs `fut` unless the execution is cancelled or its time limit passes first.
+    async fn guarded<T>(&self, fut: impl std::future::Future<Output = T>) -> Result<T, Stop> {
+        let cancel = self.request.cancel.cancelled();
+        match self.deadline {
+            Some((secs, deadline)) => tokio::select! {
+                r = fut => Ok(r),
+                _ = cancel => Err(Stop::Cancelled),
+                _ = tokio::time::sleep_until(deadline) => Err(Stop::Timeout(secs)),
+            },
+            None => tokio::select! {
+                r = fut => Ok(r),
+                _ = cancel => Err(Stop::Cancelled),
+            },
+        }
+    }
+}
+
+/// One `{error: ...}` item per input item (one item when there was no input), paired back.
+fn error_items(input: &[Item], error: &NodeError) -> Vec<Item> {
+    let json = match error.to_item_json() {
+        serde_json::Value::Object(o) => o,
+        _ => JsonObject::new(),
+    };
+    (0..input.len().max(1))
+        .map(|i| Item::new(json.clone()).paired_with(i))
+        .collect()
+}
+
+/// Moves items a node emitted for failed inputs (only error keys in their JSON) from the
+/// regular outputs to the error output, as n8n does for `continueErrorOutput`.
+fn route_error_items(outputs: &mut Vec<Vec<Item>>, regular: usize) {
+    if outputs.len() <= regular {
+        outputs.resize(regular + 1, Vec::new());
+    }
+    let mut moved = Vec::new();
+    for out in outputs.iter_mut().take(regular) {
+        let (errors, ok): (Vec<Item>, Vec<Item>) =
+            std::mem::take(out).into_iter().partition(is_error_item);
+        *out = ok;
+        moved.extend(errors);
+    }
+    outputs[regular].extend(moved);
+}
+
+fn is_error_item(item: &Item) -> bool {
+    item.json.contains_key("error")
+        && item.json.keys().all(|k| {
+            matches!(
+                k.as_str(),
+                "error" | "description" | "httpCode" | "errorCode" | "fields"
+            )
+        })
+}

@@ -1,0 +1,97 @@
+//! Core nodes with n8n's type names, versions and parameters.
+
+use std::sync::Arc;
+
+use node_api::{Item, JsonObject, Node, NodeDescription, NodeError};
+use serde_json::Value;
+
+mod conditions;
+mod filter;
+mod http_request;
+mod if_node;
+mod merge;
+mod misc;
+mod respond;
+mod schedule;
+mod set;
+mod split_out;
+mod triggers;
+
+pub use schedule::{next_fire, ScheduleRule};
+
+/// Every core node, ready to register.
+pub fn core_nodes() -> Vec<Arc<dyn Node>> {
+    vec![
+        Arc::new(triggers::ManualTrigger::new()),
+        Arc::new(triggers::Webhook::new()),
+        Arc::new(schedule::ScheduleTrigger::new()),
+        Arc::new(set::Set::new()),
+        Arc::new(if_node::If::new()),
+        Arc::new(filter::Filter::new()),
+        Arc::new(merge::Merge::new()),
+        Arc::new(misc::NoOp::new()),
+        Arc::new(misc::StopAndError::new()),
+        Arc::new(split_out::SplitOut::new()),
+        Arc::new(http_request::HttpRequest::new()),
+        Arc::new(respond::RespondToWebhook::new()),
+    ]
+}
+
+/// A description for a base node: `n8n-nodes-base.{name}`.
+fn describe(name: &str, display: &str, versions: &[f64]) -> NodeDescription {
+    NodeDescription::new(&format!("n8n-nodes-base.{name}"), display, versions)
+}
+
+/// Sets `value` at a dotted `path` in `obj`, creating objects on the way (n8n's dot notation).
+fn set_path(obj: &mut JsonObject, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or(path);
+    let mut current = obj;
+    for p in parts {
+        let entry = current
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Object(JsonObject::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(JsonObject::new());
+        }
+        current = match entry {
+            Value::Object(o) => o,
+            _ => unreachable!("replaced by an object just above"),
+        };
+    }
+    current.insert(last.to_string(), value);
+}
+
+/// Reads a dotted `path` from `obj`.
+fn get_path<'a>(obj: &'a JsonObject, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut current = obj.get(parts.next()?)?;
+    for p in parts {
+        current = current.as_object()?.get(p)?;
+    }
+    Some(current)
+}
+
+/// Per-item processing with n8n's continue-on-fail behaviour: a failing item becomes an
+/// `{error}` item when the node continues on failure, otherwise the node fails.
+fn per_item(
+    continue_on_fail: bool,
+    input: &[Item],
+    mut f: impl FnMut(usize, &Item) -> Result<Vec<Item>, NodeError>,
+) -> Result<Vec<Item>, NodeError> {
+    let mut out = Vec::with_capacity(input.len());
+    for (i, item) in input.iter().enumerate() {
+        match f(i, item) {
+            Ok(items) => out.extend(items),
+            Err(e) if continue_on_fail => {
+                let json = match e.to_item_json() {
+                    Value::Object(o) => o,
+                    _ => JsonObject::new(),
+                };
+                out.push(Item::new(json).paired_with(i));
+            }
+            Err(e) => return Err(e.at_item(i)),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,184 @@
+//! Validation of a workflow before it is saved or run: every problem names its node.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use node_api::{CredentialRef, NodeDescription};
+use serde_json::Value;
+
+use super::error::{Problem, WorkflowError};
+use super::model::{Workflow, WorkflowNode};
+use super::registry::NodeRegistry;
+
+/// Answers which type a stored credential has; implemented over the credential store.
+#[async_trait]
+pub trait CredentialLookup: Send + Sync {
+    /// The type of the credential `reference` points at, or `None` when it does not exist.
+    async fn credential_type(&self, reference: &CredentialRef) -> Option<String>;
+}
+
+/// Checks `workflow` against the node types in `registry` and, when given, the credential
+/// store. Returns every problem found, not just the first.
+pub async fn validate(
+    workflow: &Workflow,
+    registry: &NodeRegistry,
+    credentials: Option<&dyn CredentialLookup>,
+) -> Result<(), WorkflowError> {
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for node in &workflow.nodes {
+        let problem = |message: String| Problem {
+            node: Some(node.name.clone()),
+            message,
+        };
+        if node.name.trim().is_empty() {
+            problems.push(Problem {
+                node: None,
+                message: format!("a node of type \"{}\" has an empty name", node.node_type),
+            });
+        }
+        if !seen.insert(node.name.as_str()) {
+            problems.push(problem("duplicate node name; names must be unique".into()));
+        }
+        let Some(desc) = registry.description(&node.node_type) else {
+            problems.push(problem(format!("unknown node type \"{}\"", node.node_type)));
+            continue;
+        };
+        if !desc.supports_version(node.version()) {
+            let versions: Vec<String> = desc.versions.iter().map(|v| v.to_string()).collect();
+            problems.push(problem(format!(
+                "node type \"{}\" has no version {} (supported: {})",
+                node.node_type,
+                node.type_version,
+                versions.join(", ")
+            )));
+        }
+        if node.on_error.as_deref().is_some_and(|m| {
+            !matches!(
+                m,
+                "stopWorkflow" | "continueRegularOutput" | "continueErrorOutput"
+            )
+        }) {
+            problems.push(problem(
+                "\"onError\" must be one of stopWorkflow, continueRegularOutput, continueErrorOutput"
+                    .into(),
+            ));
+        }
+        for spec in &desc.parameters {
+            if spec.required && shown(&spec.show, node, desc) && is_empty(lookup(node, &spec.name))
+            {
+                problems.push(problem(format!("Parameter \"{}\" is required", spec.name)));
+            }
+        }
+        check_credentials(node, desc, credentials, &mut problems).await;
+    }
+    for (source, outputs) in &workflow.connections {
+        if workflow.node(source).is_none() {
+            problems.push(Problem {
+                node: Some(source.clone()),
+                message: "has connections but no such node exists".into(),
+            });
+        }
+        for targets in outputs.values().flatten().flatten().flatten() {
+            if workflow.node(&targets.node).is_none() {
+                problems.push(Problem {
+                    node: Some(source.clone()),
+                    message: format!(
+                        "connects to node \"{}\", which does not exist",
+                        targets.node
+                    ),
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(WorkflowError::Invalid(problems))
+    }
+}
+
+async fn check_credentials(
+    node: &WorkflowNode,
+    desc: &NodeDescription,
+    lookup_store: Option<&dyn CredentialLookup>,
+    problems: &mut Vec<Problem>,
+) {
+    let problem = |message: String| Problem {
+        node: Some(node.name.clone()),
+        message,
+    };
+    let refs = node.credentials.clone().unwrap_or_default();
+    for spec in &desc.credentials {
+        if spec.required && shown(&spec.show, node, desc) && !refs.contains_key(&spec.type_name) {
+            problems.push(problem(format!(
+                "needs a credential of type \"{}\"",
+                spec.type_name
+            )));
+        }
+    }
+    for (type_name, reference) in &refs {
+        if !desc.credentials.iter().any(|c| &c.type_name == type_name) {
+            let accepted: Vec<&str> = desc
+                .credentials
+                .iter()
+                .map(|c| c.type_name.as_str())
+                .collect();
+            problems.push(problem(format!(
+                "credential type \"{type_name}\" is not accepted by this node (accepts: {})",
+                if accepted.is_empty() {
+                    "none".to_string()
+                } else {
+                    accepted.join(", ")
+                }
+            )));
+            continue;
+        }
+        let Some(store) = lookup_store else { continue };
+        let r = CredentialRef::from(reference);
+        match store.credential_type(&r).await {
+            None => problems.push(problem(format!(
+                "credential \"{}\"{} does not exist",
+                r.name,
+                r.id.as_deref()
+                    .map(|id| format!(" (id {id})"))
+                    .unwrap_or_default()
+            ))),
+            Some(actual) if &actual != type_name => problems.push(problem(format!(
+                "credential \"{}\" is of type \"{actual}\", expected \"{type_name}\"",
+                r.name
+            ))),
+            Some(_) => {}
+        }
+    }
+}
+
+fn lookup<'a>(node: &'a WorkflowNode, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut current = node.parameters.get(parts.next()?)?;
+    for p in parts {
+        current = current.as_object()?.get(p)?;
+    }
+    Some(current)
+}
+
+fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty() || s.trim() == "=",
+        _ => false,
+    }
+}
+
+/// Whether every `show` condition holds, taking absent parameters at their declared default.
+fn shown(show: &BTreeMap<String, Vec<Value>>, node: &WorkflowNode, desc: &NodeDescription) -> bool {
+    show.iter().all(|(name, allowed)| {
+        let value = lookup(node, name).cloned().or_else(|| {
+            desc.parameters
+                .iter()
+                .find(|p| &p.name == name)
+                .and_then(|p| p.default.clone())
+        });
+        value.is_some_and(|v| allowed.contains(&v))
+    })
+}

@@ -1,0 +1,296 @@
+//! Running a workflow for an incoming webhook call: the request becomes the Webhook node's
+//! item, and the answer follows the node's `responseMode` (`onReceived`, `lastNode`,
+//! `responseNode`), as n8n answers it. The HTTP routes call [`run_webhook`].
+
+use std::sync::Arc;
+
+use node_api::{ExecutionMode, Item, JsonObject, WebhookResponse};
+use serde_json::{json, Value};
+
+use super::error::WorkflowError;
+use super::executor::{CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest};
+use super::model::{Workflow, WorkflowNode};
+
+const JSON_TYPE: &str = "application/json; charset=utf-8";
+
+/// An incoming webhook call, already read from the HTTP layer.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookRequest {
+    /// HTTP method.
+    pub method: String,
+    /// The path after `/webhook/` (or `/webhook-test/`).
+    pub path: String,
+    /// Request headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// Query parameters.
+    pub query: JsonObject,
+    /// Parsed body (JSON, form fields as an object, or text as a string).
+    pub body: Value,
+    /// Public base URL, e.g. `http://localhost:5678`.
+    pub base_url: String,
+    /// True for `/webhook-test/` calls.
+    pub test: bool,
+}
+
+/// The webhook's answer plus the execution behind it.
+#[derive(Debug)]
+pub struct WebhookOutcome {
+    /// What to send back.
+    pub response: WebhookResponse,
+    /// The finished execution.
+    pub execution: ExecutionResult,
+}
+
+/// The Webhook node of `workflow` that listens on `method` `path`, if any.
+pub fn find_webhook_node<'a>(
+    workflow: &'a Workflow,
+    method: &str,
+    path: &str,
+) -> Option<&'a WorkflowNode> {
+    workflow.nodes.iter().find(|n| {
+        n.node_type == "n8n-nodes-base.webhook"
+            && !n.is_disabled()
+            && n.parameters
+                .get("path")
+                .and_then(Value::as_str)
+                .map(|p| p.trim_matches('/'))
+                == Some(path.trim_matches('/'))
+            && n.parameters
+                .get("httpMethod")
+                .and_then(Value::as_str)
+                .unwrap_or("GET")
+                .eq_ignore_ascii_case(method)
+    })
+}
+
+/// The Webhook node's output item for `request`, shaped as n8n's.
+pub fn webhook_item(request: &WebhookRequest) -> Item {
+    let headers: JsonObject = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone())))
+        .collect();
+    let prefix = if request.test {
+        "webhook-test"
+    } else {
+        "webhook"
+    };
+    let mut json = JsonObject::new();
+    json.insert("headers".into(), Value::Object(headers));
+    json.insert("params".into(), json!({}));
+    json.insert("query".into(), Value::Object(request.query.clone()));
+    json.insert("body".into(), request.body.clone());
+    json.insert(
+        "webhookUrl".into(),
+        Value::String(format!(
+            "{}/{prefix}/{}",
+            request.base_url.trim_end_matches('/'),
+            request.path.trim_matches('/')
+        )),
+    );
+    json.insert(
+        "executionMode".into(),
+        Value::String(if request.test { "test" } else { "production" }.into()),
+    );
+    Item::new(json)
+}
+
+/// Runs `workflow` from its webhook node `node` for `request` and builds the answer.
+pub async fn run_webhook(
+    executor: &Executor,
+    workflow: Arc<Workflow>,
+    node: &str,
+    execution_id: String,
+    request: &WebhookRequest,
+) -> Result<WebhookOutcome, WorkflowError> {
+    let webhook = workflow
+        .node(node)
+        .cloned()
+        .ok_or_else(|| WorkflowError::NoStartNode(format!("no node named \"{node}\"")))?;
+    let execution = executor
+        .run(RunRequest {
+            workflow,
+            execution_id,
+            mode: if request.test {
+                ExecutionMode::Manual
+            } else {
+                ExecutionMode::Webhook
+            },
+            start_node: Some(webhook.name.clone()),
+            items: vec![webhook_item(request)],
+            cancel: CancelHandle::new(),
+            respond_early: None,
+        })
+        .await?;
+    let response = response_for(&webhook, &execution);
+    Ok(WebhookOutcome {
+        response,
+        execution,
+    })
+}
+
+/// A webhook call under way: the answer to send now, and the execution still running.
+#[derive(Debug)]
+pub struct WebhookStart {
+    /// What to send back to the caller.
+    pub response: WebhookResponse,
+    /// The execution; it may still be running (onReceived, responseNode).
+    pub execution: tokio::task::JoinHandle<Result<ExecutionResult, WorkflowError>>,
+}
+
+/// Starts the execution in the background and returns the answer as soon as it is known, as
+/// n8n does: at once for `onReceived`, when Respond to Webhook runs for `responseNode`, and
+/// at the end for `lastNode` (or when no Respond node answered).
+pub async fn start_webhook(
+    executor: Executor,
+    workflow: Arc<Workflow>,
+    node: &str,
+    execution_id: String,
+    request: WebhookRequest,
+) -> Result<WebhookStart, WorkflowError> {
+    let webhook = workflow
+        .node(node)
+        .cloned()
+        .ok_or_else(|| WorkflowError::NoStartNode(format!("no node named \"{node}\"")))?;
+    let mode = webhook
+        .parameters
+        .get("responseMode")
+        .and_then(Value::as_str)
+        .unwrap_or("onReceived")
+        .to_string();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let run = RunRequest {
+        workflow,
+        execution_id,
+        mode: if request.test {
+            ExecutionMode::Manual
+        } else {
+            ExecutionMode::Webhook
+        },
+        start_node: Some(webhook.name.clone()),
+        items: vec![webhook_item(&request)],
+        cancel: CancelHandle::new(),
+        respond_early: Some(tx),
+    };
+    let execution = tokio::spawn(async move { executor.run(run).await });
+    match mode.as_str() {
+        "lastNode" => {}
+        "responseNode" => {
+            if let Ok(response) = rx.await {
+                return Ok(WebhookStart {
+                    response,
+                    execution,
+                });
+            }
+        }
+        _ => {
+            return Ok(WebhookStart {
+                response: on_received_response(&webhook),
+                execution,
+            })
+        }
+    }
+    let result = execution
+        .await
+        .map_err(|e| WorkflowError::NoStartNode(format!("the execution task failed: {e}")))??;
+    let response = response_for(&webhook, &result);
+    Ok(WebhookStart {
+        response,
+        execution: tokio::spawn(async move { Ok(result) }),
+    })
+}
+
+fn json_response(status: u16, body: &Value) -> WebhookResponse {
+    WebhookResponse {
+        status,
+        headers: vec![("content-type".into(), JSON_TYPE.into())],
+        body: Some(body.to_string().into_bytes()),
+    }
+}
+
+/// The answer for `responseMode: onReceived`, sent before the execution runs.
+pub fn on_received_response(webhook: &WorkflowNode) -> WebhookResponse {
+    let code = response_code(webhook);
+    match webhook
+        .parameters
+        .get("options")
+        .and_then(|o| o.get("responseData"))
+        .and_then(Value::as_str)
+    {
+        Some("noData") => WebhookResponse {
+            status: code,
+            headers: Vec::new(),
+            body: None,
+        },
+        Some(text) if !text.is_empty() => WebhookResponse {
+            status: code,
+            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+            body: Some(text.as_bytes().to_vec()),
+        },
+        _ => json_response(code, &json!({"message": "Workflow was started"})),
+    }
+}
+
+fn response_code(webhook: &WorkflowNode) -> u16 {
+    webhook
+        .parameters
+        .get("options")
+        .and_then(|o| o.get("responseCode"))
+        .and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.get("values")?.get("responseCode")?.as_u64())
+        })
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(200)
+}
+
+/// The answer after the execution, following the Webhook node's `responseMode`.
+pub fn response_for(webhook: &WorkflowNode, execution: &ExecutionResult) -> WebhookResponse {
+    let mode = webhook
+        .parameters
+        .get("responseMode")
+        .and_then(Value::as_str)
+        .unwrap_or("onReceived");
+    if let Some(r) = &execution.response {
+        return r.clone();
+    }
+    if execution.status != ExecutionStatus::Success {
+        return json_response(500, &json!({"message": "Error in workflow"}));
+    }
+    match mode {
+        "lastNode" => {
+            let items = execution.last_node_output();
+            let data = webhook
+                .parameters
+                .get("responseData")
+                .and_then(Value::as_str)
+                .unwrap_or("firstEntryJson");
+            let code = response_code(webhook);
+            match data {
+                "allEntries" => json_response(
+                    code,
+                    &Value::Array(
+                        items
+                            .iter()
+                            .map(|i| Value::Object(i.json.clone()))
+                            .collect(),
+                    ),
+                ),
+                "noData" => WebhookResponse {
+                    status: code,
+                    headers: Vec::new(),
+                    body: None,
+                },
+                _ => match items.first() {
+                    Some(i) => json_response(code, &Value::Object(i.json.clone())),
+                    None => json_response(500, &json!({"message": "No item to return was found"})),
+                },
+            }
+        }
+        "responseNode" => json_response(
+            500,
+            &json!({"message": "No Respond to Webhook node ran; the workflow finished without answering"}),
+        ),
+        _ => on_received_response(webhook),
+    }
+}

@@ -1,0 +1,101 @@
+//! [`ExecuteContext`]: what a running node may ask of the engine.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::credential::DecryptedCredential;
+use crate::error::NodeError;
+use crate::item::Item;
+use crate::params::Parameters;
+
+/// How the execution was started (n8n's `WorkflowExecuteMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutionMode {
+    /// Started by a user (editor, API `run`).
+    Manual,
+    /// Started by a trigger (schedule, poll).
+    Trigger,
+    /// Started by a production webhook call.
+    Webhook,
+    /// A retry of an earlier execution.
+    Retry,
+}
+
+impl ExecutionMode {
+    /// n8n's name for the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Trigger => "trigger",
+            Self::Webhook => "webhook",
+            Self::Retry => "retry",
+        }
+    }
+}
+
+/// The node being run, as the workflow declares it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeInfo {
+    /// The node's unique name within the workflow.
+    pub name: String,
+    /// n8n type name.
+    pub type_name: String,
+    /// `typeVersion`.
+    pub type_version: f64,
+}
+
+/// A response a node (Respond to Webhook) hands to the webhook that started the execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers to send, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes; `None` sends an empty body.
+    pub body: Option<Vec<u8>>,
+}
+
+/// The engine's side of a node execution. Implemented by the engine; plugins only call it.
+#[async_trait]
+pub trait ExecuteContext: Send + Sync {
+    /// The node being run.
+    fn node(&self) -> &NodeInfo;
+
+    /// The node's parameters with expressions resolved for input item `item_index` (of input 0).
+    fn parameters(&self, item_index: usize) -> Result<Parameters, NodeError>;
+
+    /// The items arriving on input `index` (input 0 is also passed to `execute`);
+    /// `None` when nothing arrived there. Multi-input nodes (Merge) read their other inputs here.
+    fn input(&self, index: usize) -> Option<&[Item]>;
+
+    /// The credential of `credential_type` that the node references, decrypted.
+    async fn credentials(&self, credential_type: &str) -> Result<DecryptedCredential, NodeError>;
+
+    /// Writes back token data (after a sign-in or refresh) for the referenced credential.
+    async fn save_token_data(
+        &self,
+        credential_type: &str,
+        token_data: Value,
+    ) -> Result<(), NodeError>;
+
+    /// The shared HTTP client (rustls, timeouts); reuse it, do not build your own.
+    fn http(&self) -> &reqwest::Client;
+
+    /// The tracing span of this node run; enter it or use it as a parent.
+    fn span(&self) -> &tracing::Span;
+
+    /// The execution's id.
+    fn execution_id(&self) -> &str;
+
+    /// The workflow's id.
+    fn workflow_id(&self) -> &str;
+
+    /// How the execution was started.
+    fn mode(&self) -> ExecutionMode;
+
+    /// Whether a failed item should become an `{error: ...}` item instead of failing the node.
+    fn continue_on_fail(&self) -> bool;
+
+    /// Hands a response to the webhook that started the execution (Respond to Webhook).
+    fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError>;
+}

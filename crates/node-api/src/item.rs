@@ -1,0 +1,188 @@
+//! Items: the unit of data that flows along a workflow's connections.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::error::NodeError;
+
+/// A JSON object, as items and parameters hold them (insertion order kept, as n8n does).
+pub type JsonObject = serde_json::Map<String, Value>;
+
+/// One item: a JSON object, optional binary attachments, and where it came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// The item's data.
+    pub json: JsonObject,
+    /// Binary attachments keyed by property name (n8n's `binary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BTreeMap<String, BinaryData>>,
+    /// The input item(s) this item was made from; lets `$('Node').item` walk back.
+    #[serde(
+        rename = "pairedItem",
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "ser_paired",
+        deserialize_with = "de_paired"
+    )]
+    pub paired_item: Vec<ItemRef>,
+}
+
+impl Item {
+    /// An item holding `json`, with no binary data and no pairing.
+    pub fn new(json: JsonObject) -> Self {
+        Self {
+            json,
+            binary: None,
+            paired_item: Vec::new(),
+        }
+    }
+
+    /// An item from any JSON value; n8n wraps non-objects, we refuse them with a clear error.
+    pub fn from_value(value: Value) -> Result<Self, NodeError> {
+        match value {
+            Value::Object(json) => Ok(Self::new(json)),
+            other => Err(NodeError::operation(format!(
+                "an item must be a JSON object, got {}",
+                json_type_name(&other)
+            ))),
+        }
+    }
+
+    /// This item, marked as made from input item `item` of input 0.
+    pub fn paired_with(mut self, item: usize) -> Self {
+        self.paired_item = vec![ItemRef { item, input: 0 }];
+        self
+    }
+
+    /// This item, marked as made from input item `item` of input `input`.
+    pub fn paired_with_input(mut self, item: usize, input: usize) -> Self {
+        self.paired_item = vec![ItemRef { item, input }];
+        self
+    }
+}
+
+/// A reference to one input item of the node that produced an item (n8n's `IPairedItemData`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRef {
+    /// Index of the item within that input.
+    pub item: usize,
+    /// Which input of the node (0 for single-input nodes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub input: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A binary attachment (n8n's `IBinaryData`): base64 data and what it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryData {
+    /// The content, base64-encoded.
+    pub data: String,
+    /// MIME type, e.g. `application/pdf`.
+    pub mime_type: String,
+    /// Original file name, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// File extension without the dot, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_extension: Option<String>,
+    /// Human-readable size as n8n shows it (e.g. `"1.2 kB"`), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<String>,
+}
+
+/// The name of a JSON value's type, for error messages.
+pub fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+// n8n writes `pairedItem` as a number, an object or an array of objects; we accept all three
+// and write an object for one reference and an array for several, as n8n does.
+fn ser_paired<S: Serializer>(refs: &[ItemRef], s: S) -> Result<S::Ok, S::Error> {
+    if let [one] = refs {
+        one.serialize(s)
+    } else {
+        refs.serialize(s)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PairedRepr {
+    Index(usize),
+    One(ItemRef),
+    Many(Vec<PairedOne>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PairedOne {
+    Index(usize),
+    One(ItemRef),
+}
+
+fn de_paired<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ItemRef>, D::Error> {
+    let repr = Option::<PairedRepr>::deserialize(d)?;
+    Ok(match repr {
+        None => Vec::new(),
+        Some(PairedRepr::Index(item)) => vec![ItemRef { item, input: 0 }],
+        Some(PairedRepr::One(r)) => vec![r],
+        Some(PairedRepr::Many(v)) => v
+            .into_iter()
+            .map(|p| match p {
+                PairedOne::Index(item) => ItemRef { item, input: 0 },
+                PairedOne::One(r) => r,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paired_item_reads_every_n8n_form_and_writes_an_object() {
+        for (input, want) in [
+            (
+                json!({"json": {}, "pairedItem": 2}),
+                vec![ItemRef { item: 2, input: 0 }],
+            ),
+            (
+                json!({"json": {}, "pairedItem": {"item": 1, "input": 1}}),
+                vec![ItemRef { item: 1, input: 1 }],
+            ),
+            (
+                json!({"json": {}, "pairedItem": [{"item": 0}, 3]}),
+                vec![ItemRef { item: 0, input: 0 }, ItemRef { item: 3, input: 0 }],
+            ),
+        ] {
+            let item: Item = serde_json::from_value(input).unwrap();
+            assert_eq!(item.paired_item, want);
+        }
+        let item = Item::new(JsonObject::new()).paired_with(4);
+        assert_eq!(
+            serde_json::to_value(&item).unwrap(),
+            json!({"json": {}, "pairedItem": {"item": 4}})
+        );
+    }
+
+    #[test]
+    fn a_non_object_is_refused_naming_its_type() {
+        let err = Item::from_value(json!([1])).unwrap_err();
+        assert_eq!(err.message, "an item must be a JSON object, got array");
+    }
+}
