@@ -12,6 +12,8 @@
 //!   rotation, and export / import in n8n's format, on top of the three above.
 //! - [`Error`]: what a caller can act on; no variant's message holds a secret.
 
+#![warn(missing_docs)]
+
 pub mod db;
 mod error;
 pub mod store;

@@ -214,3 +214,112 @@ impl Store {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The race the conditional UPDATEs exist for, made deterministic: a server writes rows
+    //! after the rotation read them and before it writes them back.
+
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::BatchOutcome;
+    use crate::db::testing;
+    use crate::{
+        Actor, CredentialPatch, Db, EncryptionKey, KeyRing, NewCredential, Registry, Store,
+        ValidateOptions,
+    };
+
+    fn store(db: &Db, ring: KeyRing) -> Store {
+        Store::new(
+            db.clone(),
+            Arc::new(ring),
+            Arc::new(Registry::builtin()),
+            ValidateOptions::default(),
+        )
+    }
+
+    async fn writes_between_read_and_reseal_win(db: Db) {
+        let old = EncryptionKey::generate();
+        let old_store = store(&db, KeyRing::new(old.clone(), vec![]));
+        let mut ids = Vec::new();
+        for name in ["a", "b", "c"] {
+            let new = NewCredential {
+                id: Some(name.into()),
+                name: name.into(),
+                type_name: "salesforceOAuth2Api".into(),
+                data: json!({"clientId": "c", "clientSecret": format!("{name}-old")}),
+            };
+            ids.push(old_store.create(new, &Actor::Cli).await.unwrap().id);
+        }
+        old_store
+            .set_token_data("a", Some(json!({"access_token": "a-old"})))
+            .await
+            .unwrap();
+
+        let rotating = store(&db, KeyRing::new(EncryptionKey::generate(), vec![old]));
+        let rows = rotating.rotation_batch("", 10).await.unwrap();
+        assert_eq!(rows.len(), 3);
+
+        // The server (new key) changes a's data (which clears its token) and sets b's token.
+        let patch = CredentialPatch {
+            name: None,
+            data: Some(json!({"clientSecret": "a-new"})),
+        };
+        rotating.update("a", patch, &Actor::Cli).await.unwrap();
+        rotating
+            .set_token_data("b", Some(json!({"access_token": "b-new"})))
+            .await
+            .unwrap();
+
+        let outcome = rotating.reseal_batch(rows).await.unwrap();
+        assert_eq!(
+            outcome,
+            BatchOutcome {
+                moved: 2,
+                changed_concurrently: 1
+            }
+        );
+        let a = rotating.get("a").await.unwrap();
+        assert_eq!(a.data.get_str("clientSecret"), Some("a-new"));
+        assert!(
+            a.token_data.is_none(),
+            "the stale token was not written back"
+        );
+        let b = rotating.get("b").await.unwrap();
+        assert_eq!(b.data.get_str("clientSecret"), Some("b-old"));
+        assert_eq!(b.token_data.unwrap().get_str("access_token"), Some("b-new"));
+        let only_new = store(
+            &db,
+            KeyRing::new(EncryptionKey::parse(&"00".repeat(32)).unwrap(), vec![]),
+        );
+        assert!(
+            only_new.check_keys().await.is_err(),
+            "sanity: a foreign ring is refused"
+        );
+        rotating.check_keys().await.unwrap();
+        let (left,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM credentials WHERE data_key_id <> $1 \
+             OR (token_key_id IS NOT NULL AND token_key_id <> $1)",
+        )
+        .bind(rotating.current_key_id())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "every row ends under the new key");
+    }
+
+    #[tokio::test]
+    async fn writes_between_read_and_reseal_win_sqlite() {
+        let (db, _dir) = testing::sqlite().await;
+        writes_between_read_and_reseal_win(db).await;
+    }
+
+    #[tokio::test]
+    async fn writes_between_read_and_reseal_win_postgres() {
+        if let Some(db) = testing::postgres("writes_between_read_and_reseal_win").await {
+            writes_between_read_and_reseal_win(db).await;
+        }
+    }
+}

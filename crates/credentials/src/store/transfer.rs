@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    audit_row, check_id, check_name, format_time, now, token_aad, Actor, AuditAction, SecretData,
-    Store,
+    audit_row, check_id, check_name, format_time, now, token_aad, Actor, AuditAction, Row,
+    SecretData, Store,
 };
 use crate::error::Result;
 use crate::types::{FieldProblem, ValidationError};
@@ -68,18 +68,14 @@ struct Checked {
 impl Store {
     /// Every credential, decrypted, oldest first, in n8n's export format.
     pub async fn export_decrypted(&self) -> Result<Vec<ExportedCredential>> {
-        let ids: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM credentials ORDER BY created_at, id")
-                .fetch_all(self.inner.db.pool())
-                .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            let row = match self.fetch_row(&id).await {
-                Ok(row) => row,
-                // Deleted since the listing: nothing to export.
-                Err(crate::Error::NotFound { .. }) => continue,
-                Err(e) => return Err(e),
-            };
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, name, type, data_key_id, data, token_key_id, token_data, created_at, \
+             updated_at FROM credentials ORDER BY created_at, id",
+        )
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
             let credential = self.open_row(&row)?;
             let mut data = credential.data.expose().clone();
             let oauth = self

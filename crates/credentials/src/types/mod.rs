@@ -276,6 +276,9 @@ impl CredentialType {
         self.name.ends_with("OAuth2Api")
     }
 
+    /// Returns the normalized data (defaults filled, strings trimmed, URLs without a
+    /// trailing slash, a PEM key repaired) or every problem found; `opts` says whether
+    /// plain http to a loopback host is allowed.
     pub fn validate(
         &self,
         data: &Value,
