@@ -20,6 +20,9 @@ pub enum ApiError {
     /// The thing named does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The request collides with the current state (an id already taken, a write race lost).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than the configured limit.
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -40,6 +43,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "request failed");
@@ -56,6 +60,7 @@ impl From<credentials::Error> for ApiError {
         match err {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::UnknownType { .. } | E::Invalid(_) => ApiError::BadRequest(err.to_string()),
+            E::AlreadyExists { .. } | E::Conflict { .. } => ApiError::Conflict(err.to_string()),
             other => ApiError::Internal(other.into()),
         }
     }

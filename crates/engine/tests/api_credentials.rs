@@ -273,7 +273,11 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
     let http = client(&key);
     let res = http
         .post(server.url("/api/v1/credentials"))
-        .json(&oauth2_body("Existing"))
+        .json(&{
+            let mut body = oauth2_body("Existing");
+            body["id"] = json!("existing1");
+            body
+        })
         .send()
         .await
         .unwrap();
@@ -444,6 +448,14 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
             )
         },
     ];
+    cases.push(Bad {
+        status: StatusCode::CONFLICT,
+        ..bad(
+            "id already taken",
+            json!({"id": "existing1", "name": "x", "type": "salesforceOAuth2Api", "data": {"clientId": "a", "clientSecret": "b"}}),
+            &["existing1"],
+        )
+    });
     assert!(cases.len() >= 15);
     for case in cases.drain(..) {
         let mut req = http
