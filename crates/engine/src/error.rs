@@ -24,11 +24,8 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     /// The body is larger than the configured limit.
-    #[error("request body is larger than the limit of {limit} bytes")]
-    PayloadTooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
+    #[error("request body is larger than the configured limit (SWITCHYARD_MAX_BODY_BYTES)")]
+    PayloadTooLarge,
     /// Anything else: logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -44,7 +41,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -62,6 +59,33 @@ impl From<credentials::Error> for ApiError {
             E::UnknownType { .. } | E::Invalid(_) => ApiError::BadRequest(err.to_string()),
             E::AlreadyExists { .. } | E::Conflict { .. } => ApiError::Conflict(err.to_string()),
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::workflow::store::StoreError> for ApiError {
+    fn from(err: crate::workflow::store::StoreError) -> Self {
+        use crate::workflow::store::StoreError as E;
+        match err {
+            E::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            E::InvalidInput { .. } => ApiError::BadRequest(err.to_string()),
+            E::Database(_) => ApiError::Internal(err.into()),
+        }
+    }
+}
+
+impl From<crate::workflow::WorkflowError> for ApiError {
+    fn from(err: crate::workflow::WorkflowError) -> Self {
+        ApiError::BadRequest(err.to_string())
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest(format!("request body: {}", rejection.body_text()))
         }
     }
 }

@@ -18,9 +18,7 @@ impl FromRequest<AppState> for ApiJson {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge {
-                    limit: state.settings.max_body_bytes,
-                }
+                ApiError::PayloadTooLarge
             } else {
                 ApiError::BadRequest(format!("request body could not be read: {rejection}"))
             }

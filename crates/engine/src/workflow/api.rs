@@ -1,24 +1,22 @@
-//! `/api/v1/workflows` and `/api/v1/executions` with n8n's shapes. The lead mounts
+//! `/api/v1/workflows` and `/api/v1/executions` with n8n's shapes. The server mounts
 //! [`router`] behind the API-key check; errors map to status codes in one place
-//! ([`ApiError`]).
+//! ([`crate::error::ApiError`]).
 
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use node_api::{ExecutionMode, Item};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::WorkflowError;
 use super::executor::{CancelHandle, Executor, RunRequest};
 use super::model::Workflow;
-use super::store::{ExecutionFilter, StoreError, StoredExecution, StoredWorkflow, WorkflowStore};
+use super::store::{ExecutionFilter, StoredExecution, StoredWorkflow, WorkflowStore};
 use super::validate::{validate, CredentialLookup};
+use crate::error::ApiError;
 
 /// What the workflow routes need.
 pub struct WorkflowService {
@@ -28,56 +26,6 @@ pub struct WorkflowService {
     pub executor: Executor,
     /// Checks credential references on save; `None` skips that check.
     pub credentials: Option<Arc<dyn CredentialLookup>>,
-}
-
-/// An API failure, answered as `{"message": ...}` with the matching status.
-#[derive(Debug)]
-pub enum ApiError {
-    /// 400: the input is wrong; the message names what.
-    BadRequest(String),
-    /// 404.
-    NotFound(String),
-    /// 500: logged in full, answered without detail.
-    Internal(String),
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound { .. } => Self::NotFound(e.to_string()),
-            StoreError::InvalidInput { .. } => Self::BadRequest(e.to_string()),
-            StoreError::Database(_) => Self::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<WorkflowError> for ApiError {
-    fn from(e: WorkflowError) -> Self {
-        Self::BadRequest(e.to_string())
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(e: JsonRejection) -> Self {
-        Self::BadRequest(format!("request body: {}", e.body_text()))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, message) = match self {
-            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            Self::Internal(m) => {
-                tracing::error!(error = %m, "workflow API failure");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error".to_string(),
-                )
-            }
-        };
-        (status, Json(json!({ "message": message }))).into_response()
-    }
 }
 
 type ApiResult<T = Json<Value>> = Result<T, ApiError>;
