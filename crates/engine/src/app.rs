@@ -147,6 +147,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<()> {
     let began = Instant::now();
     let listen = settings.listen;
     let state = open(settings).await?;
+    // Only the server may do this: a command run beside it must not touch its executions.
+    let crashed = state.workflows.store.mark_crashed().await?;
+    if crashed > 0 {
+        tracing::warn!(
+            crashed,
+            "executions left running by an earlier stop were marked crashed"
+        );
+    }
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

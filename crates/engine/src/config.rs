@@ -167,6 +167,9 @@ pub struct Settings {
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Largest webhook request body, in bytes (n8n's default is 16 MiB).
+    #[arg(long, env = "SWITCHYARD_MAX_WEBHOOK_BODY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
+    pub max_webhook_body_bytes: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -189,6 +192,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
             .finish()
     }
 }

@@ -1,8 +1,9 @@
-//! The HTTP surface: `/healthz`, and `/api/v1` behind API-key authentication.
+//! The HTTP surface: `/healthz`, `/api/v1` behind API-key authentication, and webhooks.
 
 mod auth;
 mod body;
 pub mod credentials;
+pub mod webhooks;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(v1)
+        .merge(webhooks::router(state.settings.max_webhook_body_bytes))
         .with_state(state)
         .merge(workflows)
 }

@@ -1,0 +1,198 @@
+//! `/webhook/{path}` (active workflows) and `/webhook-test/{path}` (any saved workflow, a
+//! test run): the request becomes the Webhook node's item, the execution is stored, and the
+//! answer follows the node's response mode.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use serde_json::{Map, Value};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::workflow::store::StoredWorkflow;
+use crate::workflow::webhook::{find_webhook_node, start_webhook, WebhookRequest};
+
+/// The webhook routes; their body limit is the webhook one, not the API's.
+pub fn router(body_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/webhook/{*path}", any(production))
+        .route("/webhook-test/{*path}", any(test))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+}
+
+async fn production(
+    state: State<AppState>,
+    method: Method,
+    path: Path<String>,
+    query: Query<Map<String, Value>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    handle(state, method, path, query, headers, body, false).await
+}
+
+async fn test(
+    state: State<AppState>,
+    method: Method,
+    path: Path<String>,
+    query: Query<Map<String, Value>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    handle(state, method, path, query, headers, body, true).await
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    Path(path): Path<String>,
+    Query(query): Query<Map<String, Value>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    test: bool,
+) -> ApiResult<Response> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest(format!("request body could not be read: {rejection}")),
+    })?;
+    let Some((stored, node)) = find(&state, method.as_str(), &path, test).await? else {
+        // n8n's wording, so clients that match on it keep working.
+        return Err(ApiError::NotFound(format!(
+            "The requested webhook \"{method} {path}\" is not registered."
+        )));
+    };
+    let request = WebhookRequest {
+        method: method.to_string(),
+        path: path.clone(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        query,
+        body: parse_body(&headers, &body)?,
+        base_url: state.settings.public_url.trim_end_matches('/').to_owned(),
+        test,
+    };
+    let workflows = state.workflows.clone();
+    let execution_id = uuid::Uuid::new_v4().to_string();
+    let mode = if test { "manual" } else { "webhook" };
+    workflows
+        .store
+        .start_execution(&execution_id, &stored.id, mode)
+        .await?;
+    let started = start_webhook(
+        workflows.executor.clone(),
+        Arc::new(stored.workflow),
+        &node,
+        execution_id.clone(),
+        request,
+    )
+    .await;
+    let started = match started {
+        Ok(started) => started,
+        Err(err) => {
+            workflows
+                .store
+                .mark_failed(&execution_id, &err.to_string())
+                .await?;
+            return Err(err.into());
+        }
+    };
+    // The answer may go out before the execution ends (onReceived, Respond to Webhook); the
+    // execution is recorded when it does end.
+    tokio::spawn(async move {
+        let recorded = match started.execution.await {
+            Ok(Ok(result)) => {
+                workflows
+                    .store
+                    .finish_execution(&execution_id, &result, true)
+                    .await
+            }
+            Ok(Err(err)) => {
+                workflows
+                    .store
+                    .mark_failed(&execution_id, &err.to_string())
+                    .await
+            }
+            Err(err) => {
+                workflows
+                    .store
+                    .mark_failed(&execution_id, &format!("the execution task failed: {err}"))
+                    .await
+            }
+        };
+        if let Err(err) = recorded {
+            tracing::error!(execution_id = %execution_id, error = %err, "could not record a webhook execution");
+        }
+    });
+    let answer = started.response;
+    let mut response =
+        Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
+    for (name, value) in &answer.headers {
+        response = response.header(name, value);
+    }
+    response
+        .body(Body::from(answer.body.unwrap_or_default()))
+        .map_err(|err| ApiError::Internal(err.into()))
+        .map(IntoResponse::into_response)
+}
+
+/// The workflow and Webhook node listening on `method` `path`: among active workflows for
+/// production calls, among all saved workflows for test calls.
+async fn find(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    test: bool,
+) -> ApiResult<Option<(StoredWorkflow, String)>> {
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = state
+            .workflows
+            .store
+            .list(Some(250), cursor.as_deref())
+            .await?;
+        for stored in page {
+            if !(test || stored.active) {
+                continue;
+            }
+            if let Some(node) = find_webhook_node(&stored.workflow, method, path) {
+                let node = node.name.clone();
+                return Ok(Some((stored, node)));
+            }
+        }
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(None),
+        }
+    }
+}
+
+/// JSON bodies as JSON, forms as an object, anything else as text; an empty body is `{}`.
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
+    if body.is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.contains("json") {
+        return serde_json::from_slice(body)
+            .map_err(|err| ApiError::BadRequest(format!("request body is not valid JSON: {err}")));
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let fields = url::form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        return Ok(Value::Object(fields));
+    }
+    Ok(Value::String(String::from_utf8_lossy(body).into_owned()))
+}
