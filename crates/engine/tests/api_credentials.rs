@@ -7,18 +7,7 @@ use credentials::REDACTED;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-macro_rules! on_both_backends {
-    ($($story:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $story() { super::$story(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $story() { super::$story(super::Backend::Postgres).await })*
-        }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
     authentication_is_required,
     create_read_update_delete_with_redaction,
     bad_input_is_refused_and_nothing_is_stored,

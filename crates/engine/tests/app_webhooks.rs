@@ -9,18 +9,7 @@ use common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-macro_rules! on_both_backends {
-    ($($story:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Postgres).await })*
-        }
-    };
-}
-
-on_both_backends!(webhooks_run_saved_and_active_workflows);
+common::on_both_backends!(webhooks_run_saved_and_active_workflows);
 
 fn orders_workflow() -> Value {
     json!({

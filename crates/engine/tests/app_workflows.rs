@@ -7,18 +7,7 @@ use common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-macro_rules! on_both_backends {
-    ($($story:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Postgres).await })*
-        }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
     workflows_need_a_key_and_run,
     nodes_get_typed_credentials_by_id_or_name
 );

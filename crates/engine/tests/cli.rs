@@ -13,18 +13,7 @@ use credentials::EncryptionKey;
 use credentials::{Actor, NewCredential};
 use serde_json::{json, Value};
 
-macro_rules! on_both_backends {
-    ($($story:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Postgres).await })*
-        }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
     api_key_is_printed_once_and_stored_hashed,
     rotation_killed_part_way_then_rerun_loses_nothing,
     export_then_import_round_trips_in_n8n_format,

@@ -21,31 +21,15 @@ use crate::workflow::webhook::{find_webhook_node, start_webhook, WebhookRequest}
 /// The webhook routes; their body limit is the webhook one, not the API's.
 pub fn router(body_limit: usize) -> Router<AppState> {
     Router::new()
-        .route("/webhook/{*path}", any(production))
-        .route("/webhook-test/{*path}", any(test))
+        .route(
+            "/webhook/{*path}",
+            any(|s, m, p, q, h, b| handle(s, m, p, q, h, b, false)),
+        )
+        .route(
+            "/webhook-test/{*path}",
+            any(|s, m, p, q, h, b| handle(s, m, p, q, h, b, true)),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-}
-
-async fn production(
-    state: State<AppState>,
-    method: Method,
-    path: Path<String>,
-    query: Query<Map<String, Value>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    handle(state, method, path, query, headers, body, false).await
-}
-
-async fn test(
-    state: State<AppState>,
-    method: Method,
-    path: Path<String>,
-    query: Query<Map<String, Value>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    handle(state, method, path, query, headers, body, true).await
 }
 
 async fn handle(

@@ -172,3 +172,18 @@ pub fn test_private_key(dir: &Path) -> String {
     assert!(status.status.success(), "openssl genpkey failed");
     std::fs::read_to_string(path).expect("key file")
 }
+
+/// Runs each named story (an `async fn(Backend)`) as two tests, `sqlite::NAME` and
+/// `postgres::NAME`; the Postgres one skips, saying so, when no server is configured
+/// outside CI.
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Postgres).await })*
+        }
+    };
+}
+pub(crate) use on_both_backends;
