@@ -19,6 +19,7 @@ common::on_both_backends!(
     export_then_import_round_trips_in_n8n_format,
     start_refuses_a_key_ring_without_the_stored_key,
     start_serves_health_and_stops_gracefully_on_sigterm,
+    in_flight_requests_finish_on_sigterm,
     no_secret_reaches_any_log_line,
 );
 
@@ -410,6 +411,89 @@ async fn start_serves_health_and_stops_gracefully_on_sigterm(backend: Backend) {
         text.contains("shutting down") && text.contains("stopped"),
         "{text}"
     );
+}
+
+async fn in_flight_requests_finish_on_sigterm(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "in_flight_requests_finish_on_sigterm").await else {
+        return;
+    };
+    // An upstream that takes its time, so the webhook below is still running at SIGTERM.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_url = format!("http://{}/slow", upstream.local_addr().unwrap());
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let reached_upstream = reached.clone();
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || async move {
+            reached_upstream.notify_one();
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            axum::Json(json!({"late": true}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(upstream, slow).await });
+
+    let api_key = env.api_key(KEY_A);
+    let (mut child, logs) = spawn_server(&env, KEY_A, None, "info");
+    let base = wait_ready(&mut child, &logs);
+    let http = client(&api_key);
+    let workflow = json!({
+        "name": "slow", "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+             "parameters": {"httpMethod": "GET", "path": "slow", "responseMode": "lastNode", "options": {}}},
+            {"name": "Fetch", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+             "parameters": {"method": "GET", "url": slow_url, "options": {}}}
+        ],
+        "connections": {"Webhook": {"main": [[{"node": "Fetch", "type": "main", "index": 0}]]}}
+    });
+    let res = http
+        .post(format!("{base}/api/v1/workflows"))
+        .json(&workflow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = http
+        .post(format!("{base}/api/v1/workflows/{id}/activate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let pending = tokio::spawn(reqwest::get(format!("{base}/webhook/slow")));
+    // SIGTERM only once the execution is inside its slow call.
+    tokio::time::timeout(Duration::from_secs(30), reached.notified())
+        .await
+        .expect("the webhook ran");
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let res = pending
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered, not cut");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"late": true}));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let refused = reqwest::get(format!("{base}/healthz")).await;
+    assert!(refused.is_err(), "nothing listens after the stop");
 }
 
 async fn no_secret_reaches_any_log_line(backend: Backend) {
