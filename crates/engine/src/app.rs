@@ -30,6 +30,8 @@ pub struct AppState {
     pub validate_options: ValidateOptions,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// Salesforce REST calls and the token provider (one per process, shared).
+    pub salesforce: salesforce_node::Client,
 }
 
 /// Opens everything the settings name: the key ring (generating a key file on first
@@ -62,18 +64,26 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         db.clone(),
         Arc::new(keys),
         registry.clone(),
-        validate_options.clone(),
+        validate_options,
     );
     credentials.check_keys().await.context(
         "refusing to start: set SWITCHYARD_ENCRYPTION_KEY to the key these credentials were stored with, \
          or list it in SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS and run `switchyard rotate-key`",
     )?;
+    let auth = salesforce_node::AuthSettings {
+        allow_insecure_hosts: settings.allow_insecure_hosts,
+    };
+    let provider =
+        salesforce_node::TokenProvider::new(credentials.clone(), reqwest::Client::new(), auth);
+    let salesforce =
+        salesforce_node::Client::new(Arc::new(provider), salesforce_node::DEFAULT_API_VERSION);
     Ok(AppState {
         db,
         credentials,
         registry,
         validate_options,
         settings: Arc::new(settings),
+        salesforce,
     })
 }
 
