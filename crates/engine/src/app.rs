@@ -36,6 +36,8 @@ pub struct AppState {
     pub workflows: Arc<WorkflowService>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// Salesforce REST calls and the token provider (one per process, shared).
+    pub salesforce: salesforce_node::Client,
 }
 
 /// Opens everything the settings name: the key ring (generating a key file on first
@@ -74,10 +76,12 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         "refusing to start: set SWITCHYARD_ENCRYPTION_KEY to the key these credentials were stored with, \
          or list it in SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS and run `switchyard rotate-key`",
     )?;
+    // One outbound client (connection pool, timeouts) for nodes and Salesforce alike.
+    let http = http_client()?;
     let node_credentials = Arc::new(StoreCredentials::new(credentials.clone()));
     let executor = Executor::new(
         Arc::new(NodeRegistry::with_core_nodes()),
-        http_client()?,
+        http.clone(),
         node_credentials.clone(),
     );
     let workflows = Arc::new(WorkflowService {
@@ -85,6 +89,12 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         executor,
         credentials: Some(node_credentials),
     });
+    let auth = salesforce_node::AuthSettings {
+        allow_insecure_hosts: settings.allow_insecure_hosts,
+    };
+    let provider = salesforce_node::TokenProvider::new(credentials.clone(), http, auth);
+    let salesforce =
+        salesforce_node::Client::new(Arc::new(provider), salesforce_node::DEFAULT_API_VERSION);
     Ok(AppState {
         db,
         credentials,
@@ -92,6 +102,7 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         validate_options,
         workflows,
         settings: Arc::new(settings),
+        salesforce,
     })
 }
 

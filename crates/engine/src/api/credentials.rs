@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use credentials::{Actor, CredentialPatch, NewCredential};
 use serde_json::{json, Map, Value};
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/credentials/{id}",
             get(read).patch(update).delete(remove),
         )
+        .route("/api/v1/credentials/{id}/test", post(test))
 }
 
 async fn create(
@@ -161,6 +162,8 @@ async fn update(
         .credentials
         .update(&id, CredentialPatch { name, data }, &actor)
         .await?;
+    // New settings (a rotated secret or key) apply to the very next call.
+    state.salesforce.provider().invalidate(&id);
     Ok(Json(Value::Object(to_object(&meta)?)))
 }
 
@@ -171,7 +174,21 @@ async fn remove(
 ) -> ApiResult<Json<Value>> {
     let (meta, _) = state.credentials.get_redacted(&id).await?;
     state.credentials.delete(&id, &actor).await?;
+    state.salesforce.provider().invalidate(&id);
     Ok(Json(Value::Object(to_object(&meta)?)))
+}
+
+/// Signs in and asks Salesforce who we are: `{"status":"OK"}`, or `{"status":"Error",
+/// "message": ...}` naming the setup step to fix. An unknown id is a 404.
+async fn test(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    state.credentials.get_redacted(&id).await?;
+    Ok(Json(match state.salesforce.userinfo(&id).await {
+        Ok(_) => json!({"status": "OK"}),
+        Err(e) => {
+            tracing::info!(credential_id = %id, error = %e, "credential test failed");
+            json!({"status": "Error", "message": e.to_string()})
+        }
+    }))
 }
 
 async fn schema(

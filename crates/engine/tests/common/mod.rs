@@ -93,8 +93,7 @@ impl TestEnv {
 pub fn last_line(stdout: &[u8]) -> String {
     String::from_utf8_lossy(stdout)
         .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or_default()
         .trim()
         .to_owned()
