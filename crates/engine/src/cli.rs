@@ -27,6 +27,12 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Credentials { file }) => {
             import_credentials(cli.settings, &file, out).await
         }
+        Command::Export(ExportCommand::Workflow { id, all: _, output }) => {
+            export_workflows(cli.settings, id.as_deref(), output.as_deref(), out).await
+        }
+        Command::Import(ImportCommand::Workflow { file }) => {
+            import_workflows(cli.settings, &file, out).await
+        }
     }
 }
 
@@ -110,6 +116,116 @@ async fn import_credentials(
         out,
         "Imported credentials: {} created, {} updated.",
         report.created, report.updated
+    )?;
+    state.db.close().await;
+    Ok(())
+}
+
+async fn export_workflows(
+    settings: Settings,
+    id: Option<&str>,
+    output: Option<&Path>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let store = &state.workflows.store;
+    let mut all = Vec::new();
+    if let Some(id) = id {
+        all.push(store.get(id).await?);
+    } else {
+        let mut cursor: Option<String> = None;
+        loop {
+            let (page, next) = store.list(Some(250), cursor.as_deref()).await?;
+            all.extend(page);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    let json: Vec<_> = all
+        .iter()
+        .map(crate::workflow::api::workflow_json)
+        .collect();
+    let text = serde_json::to_string_pretty(&json)?;
+    match output {
+        Some(path) => {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            writeln!(
+                out,
+                "Exported {} workflows to {}.",
+                json.len(),
+                path.display()
+            )?;
+        }
+        None => writeln!(out, "{text}")?,
+    }
+    state.db.close().await;
+    Ok(())
+}
+
+async fn import_workflows(
+    settings: Settings,
+    path: &Path,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let parsed: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{}: expected n8n workflow JSON (an object or an array of them)",
+            path.display()
+        )
+    })?;
+    let items = match parsed {
+        serde_json::Value::Array(items) => items,
+        one @ serde_json::Value::Object(_) => vec![one],
+        _ => anyhow::bail!(
+            "{}: expected n8n workflow JSON (an object or an array of them)",
+            path.display()
+        ),
+    };
+    let state = app::open(settings).await?;
+    let service = &state.workflows;
+    // Every workflow is checked before any is stored, so a bad file changes nothing.
+    let mut valid = Vec::new();
+    let mut problems = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let label = item
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("(unnamed)")
+            .to_owned();
+        match crate::workflow::api::parse_and_validate(service, item).await {
+            Ok(workflow) => valid.push(workflow),
+            Err(err) => problems.push(format!("workflow {index} ({label:?}): {err}")),
+        }
+    }
+    anyhow::ensure!(
+        problems.is_empty(),
+        "nothing was imported:\n{}",
+        problems.join("\n")
+    );
+    let (mut created, mut updated) = (0, 0);
+    for workflow in valid {
+        let existing = match workflow.id.as_deref() {
+            Some(id) => service.store.get(id).await.ok().map(|w| w.id),
+            None => None,
+        };
+        match existing {
+            Some(id) => {
+                service.store.update(&id, workflow).await?;
+                updated += 1;
+            }
+            None => {
+                service.store.create(workflow).await?;
+                created += 1;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "Imported workflows: {created} created, {updated} updated (inactive until activated)."
     )?;
     state.db.close().await;
     Ok(())

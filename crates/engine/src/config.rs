@@ -74,6 +74,18 @@ pub enum ExportCommand {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Write workflows as `n8n export:workflow` does: a JSON array.
+    Workflow {
+        /// The workflow to export.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Export every workflow.
+        #[arg(long)]
+        all: bool,
+        /// Where to write the JSON; standard output when not given.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// `switchyard import ...`
@@ -81,6 +93,11 @@ pub enum ExportCommand {
 pub enum ImportCommand {
     /// Read credentials from a file in n8n's export format (`[{id, name, type, data}]`).
     Credentials {
+        /// The JSON file.
+        file: PathBuf,
+    },
+    /// Read workflows exported from n8n (one workflow object or an array of them).
+    Workflow {
         /// The JSON file.
         file: PathBuf,
     },

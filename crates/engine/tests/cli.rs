@@ -20,6 +20,7 @@ common::on_both_backends!(
     start_refuses_a_key_ring_without_the_stored_key,
     start_serves_health_and_stops_gracefully_on_sigterm,
     in_flight_requests_finish_on_sigterm,
+    workflows_import_and_export_in_n8n_format,
     no_secret_reaches_any_log_line,
 );
 
@@ -494,6 +495,97 @@ async fn in_flight_requests_finish_on_sigterm(backend: Backend) {
     assert!(status.success(), "{status:?}");
     let refused = reqwest::get(format!("{base}/healthz")).await;
     assert!(refused.is_err(), "nothing listens after the stop");
+}
+
+async fn workflows_import_and_export_in_n8n_format(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "workflows_import_and_export_in_n8n_format").await else {
+        return;
+    };
+    let node = |name: &str| json!({"name": name, "type": "n8n-nodes-base.noOp", "typeVersion": 1, "parameters": {}, "position": [0, 0]});
+    let flow = |id: &str, name: &str| {
+        json!({"id": id, "name": name, "nodes": [node("Start")], "connections": {}, "settings": {"executionOrder": "v1"},
+               "pinData": {}, "meta": {"instanceId": "n8n-instance"}, "tags": []})
+    };
+    let file = env.path().join("workflows.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&json!([flow("wfA", "first"), flow("wfB", "second")])).unwrap(),
+    )
+    .unwrap();
+    let out = env.switchyard(KEY_A, None, &["import", "workflow", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 created, 0 updated"));
+
+    // Importing again updates by id; a bad workflow in the file stores nothing.
+    let mut renamed = flow("wfA", "first, renamed");
+    renamed["nodes"][0]["name"] = json!("Begin");
+    let mut broken = flow("wfC", "broken");
+    broken["nodes"][0]["type"] = json!("n8n-nodes-base.noSuchNode");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&json!([renamed.clone(), broken])).unwrap(),
+    )
+    .unwrap();
+    let out = env.switchyard(KEY_A, None, &["import", "workflow", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing was imported")
+            && err.contains("broken")
+            && err.contains("noSuchNode"),
+        "{err}"
+    );
+    std::fs::write(&file, serde_json::to_vec(&renamed).unwrap()).unwrap();
+    let out = env.switchyard(KEY_A, None, &["import", "workflow", file.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 created, 1 updated"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = env.switchyard(KEY_A, None, &["export", "workflow", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported: Value = serde_json::from_slice(&out.stdout).expect("a JSON array on stdout");
+    let exported = exported.as_array().unwrap();
+    assert_eq!(exported.len(), 2, "wfC was never stored");
+    let a = exported.iter().find(|w| w["id"] == "wfA").unwrap();
+    assert_eq!(a["name"], "first, renamed");
+    assert_eq!(a["nodes"][0]["name"], "Begin");
+    assert_eq!(
+        a["meta"],
+        json!({"instanceId": "n8n-instance"}),
+        "fields we do not use round-trip unchanged"
+    );
+    assert_eq!(a["active"], false);
+
+    let one = env.path().join("one.json");
+    let out = env.switchyard(
+        KEY_A,
+        None,
+        &[
+            "export",
+            "workflow",
+            "--id",
+            "wfB",
+            "--output",
+            one.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let exported: Value = serde_json::from_slice(&std::fs::read(&one).unwrap()).unwrap();
+    assert_eq!(exported.as_array().unwrap().len(), 1);
+    assert_eq!(exported[0]["name"], "second");
+    let missing = env.switchyard(KEY_A, None, &["export", "workflow", "--id", "nope"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope"));
 }
 
 async fn no_secret_reaches_any_log_line(backend: Backend) {

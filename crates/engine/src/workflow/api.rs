@@ -49,7 +49,8 @@ pub fn router(state: Arc<WorkflowService>) -> Router {
         .with_state(state)
 }
 
-fn workflow_json(w: &StoredWorkflow) -> Value {
+/// A stored workflow in n8n's shape: the workflow JSON with `id`, `active` and timestamps.
+pub fn workflow_json(w: &StoredWorkflow) -> Value {
     let mut v = serde_json::to_value(&w.workflow).unwrap_or_default();
     if let Value::Object(o) = &mut v {
         o.insert("id".into(), w.id.clone().into());
@@ -74,7 +75,8 @@ fn execution_json(e: &StoredExecution) -> Value {
     v
 }
 
-async fn parse_and_validate(svc: &WorkflowService, body: Value) -> ApiResult<Workflow> {
+/// Parses n8n workflow JSON and validates it against the node types and credentials.
+pub async fn parse_and_validate(svc: &WorkflowService, body: Value) -> ApiResult<Workflow> {
     if !body.is_object() {
         return Err(ApiError::BadRequest(
             "request body: expected a workflow JSON object".into(),
