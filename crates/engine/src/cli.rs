@@ -70,10 +70,12 @@ async fn rotate_key(
         .context("rotation stopped; it is safe to run it again")?;
     writeln!(
         out,
-        "Re-encrypted {} credential rows under key {} ({} were already under it).",
+        "Re-encrypted {} credential rows under key {} ({} were already under it, {} were rewritten \
+         under it by the running server meanwhile).",
         report.moved,
         state.credentials.current_key_id(),
-        report.already_current
+        report.already_current,
+        report.changed_concurrently
     )?;
     state.db.close().await;
     Ok(())
