@@ -461,3 +461,80 @@ async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_s
         assert!(e.to_string().contains("reconnect this credential"), "{e}");
     }
 }
+
+/// A `tracing` writer that appends to a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread, so the org, the client and the HTTP stack all log to the captured subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _logs = tracing::subscriber::set_default(subscriber);
+
+    let (db, _guard) = credentials::db::testing::sqlite().await;
+    let store = store(db);
+    let api = client(&store);
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .client_credentials_user(USER)
+        .start()
+        .await
+        .unwrap();
+    let id = create(
+        &store,
+        "salesforceClientCredentialsApi",
+        json!({"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}),
+    )
+    .await;
+    api.get(&id, "/limits").await.unwrap();
+    let first = store.get(&id).await.unwrap().token_data.unwrap();
+    let first = first.get_str("access_token").unwrap().to_owned();
+    // An expired session: one new sign-in and a retry, both logged.
+    org.expire_tokens_now();
+    api.get(&id, "/limits").await.unwrap();
+    let second = store.get(&id).await.unwrap().token_data.unwrap();
+    let second = second.get_str("access_token").unwrap().to_owned();
+    assert_ne!(first, second);
+    // A failed sign-in with a wrong secret.
+    let wrong = create(
+        &store,
+        "salesforceClientCredentialsApi",
+        json!({"url": org.base_url(), "clientId": KEY, "clientSecret": "wrong-secret-5d1e"}),
+    )
+    .await;
+    assert!(api.userinfo(&wrong).await.is_err());
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("signing in"),
+        "the sign-ins were logged:\n{logs}"
+    );
+    assert!(
+        logs.contains("session expired"),
+        "the re-sign-in was logged"
+    );
+    for secret in [SECRET, "wrong-secret-5d1e", first.as_str(), second.as_str()] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
+}
