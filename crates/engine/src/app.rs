@@ -120,8 +120,16 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 /// never the query, which can carry OAuth codes), the body limit.
 pub fn router(state: AppState) -> axum::Router {
     let limit = state.settings.max_body_bytes;
+    let limits = crate::api::BodyLimits {
+        api: limit,
+        webhook: state.settings.max_webhook_body_bytes,
+    };
     crate::api::router(state)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::api::refuse_oversized,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let request_id = req

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 
-pub use body::ApiJson;
+pub use body::{refuse_oversized, ApiJson, BodyLimits};
 
 use crate::app::AppState;
 
