@@ -17,7 +17,7 @@ mod set;
 mod split_out;
 mod triggers;
 
-pub use schedule::{next_fire, ScheduleRule};
+pub use schedule::{fired_item, next_fire, parse_timezone, ScheduleRule};
 
 /// Every core node, ready to register.
 pub fn core_nodes() -> Vec<Arc<dyn Node>> {
