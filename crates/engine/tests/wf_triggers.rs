@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 common::on_both_backends!(
     schedule_runs_while_active,
     triggers_that_cannot_start_are_refused,
-    polling_delivers_each_record_once
+    polling_delivers_each_record_once,
+    shutdown_lets_trigger_executions_finish
 );
 
 /// Waits (polling every 100 ms, at most `secs`) until `check` gives a value.
@@ -622,4 +623,60 @@ async fn polling_delivers_each_record_once(backend: Backend) {
         4
     );
     server.stop().await;
+}
+
+async fn shutdown_lets_trigger_executions_finish(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "shutdown_lets_trigger_executions_finish").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let source = Arc::new(Source::default());
+    *source.records.lock().unwrap() = vec![1];
+    source.hold.store(true, Ordering::SeqCst);
+    let server = TestServer::start_with_nodes(env.settings(KEY_A, None), registry(&source)).await;
+    let http = client(&key);
+    let id = create(&http, &server, &polling_workflow()).await;
+    let (status, _) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;
+    assert_eq!(status, StatusCode::OK);
+    let running = eventually("a running trigger execution", 15, || async {
+        executions(&http, &server, &id)
+            .await
+            .into_iter()
+            .find(|e| e["status"] == "running")
+    })
+    .await;
+
+    // Shutdown waits for the execution under way instead of abandoning it.
+    let polls = source.polls.load(Ordering::SeqCst);
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !stopping.is_finished(),
+        "shutdown waits for the running execution"
+    );
+    source.hold.store(false, Ordering::SeqCst);
+    stopping.await.unwrap();
+    assert_eq!(
+        source.polls.load(Ordering::SeqCst),
+        polls,
+        "no poll after shutdown began"
+    );
+
+    // What the next start finds: the execution finished and stored, its state saved.
+    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    let store = &state.workflows.store;
+    let stored = store
+        .get_execution(running["id"].as_str().unwrap(), false)
+        .await
+        .unwrap();
+    assert_eq!(stored.status, "success");
+    assert_eq!(
+        store
+            .trigger_state(&id, "New record")
+            .await
+            .unwrap()
+            .unwrap()["lastId"],
+        1
+    );
+    state.db.close().await;
 }
