@@ -1,5 +1,6 @@
--- What a polling trigger has seen so far (its `state`, JSON text), per workflow and trigger
--- node. Written only after the execution that received the polled items is stored.
+-- What a trigger remembers (JSON text), per workflow and trigger node: a polling trigger's
+-- state, written only after the execution that received the polled items is stored, or a
+-- schedule's last fire per rule (n8n's `recurrenceRules`).
 CREATE TABLE trigger_state (
     workflow_id  TEXT NOT NULL,
     node_name    TEXT NOT NULL,

@@ -15,6 +15,10 @@
 //! execution naming the node and the error, so users find it where they look for failures
 //! (the executions list), not only in the server log. One poll at a time per trigger: the next
 //! poll time is computed after the previous poll and its execution are done.
+//!
+//! A schedule whose interval cron cannot express (every 3 days, every 2 weeks, every 18 hours)
+//! fires on a finer cron and counts from its last fire, which it keeps in the same table so
+//! the count survives restarts (n8n's `recurrenceRules`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,7 +35,7 @@ use super::api::WorkflowService;
 use super::error::{Problem, WorkflowError};
 use super::executor::{CancelHandle, RunRequest};
 use super::model::{Workflow, WorkflowNode};
-use super::nodes::{fired_item, next_fire, parse_timezone, ScheduleRule};
+use super::nodes::{fired_item, next_counting_fire, parse_timezone, record_fires, ScheduleRule};
 use super::registry::NodeRegistry;
 use super::store::{StoreError, StoredWorkflow};
 
@@ -314,9 +318,18 @@ async fn run_trigger(
     let mut executions = JoinSet::new();
     let mut last: DateTime<Utc> = Utc::now();
     async {
+        let remembers = plan.rules.iter().any(ScheduleRule::has_recurrence);
+        let mut fired_in = if remembers {
+            load_recurrence(&svc, &workflow_id, &plan.node.name).await
+        } else {
+            Vec::new()
+        };
         loop {
             while executions.try_join_next().is_some() {}
-            let Some(at) = next_fire(&plan.rules, last.max(Utc::now()), plan.timezone) else {
+            let after = last.max(Utc::now());
+            let Some((at, firing)) =
+                next_counting_fire(&plan.rules, after, plan.timezone, &fired_in)
+            else {
                 tracing::warn!("the schedule has no future fire time; the trigger stops");
                 break;
             };
@@ -328,6 +341,11 @@ async fn run_trigger(
             last = at;
             let go_on = match &plan.kind {
                 TriggerKind::Schedule => {
+                    if remembers {
+                        record_fires(&plan.rules, &firing, at, plan.timezone, &mut fired_in);
+                        let state = json!({ "recurrenceRules": fired_in });
+                        save_state(&svc, &workflow_id, &plan.node.name, &state).await;
+                    }
                     let items = vec![fired_item(Utc::now(), plan.timezone)];
                     match begin_execution(&svc, &gate, &workflow_id).await {
                         Begin::Started(execution_id) => {
@@ -489,6 +507,22 @@ async fn poll_once(
             Begin::Closed => false,
             Begin::Failed => true,
         },
+    }
+}
+
+/// What a schedule with intervals cron cannot express remembers: per rule, the hour, day,
+/// week or month it last fired in (n8n's `recurrenceRules`).
+async fn load_recurrence(svc: &WorkflowService, workflow_id: &str, node: &str) -> Vec<Option<i64>> {
+    match svc.store.trigger_state(workflow_id, node).await {
+        Ok(Some(state)) => state["recurrenceRules"]
+            .as_array()
+            .map(|rules| rules.iter().map(Value::as_i64).collect())
+            .unwrap_or_default(),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read when the schedule last fired; counting from now");
+            Vec::new()
+        }
     }
 }
 

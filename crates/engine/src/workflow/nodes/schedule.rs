@@ -4,7 +4,7 @@
 //! next fire time in a time zone, across daylight-saving changes.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, LocalResult, TimeZone, Utc};
+use chrono::{DateTime, Datelike, LocalResult, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError};
@@ -98,6 +98,74 @@ pub fn parse_timezone(name: &str) -> Result<Tz, String> {
 pub struct ScheduleRule {
     expression: String,
     cron: Cron,
+    recurrence: Option<Recurrence>,
+}
+
+/// n8n's `recurrenceCheck` for intervals cron cannot express (every 3 days, every 2 weeks):
+/// the cron fires more often, and a fire counts only when `size` hours, days, weeks or months
+/// have passed since the rule last fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Recurrence {
+    unit: Unit,
+    size: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unit {
+    Hours,
+    Days,
+    Weeks,
+    Months,
+}
+
+impl Recurrence {
+    fn of(unit: Unit, size: u32) -> Option<Self> {
+        (size > 1).then_some(Self {
+            unit,
+            size: i64::from(size),
+        })
+    }
+
+    /// The calendar value n8n remembers for a fire at `local`: hour, day of year, week
+    /// (moment's default locale: weeks start on Sunday, week 1 holds January 1st) or month
+    /// (0-11).
+    fn value_at(&self, local: &DateTime<Tz>) -> i64 {
+        match self.unit {
+            Unit::Hours => i64::from(local.hour()),
+            Unit::Days => i64::from(local.ordinal()),
+            Unit::Weeks => i64::from(sunday_week(local.date_naive())),
+            Unit::Months => i64::from(local.month0()),
+        }
+    }
+
+    /// Whether a fire with calendar value `value` counts, given the value of the last one.
+    fn allows(&self, value: i64, last: Option<i64>) -> bool {
+        let Some(last) = last else { return true };
+        let passed = |modulo: i64| (value - last).rem_euclid(modulo) >= self.size;
+        match self.unit {
+            Unit::Hours => passed(24),
+            Unit::Days => passed(365),
+            // Several weekdays of the same week all fire.
+            Unit::Weeks => passed(52) || value == last,
+            Unit::Months => passed(12),
+        }
+    }
+}
+
+/// The week of the year as moment's `week()` counts it in its default locale: weeks run
+/// Sunday to Saturday and week 1 is the one holding January 1st (so the last days of December
+/// can be week 1 of the next year).
+fn sunday_week(date: chrono::NaiveDate) -> u32 {
+    let week_start =
+        date - chrono::Duration::days(i64::from(date.weekday().num_days_from_sunday()));
+    let saturday = week_start + chrono::Duration::days(6);
+    if saturday.year() > date.year() {
+        return 1;
+    }
+    let jan1 = chrono::NaiveDate::from_ymd_opt(date.year(), 1, 1).unwrap_or(date);
+    let first_start =
+        jan1 - chrono::Duration::days(i64::from(jan1.weekday().num_days_from_sunday()));
+    ((date - first_start).num_days() / 7 + 1) as u32
 }
 
 impl ScheduleRule {
@@ -123,9 +191,12 @@ impl ScheduleRule {
             .enumerate()
             .map(|(i, r)| {
                 let at = format!("rule.interval[{i}]");
-                let expr =
+                let (expr, recurrence) =
                     interval_cron(r).map_err(|(field, m)| parameter_error(&at, field, &m))?;
-                Self::parse(&expr).map_err(|m| parameter_error(&at, cron_field(r), &m))
+                let mut rule =
+                    Self::parse(&expr).map_err(|m| parameter_error(&at, cron_field(r), &m))?;
+                rule.recurrence = recurrence;
+                Ok(rule)
             })
             .collect()
     }
@@ -167,12 +238,38 @@ impl ScheduleRule {
         Ok(Self {
             expression: expression.to_string(),
             cron,
+            recurrence: None,
         })
     }
 
     /// The cron expression this rule runs on.
     pub fn expression(&self) -> &str {
         &self.expression
+    }
+
+    /// Whether the rule remembers its last fire (an interval cron cannot express).
+    pub fn has_recurrence(&self) -> bool {
+        self.recurrence.is_some()
+    }
+
+    /// The first fire strictly after `after` that counts given `last` (the calendar value of
+    /// the rule's last fire, see [`record_fires`]).
+    fn next_counting(
+        &self,
+        after: DateTime<Utc>,
+        tz: Tz,
+        last: Option<i64>,
+    ) -> Option<DateTime<Utc>> {
+        let mut from = after;
+        // Bounded: the longest wait (every 52 weeks on one weekday) is a year of daily fires.
+        for _ in 0..800 {
+            let at = self.next_after(from, tz)?;
+            match &self.recurrence {
+                Some(r) if !r.allows(r.value_at(&at.with_timezone(&tz)), last) => from = at,
+                _ => return Some(at),
+            }
+        }
+        None
     }
 
     /// The first fire strictly after `after`, reading the expression in zone `tz`.
@@ -240,7 +337,7 @@ fn num(
 
 /// n8n's `toCronExpression` for a schedule rule. Unset seconds are 0 (n8n spreads them by a
 /// hash of the node, which only matters with many instances firing together).
-fn interval_cron(r: &Value) -> Result<String, (&'static str, String)> {
+fn interval_cron(r: &Value) -> Result<(String, Option<Recurrence>), (&'static str, String)> {
     let field = match r.get("field") {
         None | Some(Value::Null) => "days",
         Some(Value::String(s)) => s.as_str(),
@@ -248,24 +345,28 @@ fn interval_cron(r: &Value) -> Result<String, (&'static str, String)> {
     };
     let minute = || num(r, "triggerAtMinute", 0, 0..=59);
     let hour = || num(r, "triggerAtHour", 0, 0..=23);
-    Ok(match field {
+    let mut recurrence = None;
+    let expression = match field {
         "cronExpression" => match r.get("expression").and_then(Value::as_str) {
             Some(e) if !e.trim().is_empty() => e.trim().to_string(),
             _ => return Err(("expression", "a cron expression is required".into())),
         },
         "seconds" => format!("*/{} * * * * *", num(r, "secondsInterval", 30, 1..=59)?),
         "minutes" => format!("0 */{} * * * *", num(r, "minutesInterval", 5, 1..=59)?),
-        "hours" => format!(
-            "0 {} */{} * * *",
-            minute()?,
-            num(r, "hoursInterval", 1, 1..=23)?
-        ),
-        "days" => format!(
-            "0 {} {} */{} * *",
-            minute()?,
-            hour()?,
-            num(r, "daysInterval", 1, 1..=31)?
-        ),
+        "hours" => {
+            let every = num(r, "hoursInterval", 1, 1..=23)?;
+            if 24 % every == 0 {
+                format!("0 {} */{every} * * *", minute()?)
+            } else {
+                // `*/18` would fire at 00:xx and 18:xx; fire hourly and count the hours.
+                recurrence = Recurrence::of(Unit::Hours, every);
+                format!("0 {} * * * *", minute()?)
+            }
+        }
+        "days" => {
+            recurrence = Recurrence::of(Unit::Days, num(r, "daysInterval", 1, 1..=31)?);
+            format!("0 {} {} * * *", minute()?, hour()?)
+        }
         "weeks" => {
             let days = match r.get("triggerAtDay") {
                 None | Some(Value::Null) => "0".to_string(),
@@ -285,15 +386,19 @@ fn interval_cron(r: &Value) -> Result<String, (&'static str, String)> {
                     return Err(("triggerAtDay", "expected a list of weekday numbers".into()))
                 }
             };
+            recurrence = Recurrence::of(Unit::Weeks, num(r, "weeksInterval", 1, 1..=52)?);
             format!("0 {} {} * * {days}", minute()?, hour()?)
         }
-        "months" => format!(
-            "0 {} {} {} */{} *",
-            minute()?,
-            hour()?,
-            num(r, "triggerAtDayOfMonth", 1, 1..=31)?,
-            num(r, "monthsInterval", 1, 1..=12)?
-        ),
+        "months" => {
+            let every = num(r, "monthsInterval", 1, 1..=12)?;
+            recurrence = Recurrence::of(Unit::Months, every);
+            format!(
+                "0 {} {} {} */{every} *",
+                minute()?,
+                hour()?,
+                num(r, "triggerAtDayOfMonth", 1, 1..=31)?
+            )
+        }
         other => {
             return Err((
                 "field",
@@ -302,7 +407,8 @@ fn interval_cron(r: &Value) -> Result<String, (&'static str, String)> {
                 ),
             ))
         }
-    })
+    };
+    Ok((expression, recurrence))
 }
 
 /// n8n's `toCronExpression` for a `pollTimes` entry.
@@ -362,7 +468,44 @@ fn poll_cron(p: &Value) -> Result<String, (&'static str, String)> {
 /// `tz`. A wall-clock time skipped by a daylight-saving change fires at the first instant
 /// after the gap; one that happens twice fires once.
 pub fn next_fire(rules: &[ScheduleRule], after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-    rules.iter().filter_map(|r| r.next_after(after, tz)).min()
+    next_counting_fire(rules, after, tz, &[]).map(|(at, _)| at)
+}
+
+/// Like [`next_fire`], for rules that remember their last fire (`last[i]` for rule `i`, as
+/// [`record_fires`] keeps it): the first time a rule fires and its interval has passed, and
+/// the indexes of the rules firing then.
+pub fn next_counting_fire(
+    rules: &[ScheduleRule],
+    after: DateTime<Utc>,
+    tz: Tz,
+    last: &[Option<i64>],
+) -> Option<(DateTime<Utc>, Vec<usize>)> {
+    let times: Vec<Option<DateTime<Utc>>> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.next_counting(after, tz, last.get(i).copied().flatten()))
+        .collect();
+    let at = times.iter().flatten().min().copied()?;
+    let firing = (0..rules.len()).filter(|i| times[*i] == Some(at)).collect();
+    Some((at, firing))
+}
+
+/// Remembers that rules `firing` fired at `at` (n8n's `recurrenceRules`).
+pub fn record_fires(
+    rules: &[ScheduleRule],
+    firing: &[usize],
+    at: DateTime<Utc>,
+    tz: Tz,
+    last: &mut Vec<Option<i64>>,
+) {
+    if last.len() < rules.len() {
+        last.resize(rules.len(), None);
+    }
+    for &i in firing {
+        if let Some(r) = rules.get(i).and_then(|r| r.recurrence) {
+            last[i] = Some(r.value_at(&at.with_timezone(&tz)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -509,6 +652,84 @@ mod tests {
         assert!(parse_timezone("Mars/Olympus")
             .unwrap_err()
             .contains("\"Mars/Olympus\""));
+    }
+
+    #[test]
+    fn intervals_cron_cannot_express_count_from_the_last_fire() {
+        let berlin = parse_timezone("Europe/Berlin").unwrap();
+        let walk = |params: Value, from: DateTime<Utc>, n: usize| {
+            let rules = rules(params);
+            let mut last = Vec::new();
+            let mut at = from;
+            let mut fires = Vec::new();
+            for _ in 0..n {
+                let (next, firing) = next_counting_fire(&rules, at, berlin, &last).unwrap();
+                record_fires(&rules, &firing, next, berlin, &mut last);
+                fires.push(next);
+                at = next;
+            }
+            fires
+        };
+        // Every 3 days at 06:00 Berlin (05:00 UTC in winter), across a month end.
+        let fires = walk(
+            json!({"rule": {"interval": [{"field": "days", "daysInterval": 3, "triggerAtHour": 6}]}}),
+            utc(2026, 1, 29, 12, 0, 0),
+            3,
+        );
+        assert_eq!(
+            fires,
+            vec![
+                utc(2026, 1, 30, 5, 0, 0),
+                utc(2026, 2, 2, 5, 0, 0),
+                utc(2026, 2, 5, 5, 0, 0)
+            ]
+        );
+        // Every 2 weeks on Monday and Wednesday at 09:30: both days of a week, then a week off.
+        let fires = walk(
+            json!({"rule": {"interval": [{"field": "weeks", "weeksInterval": 2,
+                "triggerAtDay": [1, 3], "triggerAtHour": 9, "triggerAtMinute": 30}]}}),
+            utc(2026, 1, 4, 12, 0, 0),
+            4,
+        );
+        assert_eq!(
+            fires,
+            vec![
+                utc(2026, 1, 5, 8, 30, 0),
+                utc(2026, 1, 7, 8, 30, 0),
+                utc(2026, 1, 19, 8, 30, 0),
+                utc(2026, 1, 21, 8, 30, 0)
+            ]
+        );
+        // Every 18 hours: not at fixed clock hours but 18 hours apart.
+        let fires = walk(
+            json!({"rule": {"interval": [{"field": "hours", "hoursInterval": 18}]}}),
+            utc(2026, 1, 5, 22, 30, 0),
+            3,
+        );
+        assert_eq!(
+            fires,
+            vec![
+                utc(2026, 1, 5, 23, 0, 0),
+                utc(2026, 1, 6, 17, 0, 0),
+                utc(2026, 1, 7, 11, 0, 0)
+            ]
+        );
+        assert_eq!(
+            sunday_week(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+            1
+        );
+        assert_eq!(
+            sunday_week(chrono::NaiveDate::from_ymd_opt(2026, 1, 4).unwrap()),
+            2
+        );
+        assert_eq!(
+            sunday_week(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()),
+            1
+        );
+        assert_eq!(
+            sunday_week(chrono::NaiveDate::from_ymd_opt(2026, 12, 26).unwrap()),
+            52
+        );
     }
 
     #[test]
