@@ -120,6 +120,7 @@ async fn replace(
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult {
     let wf = parse_and_validate(&svc, body?.0).await?;
+    let _changing = svc.triggers.changing().await;
     // An active workflow's new triggers must be able to start before anything is stored.
     let plans = if svc.store.get(&id).await?.active {
         Some(svc.triggers.plan(&wf, svc.executor.registry())?)
@@ -134,6 +135,7 @@ async fn replace(
 }
 
 async fn remove(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    let _changing = svc.triggers.changing().await;
     let w = svc.store.get(&id).await?;
     svc.triggers.stop(&id).await;
     svc.store.delete(&id).await?;
@@ -144,6 +146,7 @@ async fn remove(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>)
 /// Starts the workflow's triggers; one that cannot start (bad cron, unknown time zone)
 /// answers 400 naming the node and parameter, and the workflow stays inactive.
 async fn activate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    let _changing = svc.triggers.changing().await;
     let stored = svc.store.get(&id).await?;
     let plans = svc
         .triggers
@@ -155,6 +158,7 @@ async fn activate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String
 
 /// Stops the workflow's triggers: no execution starts from them once this answers.
 async fn deactivate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    let _changing = svc.triggers.changing().await;
     let stored = svc.store.set_active(&id, false).await?;
     svc.triggers.stop(&id).await;
     Ok(Json(workflow_json(&stored)))

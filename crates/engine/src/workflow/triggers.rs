@@ -45,6 +45,7 @@ const SCHEDULE_TRIGGER: &str = "n8n-nodes-base.scheduleTrigger";
 pub struct TriggerRuntime {
     default_timezone: Tz,
     running: Mutex<Running>,
+    changes: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -52,7 +53,8 @@ struct Running {
     workflows: HashMap<String, ActiveTriggers>,
     /// Set once shutdown began: nothing starts any more.
     closed: bool,
-    /// Tasks of triggers stopped by shutdown, still finishing their executions.
+    /// Tasks of stopped triggers, maybe still finishing their executions; shutdown waits
+    /// for them.
     draining: Vec<JoinHandle<()>>,
 }
 
@@ -107,7 +109,15 @@ impl TriggerRuntime {
         Self {
             default_timezone,
             running: Mutex::new(Running::default()),
+            changes: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Held while a workflow's active flag and its triggers change together (activate,
+    /// deactivate, replace, delete), so two such requests cannot interleave and leave an
+    /// inactive workflow firing.
+    pub async fn changing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
     }
 
     /// The zone schedules use when a workflow sets none.
@@ -228,6 +238,7 @@ impl TriggerRuntime {
             .workflows
             .insert(stored.id.clone(), ActiveTriggers { gate, tasks })
         {
+            running.draining.extend(old.tasks);
             tokio::spawn(async move { old.gate.close().await });
         }
     }
@@ -238,6 +249,9 @@ impl TriggerRuntime {
         let active = self.lock().workflows.remove(id);
         if let Some(active) = active {
             active.gate.close().await;
+            let mut running = self.lock();
+            running.draining.retain(|t| !t.is_finished());
+            running.draining.extend(active.tasks);
             tracing::info!(workflow_id = %id, "triggers stopped");
         }
     }
