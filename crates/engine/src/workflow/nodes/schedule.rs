@@ -273,7 +273,54 @@ impl ScheduleRule {
     }
 
     /// The first fire strictly after `after`, reading the expression in zone `tz`.
+    ///
+    /// When clocks go back, the wall-clock hour after the change happens a second time. As
+    /// cron daemons do, a rule that fires at set hours does not fire again in it, while one
+    /// that runs every hour or more often (its hour field has a `*`) keeps running through it.
     fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let next = self.next_wall_clock(after, tz)?;
+        let (before, then) = (utc_offset(after, tz), utc_offset(next, tz));
+        if then >= before || !self.every_hour() {
+            return Some(next);
+        }
+        // The first instant on the later offset: where the wall clock went back.
+        let (mut lo, mut hi) = (after, next);
+        while hi - lo > chrono::Duration::seconds(1) {
+            let mid = lo + (hi - lo) / 2;
+            if utc_offset(mid, tz) == then {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        let repeated_end = hi + chrono::Duration::seconds(i64::from(before - then));
+        let fixed = chrono::FixedOffset::east_opt(then)?;
+        let start = (hi - chrono::Duration::seconds(1)).with_timezone(&fixed);
+        match self.cron.find_next_occurrence(&start, false) {
+            Ok(found) => {
+                let found = found.with_timezone(&Utc);
+                Some(if found > after && found < repeated_end && found < next {
+                    found
+                } else {
+                    next
+                })
+            }
+            Err(_) => Some(next),
+        }
+    }
+
+    /// Whether the rule's hour field has a `*` (every hour, or a step over every hour).
+    fn every_hour(&self) -> bool {
+        let fields: Vec<&str> = self.expression.split_whitespace().collect();
+        let hour = match fields.len() {
+            6 | 7 => fields.get(2),
+            _ => fields.get(1),
+        };
+        hour.is_some_and(|h| h.contains('*'))
+    }
+
+    /// The next fire by wall-clock time in `tz`.
+    fn next_wall_clock(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         let mut from = after.with_timezone(&tz);
         // A handful of steps is enough: each one either answers or moves past one ambiguous
         // wall-clock time.
@@ -295,6 +342,14 @@ impl ScheduleRule {
         }
         None
     }
+}
+
+/// Seconds `tz` is ahead of UTC at `at`.
+fn utc_offset(at: DateTime<Utc>, tz: Tz) -> i32 {
+    use chrono::Offset;
+    tz.offset_from_utc_datetime(&at.naive_utc())
+        .fix()
+        .local_minus_utc()
 }
 
 fn parameter_error(at: &str, field: &str, message: &str) -> NodeError {
@@ -578,6 +633,28 @@ mod tests {
         assert_eq!(
             next_fire(&quarterly, second_pass, berlin),
             Some(utc(2026, 10, 25, 1, 30, 0))
+        );
+        // From the first pass on, it keeps firing every quarter hour through both passes.
+        let mut at = utc(2026, 10, 25, 0, 20, 0); // 02:20 CEST
+        let mut fires = Vec::new();
+        for _ in 0..7 {
+            at = next_fire(&quarterly, at, berlin).unwrap();
+            fires.push(at.format("%H:%M").to_string());
+        }
+        assert_eq!(
+            fires,
+            ["00:30", "00:45", "01:00", "01:15", "01:30", "01:45", "02:00"],
+            "UTC times of 02:30 and 02:45 CEST, 02:00 to 02:45 CET, 03:00 CET"
+        );
+        // A rule at a set hour fires once: 02:30 CEST, then the next day.
+        let at_0230 = rules(json!({"rule": {"interval": [
+            {"field": "days", "triggerAtHour": 2, "triggerAtMinute": 30}
+        ]}}));
+        let once = next_fire(&at_0230, utc(2026, 10, 25, 0, 0, 0), berlin).unwrap();
+        assert_eq!(once, utc(2026, 10, 25, 0, 30, 0));
+        assert_eq!(
+            next_fire(&at_0230, once, berlin),
+            Some(utc(2026, 10, 26, 1, 30, 0))
         );
         let item = fired_item(utc(2026, 10, 25, 1, 30, 0), berlin);
         assert_eq!(item.json["timestamp"], "2026-10-25T02:30:00.000+01:00");
