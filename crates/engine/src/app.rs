@@ -19,6 +19,7 @@ use crate::config::{redact_url, Settings};
 use crate::node_credentials::StoreCredentials;
 use crate::workflow::api::WorkflowService;
 use crate::workflow::store::WorkflowStore;
+use crate::workflow::triggers::{start_active_workflows, TriggerRuntime};
 use crate::workflow::{Executor, NodeRegistry};
 
 /// What every handler shares. Cheap to clone.
@@ -44,6 +45,15 @@ pub struct AppState {
 /// start), the database (migrated), and the stores. Refuses when stored credentials need
 /// a key the ring does not hold.
 pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
+    open_with_nodes(settings, NodeRegistry::with_core_nodes()).await
+}
+
+/// [`open`] with the node types of `nodes` (the core nodes plus plugins) instead of the core
+/// nodes alone.
+pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow::Result<AppState> {
+    let default_timezone = settings
+        .default_timezone()
+        .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -79,15 +89,12 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
     // One outbound client (connection pool, timeouts) for nodes and Salesforce alike.
     let http = http_client()?;
     let node_credentials = Arc::new(StoreCredentials::new(credentials.clone()));
-    let executor = Executor::new(
-        Arc::new(NodeRegistry::with_core_nodes()),
-        http.clone(),
-        node_credentials.clone(),
-    );
+    let executor = Executor::new(Arc::new(nodes), http.clone(), node_credentials.clone());
     let workflows = Arc::new(WorkflowService {
         store: WorkflowStore::new(db.clone()),
         executor,
         credentials: Some(node_credentials),
+        triggers: TriggerRuntime::new(default_timezone),
     });
     let auth = salesforce_node::AuthSettings {
         allow_insecure_hosts: settings.allow_insecure_hosts,
@@ -144,18 +151,33 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Serves until `shutdown` completes, lets in-flight requests finish, then closes the
-/// database.
+/// Starts the active workflows' triggers, serves until `shutdown` completes, then stops the
+/// triggers (no new executions), lets in-flight requests and executions finish, and closes
+/// the database.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let workflows = state.workflows.clone();
+    let started = start_active_workflows(&workflows)
+        .await
+        .context("cannot read the active workflows")?;
+    if started > 0 {
+        tracing::info!(workflows = started, "triggers of active workflows started");
+    }
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let stopping = workflows.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Stop firing at once, while in-flight requests drain.
+            stopping.triggers.close().await;
+        })
+        .await;
+    workflows.triggers.shutdown().await;
+    result?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -187,6 +187,12 @@ pub struct Settings {
     /// Largest webhook request body, in bytes (n8n's default is 16 MiB).
     #[arg(long, env = "SWITCHYARD_MAX_WEBHOOK_BODY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_webhook_body_bytes: usize,
+    /// Time zone of schedules whose workflow sets none (IANA name, e.g. `Europe/Berlin`).
+    #[arg(long, env = "SWITCHYARD_TIMEZONE", global = true)]
+    pub timezone: Option<String>,
+    /// n8n's name for the same setting, read when `SWITCHYARD_TIMEZONE` is not set.
+    #[arg(long, env = "GENERIC_TIMEZONE", hide = true, global = true)]
+    pub generic_timezone: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -210,6 +216,8 @@ impl std::fmt::Debug for Settings {
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
+            .field("timezone", &self.timezone)
+            .field("generic_timezone", &self.generic_timezone)
             .finish()
     }
 }
@@ -239,6 +247,17 @@ impl Settings {
     pub fn set_keys(&mut self, key: Option<&str>, previous: Option<&str>) {
         self.encryption_key = key.map(str::to_owned);
         self.previous_encryption_keys = previous.map(str::to_owned);
+    }
+
+    /// The default time zone of schedules: `SWITCHYARD_TIMEZONE`, else n8n's
+    /// `GENERIC_TIMEZONE`, else UTC. The error names the setting and what was expected.
+    pub fn default_timezone(&self) -> Result<chrono_tz::Tz, String> {
+        let (name, value) = match (&self.timezone, &self.generic_timezone) {
+            (Some(tz), _) if !tz.trim().is_empty() => ("SWITCHYARD_TIMEZONE", tz),
+            (_, Some(tz)) if !tz.trim().is_empty() => ("GENERIC_TIMEZONE", tz),
+            _ => return Ok(chrono_tz::Tz::UTC),
+        };
+        crate::workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
     }
 
     /// What the key ring is loaded from.
@@ -280,6 +299,28 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("k3y"), "{shown}");
         assert!(shown.contains("postgres://sy:redacted@db/sy"), "{shown}");
+    }
+
+    #[test]
+    fn the_default_time_zone_is_utc_unless_set_and_must_exist() {
+        let mut settings = Settings::with_data_dir("/tmp/x");
+        assert_eq!(settings.default_timezone(), Ok(chrono_tz::Tz::UTC));
+        settings.generic_timezone = Some("America/Chicago".into());
+        assert_eq!(
+            settings.default_timezone(),
+            Ok(chrono_tz::Tz::America__Chicago)
+        );
+        settings.timezone = Some("Europe/Paris".into());
+        assert_eq!(
+            settings.default_timezone(),
+            Ok(chrono_tz::Tz::Europe__Paris)
+        );
+        settings.timezone = Some("Europe/Nowhere".into());
+        let err = settings.default_timezone().unwrap_err();
+        assert!(
+            err.starts_with("SWITCHYARD_TIMEZONE: unknown time zone \"Europe/Nowhere\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ async fn serve(db: Db) -> String {
         store: WorkflowStore::new(db),
         executor: Executor::with_core_nodes(),
         credentials: None,
+        triggers: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());

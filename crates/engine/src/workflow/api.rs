@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::executor::{CancelHandle, Executor, RunRequest};
 use super::model::Workflow;
 use super::store::{ExecutionFilter, StoredExecution, StoredWorkflow, WorkflowStore};
+use super::triggers::TriggerRuntime;
 use super::validate::{validate, CredentialLookup};
 use crate::error::ApiError;
 
@@ -26,6 +27,8 @@ pub struct WorkflowService {
     pub executor: Executor,
     /// Checks credential references on save; `None` skips that check.
     pub credentials: Option<Arc<dyn CredentialLookup>>,
+    /// The schedules and polling triggers of active workflows.
+    pub triggers: TriggerRuntime,
 }
 
 type ApiResult<T = Json<Value>> = Result<T, ApiError>;
@@ -117,23 +120,48 @@ async fn replace(
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult {
     let wf = parse_and_validate(&svc, body?.0).await?;
-    Ok(Json(workflow_json(&svc.store.update(&id, wf).await?)))
+    let _changing = svc.triggers.changing().await;
+    // An active workflow's new triggers must be able to start before anything is stored.
+    let plans = if svc.store.get(&id).await?.active {
+        Some(svc.triggers.plan(&wf, svc.executor.registry())?)
+    } else {
+        None
+    };
+    let stored = svc.store.update(&id, wf).await?;
+    if let Some(plans) = plans.filter(|_| stored.active) {
+        svc.triggers.start(&svc, &stored, plans).await;
+    }
+    Ok(Json(workflow_json(&stored)))
 }
 
 async fn remove(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
+    let _changing = svc.triggers.changing().await;
     let w = svc.store.get(&id).await?;
+    svc.triggers.stop(&id).await;
     svc.store.delete(&id).await?;
+    svc.store.delete_trigger_states(&id).await?;
     Ok(Json(workflow_json(&w)))
 }
 
+/// Starts the workflow's triggers; one that cannot start (bad cron, unknown time zone)
+/// answers 400 naming the node and parameter, and the workflow stays inactive.
 async fn activate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(workflow_json(&svc.store.set_active(&id, true).await?)))
+    let _changing = svc.triggers.changing().await;
+    let stored = svc.store.get(&id).await?;
+    let plans = svc
+        .triggers
+        .plan(&stored.workflow, svc.executor.registry())?;
+    let stored = svc.store.set_active(&id, true).await?;
+    svc.triggers.start(&svc, &stored, plans).await;
+    Ok(Json(workflow_json(&stored)))
 }
 
+/// Stops the workflow's triggers: no execution starts from them once this answers.
 async fn deactivate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(workflow_json(
-        &svc.store.set_active(&id, false).await?,
-    )))
+    let _changing = svc.triggers.changing().await;
+    let stored = svc.store.set_active(&id, false).await?;
+    svc.triggers.stop(&id).await;
+    Ok(Json(workflow_json(&stored)))
 }
 
 #[derive(Deserialize)]

@@ -476,6 +476,18 @@ impl Run<'_> {
                 return Ok(vec![pinned.clone()]);
             }
         }
+        if self.executor.registry.node(&node.node_type).is_none()
+            && self.executor.registry.trigger(&node.node_type).is_some()
+        {
+            // A polling trigger was polled before the run; its items are the run's input.
+            let polled = pending
+                .inputs
+                .first()
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            return Ok(vec![polled]);
+        }
         let implementation = self
             .executor
             .registry
@@ -639,4 +651,44 @@ fn is_error_item(item: &Item) -> bool {
                 "error" | "description" | "httpCode" | "errorCode" | "fields"
             )
         })
+}
+
+/// What the trigger runtime needs to call a polling trigger outside an execution.
+impl Executor {
+    /// The context `PollingTrigger::poll` gets for `node` of `wf`: its parameters (expressions
+    /// resolved with no input item), its credentials and the shared HTTP client.
+    pub(crate) fn poll_context(&self, wf: &Workflow, node: &WorkflowNode) -> NodeContext {
+        let data = Arc::new(ExprData {
+            workflow_id: wf.id.clone().unwrap_or_default(),
+            workflow_name: wf.name.clone(),
+            workflow_active: true,
+            execution_mode: ExecutionMode::Trigger.as_str().to_string(),
+            node_name: node.name.clone(),
+            ..ExprData::default()
+        });
+        NodeContext {
+            info: NodeInfo {
+                name: node.name.clone(),
+                type_name: node.node_type.clone(),
+                type_version: node.version(),
+            },
+            params: CompiledParameters::compile(&node.parameters),
+            data,
+            inputs: Vec::new(),
+            credential_refs: node
+                .credentials
+                .iter()
+                .flatten()
+                .map(|(t, r)| (t.clone(), CredentialRef::from(r)))
+                .collect(),
+            credentials: self.credentials.clone(),
+            http: self.http.clone(),
+            span: tracing::info_span!("poll", node = %node.name, node_type = %node.node_type),
+            workflow_id: wf.id.clone().unwrap_or_default(),
+            execution_id: String::new(),
+            mode: ExecutionMode::Trigger,
+            continue_on_fail: false,
+            response: Arc::new(ResponseSlot::default()),
+        }
+    }
 }

@@ -12,6 +12,7 @@
 //! - [`registry`]: node types by name.
 //! - [`api`]: the `/api/v1/workflows` and `/api/v1/executions` routes.
 //! - [`store`]: workflows and executions in the database (SQLite or Postgres).
+//! - [`triggers`]: the trigger runtime: schedules and polling triggers of active workflows.
 
 pub mod api;
 mod context;
@@ -23,6 +24,7 @@ pub mod nodes;
 pub mod registry;
 pub mod run;
 pub mod store;
+pub mod triggers;
 pub mod validate;
 pub mod webhook;
 

@@ -434,3 +434,58 @@ impl WorkflowStore {
         Ok(done.rows_affected())
     }
 }
+
+/// Polling trigger state (migration 0005): what each trigger node of a workflow has seen.
+impl WorkflowStore {
+    /// The state saved for `workflow_id`'s trigger node `node`, if any.
+    pub async fn trigger_state(
+        &self,
+        workflow_id: &str,
+        node: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        let row = sqlx::query(
+            "SELECT state FROM trigger_state WHERE workflow_id = $1 AND node_name = $2",
+        )
+        .bind(workflow_id)
+        .bind(node)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let text: String = row.try_get("state")?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError::InvalidInput {
+                field: "state",
+                reason: e.to_string(),
+            })
+    }
+
+    /// Saves (inserts or replaces) the state of `workflow_id`'s trigger node `node`.
+    pub async fn save_trigger_state(
+        &self,
+        workflow_id: &str,
+        node: &str,
+        state: &Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO trigger_state (workflow_id, node_name, state, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (workflow_id, node_name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(workflow_id)
+        .bind(node)
+        .bind(state.to_string())
+        .bind(now())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets every trigger state of `workflow_id` (the workflow is being deleted).
+    pub async fn delete_trigger_states(&self, workflow_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM trigger_state WHERE workflow_id = $1")
+            .bind(workflow_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+}

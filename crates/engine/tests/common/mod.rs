@@ -109,7 +109,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(settings: Settings) -> Self {
-        let state = app::open(settings).await.expect("server opens");
+        Self::start_with_nodes(settings, engine::workflow::NodeRegistry::with_core_nodes()).await
+    }
+
+    /// A server whose workflows can use the node types of `nodes` (core nodes plus test plugins).
+    pub async fn start_with_nodes(
+        settings: Settings,
+        nodes: engine::workflow::NodeRegistry,
+    ) -> Self {
+        let state = app::open_with_nodes(settings, nodes)
+            .await
+            .expect("server opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

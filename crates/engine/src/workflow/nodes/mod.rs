@@ -17,7 +17,9 @@ mod set;
 mod split_out;
 mod triggers;
 
-pub use schedule::{next_fire, ScheduleRule};
+pub use schedule::{
+    fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, ScheduleRule,
+};
 
 /// Every core node, ready to register.
 pub fn core_nodes() -> Vec<Arc<dyn Node>> {
