@@ -391,6 +391,13 @@ async fn a_tampered_or_missing_state_is_refused(backend: Backend) {
         assert!(html.contains("not valid"), "{html}");
         assert!(!html.contains("<b>hi"), "{html}");
     }
+    // Not even valid UTF-8 once decoded: still the HTML page.
+    let raw = format!("{}?code=abc&state=%FF%FE%3Cx", s.server.url(CALLBACK));
+    let res = browser().get(&raw).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    let (status, html) = page(res).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("not valid"), "{html}");
     let (status, html) = page(
         browser()
             .get(without_param(&callback, "code"))

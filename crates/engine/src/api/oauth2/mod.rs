@@ -12,7 +12,7 @@ pub mod pending;
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -87,10 +87,13 @@ pub async fn authorize_url(state: &AppState, id: &str) -> ApiResult<String> {
     Ok(url)
 }
 
-async fn callback(
-    State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
+async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    // Parsed by hand: a malformed query gets the HTML failure page, not a plain-text
+    // rejection, and a repeated parameter counts once (the last, as with `Query`).
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let origin = page::origin(&state.settings.public_url);
     match complete(&state, &query).await {
         Ok((id, name)) => {

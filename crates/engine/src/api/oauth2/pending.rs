@@ -47,13 +47,22 @@ struct Claims {
     exp: i64,
 }
 
-/// A new attempt: the state and the PKCE challenge to put in the authorize URL.
-#[derive(Debug)]
+/// A new attempt: the state and the PKCE challenge to put in the authorize URL. `Debug`
+/// hides the state, which completes the attempt for whoever holds it.
 pub struct Started {
     /// The `state` parameter.
     pub state: String,
     /// The S256 challenge of the verifier kept in the row.
     pub challenge: String,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("state", &"[redacted]")
+            .field("challenge", &self.challenge)
+            .finish()
+    }
 }
 
 /// A consumed attempt: what the code exchange needs. `Debug` hides the verifier.
@@ -145,11 +154,6 @@ fn open(store: &Store, state: &str) -> Result<Claims, StateError> {
     serde_json::from_slice(&plain).map_err(|_| StateError::Invalid)
 }
 
-/// The credential a state was issued for, if the state is genuine (consumes nothing).
-pub fn credential_of(store: &Store, state: &str) -> Option<String> {
-    open(store, state).ok().map(|c| c.cid)
-}
-
 /// Checks and consumes a state: at most one caller ever gets `Ok` for one state.
 pub async fn take(store: &Store, state: &str, now: DateTime<Utc>) -> Result<Pending, StateError> {
     let claims = open(store, state)?;
@@ -226,7 +230,6 @@ mod tests {
         let started = start(&store, &id, "https://sy.example/cb", now)
             .await
             .unwrap();
-        assert_eq!(credential_of(&store, &started.state), Some(id.clone()));
         let pending = take(&store, &started.state, now).await.unwrap();
         assert_eq!(pending.credential_id, id);
         assert_eq!(pending.redirect_uri, "https://sy.example/cb");
@@ -235,6 +238,7 @@ mod tests {
             started.challenge
         );
         assert!(!format!("{pending:?}").contains(pending.verifier.expose_secret()));
+        assert!(!format!("{started:?}").contains(&started.state));
         assert!(matches!(
             take(&store, &started.state, now).await,
             Err(StateError::AlreadyUsed)
