@@ -608,6 +608,27 @@ async fn the_auth_route_checks_key_id_and_type(backend: Backend) {
         "{body}"
     );
 
+    // Without a My Domain URL the login host follows the environment.
+    for (environment, host) in [
+        ("production", "https://login.salesforce.com"),
+        ("sandbox", "https://test.salesforce.com"),
+    ] {
+        let res = s
+            .api
+            .post(s.server.url("/api/v1/credentials"))
+            .json(&json!({"name": environment, "type": "salesforceOAuth2Api",
+                          "data": {"environment": environment, "clientId": KEY, "clientSecret": SECRET}}))
+            .send()
+            .await
+            .unwrap();
+        let created: Value = res.json().await.unwrap();
+        let url = s.authorize_url(created["id"].as_str().unwrap()).await;
+        assert!(
+            url.starts_with(&format!("{host}/services/oauth2/authorize?")),
+            "{url}"
+        );
+    }
+
     let res = s
         .api
         .post(s.server.url("/api/v1/credentials"))
