@@ -23,9 +23,9 @@ pub mod vault;
 pub use db::{Backend, Db, DbError};
 pub use error::{Error, Result};
 pub use store::{
-    Actor, AuditAction, AuditEntry, Credential, CredentialMeta, CredentialPatch,
-    ExportedCredential, ImportReport, NewCredential, RotateOptions, RotateReport, SecretData,
-    Store,
+    tokens_after_update, Actor, AuditAction, AuditEntry, Credential, CredentialMeta,
+    CredentialPatch, ExportedCredential, ImportReport, NewCredential, RotateOptions, RotateReport,
+    SecretData, Store, TokensAfterUpdate,
 };
 pub use types::{
     CredentialType, FieldKind, FieldProblem, FieldSpec, Registry, ValidateOptions, ValidationError,

@@ -9,7 +9,8 @@ use credentials::{Actor, ExportedCredential, RotateOptions};
 
 use crate::app;
 use crate::config::{
-    ApiKeyCommand, Cli, Command, ExportCommand, ImportCommand, RotateArgs, Settings,
+    ApiKeyCommand, Cli, Command, CredentialsCommand, ExportCommand, ImportCommand, RotateArgs,
+    Settings,
 };
 
 /// Runs the command the user asked for; output goes to `out`, logs to stderr.
@@ -33,7 +34,34 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Workflow { file }) => {
             import_workflows(cli.settings, &file, out).await
         }
+        Command::Credentials(CredentialsCommand::Connect { id }) => {
+            credentials_connect(cli.settings, &id, out).await
+        }
     }
+}
+
+/// Starts a connect attempt in the shared database, as the server's auth route does; the
+/// server's callback completes it.
+async fn credentials_connect(
+    settings: Settings,
+    id: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let url = crate::api::oauth2::authorize_url(&state, id).await;
+    state.db.close().await;
+    let url = url.map_err(|e| match e {
+        crate::error::ApiError::Internal(inner) => inner,
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    writeln!(
+        out,
+        "Open this URL in a browser within 5 minutes and allow access; Salesforce then sends you to {} \
+         and the running Switchyard server completes the connection:",
+        crate::api::oauth2::redirect_uri(&state.settings.public_url)
+    )?;
+    writeln!(out, "{url}")?;
+    Ok(())
 }
 
 async fn api_key_create(

@@ -38,6 +38,21 @@ pub enum Command {
     /// Import data in n8n's format.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Work with stored credentials.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+/// `switchyard credentials ...`
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Print the Salesforce URL that connects an OAuth2 credential, for headless set-ups:
+    /// open it in any browser within 5 minutes; the running server (at
+    /// SWITCHYARD_PUBLIC_URL) completes the connection.
+    Connect {
+        /// The credential's id.
+        id: String,
+    },
 }
 
 /// `switchyard api-key ...`

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`config`]: settings from flags and the environment; the command line.
 //! - [`app`]: opening the key ring, database and stores; the router; serving and shutdown.
-//! - [`api`]: HTTP routes (`/healthz`, `/api/v1/...`) and API-key authentication.
+//! - [`api`]: HTTP routes (`/healthz`, `/api/v1/...`, webhooks, the OAuth2 connect routes) and
+//!   API-key authentication.
 //! - [`api_keys`]: creating and checking API keys.
 //! - [`cli`]: the commands other than `start`.
 //! - [`error`]: how errors become HTTP answers.

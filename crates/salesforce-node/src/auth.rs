@@ -96,6 +96,23 @@ impl Token {
         Value::Object(m)
     }
 
+    /// Reads stored token data that lost its access token but kept the refresh token and
+    /// instance URL (the client secret changed: the store drops only the access token).
+    /// The result only serves [`Method::refresh`]; its access token is empty.
+    pub fn refresh_only(data: &SecretData) -> Option<Token> {
+        if data.get_str("access_token").is_some() {
+            return None;
+        }
+        Some(Token {
+            access_token: SecretString::from(String::new()),
+            instance_url: data.get_str("instance_url")?.to_owned(),
+            refresh_token: Some(SecretString::from(
+                data.get_str("refresh_token")?.to_owned(),
+            )),
+            id: data.get_str("id").map(str::to_owned),
+        })
+    }
+
     /// Reads stored token data; `None` when it lacks an access token or instance URL.
     pub fn from_token_data(data: &SecretData) -> Option<Token> {
         Some(Token {

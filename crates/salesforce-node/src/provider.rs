@@ -90,7 +90,9 @@ impl TokenProvider {
                 Arc::new(t)
             }
             stored => {
-                let new = match (&method, stored) {
+                let refreshable =
+                    stored.or_else(|| credential.token_data.as_ref().and_then(Token::refresh_only));
+                let new = match (&method, refreshable) {
                     (Method::OAuth2 { .. }, Some(old)) => {
                         tracing::info!(credential_id = %id, "refreshing the access token");
                         method.refresh(&self.http, &self.settings, &old).await?

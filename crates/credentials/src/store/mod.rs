@@ -623,7 +623,9 @@ impl Store {
 
     /// Changes the name and/or merges new fields into the data, then validates the result;
     /// nothing is stored when anything is wrong. A change of data clears the token data,
-    /// since tokens were issued for the old settings.
+    /// since tokens were issued for the old settings; except that when only the client
+    /// secret of an OAuth2 credential changes, the refresh token is kept (see
+    /// [`tokens_after_update`]).
     pub async fn update(
         &self,
         id: &str,
@@ -681,8 +683,34 @@ impl Store {
             let at = now();
             let stamp = format_time(&at);
             let mut tx = self.inner.db.pool().begin().await?;
-            let result = match &new_data {
-                Some(data) => {
+            let kept_tokens = match &new_data {
+                Some(data) => self.tokens_kept(&row, ty, data.expose())?,
+                None => None,
+            };
+            let result = match (&new_data, kept_tokens) {
+                (Some(data), Some((token, read_token))) => {
+                    // Conditional on the token data read too: a refresh that rotated the
+                    // refresh token meanwhile must not be overwritten with the old one.
+                    let sealed = self.seal_data(id, data.expose());
+                    sqlx::query(
+                        "UPDATE credentials SET name = $1, data_key_id = $2, data = $3, token_key_id = $4, \
+                         token_data = $5, updated_at = $6 WHERE id = $7 AND data_key_id = $8 AND data = $9 \
+                         AND token_data = $10",
+                    )
+                    .bind(&name)
+                    .bind(&sealed.key_id)
+                    .bind(sealed.blob)
+                    .bind(&token.key_id)
+                    .bind(token.blob)
+                    .bind(&stamp)
+                    .bind(id)
+                    .bind(&row.data_key_id)
+                    .bind(&row.data)
+                    .bind(read_token)
+                    .execute(&mut *tx)
+                    .await?
+                }
+                (Some(data), None) => {
                     let sealed = self.seal_data(id, data.expose());
                     sqlx::query(
                         "UPDATE credentials SET name = $1, data_key_id = $2, data = $3, token_key_id = NULL, \
@@ -698,7 +726,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?
                 }
-                None => {
+                (None, _) => {
                     sqlx::query("UPDATE credentials SET name = $1, updated_at = $2 WHERE id = $3")
                         .bind(&name)
                         .bind(&stamp)
@@ -722,6 +750,35 @@ impl Store {
             return Ok(meta);
         }
         Err(Error::Conflict { id: id.to_owned() })
+    }
+
+    /// The token data to store with new `data`, sealed, and the token blob it replaces; `None`
+    /// when the update clears the token data.
+    fn tokens_kept(
+        &self,
+        row: &Row,
+        ty: &CredentialType,
+        data: &Map<String, Value>,
+    ) -> Result<Option<(crate::vault::Sealed, Vec<u8>)>> {
+        let (Some(key_id), Some(blob)) = (&row.token_key_id, &row.token_data) else {
+            return Ok(None);
+        };
+        let stored =
+            SecretData(self.open_map(&row.id, &row.data_key_id, &row.data, row.id.as_bytes())?);
+        if tokens_after_update(ty.name, stored.expose(), data) != TokensAfterUpdate::DropAccessToken
+        {
+            return Ok(None);
+        }
+        let mut token =
+            SecretData(self.open_map(&row.id, key_id, blob, token_aad(&row.id).as_bytes())?);
+        token.0.remove("access_token");
+        if token.get_str("refresh_token").is_none() {
+            return Ok(None);
+        }
+        let plain =
+            zeroize::Zeroizing::new(serde_json::to_vec(&token.0).expect("a JSON map serializes"));
+        let sealed = self.inner.keys.seal(&plain, token_aad(&row.id).as_bytes());
+        Ok(Some((sealed, blob.clone())))
     }
 
     /// Deletes a credential.
@@ -822,6 +879,49 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// What a change of a credential's data does to its token data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokensAfterUpdate {
+    /// Everything goes: the tokens were issued for other settings (the default).
+    Clear,
+    /// The access token goes, the refresh token and instance URL stay, so the next call
+    /// refreshes with the new settings and no reconnect is needed.
+    DropAccessToken,
+}
+
+/// The rule applied by [`Store::update`] when `old` data becomes `new`.
+///
+/// Salesforce keeps refresh tokens valid across a change of the app's consumer secret,
+/// so rotating only `clientSecret` of a `salesforceOAuth2Api` credential must not force
+/// the user to reconnect; dropping the access token makes the very next call refresh
+/// with the new secret (a wrong one shows up at once). A new `clientId`, `environment`
+/// or `myDomainUrl` points at another app or org: the tokens are useless there.
+pub fn tokens_after_update(
+    type_name: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> TokensAfterUpdate {
+    if type_name != "salesforceOAuth2Api" {
+        return TokensAfterUpdate::Clear;
+    }
+    let changed = old
+        .keys()
+        .chain(new.keys())
+        .filter(|k| old.get(k.as_str()) != new.get(k.as_str()));
+    let mut any = false;
+    for key in changed {
+        if key != "clientSecret" {
+            return TokensAfterUpdate::Clear;
+        }
+        any = true;
+    }
+    if any {
+        TokensAfterUpdate::DropAccessToken
+    } else {
+        TokensAfterUpdate::Clear
     }
 }
 

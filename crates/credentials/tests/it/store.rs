@@ -497,3 +497,105 @@ async fn cache_never_serves_a_row_older_than_this_process_wrote(db: Db) {
     ));
 }
 both_backends!(cache_never_serves_a_row_older_than_this_process_wrote);
+
+/// Rotating only an OAuth2 credential's client secret keeps the refresh token (Salesforce
+/// keeps it valid) and drops the access token; any other change needs a reconnect.
+async fn client_secret_rotation_keeps_the_refresh_token(db: Db) {
+    let store = store(&db, ring());
+    let c = store.create(oauth("o"), &Actor::Cli).await.unwrap();
+    let token = json!({"access_token": "00Dxx!AQ-access", "refresh_token": "5Aep-refresh",
+                       "instance_url": "https://acme.my.salesforce.com", "id": "https://login.salesforce.com/id/00D/005"});
+    let patch = |data: Value| CredentialPatch {
+        name: None,
+        data: Some(data),
+    };
+    store
+        .set_token_data(&c.id, Some(token.clone()))
+        .await
+        .unwrap();
+    store
+        .update(
+            &c.id,
+            patch(json!({"clientSecret": "rotated-secret"})),
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    let got = store.get(&c.id).await.unwrap();
+    assert_eq!(got.data.get_str("clientSecret"), Some("rotated-secret"));
+    assert_eq!(
+        Value::Object(got.token_data.expect("tokens kept").expose().clone()),
+        json!({"refresh_token": "5Aep-refresh", "instance_url": "https://acme.my.salesforce.com",
+               "id": "https://login.salesforce.com/id/00D/005"})
+    );
+
+    // A second rotation keeps it still; the sealed blob stays bound to the row.
+    store
+        .update(
+            &c.id,
+            patch(json!({"clientSecret": "rotated-again"})),
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    let kept = store.get(&c.id).await.unwrap().token_data.unwrap();
+    assert_eq!(kept.get_str("refresh_token"), Some("5Aep-refresh"));
+
+    // A secret change together with anything else, or any other field alone: reconnect.
+    for change in [
+        json!({"clientSecret": "s3", "clientId": "3MVG9-other"}),
+        json!({"environment": "production"}),
+        json!({"myDomainUrl": "https://other.my.salesforce.com"}),
+    ] {
+        store
+            .set_token_data(&c.id, Some(token.clone()))
+            .await
+            .unwrap();
+        store
+            .update(&c.id, patch(change.clone()), &Actor::Cli)
+            .await
+            .unwrap();
+        assert!(
+            store.get(&c.id).await.unwrap().token_data.is_none(),
+            "{change} must clear the tokens"
+        );
+    }
+
+    // Token data without a refresh token has nothing worth keeping.
+    store
+        .set_token_data(
+            &c.id,
+            Some(json!({"access_token": "a", "instance_url": "https://acme.my.salesforce.com"})),
+        )
+        .await
+        .unwrap();
+    store
+        .update(&c.id, patch(json!({"clientSecret": "s4"})), &Actor::Cli)
+        .await
+        .unwrap();
+    assert!(store.get(&c.id).await.unwrap().token_data.is_none());
+
+    // Other types keep today's rule: a secret change clears everything.
+    let cc = store
+        .create(
+            NewCredential {
+                id: None,
+                name: "cc".into(),
+                type_name: "salesforceClientCredentialsApi".into(),
+                data: json!({"url": "https://acme.my.salesforce.com", "clientId": "3MVG9-cc", "clientSecret": "s"}),
+            },
+            &Actor::Cli,
+        )
+        .await
+        .unwrap();
+    store
+        .set_token_data(&cc.id, Some(token.clone()))
+        .await
+        .unwrap();
+    store
+        .update(&cc.id, patch(json!({"clientSecret": "s2"})), &Actor::Cli)
+        .await
+        .unwrap();
+    assert!(store.get(&cc.id).await.unwrap().token_data.is_none());
+}
+both_backends!(client_secret_rotation_keeps_the_refresh_token);

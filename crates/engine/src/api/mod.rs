@@ -1,8 +1,10 @@
-//! The HTTP surface: `/healthz`, `/api/v1` behind API-key authentication, and webhooks.
+//! The HTTP surface: `/healthz`, `/api/v1` behind API-key authentication, webhooks, and
+//! the OAuth2 connect routes under `/rest/oauth2-credential`.
 
 mod auth;
 mod body;
 pub mod credentials;
+pub mod oauth2;
 pub mod webhooks;
 
 use axum::extract::State;
@@ -18,12 +20,15 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Router {
     let require_key = || axum::middleware::from_fn_with_state(state.clone(), auth::require_api_key);
     // Routers carry full paths and are merged: the workflow routes come with their own state.
-    let v1 = credentials::router().route_layer(require_key());
+    let v1 = credentials::router()
+        .merge(oauth2::auth_router())
+        .route_layer(require_key());
     let workflows =
         crate::workflow::api::router(state.workflows.clone()).route_layer(require_key());
     Router::new()
         .route("/healthz", get(healthz))
         .merge(v1)
+        .merge(oauth2::callback_router())
         .merge(webhooks::router(state.settings.max_webhook_body_bytes))
         .with_state(state)
         .merge(workflows)

@@ -136,6 +136,27 @@ impl TestServer {
         }
     }
 
+    /// Like [`TestServer::start`], with `SWITCHYARD_PUBLIC_URL` set to the server's own
+    /// address, so that OAuth2 redirect URIs lead back to it.
+    pub async fn start_public(mut settings: Settings) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        settings.public_url = base.clone();
+        let state = app::open(settings).await.expect("server opens");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app::serve(state.clone(), listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
