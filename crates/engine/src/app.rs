@@ -94,7 +94,7 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
     };
     let provider = salesforce_node::TokenProvider::new(credentials.clone(), http, auth);
     let salesforce =
-        salesforce_node::Client::new(Arc::new(provider), salesforce_node::DEFAULT_API_VERSION);
+        salesforce_node::Client::new(Arc::new(provider), &settings.salesforce_api_version);
     Ok(AppState {
         db,
         credentials,

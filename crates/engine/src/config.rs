@@ -181,6 +181,15 @@ pub struct Settings {
         global = true
     )]
     pub allow_insecure_hosts: bool,
+    /// Salesforce REST API version in request URLs, `vNN.N`.
+    #[arg(
+        long,
+        env = "SWITCHYARD_SALESFORCE_API_VERSION",
+        default_value = salesforce_node::DEFAULT_API_VERSION,
+        value_parser = parse_salesforce_api_version,
+        global = true
+    )]
+    pub salesforce_api_version: String,
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -208,6 +217,7 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
+            .field("salesforce_api_version", &self.salesforce_api_version)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
             .finish()
@@ -255,6 +265,10 @@ impl Settings {
     }
 }
 
+fn parse_salesforce_api_version(value: &str) -> Result<String, String> {
+    salesforce_node::parse_api_version(value).map_err(|e| e.to_string())
+}
+
 /// A database URL with any password replaced, safe to log.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -280,6 +294,24 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("k3y"), "{shown}");
         assert!(shown.contains("postgres://sy:redacted@db/sy"), "{shown}");
+    }
+
+    #[test]
+    fn salesforce_api_version_defaults_to_v64_and_is_checked() {
+        assert_eq!(
+            Settings::with_data_dir("/tmp/x").salesforce_api_version,
+            "v64.0"
+        );
+        let cli = Cli::try_parse_from(["switchyard", "--salesforce-api-version", "v66.0", "start"])
+            .unwrap();
+        assert_eq!(cli.settings.salesforce_api_version, "v66.0");
+        let e = Cli::try_parse_from(["switchyard", "--salesforce-api-version", "66", "start"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SWITCHYARD_SALESFORCE_API_VERSION") && e.contains("like v64.0"),
+            "{e}"
+        );
     }
 
     #[test]

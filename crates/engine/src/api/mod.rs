@@ -1,8 +1,10 @@
-//! The HTTP surface: `/healthz`, `/api/v1` behind API-key authentication, and webhooks.
+//! The HTTP surface: `/healthz`, `/metrics`, `/api/v1` behind API-key authentication, and
+//! webhooks.
 
 mod auth;
 mod body;
 pub mod credentials;
+pub mod metrics;
 pub mod webhooks;
 
 use axum::extract::State;
@@ -23,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         crate::workflow::api::router(state.workflows.clone()).route_layer(require_key());
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(metrics::router())
         .merge(v1)
         .merge(webhooks::router(state.settings.max_webhook_body_bytes))
         .with_state(state)
