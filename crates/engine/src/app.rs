@@ -94,7 +94,8 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
     };
     let provider = salesforce_node::TokenProvider::new(credentials.clone(), http, auth);
     let salesforce =
-        salesforce_node::Client::new(Arc::new(provider), &settings.salesforce_api_version);
+        salesforce_node::Client::new(Arc::new(provider), &settings.salesforce_api_version)
+            .with_retry(settings.salesforce_retry());
     Ok(AppState {
         db,
         credentials,

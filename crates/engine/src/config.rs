@@ -190,6 +190,19 @@ pub struct Settings {
         global = true
     )]
     pub salesforce_api_version: String,
+    /// Sends of one Salesforce call at most, the first included, when it fails transiently
+    /// (503, timeout, connection, locked row) and is safe to repeat; 1 turns retries off.
+    #[arg(long, env = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u8).range(1..=10), global = true)]
+    pub salesforce_max_attempts: u8,
+    /// Most seconds spent waiting between the retries of one Salesforce call, all together.
+    #[arg(long, env = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(0..=600), global = true)]
+    pub salesforce_max_retry_wait_secs: u64,
+    /// Seconds one Salesforce request may take before it counts as a timeout.
+    #[arg(long, env = "SWITCHYARD_SALESFORCE_TIMEOUT_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub salesforce_timeout_secs: u64,
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -218,6 +231,12 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
             .field("salesforce_api_version", &self.salesforce_api_version)
+            .field("salesforce_max_attempts", &self.salesforce_max_attempts)
+            .field(
+                "salesforce_max_retry_wait_secs",
+                &self.salesforce_max_retry_wait_secs,
+            )
+            .field("salesforce_timeout_secs", &self.salesforce_timeout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
             .finish()
@@ -249,6 +268,17 @@ impl Settings {
     pub fn set_keys(&mut self, key: Option<&str>, previous: Option<&str>) {
         self.encryption_key = key.map(str::to_owned);
         self.previous_encryption_keys = previous.map(str::to_owned);
+    }
+
+    /// How the Salesforce client retries: attempts, total wait and per-request timeout from
+    /// the settings, the backoff's first and longest single wait fixed.
+    pub fn salesforce_retry(&self) -> salesforce_node::RetryPolicy {
+        salesforce_node::RetryPolicy {
+            max_attempts: usize::from(self.salesforce_max_attempts),
+            max_total_delay: std::time::Duration::from_secs(self.salesforce_max_retry_wait_secs),
+            timeout: std::time::Duration::from_secs(self.salesforce_timeout_secs),
+            ..salesforce_node::RetryPolicy::default()
+        }
     }
 
     /// What the key ring is loaded from.
@@ -310,6 +340,31 @@ mod tests {
             .to_string();
         assert!(
             e.contains("SWITCHYARD_SALESFORCE_API_VERSION") && e.contains("like v64.0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn salesforce_retry_settings_have_defaults_and_bounds() {
+        let defaults = Settings::with_data_dir("/tmp/x").salesforce_retry();
+        assert_eq!(defaults, salesforce_node::RetryPolicy::default());
+        let cli = Cli::try_parse_from([
+            "switchyard",
+            "--salesforce-max-attempts",
+            "1",
+            "--salesforce-timeout-secs",
+            "30",
+            "start",
+        ])
+        .unwrap();
+        let retry = cli.settings.salesforce_retry();
+        assert_eq!(retry.max_attempts, 1);
+        assert_eq!(retry.timeout, std::time::Duration::from_secs(30));
+        let e = Cli::try_parse_from(["switchyard", "--salesforce-max-attempts", "0", "start"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--salesforce-max-attempts") && e.contains("1..=10"),
             "{e}"
         );
     }

@@ -513,6 +513,9 @@ async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
     let second = store.get(&id).await.unwrap().token_data.unwrap();
     let second = second.get_str("access_token").unwrap().to_owned();
     assert_ne!(first, second);
+    // A 503 and a retry, logged with the error.
+    org.fail_next_calls(1);
+    api.get(&id, "/limits").await.unwrap();
     // A failed sign-in with a wrong secret.
     let wrong = create(
         &store,
@@ -530,6 +533,10 @@ async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
     assert!(
         logs.contains("session expired"),
         "the re-sign-in was logged"
+    );
+    assert!(
+        logs.contains("retrying") && logs.contains("SERVER_UNAVAILABLE"),
+        "the retry was logged"
     );
     for secret in [SECRET, "wrong-secret-5d1e", first.as_str(), second.as_str()] {
         assert!(
