@@ -250,7 +250,14 @@ async fn a_connection_that_was_never_made_is_retried_even_for_a_post() {
     let (store, _dir) = sqlite_store().await;
     let org = org().await;
     let id = credential(&store, &org).await;
-    let sf = client(&store, "v64.0", FAST);
+    // No pooled connections: every attempt opens a new one, so each finds the port closed
+    // (a pooled one might instead fail mid-request, which is not safe to repeat for a POST).
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let provider = TokenProvider::new(store.clone(), http, SETTINGS);
+    let sf = Client::new(Arc::new(provider), "v64.0").with_retry(FAST);
     sf.get(&id, "/limits").await.unwrap();
     org.shutdown().await;
 
@@ -414,7 +421,8 @@ async fn sign_in_racing_an_update(store: Store) {
     let sf = client(&store, "v64.0", FAST);
 
     // The token endpoint answers slowly; the update lands while the sign-in waits for it.
-    org.set_latency(Duration::from_millis(500));
+    // 1.5 s leaves the update ample time to land first even on a loaded machine.
+    org.set_latency(Duration::from_millis(1500));
     let in_flight = {
         let (sf, id) = (sf.clone(), id.clone());
         tokio::spawn(async move { sf.provider().token(&id).await })
@@ -435,6 +443,10 @@ async fn sign_in_racing_an_update(store: Store) {
         .await
         .unwrap();
     sf.provider().invalidate(&id);
+    assert!(
+        !in_flight.is_finished(),
+        "the sign-in must still be in flight when the update lands"
+    );
     // The caller that was already waiting still gets its answer.
     in_flight.await.unwrap().unwrap();
     org.clear_faults();
