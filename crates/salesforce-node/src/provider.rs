@@ -18,7 +18,7 @@ use credentials::Store;
 use secrecy::ExposeSecret;
 
 use crate::auth::{AuthSettings, Method, Token};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metrics::{Counters, CredentialMetrics, Metrics};
 
 #[derive(Default)]
@@ -134,6 +134,7 @@ impl TokenProvider {
                         counters.refresh();
                         method.refresh(&self.http, &self.settings, &old).await?
                     }
+                    (Method::OAuth2 { .. }, None) => return Err(Error::NotConnected),
                     _ => {
                         tracing::info!(credential_id = %id, "signing in to Salesforce");
                         counters.sign_in();

@@ -441,6 +441,13 @@ async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_s
         assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
         let stored = store.get(&id).await.unwrap().token_data.unwrap();
         assert_eq!(stored.get_str("instance_url"), Some(org.base_url()));
+        // One refresh counted for this credential, and no sign-in: OAuth2 only refreshes.
+        let m = api
+            .metrics()
+            .into_iter()
+            .find(|m| m.credential_id == id)
+            .unwrap();
+        assert_eq!((m.refreshes, m.sign_ins), (1, 0));
         let rotated = stored.get_str("refresh_token").unwrap().to_owned();
         assert_ne!(
             rotated, first_refresh,
