@@ -101,7 +101,8 @@ pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow:
     };
     let provider = salesforce_node::TokenProvider::new(credentials.clone(), http, auth);
     let salesforce =
-        salesforce_node::Client::new(Arc::new(provider), salesforce_node::DEFAULT_API_VERSION);
+        salesforce_node::Client::new(Arc::new(provider), &settings.salesforce_api_version)
+            .with_retry(settings.salesforce_retry());
     Ok(AppState {
         db,
         credentials,

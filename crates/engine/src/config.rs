@@ -196,6 +196,28 @@ pub struct Settings {
         global = true
     )]
     pub allow_insecure_hosts: bool,
+    /// Salesforce REST API version in request URLs, `vNN.N`.
+    #[arg(
+        long,
+        env = "SWITCHYARD_SALESFORCE_API_VERSION",
+        default_value = salesforce_node::DEFAULT_API_VERSION,
+        value_parser = parse_salesforce_api_version,
+        global = true
+    )]
+    pub salesforce_api_version: String,
+    /// Sends of one Salesforce call at most, the first included, when it fails transiently
+    /// (503, timeout, connection, locked row) and is safe to repeat; 1 turns retries off.
+    #[arg(long, env = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u8).range(1..=10), global = true)]
+    pub salesforce_max_attempts: u8,
+    /// Most seconds spent waiting between the retries of one Salesforce call, all together.
+    #[arg(long, env = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(0..=600), global = true)]
+    pub salesforce_max_retry_wait_secs: u64,
+    /// Seconds one Salesforce request may take before it counts as a timeout.
+    #[arg(long, env = "SWITCHYARD_SALESFORCE_TIMEOUT_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub salesforce_timeout_secs: u64,
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -229,6 +251,13 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
+            .field("salesforce_api_version", &self.salesforce_api_version)
+            .field("salesforce_max_attempts", &self.salesforce_max_attempts)
+            .field(
+                "salesforce_max_retry_wait_secs",
+                &self.salesforce_max_retry_wait_secs,
+            )
+            .field("salesforce_timeout_secs", &self.salesforce_timeout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
             .field("timezone", &self.timezone)
@@ -275,6 +304,17 @@ impl Settings {
         crate::workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
     }
 
+    /// How the Salesforce client retries: attempts, total wait and per-request timeout from
+    /// the settings, the backoff's first and longest single wait fixed.
+    pub fn salesforce_retry(&self) -> salesforce_node::RetryPolicy {
+        salesforce_node::RetryPolicy {
+            max_attempts: usize::from(self.salesforce_max_attempts),
+            max_total_delay: std::time::Duration::from_secs(self.salesforce_max_retry_wait_secs),
+            timeout: std::time::Duration::from_secs(self.salesforce_timeout_secs),
+            ..salesforce_node::RetryPolicy::default()
+        }
+    }
+
     /// What the key ring is loaded from.
     pub fn key_config(&self) -> credentials::KeyConfig {
         credentials::KeyConfig {
@@ -287,6 +327,10 @@ impl Settings {
             data_dir: self.data_dir.clone(),
         }
     }
+}
+
+fn parse_salesforce_api_version(value: &str) -> Result<String, String> {
+    salesforce_node::parse_api_version(value).map_err(|e| e.to_string())
 }
 
 /// A database URL with any password replaced, safe to log.
@@ -335,6 +379,49 @@ mod tests {
         assert!(
             err.starts_with("SWITCHYARD_TIMEZONE: unknown time zone \"Europe/Nowhere\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn salesforce_api_version_defaults_to_v64_and_is_checked() {
+        assert_eq!(
+            Settings::with_data_dir("/tmp/x").salesforce_api_version,
+            "v64.0"
+        );
+        let cli = Cli::try_parse_from(["switchyard", "--salesforce-api-version", "v66.0", "start"])
+            .unwrap();
+        assert_eq!(cli.settings.salesforce_api_version, "v66.0");
+        let e = Cli::try_parse_from(["switchyard", "--salesforce-api-version", "66", "start"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SWITCHYARD_SALESFORCE_API_VERSION") && e.contains("like v64.0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn salesforce_retry_settings_have_defaults_and_bounds() {
+        let defaults = Settings::with_data_dir("/tmp/x").salesforce_retry();
+        assert_eq!(defaults, salesforce_node::RetryPolicy::default());
+        let cli = Cli::try_parse_from([
+            "switchyard",
+            "--salesforce-max-attempts",
+            "1",
+            "--salesforce-timeout-secs",
+            "30",
+            "start",
+        ])
+        .unwrap();
+        let retry = cli.settings.salesforce_retry();
+        assert_eq!(retry.max_attempts, 1);
+        assert_eq!(retry.timeout, std::time::Duration::from_secs(30));
+        let e = Cli::try_parse_from(["switchyard", "--salesforce-max-attempts", "0", "start"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--salesforce-max-attempts") && e.contains("1..=10"),
+            "{e}"
         );
     }
 

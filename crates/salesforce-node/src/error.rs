@@ -97,18 +97,44 @@ pub enum Error {
         detail: String,
     },
     /// The network failed (connection refused, timeout, TLS).
-    #[error("could not reach Salesforce: {0}")]
-    Transport(String),
+    #[error("could not reach Salesforce: {detail}")]
+    Transport {
+        /// What failed (never the URL: a query string can hold record data).
+        detail: String,
+        /// Which part failed, to tell whether the request may have reached Salesforce.
+        kind: TransportKind,
+    },
+    /// A setting is not of the expected form.
+    #[error("invalid setting {setting}: expected {expected}, got {got:?}")]
+    InvalidSetting {
+        /// The setting's name, e.g. `SWITCHYARD_SALESFORCE_API_VERSION`.
+        setting: &'static str,
+        /// What was expected.
+        expected: &'static str,
+        /// The value given.
+        got: String,
+    },
     /// The credential store failed.
     #[error(transparent)]
     Store(#[from] credentials::Error),
 }
 
+/// Where a transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// No connection was made: the request never left, so sending it again is always safe.
+    Connect,
+    /// No answer in time: the request may have been applied.
+    Timeout,
+    /// Anything else (a connection dropped mid-answer, TLS, a body that could not be read).
+    Other,
+}
+
 impl Error {
-    /// Whether the failure may pass on its own (network, 503), so a retry can help.
+    /// Whether the failure may pass on its own (network, 503, a locked row), so a retry can help.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Transport(_) => true,
+            Error::Transport { .. } => true,
             Error::Api { status, errors } => {
                 *status == 503
                     || errors.iter().any(|e| {
@@ -119,9 +145,42 @@ impl Error {
         }
     }
 
+    /// Whether the call may be sent again after this failure: a transient failure of a call
+    /// safe to repeat, or a connection that was never made. `REQUEST_LIMIT_EXCEEDED` and
+    /// every other refusal are final.
+    pub fn is_retryable(&self, idempotent: bool) -> bool {
+        match self {
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            } => true,
+            other => idempotent && other.is_transient(),
+        }
+    }
+
+    /// Salesforce's error codes, when it answered with an error array.
+    pub fn error_codes(&self) -> Vec<&str> {
+        match self {
+            Error::Api { errors, .. } => errors.iter().map(|e| e.error_code.as_str()).collect(),
+            Error::RequestLimitExceeded => vec!["REQUEST_LIMIT_EXCEEDED"],
+            Error::SessionRejected => vec!["INVALID_SESSION_ID"],
+            _ => Vec::new(),
+        }
+    }
+
     pub(crate) fn transport(e: reqwest::Error) -> Error {
+        let kind = if e.is_connect() {
+            TransportKind::Connect
+        } else if e.is_timeout() {
+            TransportKind::Timeout
+        } else {
+            TransportKind::Other
+        };
         // Without the URL: a query string could hold record data.
-        Error::Transport(e.without_url().to_string())
+        Error::Transport {
+            detail: e.without_url().to_string(),
+            kind,
+        }
     }
 }
 

@@ -7,14 +7,24 @@
 //!   client credentials), URL checks (https, loopback exception) and PKCE.
 //! - [`provider`]: the [`TokenProvider`]: per credential an in-memory token, persisted
 //!   encrypted through the credential store, one sign-in shared by concurrent callers.
-//! - [`client`]: the [`Client`] for REST calls: one retry on an expired session.
+//!   A generation per credential keeps a sign-in that raced a credential update from
+//!   storing its token.
+//! - [`client`]: the [`Client`] for REST calls: one re-auth on an expired session, retries
+//!   with backoff for calls safe to repeat, API usage per answer, queries as page streams.
+//! - [`metrics`]: per credential counters of API calls, sign-ins and refreshes, and the
+//!   last API usage seen; read with [`Client::metrics`].
 
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod metrics;
 pub mod provider;
 
 pub use auth::{AuthSettings, Pkce, Token};
-pub use client::{Client, Response, DEFAULT_API_VERSION};
-pub use error::{Error, Result, SignInProblem};
+pub use client::{
+    parse_api_version, Call, Client, QueryOptions, QueryPage, Response, RetryPolicy,
+    API_VERSION_SETTING, DEFAULT_API_VERSION,
+};
+pub use error::{ApiError, Error, Result, SignInProblem, TransportKind};
+pub use metrics::{ApiUsage, CredentialMetrics};
 pub use provider::TokenProvider;

@@ -4,22 +4,40 @@
 //! token data stored (encrypted) with the credential, so a restart does not sign in again;
 //! only then does it sign in, and it writes the new token back. The slot's async lock is
 //! held across the sign-in, so concurrent callers wait for that one sign-in and share it.
+//!
+//! Each credential also has a generation, bumped by [`TokenProvider::invalidate`] when the
+//! credential changes. A sign-in that started under an older generation used the old
+//! settings: its token goes to the caller that was already waiting for it, but it is
+//! neither cached nor stored, so it cannot outlive the change.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use credentials::Store;
 use secrecy::ExposeSecret;
 
 use crate::auth::{AuthSettings, Method, Token};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::metrics::{Counters, CredentialMetrics, Metrics};
 
 #[derive(Default)]
 struct Slot {
-    token: Option<Arc<Token>>,
+    /// The cached token and the generation it was obtained under.
+    token: Option<(u64, Arc<Token>)>,
     // The access token Salesforce last refused: never handed out again, even when the
     // store still holds it.
     rejected: Option<String>,
+    /// The access token this process last stored, and the generation it was signed in
+    /// under. A stored token equal to one written under an older generation was written
+    /// back after the credential changed (the write raced the update): not to be used.
+    written: Option<(u64, String)>,
+}
+
+#[derive(Default)]
+struct Entry {
+    generation: AtomicU64,
+    slot: tokio::sync::Mutex<Slot>,
 }
 
 /// Hands out access tokens per credential; see the module docs.
@@ -27,7 +45,8 @@ pub struct TokenProvider {
     store: Store,
     http: reqwest::Client,
     settings: AuthSettings,
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for TokenProvider {
@@ -45,7 +64,8 @@ impl TokenProvider {
             store,
             http,
             settings,
-            slots: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
         }
     }
 
@@ -64,18 +84,31 @@ impl TokenProvider {
         &self.store
     }
 
-    fn slot(&self, id: &str) -> Arc<tokio::sync::Mutex<Slot>> {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.entry(id.to_owned()).or_default().clone()
+    /// Counters of every credential used so far, ordered by credential id.
+    pub fn metrics(&self) -> Vec<CredentialMetrics> {
+        self.metrics.snapshot()
+    }
+
+    pub(crate) fn counters(&self, id: &str) -> Arc<Counters> {
+        self.metrics.counters(id)
+    }
+
+    fn entry(&self, id: &str) -> Arc<Entry> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.entry(id.to_owned()).or_default().clone()
     }
 
     /// A usable token for credential `id`: cached, stored, or from one new sign-in.
     pub async fn token(&self, id: &str) -> Result<Arc<Token>> {
-        let slot = self.slot(id);
-        let mut slot = slot.lock().await;
-        if let Some(t) = &slot.token {
-            return Ok(t.clone());
+        let entry = self.entry(id);
+        let mut slot = entry.slot.lock().await;
+        let generation = entry.generation.load(Ordering::SeqCst);
+        if let Some((g, t)) = &slot.token {
+            if *g == generation {
+                return Ok(t.clone());
+            }
         }
+        slot.token = None;
         let credential = self.store.get(id).await?;
         let method =
             Method::from_credential(&credential.meta.type_name, &credential.data, &self.settings)?;
@@ -83,47 +116,63 @@ impl TokenProvider {
             .token_data
             .as_ref()
             .and_then(Token::from_token_data);
-        let stale = |t: &Token| slot.rejected.as_deref() == Some(t.access_token.expose_secret());
+        let stale = |t: &Token| {
+            let access = t.access_token.expose_secret();
+            slot.rejected.as_deref() == Some(access)
+                || matches!(&slot.written, Some((g, w)) if *g != generation && w == access)
+        };
         let token = match stored {
             Some(t) if !stale(&t) => {
                 tracing::debug!(credential_id = %id, "using the stored token");
                 Arc::new(t)
             }
             stored => {
+                let counters = self.counters(id);
                 let refreshable =
                     stored.or_else(|| credential.token_data.as_ref().and_then(Token::refresh_only));
                 let new = match (&method, refreshable) {
                     (Method::OAuth2 { .. }, Some(old)) => {
                         tracing::info!(credential_id = %id, "refreshing the access token");
+                        counters.refresh();
                         method.refresh(&self.http, &self.settings, &old).await?
                     }
+                    (Method::OAuth2 { .. }, None) => return Err(Error::NotConnected),
                     _ => {
                         tracing::info!(credential_id = %id, "signing in to Salesforce");
+                        counters.sign_in();
                         method.sign_in(&self.http, &self.settings).await?
                     }
                 };
+                if entry.generation.load(Ordering::SeqCst) != generation {
+                    tracing::info!(credential_id = %id, "the credential changed during sign-in; its token is used once and not kept");
+                    return Ok(Arc::new(new));
+                }
                 // Stored in one write, so a rotated refresh token never goes missing.
                 self.store
                     .set_token_data(id, Some(new.to_token_data()))
                     .await?;
+                // Should the credential change while this write is under way, the write may
+                // undo the update's clearing of the token data: `written` (and the generation
+                // on the cached copy) make the next caller ignore it.
+                slot.written = Some((generation, new.access_token.expose_secret().to_owned()));
                 Arc::new(new)
             }
         };
         slot.rejected = None;
-        slot.token = Some(token.clone());
+        slot.token = Some((generation, token.clone()));
         Ok(token)
     }
 
     /// Salesforce refused `token` (401 `INVALID_SESSION_ID`): the next [`TokenProvider::token`]
     /// signs in again, unless another caller already replaced it.
     pub async fn rejected(&self, id: &str, token: &Token) {
-        let slot = self.slot(id);
-        let mut slot = slot.lock().await;
+        let entry = self.entry(id);
+        let mut slot = entry.slot.lock().await;
         let refused = token.access_token.expose_secret();
         let current = slot
             .token
             .as_ref()
-            .map(|t| t.access_token.expose_secret() == refused);
+            .map(|(_, t)| t.access_token.expose_secret() == refused);
         if current != Some(false) {
             slot.token = None;
             slot.rejected = Some(refused.to_owned());
@@ -131,10 +180,9 @@ impl TokenProvider {
     }
 
     /// Forgets everything cached for `id`: call it when the credential is updated or deleted.
+    /// A sign-in already in flight finishes for its caller, but its token is not kept.
     pub fn invalidate(&self, id: &str) {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        // A caller holding the old slot finishes with the old settings; new callers start fresh.
-        slots.remove(id);
+        self.entry(id).generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The credential's sign-in method, as stored now.

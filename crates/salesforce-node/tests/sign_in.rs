@@ -441,6 +441,13 @@ async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_s
         assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
         let stored = store.get(&id).await.unwrap().token_data.unwrap();
         assert_eq!(stored.get_str("instance_url"), Some(org.base_url()));
+        // One refresh counted for this credential, and no sign-in: OAuth2 only refreshes.
+        let m = api
+            .metrics()
+            .into_iter()
+            .find(|m| m.credential_id == id)
+            .unwrap();
+        assert_eq!((m.refreshes, m.sign_ins), (1, 0));
         let rotated = stored.get_str("refresh_token").unwrap().to_owned();
         assert_ne!(
             rotated, first_refresh,
@@ -513,6 +520,9 @@ async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
     let second = store.get(&id).await.unwrap().token_data.unwrap();
     let second = second.get_str("access_token").unwrap().to_owned();
     assert_ne!(first, second);
+    // A 503 and a retry, logged with the error.
+    org.fail_next_calls(1);
+    api.get(&id, "/limits").await.unwrap();
     // A failed sign-in with a wrong secret.
     let wrong = create(
         &store,
@@ -530,6 +540,10 @@ async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
     assert!(
         logs.contains("session expired"),
         "the re-sign-in was logged"
+    );
+    assert!(
+        logs.contains("retrying") && logs.contains("SERVER_UNAVAILABLE"),
+        "the retry was logged"
     );
     for secret in [SECRET, "wrong-secret-5d1e", first.as_str(), second.as_str()] {
         assert!(

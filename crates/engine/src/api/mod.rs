@@ -1,9 +1,10 @@
-//! The HTTP surface: `/healthz`, `/api/v1` behind API-key authentication, webhooks, and
-//! the OAuth2 connect routes under `/rest/oauth2-credential`.
+//! The HTTP surface: `/healthz`, `/metrics`, `/api/v1` behind API-key authentication,
+//! webhooks, and the OAuth2 connect routes under `/rest/oauth2-credential`.
 
 mod auth;
 mod body;
 pub mod credentials;
+pub mod metrics;
 pub mod oauth2;
 pub mod webhooks;
 
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         crate::workflow::api::router(state.workflows.clone()).route_layer(require_key());
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(metrics::router())
         .merge(v1)
         .merge(oauth2::callback_router())
         .merge(webhooks::router(state.settings.max_webhook_body_bytes))

@@ -51,7 +51,7 @@ impl Failure {
             Failure::AccessDenied { .. } => StatusCode::FORBIDDEN,
             Failure::AlreadyUsed => StatusCode::CONFLICT,
             Failure::CredentialGone => StatusCode::NOT_FOUND,
-            Failure::Exchange(SfError::Transport(_) | SfError::Unexpected { .. }) => {
+            Failure::Exchange(SfError::Transport { .. } | SfError::Unexpected { .. }) => {
                 StatusCode::BAD_GATEWAY
             }
             Failure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,0 +1,87 @@
+//! `GET /metrics` after Salesforce calls through a stored credential, on the real server.
+
+mod common;
+
+use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use salesforce_fake::FakeOrg;
+use serde_json::{json, Value};
+
+const KEY: &str = "test-consumer-key";
+const SECRET: &str = "test-consumer-secret";
+
+common::on_both_backends!(metrics_show_api_usage_and_counters_per_credential);
+
+async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "sf_metrics").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let mut settings = env.settings(KEY_A, None);
+    settings.allow_insecure_hosts = true;
+    let server = TestServer::start(settings).await;
+    let http = client(&key);
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .client_credentials_user("user@example.com")
+        .start()
+        .await
+        .unwrap();
+    org.set_daily_limit(15000);
+    org.set_api_usage(1234);
+
+    let created: Value = http
+        .post(server.url("/api/v1/credentials"))
+        .json(
+            &json!({"name": "Acme production", "type": "salesforceClientCredentialsApi",
+                      "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("an id").to_owned();
+
+    // The credential test (sign-in + userinfo) through the API, then two REST calls through
+    // the server's shared client, as a Salesforce node makes them.
+    let res = http
+        .post(server.url(&format!("/api/v1/credentials/{id}/test")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "OK"}));
+    for _ in 0..2 {
+        server.state.salesforce.get(&id, "/limits").await.unwrap();
+    }
+    let (used, max) = org.api_usage();
+    assert_eq!((used, max), (1236, 15000));
+
+    // No API key: Prometheus scrapers don't send one.
+    let res = reqwest::get(server.url("/metrics")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = res.text().await.unwrap();
+    for (name, value) in [
+        ("switchyard_salesforce_api_requests_used", used),
+        ("switchyard_salesforce_api_requests_max", max),
+        ("switchyard_salesforce_api_calls_total", 3),
+        ("switchyard_salesforce_sign_ins_total", 1),
+        ("switchyard_salesforce_token_refreshes_total", 0),
+    ] {
+        let line = format!("{name}{{credential_id=\"{id}\"}} {value}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from\n{text}"
+        );
+    }
+    assert!(!text.contains("Acme production"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert_eq!(org.counter("POST /services/oauth2/token"), 1);
+    server.stop().await;
+}
