@@ -85,7 +85,7 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         node_credentials.clone(),
     );
     let workflows = Arc::new(WorkflowService {
-        store: WorkflowStore::new(db.clone()),
+        store: WorkflowStore::with_settings(db.clone(), settings.executions.clone()),
         executor,
         credentials: Some(node_credentials),
     });
@@ -136,6 +136,9 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
+/// How often old executions are pruned (n8n's hard-delete interval); also once at start.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Serves until `shutdown` completes, lets in-flight requests finish, then closes the
 /// database.
 pub async fn serve(
@@ -144,10 +147,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let pruning = state.workflows.store.spawn_pruning(PRUNE_EVERY);
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
+    if let Some(pruning) = pruning {
+        pruning.abort();
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

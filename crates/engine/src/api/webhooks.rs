@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::workflow::store::StoredWorkflow;
-use crate::workflow::webhook::{find_webhook_node, start_webhook, WebhookRequest};
+use crate::workflow::webhook::{
+    find_webhook_node, start_webhook_cancellable, WebhookRequest, WebhookTarget,
+};
 
 /// The webhook routes; their body limit is the webhook one, not the API's.
 pub fn router(body_limit: usize) -> Router<AppState> {
@@ -45,7 +46,7 @@ async fn handle(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest(format!("request body could not be read: {rejection}")),
     })?;
-    let Some((stored, node)) = find(&state, method.as_str(), &path, test).await? else {
+    let Some(target) = find(&state, method.as_str(), &path, test).await? else {
         // n8n's wording, so clients that match on it keep working.
         return Err(ApiError::NotFound(format!(
             "The requested webhook \"{method} {path}\" is not registered."
@@ -66,16 +67,17 @@ async fn handle(
     let workflows = state.workflows.clone();
     let execution_id = uuid::Uuid::new_v4().to_string();
     let mode = if test { "manual" } else { "webhook" };
-    workflows
+    let cancel = workflows
         .store
-        .start_execution(&execution_id, &stored.id, mode)
+        .start_execution(&execution_id, &target.workflow_id, mode)
         .await?;
-    let started = start_webhook(
+    let started = start_webhook_cancellable(
         workflows.executor.clone(),
-        Arc::new(stored.workflow),
-        &node,
+        target.workflow.clone(),
+        &target.node,
         execution_id.clone(),
         request,
+        cancel,
     )
     .await;
     let started = match started {
@@ -92,12 +94,11 @@ async fn handle(
     // execution is recorded when it does end.
     tokio::spawn(async move {
         let recorded = match started.execution.await {
-            Ok(Ok(result)) => {
-                workflows
-                    .store
-                    .finish_execution(&execution_id, &result, true)
-                    .await
-            }
+            Ok(Ok(result)) => workflows
+                .store
+                .finish_execution_by_policy(&execution_id, &target.workflow, mode, &result)
+                .await
+                .map(drop),
             Ok(Err(err)) => {
                 workflows
                     .store
@@ -128,13 +129,17 @@ async fn handle(
 }
 
 /// The workflow and Webhook node listening on `method` `path`: among active workflows for
-/// production calls, among all saved workflows for test calls.
+/// production calls (from the in-memory index, no database read), among all saved workflows
+/// for test calls.
 async fn find(
     state: &AppState,
     method: &str,
     path: &str,
     test: bool,
-) -> ApiResult<Option<(StoredWorkflow, String)>> {
+) -> ApiResult<Option<WebhookTarget>> {
+    if !test {
+        return Ok(state.workflows.store.webhook_target(method, path).await?);
+    }
     let mut cursor: Option<String> = None;
     loop {
         let (page, next) = state
@@ -143,12 +148,12 @@ async fn find(
             .list(Some(250), cursor.as_deref())
             .await?;
         for stored in page {
-            if !(test || stored.active) {
-                continue;
-            }
             if let Some(node) = find_webhook_node(&stored.workflow, method, path) {
-                let node = node.name.clone();
-                return Ok(Some((stored, node)));
+                return Ok(Some(WebhookTarget {
+                    workflow_id: stored.id.clone(),
+                    node: node.name.clone(),
+                    workflow: Arc::new(stored.workflow),
+                }));
             }
         }
         match next {
