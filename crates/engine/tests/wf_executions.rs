@@ -20,6 +20,7 @@ common::on_both_backends!(
     deleting_a_workflow_deletes_its_executions,
     concurrent_starts_page_without_gaps_or_repeats,
     webhook_index_follows_workflow_changes,
+    a_failing_write_fails_alone,
 );
 
 struct Harness {
@@ -569,6 +570,38 @@ async fn webhook_index_follows_workflow_changes(backend: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(h.hook("second").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(h.hook("later").await.status(), StatusCode::OK);
+    h.server.stop().await;
+}
+
+/// Execution rows are written in groups; one bad write (a duplicate id) must fail on its
+/// own and leave the writes queued beside it stored.
+async fn a_failing_write_fails_alone(backend: Backend) {
+    let Some(h) = Harness::start(backend, "failing_write", |_| {}).await else {
+        return;
+    };
+    let wf = h.create(manual_workflow("grouped", json!({})), false).await;
+    let store = h.server.state.workflows.store.clone();
+    let ids = ["w1", "w2", "w3", "w2", "w4", "w5", "w6", "w7"];
+    let starts = ids.iter().map(|id| {
+        let store = store.clone();
+        let wf = wf.clone();
+        async move { store.start_execution(id, &wf, "trigger").await.is_ok() }
+    });
+    let outcomes = futures::future::join_all(starts).await;
+    assert_eq!(
+        outcomes.iter().filter(|ok| !**ok).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let listed = h.executions(&format!("workflowId={wf}")).await;
+    let mut stored: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    stored.sort_unstable();
+    assert_eq!(stored, ["w1", "w2", "w3", "w4", "w5", "w6", "w7"]);
     h.server.stop().await;
 }
 

@@ -16,6 +16,7 @@ use sqlx::Row;
 use super::executor::{CancelHandle, ExecutionResult, ExecutionStatus};
 use super::model::Workflow;
 use super::webhook::{WebhookIndex, WebhookTarget};
+use super::writes::{Write, Writer};
 use crate::config::ExecutionSettings;
 
 /// Errors of the workflow store.
@@ -111,6 +112,7 @@ struct Shared {
     settings: ExecutionSettings,
     running: Mutex<HashMap<String, Running>>,
     webhooks: WebhookIndex,
+    writer: Writer,
 }
 
 /// An execution running in this process: how to stop it, and a sender dropped once its
@@ -119,6 +121,33 @@ struct Shared {
 struct Running {
     cancel: CancelHandle,
     stored: tokio::sync::watch::Sender<()>,
+}
+
+/// n8n's execution data (`{"resultData": {...}}`, as [`ExecutionResult::data_json`]) as text,
+/// serialised straight from the run data rather than through a `Value` copy of every item.
+fn data_text(result: &ExecutionResult) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ResultData<'a> {
+        run_data: &'a std::collections::BTreeMap<String, Vec<super::run::TaskData>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_node_executed: Option<&'a String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a super::executor::ExecutionFailure>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        result_data: ResultData<'a>,
+    }
+    let data = Data {
+        result_data: ResultData {
+            run_data: &result.run_data,
+            last_node_executed: result.last_node.as_ref(),
+            error: result.error.as_ref(),
+        },
+    };
+    serde_json::to_string(&data).unwrap_or_else(|_| result.data_json().to_string())
 }
 
 /// Reads a per-workflow saving setting (`"all"`, `"none"`, `"DEFAULT"`, or a boolean).
@@ -387,16 +416,18 @@ impl WorkflowStore {
         workflow_id: &str,
         mode: &str,
     ) -> Result<CancelHandle, StoreError> {
-        sqlx::query(
-            "INSERT INTO executions (id, workflow_id, mode, status, started_at) \
-             VALUES ($1, $2, $3, 'running', $4)",
-        )
-        .bind(id)
-        .bind(workflow_id)
-        .bind(mode)
-        .bind(now())
-        .execute(self.db.pool())
-        .await?;
+        self.shared
+            .writer
+            .apply(
+                &self.db,
+                Write::Start {
+                    id: id.to_string(),
+                    workflow_id: workflow_id.to_string(),
+                    mode: mode.to_string(),
+                    started_at: now(),
+                },
+            )
+            .await?;
         let cancel = CancelHandle::new();
         if let Ok(mut running) = self.shared.running.lock() {
             running.insert(
@@ -429,9 +460,10 @@ impl WorkflowStore {
             self.finish_execution(id, result, true).await?;
             return Ok(true);
         }
-        let deleted = sqlx::query("DELETE FROM executions WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
+        let deleted = self
+            .shared
+            .writer
+            .apply(&self.db, Write::Delete { id: id.to_string() })
             .await;
         self.forget_running(id);
         deleted?;
@@ -484,24 +516,29 @@ impl WorkflowStore {
             ExecutionStatus::Error => "error",
             ExecutionStatus::Canceled => "canceled",
         };
-        let data = save_data.then(|| result.data_json().to_string());
+        let data = save_data.then(|| data_text(result));
         let error = result
             .error
             .as_ref()
             .and_then(|e| serde_json::to_string(e).ok());
-        let done = sqlx::query(
-            "UPDATE executions SET status = $1, stopped_at = $2, data = $3, error = $4 WHERE id = $5",
-        )
-        .bind(status)
-        .bind(result.stopped_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .bind(data)
-        .bind(error)
-        .bind(id)
-        .execute(self.db.pool())
-        .await;
+        let done = self
+            .shared
+            .writer
+            .apply(
+                &self.db,
+                Write::Finish {
+                    id: id.to_string(),
+                    status,
+                    stopped_at: result
+                        .stopped_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    data,
+                    error,
+                },
+            )
+            .await;
         self.forget_running(id);
-        let done = done?;
-        if done.rows_affected() == 0 {
+        if done? == 0 {
             return Err(StoreError::NotFound {
                 what: "execution",
                 id: id.to_string(),
