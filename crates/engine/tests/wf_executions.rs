@@ -21,6 +21,7 @@ common::on_both_backends!(
     concurrent_starts_page_without_gaps_or_repeats,
     webhook_index_follows_workflow_changes,
     a_failing_write_fails_alone,
+    a_caller_hanging_up_does_not_leave_the_execution_running,
 );
 
 struct Harness {
@@ -602,6 +603,32 @@ async fn a_failing_write_fails_alone(backend: Backend) {
         .collect();
     stored.sort_unstable();
     assert_eq!(stored, ["w1", "w2", "w3", "w4", "w5", "w6", "w7"]);
+    h.server.stop().await;
+}
+
+async fn a_caller_hanging_up_does_not_leave_the_execution_running(backend: Backend) {
+    let Some(h) = Harness::start(backend, "hang_up", |_| {}).await else {
+        return;
+    };
+    // The answer comes after a node that takes 400 ms; the caller gives up after 50 ms.
+    let mut workflow = hook_workflow("slow", "slow", false, json!({}));
+    workflow["nodes"][1]["parameters"]["assignments"]["assignments"][0]["value"] = json!(
+        "={{ (() => { const t = Date.now(); while (Date.now() - t < 400) {} return 1; })() }}"
+    );
+    let wf = h.create(workflow, true).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(h.url("/webhook/slow"))
+        .json(&json!({"n": 1}))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the call should time out");
+    let recorded = h.settled(&wf).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["status"], "success");
     h.server.stop().await;
 }
 

@@ -11,10 +11,12 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use node_api::WebhookResponse;
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::workflow::api::WorkflowService;
 use crate::workflow::webhook::{
     find_webhook_node, start_webhook_cancellable, WebhookRequest, WebhookTarget,
 };
@@ -64,13 +66,52 @@ async fn handle(
         base_url: state.settings.public_url.trim_end_matches('/').to_owned(),
         test,
     };
-    let workflows = state.workflows.clone();
+    // Everything from the execution row to its recorded end runs in its own task: a caller
+    // that hangs up drops this handler, and must not leave an execution `running` forever.
+    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(run_and_record(
+        state.workflows.clone(),
+        target,
+        request,
+        test,
+        answer_tx,
+    ));
+    let answer = answer_rx.await.map_err(|err| {
+        ApiError::Internal(anyhow::anyhow!("the webhook task ended early: {err}"))
+    })??;
+    let mut response =
+        Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
+    for (name, value) in &answer.headers {
+        response = response.header(name, value);
+    }
+    response
+        .body(Body::from(answer.body.unwrap_or_default()))
+        .map_err(|err| ApiError::Internal(err.into()))
+        .map(IntoResponse::into_response)
+}
+
+/// Stores the execution, runs it, sends the answer on `answer` as soon as it is known, and
+/// records how the execution ended.
+async fn run_and_record(
+    workflows: Arc<WorkflowService>,
+    target: WebhookTarget,
+    request: WebhookRequest,
+    test: bool,
+    answer: tokio::sync::oneshot::Sender<ApiResult<WebhookResponse>>,
+) {
     let execution_id = uuid::Uuid::new_v4().to_string();
     let mode = if test { "manual" } else { "webhook" };
-    let cancel = workflows
+    let cancel = match workflows
         .store
         .start_execution(&execution_id, &target.workflow_id, mode)
-        .await?;
+        .await
+    {
+        Ok(cancel) => cancel,
+        Err(err) => {
+            let _ = answer.send(Err(err.into()));
+            return;
+        }
+    };
     let started = start_webhook_cancellable(
         workflows.executor.clone(),
         target.workflow.clone(),
@@ -83,49 +124,41 @@ async fn handle(
     let started = match started {
         Ok(started) => started,
         Err(err) => {
+            let recorded = workflows
+                .store
+                .mark_failed(&execution_id, &err.to_string())
+                .await;
+            let _ = answer.send(match recorded {
+                Ok(()) => Err(err.into()),
+                Err(store) => Err(store.into()),
+            });
+            return;
+        }
+    };
+    // The answer may go out before the execution ends (onReceived, Respond to Webhook).
+    let _ = answer.send(Ok(started.response));
+    let recorded = match started.execution.await {
+        Ok(Ok(result)) => workflows
+            .store
+            .finish_execution_by_policy(&execution_id, &target.workflow, mode, &result)
+            .await
+            .map(drop),
+        Ok(Err(err)) => {
             workflows
                 .store
                 .mark_failed(&execution_id, &err.to_string())
-                .await?;
-            return Err(err.into());
+                .await
+        }
+        Err(err) => {
+            workflows
+                .store
+                .mark_failed(&execution_id, &format!("the execution task failed: {err}"))
+                .await
         }
     };
-    // The answer may go out before the execution ends (onReceived, Respond to Webhook); the
-    // execution is recorded when it does end.
-    tokio::spawn(async move {
-        let recorded = match started.execution.await {
-            Ok(Ok(result)) => workflows
-                .store
-                .finish_execution_by_policy(&execution_id, &target.workflow, mode, &result)
-                .await
-                .map(drop),
-            Ok(Err(err)) => {
-                workflows
-                    .store
-                    .mark_failed(&execution_id, &err.to_string())
-                    .await
-            }
-            Err(err) => {
-                workflows
-                    .store
-                    .mark_failed(&execution_id, &format!("the execution task failed: {err}"))
-                    .await
-            }
-        };
-        if let Err(err) = recorded {
-            tracing::error!(execution_id = %execution_id, error = %err, "could not record a webhook execution");
-        }
-    });
-    let answer = started.response;
-    let mut response =
-        Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
-    for (name, value) in &answer.headers {
-        response = response.header(name, value);
+    if let Err(err) = recorded {
+        tracing::error!(execution_id = %execution_id, error = %err, "could not record a webhook execution");
     }
-    response
-        .body(Body::from(answer.body.unwrap_or_default()))
-        .map_err(|err| ApiError::Internal(err.into()))
-        .map(IntoResponse::into_response)
 }
 
 /// The workflow and Webhook node listening on `method` `path`: among active workflows for

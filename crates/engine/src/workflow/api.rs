@@ -213,9 +213,14 @@ async fn run(
             }
         }
     };
+    // Its own task, so that a caller hanging up on `?wait=true` does not stop the recording.
+    let task = tokio::spawn(task);
     if q.wait {
+        let recorded = task
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the execution task failed: {e}")))?;
         // An execution the saving policy did not keep is answered from memory.
-        if let Some(unsaved) = task.await? {
+        if let Some(unsaved) = recorded? {
             return Ok(Json(unsaved_execution_json(&execution_id, &id, &unsaved)));
         }
         return Ok(Json(execution_json(
@@ -223,7 +228,7 @@ async fn run(
         )));
     }
     tokio::spawn(async move {
-        if let Err(e) = task.await {
+        if let Ok(Err(e)) = task.await {
             tracing::error!(error = %e, "could not record an execution");
         }
     });
