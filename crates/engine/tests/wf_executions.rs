@@ -117,10 +117,16 @@ impl Harness {
             .status()
     }
 
-    /// Waits until no execution of workflow `id` is still running (webhook executions are
-    /// recorded after the answer goes out), then returns its executions.
+    /// Waits until no execution runs in the server any more (webhook executions are
+    /// recorded after the answer goes out; an execution leaves the running set only once
+    /// its end is stored) and none of workflow `id` is stored as running, then returns its
+    /// executions.
     async fn settled(&self, id: &str) -> Vec<Value> {
         for _ in 0..200 {
+            if self.server.state.workflows.store.running_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+                continue;
+            }
             let list = self.executions(&format!("workflowId={id}")).await;
             let data = list["data"].as_array().unwrap().clone();
             if data.iter().all(|e| e["status"] != "running") {

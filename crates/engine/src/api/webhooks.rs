@@ -101,17 +101,10 @@ async fn run_and_record(
 ) {
     let execution_id = uuid::Uuid::new_v4().to_string();
     let mode = if test { "manual" } else { "webhook" };
-    let cancel = match workflows
+    // The caller never sees the execution id, so the answer need not wait for the row.
+    let cancel = workflows
         .store
-        .start_execution(&execution_id, &target.workflow_id, mode)
-        .await
-    {
-        Ok(cancel) => cancel,
-        Err(err) => {
-            let _ = answer.send(Err(err.into()));
-            return;
-        }
-    };
+        .begin_execution(&execution_id, &target.workflow_id, mode);
     let started = start_webhook_cancellable(
         workflows.executor.clone(),
         target.workflow.clone(),

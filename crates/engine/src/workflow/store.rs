@@ -428,6 +428,27 @@ impl WorkflowStore {
                 },
             )
             .await?;
+        Ok(self.register_running(id))
+    }
+
+    /// Like [`Self::start_execution`] but does not wait for the row: it is written with the
+    /// next group of execution writes, before any later write to it (its end). For webhook
+    /// calls, whose caller never sees the execution id, so the answer does not wait for a
+    /// commit. A failed write is logged.
+    pub fn begin_execution(&self, id: &str, workflow_id: &str, mode: &str) -> CancelHandle {
+        drop(self.shared.writer.submit(
+            &self.db,
+            Write::Start {
+                id: id.to_string(),
+                workflow_id: workflow_id.to_string(),
+                mode: mode.to_string(),
+                started_at: now(),
+            },
+        ));
+        self.register_running(id)
+    }
+
+    fn register_running(&self, id: &str) -> CancelHandle {
         let cancel = CancelHandle::new();
         if let Ok(mut running) = self.shared.running.lock() {
             running.insert(
@@ -438,7 +459,12 @@ impl WorkflowStore {
                 },
             );
         }
-        Ok(cancel)
+        cancel
+    }
+
+    /// How many executions run in this process right now (their end not yet stored).
+    pub fn running_count(&self) -> usize {
+        self.shared.running.lock().map_or(0, |r| r.len())
     }
 
     fn forget_running(&self, id: &str) {
@@ -646,14 +672,21 @@ impl WorkflowStore {
 
     /// Records that execution `id` failed before any node ran (no start node, ...).
     pub async fn mark_failed(&self, id: &str, message: &str) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE executions SET status = 'error', stopped_at = $1, error = $2 WHERE id = $3",
-        )
-        .bind(now())
-        .bind(serde_json::json!({ "message": message }).to_string())
-        .bind(id)
-        .execute(self.db.pool())
-        .await;
+        // Through the writer, so that it lands after a start still queued there.
+        let done = self
+            .shared
+            .writer
+            .apply(
+                &self.db,
+                Write::Finish {
+                    id: id.to_string(),
+                    status: "error",
+                    stopped_at: now(),
+                    data: None,
+                    error: Some(serde_json::json!({ "message": message }).to_string()),
+                },
+            )
+            .await;
         self.forget_running(id);
         done?;
         Ok(())

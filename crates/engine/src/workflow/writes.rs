@@ -59,16 +59,35 @@ impl std::fmt::Debug for Queued {
 impl Writer {
     /// Applies `write` in the next group and returns the rows it affected.
     pub(crate) async fn apply(&self, db: &Db, write: Write) -> Result<u64, sqlx::Error> {
+        self.submit(db, write)
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+
+    /// Queues `write` without waiting for it. Writes are applied in the order they were
+    /// queued, so a later write to the same row lands after it. A failure nobody waits for
+    /// is logged.
+    pub(crate) fn submit(
+        &self,
+        db: &Db,
+        write: Write,
+    ) -> oneshot::Receiver<Result<u64, sqlx::Error>> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(run(db.clone(), rx));
             tx
         });
         let (done, result) = oneshot::channel();
-        queue
-            .send(Queued { write, done })
-            .map_err(|_| sqlx::Error::WorkerCrashed)?;
-        result.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+        // The task only ends when the queue is dropped, so this send fails only if it
+        // panicked; the caller then sees a closed channel.
+        let _ = queue.send(Queued { write, done });
+        result
+    }
+}
+
+fn reply(queued: Queued, result: Result<u64, sqlx::Error>) {
+    if let Err(Err(err)) = queued.done.send(result) {
+        tracing::warn!(error = %err, "an execution write failed");
     }
 }
 
@@ -78,14 +97,14 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Queued>) {
         match apply_group(&db, &group).await {
             Ok(counts) => {
                 for (queued, count) in group.drain(..).zip(counts) {
-                    let _ = queued.done.send(Ok(count));
+                    reply(queued, Ok(count));
                 }
             }
             Err(err) => {
                 tracing::debug!(error = %err, writes = group.len(), "a group of execution writes failed; applying them one by one");
                 for queued in group.drain(..) {
                     let result = apply_one(&db, &queued.write, None).await;
-                    let _ = queued.done.send(result);
+                    reply(queued, result);
                 }
             }
         }
