@@ -104,7 +104,8 @@ async fn run_and_record(
     // The caller never sees the execution id, so the answer need not wait for the row.
     let cancel = workflows
         .store
-        .begin_execution(&execution_id, &target.workflow_id, mode);
+        .begin_execution(&execution_id, &target.workflow_id, mode)
+        .await;
     let started = start_webhook_cancellable(
         workflows.executor.clone(),
         target.workflow.clone(),

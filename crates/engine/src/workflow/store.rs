@@ -434,17 +434,23 @@ impl WorkflowStore {
     /// Like [`Self::start_execution`] but does not wait for the row: it is written with the
     /// next group of execution writes, before any later write to it (its end). For webhook
     /// calls, whose caller never sees the execution id, so the answer does not wait for a
-    /// commit. A failed write is logged.
-    pub fn begin_execution(&self, id: &str, workflow_id: &str, mode: &str) -> CancelHandle {
-        drop(self.shared.writer.submit(
-            &self.db,
-            Write::Start {
-                id: id.to_string(),
-                workflow_id: workflow_id.to_string(),
-                mode: mode.to_string(),
-                started_at: now(),
-            },
-        ));
+    /// commit. Waits only while the write queue is full (the database is behind). A failed
+    /// write is logged.
+    pub async fn begin_execution(&self, id: &str, workflow_id: &str, mode: &str) -> CancelHandle {
+        drop(
+            self.shared
+                .writer
+                .submit(
+                    &self.db,
+                    Write::Start {
+                        id: id.to_string(),
+                        workflow_id: workflow_id.to_string(),
+                        mode: mode.to_string(),
+                        started_at: now(),
+                    },
+                )
+                .await,
+        );
         self.register_running(id)
     }
 

@@ -15,6 +15,10 @@ use tokio::sync::{mpsc, oneshot};
 /// Writes taken into one transaction at most.
 const MAX_GROUP: usize = 256;
 
+/// Writes waiting at most; a full queue makes callers wait, so that a load the database
+/// cannot keep up with slows the callers down instead of piling up in memory.
+const QUEUE: usize = 2 * MAX_GROUP;
+
 /// One execution row change.
 #[derive(Debug)]
 pub(crate) enum Write {
@@ -45,7 +49,7 @@ struct Queued {
 /// The queue in front of the writer task, started on first use.
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
-    queue: OnceLock<mpsc::UnboundedSender<Queued>>,
+    queue: OnceLock<mpsc::Sender<Queued>>,
 }
 
 impl std::fmt::Debug for Queued {
@@ -61,26 +65,27 @@ impl Writer {
     pub(crate) async fn apply(&self, db: &Db, write: Write) -> Result<u64, sqlx::Error> {
         self.submit(db, write)
             .await
+            .await
             .map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
-    /// Queues `write` without waiting for it. Writes are applied in the order they were
-    /// queued, so a later write to the same row lands after it. A failure nobody waits for
-    /// is logged.
-    pub(crate) fn submit(
+    /// Queues `write` (waiting while the queue is full) and returns without waiting for it to
+    /// be applied. Writes are applied in the order they were queued, so a later write to the
+    /// same row lands after it. A failure nobody waits for is logged.
+    pub(crate) async fn submit(
         &self,
         db: &Db,
         write: Write,
     ) -> oneshot::Receiver<Result<u64, sqlx::Error>> {
         let queue = self.queue.get_or_init(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(run(db.clone(), rx));
             tx
         });
         let (done, result) = oneshot::channel();
         // The task only ends when the queue is dropped, so this send fails only if it
         // panicked; the caller then sees a closed channel.
-        let _ = queue.send(Queued { write, done });
+        let _ = queue.send(Queued { write, done }).await;
         result
     }
 }
@@ -91,7 +96,7 @@ fn reply(queued: Queued, result: Result<u64, sqlx::Error>) {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Queued>) {
+async fn run(db: Db, mut rx: mpsc::Receiver<Queued>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
         match apply_group(&db, &group).await {
