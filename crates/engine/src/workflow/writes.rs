@@ -7,6 +7,7 @@
 //! many executions. Each caller still waits for its own write to be committed and gets
 //! its own result: when a group fails, its writes are retried one by one.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use credentials::Db;
@@ -116,17 +117,120 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Queued>) {
     }
 }
 
+/// One transaction for the group, and one statement per kind of write: a multi-row insert
+/// for the starts, an `UPDATE ... FROM (VALUES ...)` for the ends, one `DELETE ... IN` (both
+/// backends accept these, and `RETURNING` tells which rows each touched). Statements are
+/// built from placeholders only. A row's start always precedes its end in the queue, so
+/// applying the starts first keeps each row's order.
 async fn apply_group(db: &Db, group: &[Queued]) -> Result<Vec<u64>, sqlx::Error> {
     if let [one] = group {
         return Ok(vec![apply_one(db, &one.write, None).await?]);
     }
     let mut tx = db.pool().begin().await?;
-    let mut counts = Vec::with_capacity(group.len());
-    for queued in group {
-        counts.push(apply_one(db, &queued.write, Some(&mut tx)).await?);
+    let mut counts = vec![0; group.len()];
+
+    let starts: Vec<usize> = (0..group.len())
+        .filter(|&i| matches!(group[i].write, Write::Start { .. }))
+        .collect();
+    if !starts.is_empty() {
+        let rows = placeholders(starts.len(), 4, |p| {
+            format!("({}, {}, {}, 'running', {})", p[0], p[1], p[2], p[3])
+        });
+        let sql = format!(
+            "INSERT INTO executions (id, workflow_id, mode, status, started_at) VALUES {rows}"
+        );
+        let mut query = sqlx::query(&sql);
+        for &i in &starts {
+            if let Write::Start {
+                id,
+                workflow_id,
+                mode,
+                started_at,
+            } = &group[i].write
+            {
+                query = query.bind(id).bind(workflow_id).bind(mode).bind(started_at);
+            }
+        }
+        query.execute(&mut *tx).await?;
+        for &i in &starts {
+            counts[i] = 1;
+        }
+    }
+
+    let finishes: Vec<usize> = (0..group.len())
+        .filter(|&i| matches!(group[i].write, Write::Finish { .. }))
+        .collect();
+    if !finishes.is_empty() {
+        let rows = placeholders(finishes.len(), 5, |p| format!("({})", p.join(", ")));
+        let sql = format!(
+            "UPDATE executions SET status = v.column2, stopped_at = v.column3, data = v.column4, \
+             error = v.column5 FROM (VALUES {rows}) AS v WHERE executions.id = v.column1 \
+             RETURNING executions.id"
+        );
+        let mut query = sqlx::query(&sql);
+        for &i in &finishes {
+            if let Write::Finish {
+                id,
+                status,
+                stopped_at,
+                data,
+                error,
+            } = &group[i].write
+            {
+                query = query
+                    .bind(id)
+                    .bind(*status)
+                    .bind(stopped_at)
+                    .bind(data)
+                    .bind(error);
+            }
+        }
+        let touched = returned_ids(query.fetch_all(&mut *tx).await?)?;
+        for &i in &finishes {
+            if let Write::Finish { id, .. } = &group[i].write {
+                counts[i] = u64::from(touched.contains(id.as_str()));
+            }
+        }
+    }
+
+    let deletes: Vec<usize> = (0..group.len())
+        .filter(|&i| matches!(group[i].write, Write::Delete { .. }))
+        .collect();
+    if !deletes.is_empty() {
+        let list = placeholders(deletes.len(), 1, |p| p[0].clone());
+        let sql = format!("DELETE FROM executions WHERE id IN ({list}) RETURNING id");
+        let mut query = sqlx::query(&sql);
+        for &i in &deletes {
+            if let Write::Delete { id } = &group[i].write {
+                query = query.bind(id);
+            }
+        }
+        let touched = returned_ids(query.fetch_all(&mut *tx).await?)?;
+        for &i in &deletes {
+            if let Write::Delete { id } = &group[i].write {
+                counts[i] = u64::from(touched.contains(id.as_str()));
+            }
+        }
     }
     tx.commit().await?;
     Ok(counts)
+}
+
+/// `rows` groups of `width` numbered placeholders (`$1`, `$2`, ...), each shaped by `row`,
+/// joined with commas.
+fn placeholders(rows: usize, width: usize, row: impl Fn(&[String]) -> String) -> String {
+    (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            row(&p)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn returned_ids(rows: Vec<sqlx::any::AnyRow>) -> Result<HashSet<String>, sqlx::Error> {
+    use sqlx::Row;
+    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
 }
 
 async fn apply_one(
