@@ -439,3 +439,76 @@ pub fn response_for(webhook: &WorkflowNode, execution: &ExecutionResult) -> Webh
         _ => on_received_response(webhook),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(id: &str, active: bool, hooks: &[(&str, &str, bool)]) -> StoredWorkflow {
+        let nodes: Vec<Value> = hooks
+            .iter()
+            .enumerate()
+            .map(|(i, (method, path, disabled))| {
+                json!({"name": format!("Hook {i}"), "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                       "disabled": disabled, "parameters": {"httpMethod": method, "path": path}})
+            })
+            .collect();
+        let workflow =
+            Workflow::from_value(json!({"id": id, "name": id, "nodes": nodes, "connections": {}}))
+                .expect("workflow");
+        StoredWorkflow {
+            id: id.into(),
+            active,
+            workflow,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn answering(index: &WebhookIndex, method: &str, path: &str) -> Option<(String, String)> {
+        index.lookup(method, path).map(|t| (t.workflow_id, t.node))
+    }
+
+    #[test]
+    fn index_lists_enabled_hooks_of_active_workflows() {
+        let index = WebhookIndex::default();
+        index.fill(vec![
+            stored(
+                "b",
+                true,
+                &[("POST", "/orders/", false), ("GET", "off", true)],
+            ),
+            stored("a", true, &[("post", "orders", false)]),
+            stored("c", false, &[("GET", "idle", false)]),
+        ]);
+        // Method case and surrounding slashes do not matter; the lowest id wins a shared path.
+        assert_eq!(
+            answering(&index, "POST", "orders"),
+            Some(("a".into(), "Hook 0".into()))
+        );
+        assert_eq!(answering(&index, "GET", "orders"), None);
+        assert_eq!(answering(&index, "GET", "off"), None, "disabled node");
+        assert_eq!(answering(&index, "GET", "idle"), None, "inactive workflow");
+
+        index.remove("a");
+        assert_eq!(
+            answering(&index, "POST", "/orders"),
+            Some(("b".into(), "Hook 0".into()))
+        );
+        index.put(&stored("c", true, &[("GET", "idle", false)]));
+        assert_eq!(
+            answering(&index, "get", "idle"),
+            Some(("c".into(), "Hook 0".into()))
+        );
+        index.put(&stored("b", false, &[("POST", "orders", false)]));
+        assert_eq!(answering(&index, "POST", "orders"), None);
+    }
+
+    #[test]
+    fn writes_before_the_first_fill_are_left_to_it() {
+        let index = WebhookIndex::default();
+        index.put(&stored("a", true, &[("GET", "x", false)]));
+        assert!(!index.is_loaded());
+        assert_eq!(answering(&index, "GET", "x"), None);
+    }
+}
