@@ -91,7 +91,7 @@ pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow:
     let node_credentials = Arc::new(StoreCredentials::new(credentials.clone()));
     let executor = Executor::new(Arc::new(nodes), http.clone(), node_credentials.clone());
     let workflows = Arc::new(WorkflowService {
-        store: WorkflowStore::new(db.clone()),
+        store: WorkflowStore::with_settings(db.clone(), settings.executions.clone()),
         executor,
         credentials: Some(node_credentials),
         triggers: TriggerRuntime::new(default_timezone),
@@ -152,9 +152,15 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Starts the active workflows' triggers, serves until `shutdown` completes, then stops the
-/// triggers (no new executions), lets in-flight requests and executions finish, and closes
-/// the database.
+/// How often old executions are pruned (n8n's hard-delete interval); also once at start.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// How long shutdown waits for executions still running once requests have drained.
+const DRAIN_EXECUTIONS: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Starts the active workflows' triggers and the pruning task, serves until `shutdown`
+/// completes, then stops the triggers (no new executions), lets in-flight requests and
+/// executions finish and their ends be stored, and closes the database.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -168,6 +174,7 @@ pub async fn serve(
     if started > 0 {
         tracing::info!(workflows = started, "triggers of active workflows started");
     }
+    let pruning = workflows.store.spawn_pruning(PRUNE_EVERY);
     let app = router(state);
     let stopping = workflows.clone();
     let result = axum::serve(listener, app)
@@ -178,6 +185,17 @@ pub async fn serve(
         })
         .await;
     workflows.triggers.shutdown().await;
+    // A webhook's answer can go out before its execution ends (onReceived, Respond to
+    // Webhook): wait for those ends to be stored before the database closes.
+    if !workflows.store.wait_until_idle(DRAIN_EXECUTIONS).await {
+        tracing::warn!(
+            running = workflows.store.running_count(),
+            "executions still running at shutdown; they will be marked crashed at the next start"
+        );
+    }
+    if let Some(pruning) = pruning {
+        pruning.abort();
+    }
     result?;
     db.close().await;
     tracing::info!("stopped");

@@ -230,6 +230,79 @@ pub struct Settings {
     /// n8n's name for the same setting, read when `SWITCHYARD_TIMEZONE` is not set.
     #[arg(long, env = "GENERIC_TIMEZONE", hide = true, global = true)]
     pub generic_timezone: Option<String>,
+    /// Which executions are kept, and for how long (n8n's `EXECUTIONS_DATA_*`).
+    #[command(flatten)]
+    pub executions: ExecutionSettings,
+}
+
+/// n8n's `EXECUTIONS_DATA_*` settings: which finished executions are saved, and pruning.
+/// Each workflow's `settings` may override the saving ones.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionSettings {
+    /// Save failed (and cancelled) executions: `all` or `none`.
+    #[arg(long = "executions-data-save-on-error", env = "EXECUTIONS_DATA_SAVE_ON_ERROR", default_value = "all",
+          value_parser = parse_save("EXECUTIONS_DATA_SAVE_ON_ERROR"), action = clap::ArgAction::Set, global = true)]
+    pub save_on_error: bool,
+    /// Save successful executions: `all` or `none`.
+    #[arg(long = "executions-data-save-on-success", env = "EXECUTIONS_DATA_SAVE_ON_SUCCESS", default_value = "all",
+          value_parser = parse_save("EXECUTIONS_DATA_SAVE_ON_SUCCESS"), action = clap::ArgAction::Set, global = true)]
+    pub save_on_success: bool,
+    /// Save manual executions (`true` or `false`), whatever their outcome.
+    #[arg(long = "executions-data-save-manual-executions", env = "EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS", default_value = "true",
+          value_parser = parse_flag("EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS"), action = clap::ArgAction::Set, global = true)]
+    pub save_manual: bool,
+    /// Delete old finished executions in the background (`true` or `false`).
+    #[arg(long = "executions-data-prune", env = "EXECUTIONS_DATA_PRUNE", default_value = "true",
+          value_parser = parse_flag("EXECUTIONS_DATA_PRUNE"), action = clap::ArgAction::Set, global = true)]
+    pub prune: bool,
+    /// Finished executions older than this many hours are pruned.
+    #[arg(long = "executions-data-max-age", env = "EXECUTIONS_DATA_MAX_AGE", default_value = "336",
+          value_parser = parse_count("EXECUTIONS_DATA_MAX_AGE", 1), global = true)]
+    pub max_age_hours: u64,
+    /// At most this many finished executions are kept (oldest pruned first); 0 = no limit.
+    #[arg(long = "executions-data-prune-max-count", env = "EXECUTIONS_DATA_PRUNE_MAX_COUNT", default_value = "10000",
+          value_parser = parse_count("EXECUTIONS_DATA_PRUNE_MAX_COUNT", 0), global = true)]
+    pub prune_max_count: u64,
+}
+
+impl Default for ExecutionSettings {
+    fn default() -> Self {
+        Self {
+            save_on_error: true,
+            save_on_success: true,
+            save_manual: true,
+            prune: true,
+            max_age_hours: 336,
+            prune_max_count: 10_000,
+        }
+    }
+}
+
+// The parsers name the environment variable: that is what operators set, and clap's own
+// message would only name the flag.
+fn parse_save(var: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone {
+    move |value| match value {
+        "all" => Ok(true),
+        "none" => Ok(false),
+        other => Err(format!("{var} must be `all` or `none`, got `{other}`")),
+    }
+}
+
+fn parse_flag(var: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone {
+    move |value| match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("{var} must be `true` or `false`, got `{value}`")),
+    }
+}
+
+fn parse_count(var: &'static str, min: u64) -> impl Fn(&str) -> Result<u64, String> + Clone {
+    move |value| match value.trim().parse::<u64>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!(
+            "{var} must be a whole number of at least {min}, got `{value}`"
+        )),
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -262,6 +335,7 @@ impl std::fmt::Debug for Settings {
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
             .field("timezone", &self.timezone)
             .field("generic_timezone", &self.generic_timezone)
+            .field("executions", &self.executions)
             .finish()
     }
 }
@@ -423,6 +497,56 @@ mod tests {
             e.contains("--salesforce-max-attempts") && e.contains("1..=10"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn execution_settings_default_as_n8n() {
+        let settings = Settings::with_data_dir("/srv/sy");
+        assert_eq!(settings.executions, ExecutionSettings::default());
+        let cli = Cli::try_parse_from([
+            "switchyard",
+            "--executions-data-save-on-success",
+            "none",
+            "--executions-data-prune-max-count",
+            "0",
+            "start",
+        ])
+        .expect("valid settings");
+        assert!(!cli.settings.executions.save_on_success);
+        assert_eq!(cli.settings.executions.prune_max_count, 0);
+    }
+
+    #[test]
+    fn bad_execution_settings_name_the_variable() {
+        for (flag, value, var) in [
+            (
+                "--executions-data-save-on-error",
+                "some",
+                "EXECUTIONS_DATA_SAVE_ON_ERROR",
+            ),
+            (
+                "--executions-data-save-on-success",
+                "yes",
+                "EXECUTIONS_DATA_SAVE_ON_SUCCESS",
+            ),
+            (
+                "--executions-data-save-manual-executions",
+                "maybe",
+                "EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS",
+            ),
+            ("--executions-data-prune", "1x", "EXECUTIONS_DATA_PRUNE"),
+            ("--executions-data-max-age", "0", "EXECUTIONS_DATA_MAX_AGE"),
+            (
+                "--executions-data-prune-max-count",
+                "-3",
+                "EXECUTIONS_DATA_PRUNE_MAX_COUNT",
+            ),
+        ] {
+            let err = Cli::try_parse_from(["switchyard", &format!("{flag}={value}"), "start"])
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains(var), "{flag}={value}: {err}");
+        }
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl From<crate::workflow::store::StoreError> for ApiError {
         match err {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::InvalidInput { .. } => ApiError::BadRequest(err.to_string()),
+            E::NotRunning { .. } => ApiError::Conflict(err.to_string()),
             E::Database(_) => ApiError::Internal(err.into()),
         }
     }

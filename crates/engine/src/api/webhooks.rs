@@ -11,12 +11,15 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use node_api::WebhookResponse;
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::workflow::store::StoredWorkflow;
-use crate::workflow::webhook::{find_webhook_node, start_webhook, WebhookRequest};
+use crate::workflow::api::WorkflowService;
+use crate::workflow::webhook::{
+    find_webhook_node, start_webhook_cancellable, WebhookRequest, WebhookTarget,
+};
 
 /// The webhook routes; their body limit is the webhook one, not the API's.
 pub fn router(body_limit: usize) -> Router<AppState> {
@@ -45,7 +48,7 @@ async fn handle(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest(format!("request body could not be read: {rejection}")),
     })?;
-    let Some((stored, node)) = find(&state, method.as_str(), &path, test).await? else {
+    let Some(target) = find(&state, method.as_str(), &path, test).await? else {
         // n8n's wording, so clients that match on it keep working.
         return Err(ApiError::NotFound(format!(
             "The requested webhook \"{method} {path}\" is not registered."
@@ -63,59 +66,19 @@ async fn handle(
         base_url: state.settings.public_url.trim_end_matches('/').to_owned(),
         test,
     };
-    let workflows = state.workflows.clone();
-    let execution_id = uuid::Uuid::new_v4().to_string();
-    let mode = if test { "manual" } else { "webhook" };
-    workflows
-        .store
-        .start_execution(&execution_id, &stored.id, mode)
-        .await?;
-    let started = start_webhook(
-        workflows.executor.clone(),
-        Arc::new(stored.workflow),
-        &node,
-        execution_id.clone(),
+    // Everything from the execution row to its recorded end runs in its own task: a caller
+    // that hangs up drops this handler, and must not leave an execution `running` forever.
+    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(run_and_record(
+        state.workflows.clone(),
+        target,
         request,
-    )
-    .await;
-    let started = match started {
-        Ok(started) => started,
-        Err(err) => {
-            workflows
-                .store
-                .mark_failed(&execution_id, &err.to_string())
-                .await?;
-            return Err(err.into());
-        }
-    };
-    // The answer may go out before the execution ends (onReceived, Respond to Webhook); the
-    // execution is recorded when it does end.
-    tokio::spawn(async move {
-        let recorded = match started.execution.await {
-            Ok(Ok(result)) => {
-                workflows
-                    .store
-                    .finish_execution(&execution_id, &result, true)
-                    .await
-            }
-            Ok(Err(err)) => {
-                workflows
-                    .store
-                    .mark_failed(&execution_id, &err.to_string())
-                    .await
-            }
-            Err(err) => {
-                workflows
-                    .store
-                    .mark_failed(&execution_id, &format!("the execution task failed: {err}"))
-                    .await
-            }
-        };
-        if let Err(err) = recorded {
-            tracing::error!(execution_id = %execution_id, error = %err, "could not record a webhook execution");
-        }
-    });
-    let answer = started.response;
+        test,
+        answer_tx,
+    ));
+    let answer = answer_rx.await.map_err(|err| {
+        ApiError::Internal(anyhow::anyhow!("the webhook task ended early: {err}"))
+    })??;
     let mut response =
         Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
     for (name, value) in &answer.headers {
@@ -127,14 +90,94 @@ async fn handle(
         .map(IntoResponse::into_response)
 }
 
+/// Stores the execution, runs it, sends the answer on `answer` as soon as it is known, and
+/// records how the execution ended.
+async fn run_and_record(
+    workflows: Arc<WorkflowService>,
+    target: WebhookTarget,
+    request: WebhookRequest,
+    test: bool,
+    answer: tokio::sync::oneshot::Sender<ApiResult<WebhookResponse>>,
+) {
+    let execution_id = uuid::Uuid::new_v4().to_string();
+    let mode = if test { "manual" } else { "webhook" };
+    // The workflow starts while its `running` row is being written; the answer waits for
+    // the row, so that a caller is never told of an execution that a crash could erase.
+    let begun = workflows
+        .store
+        .begin_execution(&execution_id, &target.workflow_id, mode)
+        .await;
+    let started = start_webhook_cancellable(
+        workflows.executor.clone(),
+        target.workflow.clone(),
+        &target.node,
+        execution_id.clone(),
+        request,
+        begun.cancel.clone(),
+    )
+    .await;
+    let row = begun.stored().await;
+    let started = match (started, row) {
+        (Ok(started), Ok(())) => started,
+        (Err(err), Ok(())) => {
+            let recorded = workflows
+                .store
+                .mark_failed(&execution_id, &err.to_string())
+                .await;
+            let _ = answer.send(match recorded {
+                Ok(()) => Err(err.into()),
+                Err(store) => Err(store.into()),
+            });
+            return;
+        }
+        (started, Err(store)) => {
+            // No row: stop the run and answer with the database's error.
+            if let Ok(started) = started {
+                started.execution.abort();
+            }
+            workflows.store.forget_running(&execution_id);
+            let _ = answer.send(Err(store.into()));
+            return;
+        }
+    };
+    // The answer may go out before the execution ends (onReceived, Respond to Webhook).
+    let _ = answer.send(Ok(started.response));
+    let recorded = match started.execution.await {
+        Ok(Ok(result)) => workflows
+            .store
+            .finish_execution_by_policy(&execution_id, &target.workflow, mode, &result)
+            .await
+            .map(drop),
+        Ok(Err(err)) => {
+            workflows
+                .store
+                .mark_failed(&execution_id, &err.to_string())
+                .await
+        }
+        Err(err) => {
+            workflows
+                .store
+                .mark_failed(&execution_id, &format!("the execution task failed: {err}"))
+                .await
+        }
+    };
+    if let Err(err) = recorded {
+        tracing::error!(execution_id = %execution_id, error = %err, "could not record a webhook execution");
+    }
+}
+
 /// The workflow and Webhook node listening on `method` `path`: among active workflows for
-/// production calls, among all saved workflows for test calls.
+/// production calls (from the in-memory index, no database read), among all saved workflows
+/// for test calls.
 async fn find(
     state: &AppState,
     method: &str,
     path: &str,
     test: bool,
-) -> ApiResult<Option<(StoredWorkflow, String)>> {
+) -> ApiResult<Option<WebhookTarget>> {
+    if !test {
+        return Ok(state.workflows.store.webhook_target(method, path).await?);
+    }
     let mut cursor: Option<String> = None;
     loop {
         let (page, next) = state
@@ -143,12 +186,12 @@ async fn find(
             .list(Some(250), cursor.as_deref())
             .await?;
         for stored in page {
-            if !(test || stored.active) {
-                continue;
-            }
             if let Some(node) = find_webhook_node(&stored.workflow, method, path) {
-                let node = node.name.clone();
-                return Ok(Some((stored, node)));
+                return Ok(Some(WebhookTarget {
+                    workflow_id: stored.id.clone(),
+                    node: node.name.clone(),
+                    workflow: Arc::new(stored.workflow),
+                }));
             }
         }
         match next {

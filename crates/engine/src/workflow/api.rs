@@ -3,6 +3,7 @@
 //! ([`crate::error::ApiError`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -12,7 +13,7 @@ use node_api::{ExecutionMode, Item};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::executor::{CancelHandle, Executor, RunRequest};
+use super::executor::{ExecutionResult, ExecutionStatus, Executor, RunRequest};
 use super::model::Workflow;
 use super::store::{ExecutionFilter, StoredExecution, StoredWorkflow, WorkflowStore};
 use super::triggers::TriggerRuntime;
@@ -49,6 +50,7 @@ pub fn router(state: Arc<WorkflowService>) -> Router {
             "/api/v1/executions/{id}",
             get(read_execution).delete(remove_execution),
         )
+        .route("/api/v1/executions/{id}/stop", post(stop_execution))
         .with_state(state)
 }
 
@@ -134,6 +136,8 @@ async fn replace(
     Ok(Json(workflow_json(&stored)))
 }
 
+/// `DELETE /workflows/{id}`: deletes the workflow and every execution of it; answers the
+/// workflow as it was.
 async fn remove(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
     let _changing = svc.triggers.changing().await;
     let w = svc.store.get(&id).await?;
@@ -200,46 +204,87 @@ async fn run(
         }
     };
     let execution_id = uuid::Uuid::new_v4().to_string();
-    svc.store
+    let cancel = svc
+        .store
         .start_execution(&execution_id, &id, "manual")
         .await?;
     let task = {
         let svc = svc.clone();
         let execution_id = execution_id.clone();
+        let workflow = Arc::new(stored.workflow);
         async move {
             let result = svc
                 .executor
                 .run(RunRequest {
-                    workflow: Arc::new(stored.workflow),
+                    workflow: workflow.clone(),
                     execution_id: execution_id.clone(),
                     mode: ExecutionMode::Manual,
                     start_node: None,
                     items,
-                    cancel: CancelHandle::new(),
+                    cancel,
                     respond_early: None,
                 })
                 .await;
             match result {
-                Ok(r) => svc.store.finish_execution(&execution_id, &r, true).await,
+                Ok(r) => svc
+                    .store
+                    .finish_execution_by_policy(&execution_id, &workflow, "manual", &r)
+                    .await
+                    .map(|saved| (!saved).then_some(r)),
                 Err(e) => {
                     tracing::warn!(execution_id = %execution_id, error = %e, "execution could not start");
-                    svc.store.mark_failed(&execution_id, &e.to_string()).await
+                    svc.store
+                        .mark_failed(&execution_id, &e.to_string())
+                        .await
+                        .map(|()| None)
                 }
             }
         }
     };
+    // Its own task, so that a caller hanging up on `?wait=true` does not stop the recording.
+    let task = tokio::spawn(task);
     if q.wait {
-        task.await?;
+        let recorded = task
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the execution task failed: {e}")))?;
+        // An execution the saving policy did not keep is answered from memory.
+        if let Some(unsaved) = recorded? {
+            return Ok(Json(unsaved_execution_json(&execution_id, &id, &unsaved)));
+        }
         return Ok(Json(execution_json(
             &svc.store.get_execution(&execution_id, true).await?,
         )));
     }
     tokio::spawn(async move {
-        if let Err(e) = task.await {
+        if let Ok(Err(e)) = task.await {
             tracing::error!(error = %e, "could not record an execution");
         }
     });
     Ok(Json(json!({ "executionId": execution_id })))
+}
+
+fn status_name(status: ExecutionStatus) -> &'static str {
+    match status {
+        ExecutionStatus::Success => "success",
+        ExecutionStatus::Error => "error",
+        ExecutionStatus::Canceled => "canceled",
+    }
+}
+
+/// A finished manual execution that the saving policy did not keep, in the stored shape.
+fn unsaved_execution_json(id: &str, workflow_id: &str, r: &ExecutionResult) -> Value {
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut v = json!({
+        "id": id, "workflowId": workflow_id, "mode": "manual", "status": status_name(r.status),
+        "finished": r.status == ExecutionStatus::Success,
+        "startedAt": stamp(r.started_at), "stoppedAt": stamp(r.stopped_at),
+        "data": r.data_json(),
+    });
+    if let Some(e) = &r.error {
+        v["error"] = serde_json::to_value(e).unwrap_or_default();
+    }
+    v
 }
 
 #[derive(Deserialize)]
@@ -286,6 +331,24 @@ async fn read_execution(
     Ok(Json(execution_json(
         &svc.store.get_execution(&id, q.include_data).await?,
     )))
+}
+
+/// How long a stop waits for the execution to record its end before answering.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// `POST /executions/{id}/stop`: cancels an execution running in this server and answers it
+/// once stored as `canceled`; 404 for an unknown id, 409 for one that is not running.
+async fn stop_execution(
+    State(svc): State<Arc<WorkflowService>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    match svc.store.stop_execution(&id, STOP_WAIT).await? {
+        Some(e) => Ok(Json(execution_json(&e))),
+        // The saving policy deleted it: say what happened all the same.
+        None => Ok(Json(
+            json!({ "id": id, "status": "canceled", "finished": false }),
+        )),
+    }
 }
 
 async fn remove_execution(

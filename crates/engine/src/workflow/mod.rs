@@ -11,7 +11,8 @@
 //! - [`webhook`]: turning a webhook call into an execution and its HTTP answer.
 //! - [`registry`]: node types by name.
 //! - [`api`]: the `/api/v1/workflows` and `/api/v1/executions` routes.
-//! - [`store`]: workflows and executions in the database (SQLite or Postgres).
+//! - [`store`]: workflows and executions in the database (SQLite or Postgres); execution
+//!   rows are written in groups by `writes`.
 //! - [`triggers`]: the trigger runtime: schedules and polling triggers of active workflows.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod triggers;
 pub mod validate;
 pub mod webhook;
+mod writes;
 
 pub use context::NoCredentials;
 pub use error::{ExpressionError, ExpressionErrorKind, Problem, WorkflowError};

@@ -1,12 +1,23 @@
 //! [`WorkflowStore`]: workflows and executions in the database (SQLite or Postgres through
 //! `credentials::Db`), with portable SQL only.
+//!
+//! Every change to workflows and executions goes through the store, so it also keeps the
+//! in-process view that must follow those changes: the executions running here (to stop
+//! them) and the index of production webhooks. It applies n8n's saving policy and prunes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use credentials::Db;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::executor::{ExecutionResult, ExecutionStatus};
+use super::executor::{CancelHandle, ExecutionResult, ExecutionStatus};
 use super::model::Workflow;
+use super::webhook::{WebhookIndex, WebhookTarget};
+use super::writes::{Write, Writer};
+use crate::config::ExecutionSettings;
 
 /// Errors of the workflow store.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +37,14 @@ pub enum StoreError {
         field: &'static str,
         /// What was expected.
         reason: String,
+    },
+    /// The execution is not running in this process, so it cannot be stopped.
+    #[error("execution \"{id}\" is not running (status: {status})")]
+    NotRunning {
+        /// The execution.
+        id: String,
+        /// Its stored status.
+        status: String,
     },
     /// The database failed (details stay in logs, not in API answers).
     #[error("database error: {0}")]
@@ -85,6 +104,80 @@ pub struct ExecutionFilter {
 #[derive(Clone, Debug)]
 pub struct WorkflowStore {
     db: Db,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    settings: ExecutionSettings,
+    running: Mutex<HashMap<String, Running>>,
+    webhooks: WebhookIndex,
+    writer: Writer,
+}
+
+/// An execution whose `running` row is queued, not yet known to be written.
+#[derive(Debug)]
+pub struct BegunExecution {
+    /// Stops the run; hand it to the executor.
+    pub cancel: CancelHandle,
+    row: tokio::sync::oneshot::Receiver<Result<u64, sqlx::Error>>,
+}
+
+impl BegunExecution {
+    /// Waits until the `running` row is written. A caller must not be told an execution
+    /// happened before this: after a crash the row is what tells that it ran (`crashed`).
+    pub async fn stored(self) -> Result<(), StoreError> {
+        match self.row.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(sqlx::Error::WorkerCrashed.into()),
+        }
+    }
+}
+
+/// An execution running in this process: how to stop it, and a sender dropped once its
+/// outcome is stored (which wakes whoever waits on a stop).
+#[derive(Debug)]
+struct Running {
+    cancel: CancelHandle,
+    stored: tokio::sync::watch::Sender<()>,
+}
+
+/// n8n's execution data (`{"resultData": {...}}`, as [`ExecutionResult::data_json`]) as text,
+/// serialised straight from the run data rather than through a `Value` copy of every item.
+fn data_text(result: &ExecutionResult) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ResultData<'a> {
+        run_data: &'a std::collections::BTreeMap<String, Vec<super::run::TaskData>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_node_executed: Option<&'a String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a super::executor::ExecutionFailure>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        result_data: ResultData<'a>,
+    }
+    let data = Data {
+        result_data: ResultData {
+            run_data: &result.run_data,
+            last_node_executed: result.last_node.as_ref(),
+            error: result.error.as_ref(),
+        },
+    };
+    serde_json::to_string(&data).unwrap_or_else(|_| result.data_json().to_string())
+}
+
+/// Reads a per-workflow saving setting (`"all"`, `"none"`, `"DEFAULT"`, or a boolean).
+fn workflow_setting(workflow: &Workflow, name: &str) -> Option<bool> {
+    match workflow.settings.as_ref()?.extra.get(name)? {
+        Value::String(s) if s == "all" => Some(true),
+        Value::String(s) if s == "none" => Some(false),
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    }
 }
 
 fn now() -> String {
@@ -103,9 +196,43 @@ fn limit_of(limit: Option<u32>) -> Result<i64, StoreError> {
 }
 
 impl WorkflowStore {
-    /// A store over `db` (already migrated).
+    /// A store over `db` (already migrated) with n8n's default saving and pruning settings.
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self::with_settings(db, ExecutionSettings::default())
+    }
+
+    /// A store over `db` that saves and prunes executions as `settings` say.
+    pub fn with_settings(db: Db, settings: ExecutionSettings) -> Self {
+        Self {
+            db,
+            shared: Arc::new(Shared {
+                settings,
+                ..Shared::default()
+            }),
+        }
+    }
+
+    /// The saving and pruning settings.
+    pub fn settings(&self) -> &ExecutionSettings {
+        &self.shared.settings
+    }
+
+    /// Whether an execution of `workflow` started in `mode` that ended with `status` is kept,
+    /// as n8n decides: manual runs follow `saveManualExecutions` whatever their outcome;
+    /// other runs follow `saveDataSuccessExecution` on success and `saveDataErrorExecution`
+    /// otherwise. A workflow's own setting wins over the environment's.
+    pub fn should_save(&self, workflow: &Workflow, mode: &str, status: ExecutionStatus) -> bool {
+        let env = &self.shared.settings;
+        if mode == "manual" {
+            return workflow_setting(workflow, "saveManualExecutions").unwrap_or(env.save_manual);
+        }
+        match status {
+            ExecutionStatus::Success => workflow_setting(workflow, "saveDataSuccessExecution")
+                .unwrap_or(env.save_on_success),
+            ExecutionStatus::Error | ExecutionStatus::Canceled => {
+                workflow_setting(workflow, "saveDataErrorExecution").unwrap_or(env.save_on_error)
+            }
+        }
     }
 
     fn to_workflow(row: &sqlx::any::AnyRow) -> Result<StoredWorkflow, StoreError> {
@@ -142,6 +269,7 @@ impl WorkflowStore {
             reason: e.to_string(),
         })?;
         let at = now();
+        let _writing = self.shared.webhooks.writing().await;
         sqlx::query(
             "INSERT INTO workflows (id, name, active, body, created_at, updated_at) VALUES ($1, $2, 0, $3, $4, $5)",
         )
@@ -152,7 +280,9 @@ impl WorkflowStore {
         .bind(&at)
         .execute(self.db.pool())
         .await?;
-        self.get(&id).await
+        let stored = self.get(&id).await?;
+        self.shared.webhooks.put(&stored);
+        Ok(stored)
     }
 
     /// The workflow `id`.
@@ -208,6 +338,7 @@ impl WorkflowStore {
             field: "body",
             reason: e.to_string(),
         })?;
+        let _writing = self.shared.webhooks.writing().await;
         let done =
             sqlx::query("UPDATE workflows SET name = $1, body = $2, updated_at = $3 WHERE id = $4")
                 .bind(&workflow.name)
@@ -222,11 +353,14 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
-        self.get(id).await
+        let stored = self.get(id).await?;
+        self.shared.webhooks.put(&stored);
+        Ok(stored)
     }
 
-    /// Turns the workflow's triggers on or off.
+    /// Turns the workflow's triggers on or off (its production webhooks answer or not).
     pub async fn set_active(&self, id: &str, active: bool) -> Result<StoredWorkflow, StoreError> {
+        let _writing = self.shared.webhooks.writing().await;
         let done = sqlx::query("UPDATE workflows SET active = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(active))
             .bind(now())
@@ -239,14 +373,22 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
-        self.get(id).await
+        let stored = self.get(id).await?;
+        self.shared.webhooks.put(&stored);
+        Ok(stored)
     }
 
-    /// Deletes workflow `id`.
+    /// Deletes workflow `id` and every execution of it, in one transaction.
     pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let _writing = self.shared.webhooks.writing().await;
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM executions WHERE workflow_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM workflows WHERE id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
@@ -254,27 +396,179 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
+        tx.commit().await?;
+        self.shared.webhooks.remove(id);
         Ok(())
     }
 
-    /// Records that execution `id` of `workflow_id` started (status `running`).
+    /// The active workflow whose Webhook node listens on `method` `path`, from the in-memory
+    /// index (filled from the database on first use).
+    pub async fn webhook_target(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Result<Option<WebhookTarget>, StoreError> {
+        let index = &self.shared.webhooks;
+        if !index.is_loaded() {
+            let _writing = index.writing().await;
+            if !index.is_loaded() {
+                index.fill(self.active_workflows().await?);
+            }
+        }
+        Ok(index.lookup(method, path))
+    }
+
+    async fn active_workflows(&self) -> Result<Vec<StoredWorkflow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, active, body, created_at, updated_at FROM workflows WHERE active <> 0 ORDER BY id",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(Self::to_workflow).collect()
+    }
+
+    /// Records that execution `id` of `workflow_id` started (status `running`) and returns
+    /// the handle that stops it; hand it to the executor. The database numbers executions
+    /// (`seq`), so concurrent starts never share a place in the order.
     pub async fn start_execution(
         &self,
         id: &str,
         workflow_id: &str,
         mode: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO executions (id, seq, workflow_id, mode, status, started_at) \
-             VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM executions), $2, $3, 'running', $4)",
-        )
-        .bind(id)
-        .bind(workflow_id)
-        .bind(mode)
-        .bind(now())
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
+    ) -> Result<CancelHandle, StoreError> {
+        self.shared
+            .writer
+            .apply(
+                &self.db,
+                Write::Start {
+                    id: id.to_string(),
+                    workflow_id: workflow_id.to_string(),
+                    mode: mode.to_string(),
+                    started_at: now(),
+                },
+            )
+            .await?;
+        Ok(self.register_running(id))
+    }
+
+    /// Like [`Self::start_execution`] but does not wait for the row: it is written with the
+    /// next group of execution writes, before any later write to it (its end), while the
+    /// workflow already runs. For webhook calls: the caller never sees the execution id, so
+    /// only the answer must wait for the row ([`BegunExecution::stored`]), not the run.
+    /// Waits only while the write queue is full (the database is behind).
+    pub async fn begin_execution(&self, id: &str, workflow_id: &str, mode: &str) -> BegunExecution {
+        let row = self
+            .shared
+            .writer
+            .submit(
+                &self.db,
+                Write::Start {
+                    id: id.to_string(),
+                    workflow_id: workflow_id.to_string(),
+                    mode: mode.to_string(),
+                    started_at: now(),
+                },
+            )
+            .await;
+        BegunExecution {
+            cancel: self.register_running(id),
+            row,
+        }
+    }
+
+    /// Waits until no execution runs in this process (every end stored), or `limit` passes.
+    /// True when none is left.
+    pub async fn wait_until_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.running_count() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    fn register_running(&self, id: &str) -> CancelHandle {
+        let cancel = CancelHandle::new();
+        if let Ok(mut running) = self.shared.running.lock() {
+            running.insert(
+                id.to_string(),
+                Running {
+                    cancel: cancel.clone(),
+                    stored: tokio::sync::watch::channel(()).0,
+                },
+            );
+        }
+        cancel
+    }
+
+    /// How many executions run in this process right now (their end not yet stored).
+    pub fn running_count(&self) -> usize {
+        self.shared.running.lock().map_or(0, |r| r.len())
+    }
+
+    pub(crate) fn forget_running(&self, id: &str) {
+        if let Ok(mut running) = self.shared.running.lock() {
+            running.remove(id);
+        }
+    }
+
+    /// Records how execution `id` of `workflow` (started in `mode`) ended, following the
+    /// saving policy: kept with its run data, or deleted. Returns whether it was kept.
+    pub async fn finish_execution_by_policy(
+        &self,
+        id: &str,
+        workflow: &Workflow,
+        mode: &str,
+        result: &ExecutionResult,
+    ) -> Result<bool, StoreError> {
+        if self.should_save(workflow, mode, result.status) {
+            self.finish_execution(id, result, true).await?;
+            return Ok(true);
+        }
+        let deleted = self
+            .shared
+            .writer
+            .apply(&self.db, Write::Delete { id: id.to_string() })
+            .await;
+        self.forget_running(id);
+        deleted?;
+        Ok(false)
+    }
+
+    /// Stops execution `id` if it runs in this process and waits (up to `wait`) until its
+    /// outcome is stored. Returns the stored execution, or `None` when the saving policy
+    /// deleted it.
+    pub async fn stop_execution(
+        &self,
+        id: &str,
+        wait: Duration,
+    ) -> Result<Option<StoredExecution>, StoreError> {
+        let found = self.shared.running.lock().ok().and_then(|running| {
+            running
+                .get(id)
+                .map(|r| (r.cancel.clone(), r.stored.subscribe()))
+        });
+        let Some((cancel, mut stored)) = found else {
+            let e = self.get_execution(id, false).await?;
+            return Err(StoreError::NotRunning {
+                id: id.to_string(),
+                status: e.status,
+            });
+        };
+        cancel.cancel();
+        // The sender is dropped once the outcome is stored, which ends this wait.
+        let _ = tokio::time::timeout(wait, stored.changed()).await;
+        match self.get_execution(id, false).await {
+            Ok(e) if e.status == "running" || e.status == "canceled" => Ok(Some(e)),
+            Ok(e) => Err(StoreError::NotRunning {
+                id: id.to_string(),
+                status: e.status,
+            }),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Records how execution `id` ended; `save_data` false keeps only status and times.
@@ -289,22 +583,29 @@ impl WorkflowStore {
             ExecutionStatus::Error => "error",
             ExecutionStatus::Canceled => "canceled",
         };
-        let data = save_data.then(|| result.data_json().to_string());
+        let data = save_data.then(|| data_text(result));
         let error = result
             .error
             .as_ref()
             .and_then(|e| serde_json::to_string(e).ok());
-        let done = sqlx::query(
-            "UPDATE executions SET status = $1, stopped_at = $2, data = $3, error = $4 WHERE id = $5",
-        )
-        .bind(status)
-        .bind(result.stopped_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .bind(data)
-        .bind(error)
-        .bind(id)
-        .execute(self.db.pool())
-        .await?;
-        if done.rows_affected() == 0 {
+        let done = self
+            .shared
+            .writer
+            .apply(
+                &self.db,
+                Write::Finish {
+                    id: id.to_string(),
+                    status,
+                    stopped_at: result
+                        .stopped_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    data,
+                    error,
+                },
+            )
+            .await;
+        self.forget_running(id);
+        if done? == 0 {
             return Err(StoreError::NotFound {
                 what: "execution",
                 id: id.to_string(),
@@ -412,15 +713,78 @@ impl WorkflowStore {
 
     /// Records that execution `id` failed before any node ran (no start node, ...).
     pub async fn mark_failed(&self, id: &str, message: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE executions SET status = 'error', stopped_at = $1, error = $2 WHERE id = $3",
-        )
-        .bind(now())
-        .bind(serde_json::json!({ "message": message }).to_string())
-        .bind(id)
-        .execute(self.db.pool())
-        .await?;
+        // Through the writer, so that it lands after a start still queued there.
+        let done = self
+            .shared
+            .writer
+            .apply(
+                &self.db,
+                Write::Finish {
+                    id: id.to_string(),
+                    status: "error",
+                    stopped_at: now(),
+                    data: None,
+                    error: Some(serde_json::json!({ "message": message }).to_string()),
+                },
+            )
+            .await;
+        self.forget_running(id);
+        done?;
         Ok(())
+    }
+
+    /// Deletes finished executions that stopped more than `max_age` ago, then all but the
+    /// newest `max_count` finished ones (0 = no limit). Running executions are never
+    /// touched. Returns how many were deleted.
+    pub async fn prune(&self, max_age: Duration, max_count: u64) -> Result<u64, StoreError> {
+        let cutoff = chrono::Duration::from_std(max_age)
+            .ok()
+            .and_then(|age| chrono::Utc::now().checked_sub_signed(age));
+        let mut deleted = 0;
+        if let Some(cutoff) = cutoff {
+            deleted += sqlx::query(
+                "DELETE FROM executions WHERE status <> 'running' AND stopped_at IS NOT NULL AND stopped_at < $1",
+            )
+            .bind(cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        }
+        if max_count > 0 {
+            // The seq of the newest finished execution beyond the limit; it and every older
+            // finished one go.
+            deleted += sqlx::query(
+                "DELETE FROM executions WHERE status <> 'running' AND seq <= \
+                 (SELECT seq FROM executions WHERE status <> 'running' ORDER BY seq DESC LIMIT 1 OFFSET $1)",
+            )
+            .bind(i64::try_from(max_count).unwrap_or(i64::MAX))
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        }
+        Ok(deleted)
+    }
+
+    /// Prunes now and then every `every`, as the settings say, until the task is aborted.
+    /// Does nothing when pruning is off.
+    pub fn spawn_pruning(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        let settings = self.shared.settings.clone();
+        if !settings.prune {
+            return None;
+        }
+        let store = self.clone();
+        let max_age = Duration::from_secs(settings.max_age_hours.saturating_mul(3600));
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match store.prune(max_age, settings.prune_max_count).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "pruned old executions"),
+                    Err(err) => tracing::warn!(error = %err, "pruning executions failed"),
+                }
+            }
+        }))
     }
 
     /// Marks executions left `running` by a crash as `crashed`; call once at start-up.

@@ -362,12 +362,13 @@ async fn run_trigger(
                     }
                     let items = vec![fired_item(Utc::now(), plan.timezone)];
                     match begin_execution(&svc, &gate, &workflow_id).await {
-                        Begin::Started(execution_id) => {
+                        Begin::Started(execution_id, cancel) => {
                             let (svc, workflow, node) =
                                 (svc.clone(), workflow.clone(), plan.node.name.clone());
                             executions.spawn(
                                 async move {
-                                    execute(&svc, workflow, &node, &execution_id, items).await;
+                                    execute(&svc, workflow, &node, &execution_id, cancel, items)
+                                        .await;
                                 }
                                 .in_current_span(),
                             );
@@ -392,8 +393,8 @@ async fn run_trigger(
 }
 
 enum Begin {
-    /// The execution row exists, status running.
-    Started(String),
+    /// The execution row exists, status running; the handle stops it.
+    Started(String, CancelHandle),
     /// The triggers were stopped: nothing was recorded.
     Closed,
     /// The database refused; logged.
@@ -412,7 +413,7 @@ async fn begin_execution(svc: &WorkflowService, gate: &Gate, workflow_id: &str) 
         .start_execution(&execution_id, workflow_id, ExecutionMode::Trigger.as_str())
         .await
     {
-        Ok(()) => Begin::Started(execution_id),
+        Ok(cancel) => Begin::Started(execution_id, cancel),
         Err(e) => {
             tracing::error!(error = %e, "could not record a trigger execution; skipping this fire");
             Begin::Failed
@@ -427,8 +428,10 @@ async fn execute(
     workflow: Arc<Workflow>,
     node: &str,
     execution_id: &str,
+    cancel: CancelHandle,
     items: Vec<Item>,
 ) -> bool {
+    let workflow_ref = workflow.clone();
     let result = svc
         .executor
         .run(RunRequest {
@@ -437,14 +440,23 @@ async fn execute(
             mode: ExecutionMode::Trigger,
             start_node: Some(node.to_string()),
             items,
-            cancel: CancelHandle::new(),
+            cancel,
             respond_early: None,
         })
         .await;
     let (delivered, stored) = match result {
         Ok(r) => (
             true,
-            svc.store.finish_execution(execution_id, &r, true).await,
+            // An execution the saving policy drops counts as recorded: its end is settled.
+            svc.store
+                .finish_execution_by_policy(
+                    execution_id,
+                    &workflow_ref,
+                    ExecutionMode::Trigger.as_str(),
+                    &r,
+                )
+                .await
+                .map(drop),
         ),
         Err(e) => {
             tracing::warn!(execution_id, error = %e, "trigger execution could not start");
@@ -488,7 +500,7 @@ async fn poll_once(
         Err(e) => {
             tracing::warn!(error = %e.message, "poll failed; the trigger's state is kept");
             match begin_execution(svc, gate, &workflow_id).await {
-                Begin::Started(execution_id) => {
+                Begin::Started(execution_id, _) => {
                     let message =
                         format!("polling trigger \"{}\" failed: {}", node.name, e.message);
                     if let Err(e) = svc.store.mark_failed(&execution_id, &message).await {
@@ -509,9 +521,18 @@ async fn poll_once(
             true
         }
         Ok(Some(items)) => match begin_execution(svc, gate, &workflow_id).await {
-            Begin::Started(execution_id) => {
+            Begin::Started(execution_id, cancel) => {
                 // Awaited, not spawned: the next poll must see the state this one leaves.
-                if execute(svc, workflow.clone(), &node.name, &execution_id, items).await {
+                if execute(
+                    svc,
+                    workflow.clone(),
+                    &node.name,
+                    &execution_id,
+                    cancel,
+                    items,
+                )
+                .await
+                {
                     save_state(svc, &workflow_id, &node.name, &state).await;
                 }
                 true

@@ -1,0 +1,661 @@
+//! Executions through the assembled server: n8n's saving policy (environment and workflow
+//! settings), pruning, stopping a running execution, deleting a workflow with its
+//! executions, unique ordering under concurrent starts, and the production webhook index
+//! following workflow changes. Each story runs on SQLite and Postgres.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use engine::config::Settings;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+common::on_both_backends!(
+    saving_policy_follows_settings_and_workflow_overrides,
+    pruning_keeps_running_and_the_newest_finished,
+    stop_cancels_a_running_execution,
+    deleting_a_workflow_deletes_its_executions,
+    concurrent_starts_page_without_gaps_or_repeats,
+    webhook_index_follows_workflow_changes,
+    a_failing_write_fails_alone,
+    a_caller_hanging_up_does_not_leave_the_execution_running,
+);
+
+struct Harness {
+    env: TestEnv,
+    server: TestServer,
+    api: reqwest::Client,
+}
+
+impl Harness {
+    async fn start(backend: Backend, test: &str, adjust: impl Fn(&mut Settings)) -> Option<Self> {
+        let env = TestEnv::new(backend, test).await?;
+        let key = env.api_key(KEY_A);
+        let mut settings = env.settings(KEY_A, None);
+        adjust(&mut settings);
+        let server = TestServer::start(settings).await;
+        let api = client(&key);
+        Some(Self { env, server, api })
+    }
+
+    /// Stops the server and starts a new one over the same database.
+    async fn restart(self, adjust: impl Fn(&mut Settings)) -> Self {
+        self.server.stop().await;
+        let mut settings = self.env.settings(KEY_A, None);
+        adjust(&mut settings);
+        let server = TestServer::start(settings).await;
+        Self { server, ..self }
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    async fn create(&self, workflow: Value, active: bool) -> String {
+        let res = self
+            .api
+            .post(self.url("/api/v1/workflows"))
+            .json(&workflow)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let id = res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if active {
+            self.set_active(&id, true).await;
+        }
+        id
+    }
+
+    async fn set_active(&self, id: &str, active: bool) {
+        let verb = if active { "activate" } else { "deactivate" };
+        let res = self
+            .api
+            .post(self.url(&format!("/api/v1/workflows/{id}/{verb}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    /// Runs `id` manually and returns the answer of `?wait=true`.
+    async fn run_waiting(&self, id: &str) -> Value {
+        let res = self
+            .api
+            .post(self.url(&format!("/api/v1/workflows/{id}/run?wait=true")))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    async fn executions(&self, query: &str) -> Value {
+        let res = self
+            .api
+            .get(self.url(&format!("/api/v1/executions?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    async fn execution_status(&self, id: &str) -> StatusCode {
+        self.api
+            .get(self.url(&format!("/api/v1/executions/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Waits until no execution runs in the server any more (webhook executions are
+    /// recorded after the answer goes out; an execution leaves the running set only once
+    /// its end is stored) and none of workflow `id` is stored as running, then returns its
+    /// executions.
+    async fn settled(&self, id: &str) -> Vec<Value> {
+        for _ in 0..200 {
+            if self.server.state.workflows.store.running_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+                continue;
+            }
+            let list = self.executions(&format!("workflowId={id}")).await;
+            let data = list["data"].as_array().unwrap().clone();
+            if data.iter().all(|e| e["status"] != "running") {
+                return data;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("executions of {id} still running");
+    }
+
+    async fn hook(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url(&format!("/webhook/{path}")))
+            .json(&json!({"n": 1}))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Webhook -> Set (or Stop and Error when `fail`), answering with the last node.
+fn hook_workflow(name: &str, path: &str, fail: bool, settings: Value) -> Value {
+    let second = if fail {
+        json!({"name": "Second", "type": "n8n-nodes-base.stopAndError", "typeVersion": 1,
+               "parameters": {"errorMessage": "refused"}})
+    } else {
+        json!({"name": "Second", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+            "assignments": {"assignments": [{"id": "a", "name": "m", "value": "={{ $json.body.n * 2 }}", "type": "number"}]}}})
+    };
+    let mut settings = settings;
+    settings["executionOrder"] = json!("v1");
+    json!({
+        "name": name,
+        "settings": settings,
+        "nodes": [
+            {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+             "parameters": {"httpMethod": "POST", "path": path, "responseMode": "lastNode", "options": {}}},
+            second
+        ],
+        "connections": {"Webhook": {"main": [[{"node": "Second", "type": "main", "index": 0}]]}}
+    })
+}
+
+/// Manual Trigger -> Set.
+fn manual_workflow(name: &str, settings: Value) -> Value {
+    let mut settings = settings;
+    settings["executionOrder"] = json!("v1");
+    json!({
+        "name": name,
+        "settings": settings,
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Set", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                "assignments": {"assignments": [{"id": "a", "name": "ok", "value": true, "type": "boolean"}]}}}
+        ],
+        "connections": {"Start": {"main": [[{"node": "Set", "type": "main", "index": 0}]]}}
+    })
+}
+
+async fn saving_policy_follows_settings_and_workflow_overrides(backend: Backend) {
+    let Some(h) = Harness::start(backend, "saving_policy", |s| {
+        s.executions.save_on_success = false;
+        s.executions.save_manual = false;
+    })
+    .await
+    else {
+        return;
+    };
+
+    // EXECUTIONS_DATA_SAVE_ON_SUCCESS=none: a successful webhook execution is not kept ...
+    let plain = h
+        .create(hook_workflow("plain", "plain", false, json!({})), true)
+        .await;
+    let res = h.hook("plain").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["m"], 2);
+    assert_eq!(h.settled(&plain).await, Vec::<Value>::new());
+
+    // ... unless the workflow says "all".
+    let keep = h
+        .create(
+            hook_workflow(
+                "keep",
+                "keep",
+                false,
+                json!({"saveDataSuccessExecution": "all"}),
+            ),
+            true,
+        )
+        .await;
+    assert_eq!(h.hook("keep").await.status(), StatusCode::OK);
+    let kept = h.settled(&keep).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["status"], "success");
+    assert_eq!(kept[0]["mode"], "webhook");
+
+    // Failures are kept by default (EXECUTIONS_DATA_SAVE_ON_ERROR=all) ...
+    let failing = h
+        .create(hook_workflow("failing", "failing", true, json!({})), true)
+        .await;
+    assert_eq!(
+        h.hook("failing").await.status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let failed = h.settled(&failing).await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["status"], "error");
+
+    // ... and dropped when the workflow says "none"; "DEFAULT" defers to the environment.
+    let quiet = h
+        .create(
+            hook_workflow(
+                "quiet",
+                "quiet",
+                true,
+                json!({"saveDataErrorExecution": "none", "saveDataSuccessExecution": "DEFAULT"}),
+            ),
+            true,
+        )
+        .await;
+    assert_eq!(
+        h.hook("quiet").await.status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(h.settled(&quiet).await, Vec::<Value>::new());
+
+    // EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS=false: the caller still gets the outcome, but
+    // nothing is stored; a workflow's saveManualExecutions: true keeps its runs.
+    let manual = h.create(manual_workflow("manual", json!({})), false).await;
+    let answer = h.run_waiting(&manual).await;
+    assert_eq!(answer["status"], "success");
+    assert_eq!(
+        answer["data"]["resultData"]["runData"]["Set"][0]["data"]["main"][0][0]["json"],
+        json!({"ok": true})
+    );
+    let id = answer["id"].as_str().unwrap();
+    assert_eq!(h.execution_status(id).await, StatusCode::NOT_FOUND);
+    assert_eq!(h.settled(&manual).await, Vec::<Value>::new());
+
+    let saved_manual = h
+        .create(
+            manual_workflow("saved manual", json!({"saveManualExecutions": true})),
+            false,
+        )
+        .await;
+    let answer = h.run_waiting(&saved_manual).await;
+    let id = answer["id"].as_str().unwrap();
+    assert_eq!(h.execution_status(id).await, StatusCode::OK);
+    let listed = h.settled(&saved_manual).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], id);
+    assert_eq!(listed[0]["mode"], "manual");
+    h.server.stop().await;
+}
+
+async fn pruning_keeps_running_and_the_newest_finished(backend: Backend) {
+    let Some(h) = Harness::start(backend, "pruning", |s| s.executions.prune = false).await else {
+        return;
+    };
+    let wf = h.create(manual_workflow("pruned", json!({})), false).await;
+    // The oldest execution is one still running: pruning never touches it.
+    let store = &h.server.state.workflows.store;
+    store
+        .start_execution("still-running", &wf, "trigger")
+        .await
+        .unwrap();
+    let mut finished = Vec::new();
+    for _ in 0..4 {
+        let answer = h.run_waiting(&wf).await;
+        finished.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    // The newest finished one stopped long ago: old enough to go by age.
+    sqlx::query("UPDATE executions SET stopped_at = '2020-01-01T00:00:00.000Z' WHERE id = $1")
+        .bind(&finished[3])
+        .execute(h.server.state.db.pool())
+        .await
+        .unwrap();
+
+    // Pruning runs when the server starts: one hour maximum age, two finished at most.
+    let h = h
+        .restart(|s| {
+            s.executions.max_age_hours = 1;
+            s.executions.prune_max_count = 2;
+        })
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        let list = h.executions(&format!("workflowId={wf}")).await;
+        ids = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>();
+        if ids.len() <= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Newest first: the two newest that were not aged out, then the running one.
+    assert_eq!(
+        ids,
+        vec![
+            finished[2].clone(),
+            finished[1].clone(),
+            "still-running".to_owned()
+        ]
+    );
+    h.server.stop().await;
+}
+
+/// A server that accepts connections and never answers: a node calling it waits.
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/slow", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+async fn stop_cancels_a_running_execution(backend: Backend) {
+    let Some(h) = Harness::start(backend, "stop_execution", |_| {}).await else {
+        return;
+    };
+    let (slow, silent) = silent_server().await;
+    let wf = h
+        .create(
+            json!({
+                "name": "waits", "settings": {"executionOrder": "v1"},
+                "nodes": [
+                    {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                    {"name": "Call", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+                     "parameters": {"method": "GET", "url": slow}}
+                ],
+                "connections": {"Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}}
+            }),
+            false,
+        )
+        .await;
+    let res = h
+        .api
+        .post(h.url(&format!("/api/v1/workflows/{wf}/run")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = res.json::<Value>().await.unwrap()["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = h
+        .api
+        .get(h.url(&format!("/api/v1/executions/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "running");
+
+    let res = h
+        .api
+        .post(h.url(&format!("/api/v1/executions/{id}/stop")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let stopped = res.json::<Value>().await.unwrap();
+    assert_eq!(stopped["id"], id.as_str());
+    assert_eq!(stopped["status"], "canceled");
+    assert!(stopped["stoppedAt"].is_string(), "{stopped}");
+
+    let stored = h
+        .api
+        .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(stored["status"], "canceled");
+    assert_eq!(stored["finished"], false);
+    // The node never finished, so it recorded no output.
+    assert!(
+        stored["data"]["resultData"]["runData"]
+            .get("Call")
+            .is_none(),
+        "{stored}"
+    );
+
+    // Finished already: 409 naming the status. Unknown: 404.
+    let res = h
+        .api
+        .post(h.url(&format!("/api/v1/executions/{id}/stop")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let message = res.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("not running") && message.contains("canceled"),
+        "{message}"
+    );
+    let res = h
+        .api
+        .post(h.url("/api/v1/executions/no-such-execution/stop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    silent.abort();
+    h.server.stop().await;
+}
+
+async fn deleting_a_workflow_deletes_its_executions(backend: Backend) {
+    let Some(h) = Harness::start(backend, "delete_cascade", |_| {}).await else {
+        return;
+    };
+    let gone = h.create(manual_workflow("gone", json!({})), false).await;
+    let kept = h.create(manual_workflow("kept", json!({})), false).await;
+    let first = h.run_waiting(&gone).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.run_waiting(&gone).await;
+    let other = h.run_waiting(&kept).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let res = h
+        .api
+        .delete(h.url(&format!("/api/v1/workflows/{gone}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(h.execution_status(&first).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.executions(&format!("workflowId={gone}")).await["data"],
+        json!([])
+    );
+    let all = h.executions("").await;
+    let ids: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![other.as_str()]);
+    h.server.stop().await;
+}
+
+async fn concurrent_starts_page_without_gaps_or_repeats(backend: Backend) {
+    let Some(h) = Harness::start(backend, "concurrent_starts", |_| {}).await else {
+        return;
+    };
+    let wf = h.create(manual_workflow("busy", json!({})), false).await;
+    let runs = (0..24).map(|_| {
+        let api = h.api.clone();
+        let url = h.url(&format!("/api/v1/workflows/{wf}/run"));
+        async move {
+            let res = api.post(url).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<Value>().await.unwrap()["executionId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    });
+    let started: HashSet<String> = futures::future::join_all(runs).await.into_iter().collect();
+    assert_eq!(started.len(), 24);
+
+    // Pages of 5 with the cursor: every execution exactly once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("workflowId={wf}&limit=5&cursor={c}"),
+            None => format!("workflowId={wf}&limit=5"),
+        };
+        let page = h.executions(&query).await;
+        for e in page["data"].as_array().unwrap() {
+            seen.push(e["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 24, "{seen:?}");
+    assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), started);
+    h.server.stop().await;
+}
+
+async fn webhook_index_follows_workflow_changes(backend: Backend) {
+    let Some(h) = Harness::start(backend, "webhook_index", |_| {}).await else {
+        return;
+    };
+    // Active before the first webhook call: the index is filled from the database.
+    let wf = h
+        .create(hook_workflow("moving", "first", false, json!({})), true)
+        .await;
+    assert_eq!(h.hook("first").await.status(), StatusCode::OK);
+
+    // Moved to another path: the old one stops answering at once.
+    let res = h
+        .api
+        .put(h.url(&format!("/api/v1/workflows/{wf}")))
+        .json(&hook_workflow("moving", "second", false, json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(h.hook("first").await.status(), StatusCode::NOT_FOUND);
+    let res = h.hook("second").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["m"], 2);
+
+    h.set_active(&wf, false).await;
+    assert_eq!(h.hook("second").await.status(), StatusCode::NOT_FOUND);
+    h.set_active(&wf, true).await;
+    assert_eq!(h.hook("second").await.status(), StatusCode::OK);
+
+    // A new server finds the active workflow again.
+    let h = h.restart(|_| {}).await;
+    assert_eq!(h.hook("second").await.status(), StatusCode::OK);
+    // A new workflow is inactive until activated.
+    let later = h
+        .create(hook_workflow("later", "later", false, json!({})), false)
+        .await;
+    assert_eq!(h.hook("later").await.status(), StatusCode::NOT_FOUND);
+    h.set_active(&later, true).await;
+    assert_eq!(h.hook("later").await.status(), StatusCode::OK);
+
+    let res = h
+        .api
+        .delete(h.url(&format!("/api/v1/workflows/{wf}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(h.hook("second").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(h.hook("later").await.status(), StatusCode::OK);
+    h.server.stop().await;
+}
+
+/// Execution rows are written in groups; one bad write (a duplicate id) must fail on its
+/// own and leave the writes queued beside it stored.
+async fn a_failing_write_fails_alone(backend: Backend) {
+    let Some(h) = Harness::start(backend, "failing_write", |_| {}).await else {
+        return;
+    };
+    let wf = h.create(manual_workflow("grouped", json!({})), false).await;
+    let store = h.server.state.workflows.store.clone();
+    let ids = ["w1", "w2", "w3", "w2", "w4", "w5", "w6", "w7"];
+    let starts = ids.iter().map(|id| {
+        let store = store.clone();
+        let wf = wf.clone();
+        async move { store.start_execution(id, &wf, "trigger").await.is_ok() }
+    });
+    let outcomes = futures::future::join_all(starts).await;
+    assert_eq!(
+        outcomes.iter().filter(|ok| !**ok).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let listed = h.executions(&format!("workflowId={wf}")).await;
+    let mut stored: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    stored.sort_unstable();
+    assert_eq!(stored, ["w1", "w2", "w3", "w4", "w5", "w6", "w7"]);
+    h.server.stop().await;
+}
+
+async fn a_caller_hanging_up_does_not_leave_the_execution_running(backend: Backend) {
+    let Some(h) = Harness::start(backend, "hang_up", |_| {}).await else {
+        return;
+    };
+    // The answer comes after a node that takes 400 ms; the caller gives up after 50 ms.
+    let mut workflow = hook_workflow("slow", "slow", false, json!({}));
+    workflow["nodes"][1]["parameters"]["assignments"]["assignments"][0]["value"] = json!(
+        "={{ (() => { const t = Date.now(); while (Date.now() - t < 400) {} return 1; })() }}"
+    );
+    let wf = h.create(workflow, true).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(h.url("/webhook/slow"))
+        .json(&json!({"n": 1}))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the call should time out");
+    let recorded = h.settled(&wf).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["status"], "success");
+    h.server.stop().await;
+}
+
+#[test]
+fn bad_executions_settings_stop_the_start_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("start")
+        .env_clear()
+        .env("SWITCHYARD_DATA_DIR", dir.path())
+        .env("SWITCHYARD_ENCRYPTION_KEY", KEY_A)
+        .env("SWITCHYARD_LISTEN", "127.0.0.1:0")
+        .env("EXECUTIONS_DATA_PRUNE_MAX_COUNT", "lots")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("EXECUTIONS_DATA_PRUNE_MAX_COUNT") && stderr.contains("lots"),
+        "{stderr}"
+    );
+    // Nothing was started: no database file was created.
+    assert!(!dir.path().join("switchyard.db").exists());
+}
