@@ -1,0 +1,113 @@
+//! Behaviours matched to n8n: `$node["X"].json` past the end of X's items.
+
+use std::sync::Arc;
+
+use engine::workflow::{
+    CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow,
+};
+use node_api::{ExecutionMode, Item};
+use serde_json::{json, Value};
+
+fn node(name: &str, ty: &str, params: Value, extra: Value) -> Value {
+    let mut n = json!({"name": name, "type": format!("n8n-nodes-base.{ty}"), "typeVersion": 1,
+                       "position": [0, 0], "parameters": params});
+    if ty == "set" {
+        n["typeVersion"] = json!(3.4);
+    }
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        n[k] = v.clone();
+    }
+    n
+}
+
+fn set(name: &str, field: &str, value: Value) -> Value {
+    node(
+        name,
+        "set",
+        json!({"assignments": {"assignments": [{"id": "a", "name": field, "value": value, "type": "string"}]},
+               "includeOtherFields": true, "options": {}}),
+        json!({}),
+    )
+}
+
+fn workflow(nodes: Value, chain: &[&str]) -> Arc<Workflow> {
+    let mut connections = serde_json::Map::new();
+    for pair in chain.windows(2) {
+        connections.insert(
+            pair[0].to_string(),
+            json!({"main": [[{"node": pair[1], "type": "main", "index": 0}]]}),
+        );
+    }
+    Arc::new(
+        Workflow::from_value(json!({
+            "id": "wf-fidelity", "name": "fidelity", "nodes": nodes,
+            "connections": connections, "settings": {"executionOrder": "v1"}
+        }))
+        .unwrap(),
+    )
+}
+
+async fn run(wf: Arc<Workflow>, input: Value) -> ExecutionResult {
+    let items = input
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| Item::from_value(v.clone()).unwrap())
+        .collect();
+    Executor::with_core_nodes()
+        .run(RunRequest {
+            workflow: wf,
+            execution_id: "exec-1".into(),
+            mode: ExecutionMode::Manual,
+            start_node: None,
+            items,
+            cancel: CancelHandle::new(),
+            respond_early: None,
+        })
+        .await
+        .unwrap()
+}
+
+fn output(r: &ExecutionResult, node: &str) -> Value {
+    Value::Array(
+        r.output_of(node, 0)
+            .unwrap_or(&[])
+            .iter()
+            .map(|i| Value::Object(i.json.clone()))
+            .collect(),
+    )
+}
+
+/// n8n (`WorkflowDataProxy`, `nodeDataGetter`): `$node["X"].json` for an item index X has no
+/// item for is an error saying how many items X has, not X's first item.
+#[tokio::test]
+async fn node_json_past_the_referenced_nodes_items_is_an_error() {
+    let nodes = json!([
+        node("Trigger", "manualTrigger", json!({}), json!({})),
+        set("One", "name", json!("ada")),
+        node(
+            "Split",
+            "splitOut",
+            json!({"fieldToSplitOut": "list"}),
+            json!({})
+        ),
+        set("Use", "from", json!("={{ $node[\"One\"].json.name }}")),
+    ]);
+    let wf = workflow(nodes, &["Trigger", "One", "Split", "Use"]);
+
+    // One item after Split: index 0 exists in "One".
+    let r = run(wf.clone(), json!([{"list": [1]}])).await;
+    assert_eq!(r.status, ExecutionStatus::Success, "{:?}", r.error);
+    assert_eq!(output(&r, "Use"), json!([{"list": 1, "from": "ada"}]));
+
+    // Three items after Split: item 1 has no counterpart in "One".
+    let r = run(wf, json!([{"list": [1, 2, 3]}])).await;
+    assert_eq!(r.status, ExecutionStatus::Error);
+    let err = r.error.unwrap();
+    assert_eq!(err.node.as_deref(), Some("Use"));
+    assert_eq!(
+        err.message,
+        "expression in node \"Use\", parameter \"assignments.assignments[0].value\": \
+         Error: \"One\" node has 1 item(s) but you're trying to access item 1"
+    );
+}
