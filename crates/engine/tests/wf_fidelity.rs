@@ -1,4 +1,5 @@
-//! Behaviours matched to n8n: `$node["X"].json` past the end of X's items.
+//! Behaviours matched to n8n: `$node["X"].json` past the end of X's items and a whole-node
+//! failure under continue-on-error.
 
 use std::sync::Arc;
 
@@ -110,4 +111,54 @@ async fn node_json_past_the_referenced_nodes_items_is_an_error() {
         "expression in node \"Use\", parameter \"assignments.assignments[0].value\": \
          Error: \"One\" node has 1 item(s) but you're trying to access item 1"
     );
+}
+
+/// n8n (`workflow-execute.ts`, `handleNodeExecutionError`): a node that fails as a whole
+/// while set to continue passes its input items through unchanged on output 0, its run is
+/// recorded as an error with the error, and the workflow goes on.
+#[tokio::test]
+async fn a_whole_node_failure_that_continues_passes_its_input_through() {
+    for setting in [
+        json!({"continueOnFail": true}),
+        json!({"onError": "continueRegularOutput"}),
+        json!({"onError": "continueErrorOutput"}),
+    ] {
+        let nodes = json!([
+            node("Trigger", "manualTrigger", json!({}), json!({})),
+            node(
+                "Fail",
+                "stopAndError",
+                json!({"errorMessage": "={{ 'bad ' + $json.id }}"}),
+                setting.clone()
+            ),
+            set("After", "seen", json!("={{ $json.id }}")),
+        ]);
+        let wf = workflow(nodes, &["Trigger", "Fail", "After"]);
+        let r = run(wf, json!([{"id": 1}, {"id": 2}])).await;
+        assert_eq!(
+            r.status,
+            ExecutionStatus::Success,
+            "{setting}: {:?}",
+            r.error
+        );
+        assert_eq!(
+            output(&r, "After"),
+            json!([{"id": 1, "seen": "1"}, {"id": 2, "seen": "2"}]),
+            "{setting}"
+        );
+        let data = r.data_json();
+        let fail = &data["resultData"]["runData"]["Fail"][0];
+        assert_eq!(fail["executionStatus"], "error", "{setting}: {fail}");
+        assert_eq!(fail["error"]["message"], "bad 1", "{setting}: {fail}");
+        assert_eq!(
+            fail["data"]["main"][0],
+            json!([{"json": {"id": 1}, "pairedItem": {"item": 0}},
+                   {"json": {"id": 2}, "pairedItem": {"item": 1}}]),
+            "{setting}: {fail}"
+        );
+        assert!(
+            data["resultData"].get("error").is_none(),
+            "{setting}: {data}"
+        );
+    }
 }

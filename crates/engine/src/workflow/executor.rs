@@ -173,6 +173,13 @@ struct Pending {
     source: Vec<Option<SourceRef>>,
 }
 
+/// What a node run produced: its outputs, or the items passed on after a whole-node failure
+/// the node's settings say to continue past.
+enum Produced {
+    Outputs(Vec<Vec<Item>>),
+    ContinuedAfter(NodeError, Vec<Vec<Item>>),
+}
+
 enum Stop {
     Failed(ExecutionFailure),
     Timeout(u64),
@@ -415,20 +422,22 @@ impl Run<'_> {
         let started = Utc::now();
         let clock = std::time::Instant::now();
         let result = self.produce(node, pending, run_index).await;
-        let (outputs, error) = match result {
-            Ok(outputs) => (outputs, None),
-            Err(Stop::Failed(f)) => (Vec::new(), Some(f)),
+        let (outputs, error, continued) = match result {
+            Ok(Produced::Outputs(outputs)) => (outputs, None, None),
+            Ok(Produced::ContinuedAfter(error, outputs)) => (outputs, None, Some(error)),
+            Err(Stop::Failed(f)) => (Vec::new(), Some(f), None),
             Err(other) => return Err(other),
         };
+        let failed = error.is_some() || continued.is_some();
         let task = TaskData {
             start_time: started.timestamp_millis(),
             execution_time: clock.elapsed().as_millis() as i64,
-            execution_status: if error.is_some() { "error" } else { "success" },
+            execution_status: if failed { "error" } else { "success" },
             source: pending.source.clone(),
             data: TaskOutputs {
                 main: outputs.clone(),
             },
-            error: error.as_ref().and_then(|f| f.node_error.clone()),
+            error: continued.or_else(|| error.as_ref().and_then(|f| f.node_error.clone())),
         };
         self.run_data
             .entry(node.name.clone())
@@ -454,7 +463,7 @@ impl Run<'_> {
         node: &WorkflowNode,
         pending: &Pending,
         run_index: usize,
-    ) -> Result<Vec<Vec<Item>>, Stop> {
+    ) -> Result<Produced, Stop> {
         let fail = |error: NodeError| {
             Stop::Failed(ExecutionFailure {
                 node: Some(node.name.clone()),
@@ -469,11 +478,11 @@ impl Run<'_> {
                 .cloned()
                 .flatten()
                 .unwrap_or_default();
-            return Ok(vec![passed]);
+            return Ok(Produced::Outputs(vec![passed]));
         }
         if self.request.mode == ExecutionMode::Manual {
             if let Some(pinned) = self.wf.pin_data.as_ref().and_then(|p| p.get(&node.name)) {
-                return Ok(vec![pinned.clone()]);
+                return Ok(Produced::Outputs(vec![pinned.clone()]));
             }
         }
         if self.executor.registry.node(&node.node_type).is_none()
@@ -486,7 +495,7 @@ impl Run<'_> {
                 .cloned()
                 .flatten()
                 .unwrap_or_default();
-            return Ok(vec![polled]);
+            return Ok(Produced::Outputs(vec![polled]));
         }
         let implementation = self
             .executor
@@ -573,15 +582,24 @@ impl Run<'_> {
         let mut outputs = match (result, on_error) {
             (Ok(outputs), _) => outputs,
             (Err(e), OnError::StopWorkflow) => return Err(fail(e)),
-            (Err(e), OnError::ContinueRegularOutput) => {
-                let mut outs = vec![Vec::new(); outputs_count.max(1)];
-                outs[0] = error_items(&input0, &e);
-                outs
-            }
-            (Err(e), OnError::ContinueErrorOutput) => {
-                let mut outs = vec![Vec::new(); outputs_count];
-                outs.push(error_items(&input0, &e));
-                outs
+            (Err(e), OnError::ContinueRegularOutput | OnError::ContinueErrorOutput) => {
+                // n8n's workflow-execute (`handleNodeExecutionError`): when the node as a
+                // whole throws and continues on error, its input 0 passes through unchanged
+                // on output 0, for either setting (error-output routing applies only to items
+                // a node returns), all of it even under `executeOnce`, and the run is
+                // recorded as failed with the error. Per-item errors are the node's own
+                // business (`continue_on_fail`).
+                let passed = pending
+                    .inputs
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| item.paired_with(i))
+                    .collect();
+                return Ok(Produced::ContinuedAfter(e, vec![passed]));
             }
         };
         if outputs.len() < outputs_count {
@@ -596,7 +614,7 @@ impl Run<'_> {
             }
             outputs[0].push(Item::new(JsonObject::new()).paired_with(0));
         }
-        Ok(outputs)
+        Ok(Produced::Outputs(outputs))
     }
 
     /// Runs `fut` unless the execution is cancelled or its time limit passes first.
@@ -614,17 +632,6 @@ impl Run<'_> {
             },
         }
     }
-}
-
-/// One `{error: ...}` item per input item (one item when there was no input), paired back.
-fn error_items(input: &[Item], error: &NodeError) -> Vec<Item> {
-    let json = match error.to_item_json() {
-        serde_json::Value::Object(o) => o,
-        _ => JsonObject::new(),
-    };
-    (0..input.len().max(1))
-        .map(|i| Item::new(json.clone()).paired_with(i))
-        .collect()
 }
 
 /// Moves items a node emitted for failed inputs (only error keys in their JSON) from the
