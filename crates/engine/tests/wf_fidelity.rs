@@ -1,13 +1,19 @@
-//! Behaviours matched to n8n: `$node["X"].json` past the end of X's items and a whole-node
-//! failure under continue-on-error.
+//! Behaviours matched to n8n: `$node["X"].json` past the end of X's items, a whole-node
+//! failure under continue-on-error, and the time zone of a manual Schedule Trigger item.
+
+mod common;
 
 use std::sync::Arc;
 
+use common::{client, Backend, TestEnv, TestServer, KEY_A};
 use engine::workflow::{
     CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow,
 };
 use node_api::{ExecutionMode, Item};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+common::on_both_backends!(a_manual_schedule_run_uses_the_triggers_time_zone);
 
 fn node(name: &str, ty: &str, params: Value, extra: Value) -> Value {
     let mut n = json!({"name": name, "type": format!("n8n-nodes-base.{ty}"), "typeVersion": 1,
@@ -161,4 +167,69 @@ async fn a_whole_node_failure_that_continues_passes_its_input_through() {
             "{setting}: {data}"
         );
     }
+}
+
+fn schedule_workflow(timezone: Option<&str>) -> Value {
+    let mut settings = json!({"executionOrder": "v1"});
+    if let Some(tz) = timezone {
+        settings["timezone"] = json!(tz);
+    }
+    json!({
+        "name": "scheduled",
+        "settings": settings,
+        "nodes": [
+            {"name": "Schedule", "type": "n8n-nodes-base.scheduleTrigger", "typeVersion": 1.2,
+             "position": [0, 0],
+             "parameters": {"rule": {"interval": [{"field": "hours", "hoursInterval": 1}]}}}
+        ],
+        "connections": {}
+    })
+}
+
+/// The item a manual `/run` of a Schedule Trigger workflow starts with is in the zone the
+/// active trigger uses: the workflow's `settings.timezone`, else the server's.
+async fn a_manual_schedule_run_uses_the_triggers_time_zone(backend: Backend) {
+    let Some(env) =
+        TestEnv::new(backend, "a_manual_schedule_run_uses_the_triggers_time_zone").await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let mut settings = env.settings(KEY_A, None);
+    // Zones without daylight saving, so the offsets hold whatever the date.
+    settings.generic_timezone = Some("Asia/Tokyo".into());
+    let server = TestServer::start(settings).await;
+    let api = client(&key);
+    for (zone, want) in [
+        (None, ("Asia/Tokyo (UTC+09:00)", "+09:00")),
+        (Some("DEFAULT"), ("Asia/Tokyo (UTC+09:00)", "+09:00")),
+        (Some("Asia/Kolkata"), ("Asia/Kolkata (UTC+05:30)", "+05:30")),
+    ] {
+        let res = api
+            .post(server.url("/api/v1/workflows"))
+            .json(&schedule_workflow(zone))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{zone:?}");
+        let id = res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let done: Value = api
+            .post(server.url(&format!("/api/v1/workflows/{id}/run?wait=true")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(done["status"], "success", "{done}");
+        let item =
+            &done["data"]["resultData"]["runData"]["Schedule"][0]["data"]["main"][0][0]["json"];
+        assert_eq!(item["Timezone"], want.0, "{zone:?}: {item}");
+        let stamp = item["timestamp"].as_str().unwrap_or_default();
+        assert!(stamp.ends_with(want.1), "{zone:?}: {stamp}");
+    }
+    server.stop().await;
 }

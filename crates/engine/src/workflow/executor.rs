@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use node_api::{
     CredentialProvider, CredentialRef, ExecutionMode, Item, JsonObject, NodeError, NodeInfo,
     WebhookResponse,
@@ -23,6 +24,7 @@ use tracing::Instrument;
 use super::context::{CompiledParameters, NoCredentials, NodeContext, ResponseSlot};
 use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
+use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
 use super::run::{ExprData, NodeRun, Runs, SourceRef, TaskData, TaskOutputs};
 
@@ -32,7 +34,10 @@ pub struct Executor {
     registry: Arc<NodeRegistry>,
     http: reqwest::Client,
     credentials: Arc<dyn CredentialProvider>,
+    default_timezone: Tz,
 }
+
+const SCHEDULE_TRIGGER: &str = "n8n-nodes-base.scheduleTrigger";
 
 /// Cancels a running execution from another task.
 #[derive(Clone, Debug)]
@@ -198,7 +203,16 @@ impl Executor {
             registry,
             http,
             credentials,
+            default_timezone: Tz::UTC,
         }
+    }
+
+    /// The server's time zone (`GENERIC_TIMEZONE`), used where a workflow sets none: a
+    /// manual run starting at a Schedule Trigger builds its item in it, as the active
+    /// trigger does. UTC unless set.
+    pub fn with_default_timezone(mut self, tz: Tz) -> Self {
+        self.default_timezone = tz;
+        self
     }
 
     /// An executor with the core nodes, a default HTTP client and no credentials (tests,
@@ -484,6 +498,22 @@ impl Run<'_> {
             if let Some(pinned) = self.wf.pin_data.as_ref().and_then(|p| p.get(&node.name)) {
                 return Ok(Produced::Outputs(vec![pinned.clone()]));
             }
+        }
+        if node.node_type == SCHEDULE_TRIGGER && pending.inputs.iter().flatten().all(Vec::is_empty)
+        {
+            // Started by hand (the trigger runtime hands over the item of a fire): the item
+            // of a fire now, in the zone the active trigger would use.
+            let setting = self
+                .wf
+                .settings
+                .as_ref()
+                .and_then(|s| s.extra.get("timezone"));
+            let tz = workflow_timezone(setting, self.executor.default_timezone).map_err(|m| {
+                fail(NodeError::operation(format!(
+                    "Parameter \"settings.timezone\": {m}"
+                )))
+            })?;
+            return Ok(Produced::Outputs(vec![vec![fired_item(Utc::now(), tz)]]));
         }
         if self.executor.registry.node(&node.node_type).is_none()
             && self.executor.registry.trigger(&node.node_type).is_some()
