@@ -35,6 +35,63 @@ fn expressions(c: &mut Criterion) {
     c.bench_function("expression js path {{ $json.score + 1 }}", |b| {
         b.iter(|| js.evaluate(&scope).unwrap())
     });
+
+    // The same evaluations where the server runs them: inside a task on a worker thread of a
+    // multi-thread runtime, where a slow JavaScript evaluation must not hold the worker.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Both workers evaluating at once (a loaded server): per evaluation on each worker. Work
+    // a worker hands to other threads competes with the other worker here.
+    let both = Arc::new(js.clone());
+    c.bench_function("expression js path on both runtime workers at once", |b| {
+        b.iter_custom(|iters| {
+            let started = std::time::Instant::now();
+            let tasks: Vec<_> = (0..2)
+                .map(|_| {
+                    let (d, t) = (d.clone(), both.clone());
+                    rt.spawn(async move {
+                        let scope = Scope {
+                            data: &d,
+                            item_index: 0,
+                        };
+                        for _ in 0..iters {
+                            std::hint::black_box(t.evaluate(&scope).unwrap());
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                rt.block_on(t).unwrap();
+            }
+            started.elapsed()
+        })
+    });
+    for (name, template) in [
+        ("expression fast path on a runtime worker", fast),
+        ("expression js path on a runtime worker", js),
+    ] {
+        let template = Arc::new(template);
+        c.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let (d, t) = (d.clone(), template.clone());
+                rt.block_on(rt.spawn(async move {
+                    let scope = Scope {
+                        data: &d,
+                        item_index: 0,
+                    };
+                    let started = std::time::Instant::now();
+                    for _ in 0..iters {
+                        std::hint::black_box(t.evaluate(&scope).unwrap());
+                    }
+                    started.elapsed()
+                }))
+                .unwrap()
+            })
+        });
+    }
 }
 
 fn five_node_workflow() -> Arc<Workflow> {

@@ -89,7 +89,8 @@ pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow:
     // One outbound client (connection pool, timeouts) for nodes and Salesforce alike.
     let http = http_client()?;
     let node_credentials = Arc::new(StoreCredentials::new(credentials.clone()));
-    let executor = Executor::new(Arc::new(nodes), http.clone(), node_credentials.clone());
+    let executor = Executor::new(Arc::new(nodes), http.clone(), node_credentials.clone())
+        .with_default_timezone(default_timezone);
     let workflows = Arc::new(WorkflowService {
         store: WorkflowStore::with_settings(db.clone(), settings.executions.clone()),
         executor,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use node_api::{
     CredentialProvider, CredentialRef, ExecutionMode, Item, JsonObject, NodeError, NodeInfo,
     WebhookResponse,
@@ -23,6 +24,7 @@ use tracing::Instrument;
 use super::context::{CompiledParameters, NoCredentials, NodeContext, ResponseSlot};
 use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
+use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
 use super::run::{ExprData, NodeRun, Runs, SourceRef, TaskData, TaskOutputs};
 
@@ -32,7 +34,10 @@ pub struct Executor {
     registry: Arc<NodeRegistry>,
     http: reqwest::Client,
     credentials: Arc<dyn CredentialProvider>,
+    default_timezone: Tz,
 }
+
+const SCHEDULE_TRIGGER: &str = "n8n-nodes-base.scheduleTrigger";
 
 /// Cancels a running execution from another task.
 #[derive(Clone, Debug)]
@@ -173,6 +178,13 @@ struct Pending {
     source: Vec<Option<SourceRef>>,
 }
 
+/// What a node run produced: its outputs, or the items passed on after a whole-node failure
+/// the node's settings say to continue past.
+enum Produced {
+    Outputs(Vec<Vec<Item>>),
+    ContinuedAfter(NodeError, Vec<Vec<Item>>),
+}
+
 enum Stop {
     Failed(ExecutionFailure),
     Timeout(u64),
@@ -191,7 +203,16 @@ impl Executor {
             registry,
             http,
             credentials,
+            default_timezone: Tz::UTC,
         }
+    }
+
+    /// The server's time zone (`GENERIC_TIMEZONE`), used where a workflow sets none: a
+    /// manual run starting at a Schedule Trigger builds its item in it, as the active
+    /// trigger does. UTC unless set.
+    pub fn with_default_timezone(mut self, tz: Tz) -> Self {
+        self.default_timezone = tz;
+        self
     }
 
     /// An executor with the core nodes, a default HTTP client and no credentials (tests,
@@ -415,20 +436,22 @@ impl Run<'_> {
         let started = Utc::now();
         let clock = std::time::Instant::now();
         let result = self.produce(node, pending, run_index).await;
-        let (outputs, error) = match result {
-            Ok(outputs) => (outputs, None),
-            Err(Stop::Failed(f)) => (Vec::new(), Some(f)),
+        let (outputs, error, continued) = match result {
+            Ok(Produced::Outputs(outputs)) => (outputs, None, None),
+            Ok(Produced::ContinuedAfter(error, outputs)) => (outputs, None, Some(error)),
+            Err(Stop::Failed(f)) => (Vec::new(), Some(f), None),
             Err(other) => return Err(other),
         };
+        let failed = error.is_some() || continued.is_some();
         let task = TaskData {
             start_time: started.timestamp_millis(),
             execution_time: clock.elapsed().as_millis() as i64,
-            execution_status: if error.is_some() { "error" } else { "success" },
+            execution_status: if failed { "error" } else { "success" },
             source: pending.source.clone(),
             data: TaskOutputs {
                 main: outputs.clone(),
             },
-            error: error.as_ref().and_then(|f| f.node_error.clone()),
+            error: continued.or_else(|| error.as_ref().and_then(|f| f.node_error.clone())),
         };
         self.run_data
             .entry(node.name.clone())
@@ -454,7 +477,7 @@ impl Run<'_> {
         node: &WorkflowNode,
         pending: &Pending,
         run_index: usize,
-    ) -> Result<Vec<Vec<Item>>, Stop> {
+    ) -> Result<Produced, Stop> {
         let fail = |error: NodeError| {
             Stop::Failed(ExecutionFailure {
                 node: Some(node.name.clone()),
@@ -469,12 +492,28 @@ impl Run<'_> {
                 .cloned()
                 .flatten()
                 .unwrap_or_default();
-            return Ok(vec![passed]);
+            return Ok(Produced::Outputs(vec![passed]));
         }
         if self.request.mode == ExecutionMode::Manual {
             if let Some(pinned) = self.wf.pin_data.as_ref().and_then(|p| p.get(&node.name)) {
-                return Ok(vec![pinned.clone()]);
+                return Ok(Produced::Outputs(vec![pinned.clone()]));
             }
+        }
+        if node.node_type == SCHEDULE_TRIGGER && pending.inputs.iter().flatten().all(Vec::is_empty)
+        {
+            // Started by hand (the trigger runtime hands over the item of a fire): the item
+            // of a fire now, in the zone the active trigger would use.
+            let setting = self
+                .wf
+                .settings
+                .as_ref()
+                .and_then(|s| s.extra.get("timezone"));
+            let tz = workflow_timezone(setting, self.executor.default_timezone).map_err(|m| {
+                fail(NodeError::operation(format!(
+                    "Parameter \"settings.timezone\": {m}"
+                )))
+            })?;
+            return Ok(Produced::Outputs(vec![vec![fired_item(Utc::now(), tz)]]));
         }
         if self.executor.registry.node(&node.node_type).is_none()
             && self.executor.registry.trigger(&node.node_type).is_some()
@@ -486,7 +525,7 @@ impl Run<'_> {
                 .cloned()
                 .flatten()
                 .unwrap_or_default();
-            return Ok(vec![polled]);
+            return Ok(Produced::Outputs(vec![polled]));
         }
         let implementation = self
             .executor
@@ -573,15 +612,24 @@ impl Run<'_> {
         let mut outputs = match (result, on_error) {
             (Ok(outputs), _) => outputs,
             (Err(e), OnError::StopWorkflow) => return Err(fail(e)),
-            (Err(e), OnError::ContinueRegularOutput) => {
-                let mut outs = vec![Vec::new(); outputs_count.max(1)];
-                outs[0] = error_items(&input0, &e);
-                outs
-            }
-            (Err(e), OnError::ContinueErrorOutput) => {
-                let mut outs = vec![Vec::new(); outputs_count];
-                outs.push(error_items(&input0, &e));
-                outs
+            (Err(e), OnError::ContinueRegularOutput | OnError::ContinueErrorOutput) => {
+                // n8n's workflow-execute (`handleNodeExecutionError`): when the node as a
+                // whole throws and continues on error, its input 0 passes through unchanged
+                // on output 0, for either setting (error-output routing applies only to items
+                // a node returns), all of it even under `executeOnce`, and the run is
+                // recorded as failed with the error. Per-item errors are the node's own
+                // business (`continue_on_fail`).
+                let passed = pending
+                    .inputs
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| item.paired_with(i))
+                    .collect();
+                return Ok(Produced::ContinuedAfter(e, vec![passed]));
             }
         };
         if outputs.len() < outputs_count {
@@ -596,7 +644,7 @@ impl Run<'_> {
             }
             outputs[0].push(Item::new(JsonObject::new()).paired_with(0));
         }
-        Ok(outputs)
+        Ok(Produced::Outputs(outputs))
     }
 
     /// Runs `fut` unless the execution is cancelled or its time limit passes first.
@@ -614,17 +662,6 @@ impl Run<'_> {
             },
         }
     }
-}
-
-/// One `{error: ...}` item per input item (one item when there was no input), paired back.
-fn error_items(input: &[Item], error: &NodeError) -> Vec<Item> {
-    let json = match error.to_item_json() {
-        serde_json::Value::Object(o) => o,
-        _ => JsonObject::new(),
-    };
-    (0..input.len().max(1))
-        .map(|i| Item::new(json.clone()).paired_with(i))
-        .collect()
 }
 
 /// Moves items a node emitted for failed inputs (only error keys in their JSON) from the

@@ -137,14 +137,21 @@ impl ExprData {
     }
 
     /// Item `item_index` of `node`'s last run (`$node["Node"].json`).
+    ///
+    /// As n8n's `WorkflowDataProxy` (`nodeDataGetter`): no fallback to another item. A node
+    /// whose output is empty counts as not executed, and an index past the end is an error
+    /// naming the node, how many items it has and the index asked for.
     pub fn node_item_at(&self, node: &str, item_index: usize) -> Result<&Item, String> {
         let items = self.node_items(node)?;
-        items
-            .get(item_index)
-            .or_else(|| items.first())
-            .ok_or_else(|| {
-                format!("No data found for item-index: \"{item_index}\" of node \"{node}\"")
-            })
+        if items.is_empty() {
+            return Err(format!("Node '{node}' hasn't been executed"));
+        }
+        items.get(item_index).ok_or_else(|| {
+            format!(
+                "\"{node}\" node has {} item(s) but you're trying to access item {item_index}",
+                items.len()
+            )
+        })
     }
 }
 

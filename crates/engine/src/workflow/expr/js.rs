@@ -5,6 +5,15 @@
 //! network or module loader (only QuickJS's language built-ins), a memory limit, and an
 //! interrupt handler that stops code past its deadline. The prelude freezes every global so
 //! one evaluation cannot leave state behind for the next.
+//!
+//! Evaluations run synchronously on the calling thread. On an async worker of a multi-thread
+//! tokio runtime (the server), an evaluation that runs past [`INLINE_BUDGET`] is interrupted
+//! and started again under `tokio::task::block_in_place`, which hands the worker's other tasks
+//! (health checks, webhooks, other executions) to another thread while the slow code runs up
+//! to the time limit. Quick expressions, nearly all of them, pay nothing for this; a slow one
+//! stalls its worker for at most the budget, and its source is remembered so the next
+//! evaluation of it goes straight to `block_in_place`. Re-running is safe: an expression
+//! cannot change anything outside itself (globals are frozen, inputs are fresh copies).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -50,6 +59,9 @@ pub fn set_limits(limits: Limits) {
     MEMORY_LIMIT.store(limits.memory_bytes, Ordering::Relaxed);
 }
 
+/// How long an evaluation may run on an async worker thread before it is moved off it.
+const INLINE_BUDGET: Duration = Duration::from_millis(5);
+
 /// Compiled expressions kept per thread before the cache is emptied.
 const CACHE_CAPACITY: usize = 4096;
 /// Deepest JSON a result may have; deeper (or cyclic) results are refused.
@@ -58,6 +70,10 @@ const MAX_DEPTH: usize = 128;
 #[derive(Default)]
 struct Shared {
     deadline: Cell<Option<Instant>>,
+    /// When the evaluation must give its worker thread back, if it runs on one.
+    budget: Cell<Option<Instant>>,
+    /// Set by the interrupt handler when it stopped the evaluation for the budget.
+    over_budget: Cell<bool>,
     data: RefCell<Option<Arc<ExprData>>>,
     item_index: Cell<usize>,
 }
@@ -65,6 +81,8 @@ struct Shared {
 struct Engine {
     // Field order matters: the context must drop before its runtime.
     cache: RefCell<HashMap<String, Persistent<Function<'static>>>>,
+    /// Sources that went over [`INLINE_BUDGET`] before on this thread.
+    slow: RefCell<std::collections::HashSet<String>>,
     context: Context,
     _runtime: Runtime,
     shared: Rc<Shared>,
@@ -87,8 +105,32 @@ pub(super) fn evaluate(src: &str, scope: &Scope<'_>) -> Result<Value, Expression
             })?);
         }
         let engine = slot.as_ref().expect("engine was just created");
-        engine.evaluate(src, scope)
+        let limit = Duration::from_millis(TIME_LIMIT_MS.load(Ordering::Relaxed));
+        let deadline = Instant::now() + limit;
+        if !on_async_worker() {
+            return engine.evaluate(src, scope, limit, deadline, None);
+        }
+        if !engine.slow.borrow().contains(src) {
+            let budget = Instant::now() + INLINE_BUDGET;
+            let result = engine.evaluate(src, scope, limit, deadline, Some(budget));
+            if !engine.shared.over_budget.replace(false) {
+                return result;
+            }
+            let mut slow = engine.slow.borrow_mut();
+            if slow.len() >= CACHE_CAPACITY {
+                slow.clear();
+            }
+            slow.insert(src.to_string());
+        }
+        tokio::task::block_in_place(|| engine.evaluate(src, scope, limit, deadline, None))
     })
+}
+
+/// Whether this thread runs tasks of a multi-thread tokio runtime, where `block_in_place`
+/// can hand them to another thread (it would panic on a current-thread runtime).
+fn on_async_worker() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 impl Engine {
@@ -99,26 +141,41 @@ impl Engine {
         let shared = Rc::new(Shared::default());
         let for_interrupt = shared.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || {
-            for_interrupt
-                .deadline
-                .get()
-                .is_some_and(|d| Instant::now() >= d)
+            let now = Instant::now();
+            if for_interrupt.deadline.get().is_some_and(|d| now >= d) {
+                return true;
+            }
+            let over = for_interrupt.budget.get().is_some_and(|b| now >= b);
+            if over {
+                for_interrupt.over_budget.set(true);
+            }
+            over
         })));
         let context = Context::full(&runtime)?;
         context.with(|ctx| install(&ctx, &shared))?;
         Ok(Self {
             cache: RefCell::new(HashMap::new()),
+            slow: RefCell::new(std::collections::HashSet::new()),
             context,
             _runtime: runtime,
             shared,
         })
     }
 
-    fn evaluate(&self, src: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError> {
-        let limit = Duration::from_millis(TIME_LIMIT_MS.load(Ordering::Relaxed));
+    /// One evaluation, stopped at `deadline` (reported as taking longer than `limit`) or,
+    /// when `budget` is given, at `budget` with `shared.over_budget` set.
+    fn evaluate(
+        &self,
+        src: &str,
+        scope: &Scope<'_>,
+        limit: Duration,
+        deadline: Instant,
+        budget: Option<Instant>,
+    ) -> Result<Value, ExpressionError> {
         *self.shared.data.borrow_mut() = Some(scope.data.clone());
         self.shared.item_index.set(scope.item_index);
-        self.shared.deadline.set(Some(Instant::now() + limit));
+        self.shared.deadline.set(Some(deadline));
+        self.shared.budget.set(budget);
         let result = self.context.with(|ctx| {
             let func = self.function(&ctx, src)?;
             let json = match scope.data.input_item(scope.item_index) {
@@ -130,6 +187,7 @@ impl Engine {
             from_js(&out, 0).map_err(|m| ExpressionError::new(ExpressionErrorKind::Runtime, m))
         });
         self.shared.deadline.set(None);
+        self.shared.budget.set(None);
         *self.shared.data.borrow_mut() = None;
         result
     }

@@ -379,6 +379,25 @@ mod tests {
         assert_eq!(eval("={{ 1 + 1 }}", json!({})).unwrap(), json!(2));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_expression_on_a_runtime_worker_finishes_with_its_value() {
+        // Runs past the inline budget, so it is interrupted and run again off the worker;
+        // the second evaluation of the same source goes off the worker straight away.
+        let src = "={{ (() => { const end = Date.now() + 30; let n = 0; \
+                   while (Date.now() < end) n++; return n > 0 ? $json.tag : 'no'; })() }}";
+        for _ in 0..2 {
+            let value = tokio::spawn(async move { eval(src, json!({"tag": "done"})) })
+                .await
+                .unwrap();
+            assert_eq!(value.unwrap(), json!("done"));
+        }
+        let err = tokio::spawn(async { eval("={{ (() => { while (true) {} })() }}", json!({})) })
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.kind, ExpressionErrorKind::Timeout, "{}", err.message);
+    }
+
     #[test]
     fn a_memory_hog_is_stopped_by_the_memory_limit() {
         let err = eval(

@@ -18,7 +18,8 @@ mod split_out;
 mod triggers;
 
 pub use schedule::{
-    fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, ScheduleRule,
+    fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, workflow_timezone,
+    ScheduleRule,
 };
 
 /// Every core node, ready to register.

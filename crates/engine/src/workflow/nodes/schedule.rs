@@ -36,7 +36,8 @@ impl Node for ScheduleTrigger {
         _ctx: &dyn ExecuteContext,
         input: Vec<Item>,
     ) -> Result<Vec<Vec<Item>>, NodeError> {
-        // The trigger runtime hands over the item of the fire; a manual run makes one now.
+        // The trigger runtime hands over the item of the fire, and the executor makes the
+        // item of a manual run in the workflow's zone; called any other way, one now in UTC.
         if !input.is_empty() {
             return Ok(vec![input]);
         }
@@ -82,6 +83,21 @@ fn ordinal_suffix(day: u32) -> &'static str {
         (2, _) => "nd",
         (3, _) => "rd",
         _ => "th",
+    }
+}
+
+/// The zone a workflow's schedules run in: its `settings.timezone`, or `default` (the
+/// server's zone) when that is absent, empty or n8n's `DEFAULT`. A manual run of a workflow
+/// starting with a Schedule Trigger builds its item in this zone too, as the active trigger
+/// does.
+pub fn workflow_timezone(settings: Option<&Value>, default: Tz) -> Result<Tz, String> {
+    match settings {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::String(s)) if s.is_empty() || s == "DEFAULT" => Ok(default),
+        Some(Value::String(s)) => parse_timezone(s),
+        Some(other) => Err(format!(
+            "expected a time zone name such as \"Europe/Berlin\", got {other}"
+        )),
     }
 }
 
