@@ -35,7 +35,7 @@ use super::api::WorkflowService;
 use super::error::{Problem, WorkflowError};
 use super::executor::{CancelHandle, RunRequest};
 use super::model::{Workflow, WorkflowNode};
-use super::nodes::{fired_item, next_counting_fire, parse_timezone, record_fires, ScheduleRule};
+use super::nodes::{fired_item, next_counting_fire, record_fires, workflow_timezone, ScheduleRule};
 use super::registry::NodeRegistry;
 use super::store::{StoreError, StoredWorkflow};
 
@@ -184,14 +184,7 @@ impl TriggerRuntime {
             .settings
             .as_ref()
             .and_then(|s| s.extra.get("timezone"));
-        match setting {
-            None | Some(Value::Null) => Ok(self.default_timezone),
-            Some(Value::String(s)) if s.is_empty() || s == "DEFAULT" => Ok(self.default_timezone),
-            Some(Value::String(s)) => parse_timezone(s),
-            Some(other) => Err(format!(
-                "expected a time zone name such as \"Europe/Berlin\", got {other}"
-            )),
-        }
+        workflow_timezone(setting, self.default_timezone)
     }
 
     /// Starts `stored`'s triggers (stopping any it already had) with `plans` from
