@@ -191,7 +191,11 @@ pub mod testing {
         let mut conn = sqlx::PgConnection::connect(&base)
             .await
             .unwrap_or_else(|e| panic!("cannot reach the test Postgres server: {e}"));
-        let name = format!("sy_test_{}", uuid::Uuid::new_v4().simple());
+        drop_old_test_databases(&mut conn).await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let name = format!("sy_test_{now}_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
@@ -200,6 +204,46 @@ pub mod testing {
             .rsplit_once('/')
             .expect("postgres URL with a database name");
         Some(format!("{head}/{name}"))
+    }
+
+    /// How long a test database is kept: older ones are dropped by later test runs.
+    const KEEP_TEST_DATABASES: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
+
+    /// Drops, once per process, the test databases earlier runs left behind: those named
+    /// with a creation time over [`KEEP_TEST_DATABASES`] ago, and those of the older naming
+    /// that carried no time. A database still in use is left alone (the drop fails, quietly).
+    async fn drop_old_test_databases(conn: &mut sqlx::PgConnection) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static DONE: AtomicBool = AtomicBool::new(false);
+        if DONE.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'sy\\_test\\_%'",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for name in names {
+            let created = name
+                .strip_prefix("sy_test_")
+                .and_then(|rest| rest.split_once('_'))
+                .and_then(|(secs, _)| secs.parse::<u64>().ok());
+            let old = match created {
+                Some(secs) => now.saturating_sub(secs) > KEEP_TEST_DATABASES.as_secs(),
+                None => true,
+            };
+            // Only names this module made reach the statement (checked by the pattern above
+            // and made of [a-z0-9_]).
+            if old && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&mut *conn)
+                    .await;
+            }
+        }
     }
 
     /// A migrated, empty Postgres database, or `None` when skipped (see [`fresh_postgres_url`]).
