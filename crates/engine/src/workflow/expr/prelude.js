@@ -18,7 +18,8 @@
     all() { return unwrap(native.node(this.name, 'all', 0)); }
     itemMatching(i) { return unwrap(native.node(this.name, 'match', Number(i))); }
     pairedItem(i) { return this.itemMatching(i === undefined ? native.itemIndex() : i); }
-    isExecuted() { return unwrap(native.node(this.name, 'executed', 0)); }
+    // A property in n8n, not a method.
+    get isExecuted() { return unwrap(native.node(this.name, 'executed', 0)); }
   }
 
   const input = Object.freeze({
