@@ -1,11 +1,13 @@
 //! Run data: what each node produced, in n8n's `runData` shape, and the read-only view of it
 //! that expressions (`$('Node')`, `$input`, `$node`) resolve against.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use node_api::{Item, NodeError};
 use serde::Serialize;
+
+use super::model::NodeConnections;
 
 /// Where one input of a node run came from (n8n's `ISourceData`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +33,31 @@ pub struct NodeRun {
 /// Every finished run so far, by node name.
 pub type Runs = HashMap<String, Vec<Arc<NodeRun>>>;
 
+/// `main` connections by destination node: per input index, the `(source node, source output)`
+/// pairs feeding it, in the order n8n's `connectionsByDestinationNode` lists them (source nodes
+/// in key order, then their outputs in ascending order, then each output's targets).
+pub type Parents = HashMap<String, Vec<Vec<(String, usize)>>>;
+
+/// Builds [`Parents`] from a workflow's connections (keyed by source node).
+pub fn parents_of(connections: &BTreeMap<String, NodeConnections>) -> Parents {
+    let mut parents = Parents::new();
+    for (source, types) in connections {
+        let Some(outputs) = types.get("main") else {
+            continue;
+        };
+        for (output, targets) in outputs.iter().enumerate() {
+            for target in targets.iter().flatten() {
+                let inputs = parents.entry(target.node.clone()).or_default();
+                if inputs.len() <= target.index {
+                    inputs.resize(target.index + 1, Vec::new());
+                }
+                inputs[target.index].push((source.clone(), output));
+            }
+        }
+    }
+    parents
+}
+
 /// The view of an execution that expressions of one node run evaluate against.
 #[derive(Clone, Debug, Default)]
 pub struct ExprData {
@@ -54,6 +81,9 @@ pub struct ExprData {
     pub source: Vec<Option<SourceRef>>,
     /// Finished runs of every node.
     pub runs: Arc<Runs>,
+    /// The workflow's `main` connections by destination, to find which output of a referenced
+    /// node leads to this one.
+    pub parents: Arc<Parents>,
 }
 
 impl ExprData {
@@ -62,23 +92,65 @@ impl ExprData {
         self.input.get(index)
     }
 
-    fn last_run(&self, node: &str) -> Result<&NodeRun, String> {
-        self.runs
-            .get(node)
-            .and_then(|r| r.last())
+    /// Run `run` of `node` (its last run when `None`), as n8n's `getNodeExecutionData`.
+    fn node_run(&self, node: &str, run: Option<usize>) -> Result<&NodeRun, String> {
+        let runs = self.runs.get(node).ok_or_else(|| {
+            format!("Referenced node \"{node}\" has not been executed (or does not exist)")
+        })?;
+        let index = run.unwrap_or(runs.len().saturating_sub(1));
+        runs.get(index)
             .map(|r| r.as_ref())
-            .ok_or_else(|| {
-                format!("Referenced node \"{node}\" has not been executed (or does not exist)")
-            })
+            .ok_or_else(|| format!("Run {index} of node \"{node}\" not found"))
     }
 
-    /// Output 0 of `node`'s last run (`$('Node').all()`).
-    pub fn node_items(&self, node: &str) -> Result<&[Item], String> {
-        Ok(self
-            .last_run(node)?
+    /// The output of `node` that leads to the current node: n8n's
+    /// `Workflow.getNodeConnectionIndexes`, a breadth-first search back from the current node
+    /// over `main` connections (inputs in order, each input's sources in order) that answers
+    /// the source output of the first connection from `node` it meets. `None` when `node` is
+    /// not upstream of the current node.
+    pub fn connected_output(&self, node: &str) -> Option<usize> {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut queue: VecDeque<&str> = VecDeque::from([self.node_name.as_str()]);
+        while let Some(current) = queue.pop_front() {
+            if !seen.insert(current) {
+                continue;
+            }
+            let Some(inputs) = self.parents.get(current) else {
+                continue;
+            };
+            for (source, output) in inputs.iter().flatten() {
+                if source == node {
+                    return Some(*output);
+                }
+                if !seen.contains(source.as_str()) {
+                    queue.push_back(source);
+                }
+            }
+        }
+        None
+    }
+
+    /// The items of one output of `node` (`$('Node').first()`, `.last()`, `.all()`).
+    ///
+    /// As n8n: `branch` defaults to the output of `node` that leads to the current node
+    /// ([`Self::connected_output`]), or 0 when it leads nowhere here; `run` defaults to the
+    /// last run. A branch the node does not have is an error naming it.
+    pub fn node_items(
+        &self,
+        node: &str,
+        branch: Option<usize>,
+        run: Option<usize>,
+    ) -> Result<&[Item], String> {
+        let found = self.node_run(node, run)?;
+        let branch = branch.or_else(|| self.connected_output(node)).unwrap_or(0);
+        if found.outputs.is_empty() {
+            return Ok(&[]);
+        }
+        found
             .outputs
-            .first()
-            .map_or(&[][..], Vec::as_slice))
+            .get(branch)
+            .map(Vec::as_slice)
+            .ok_or_else(|| format!("Node \"{node}\" has no branch with index {branch}."))
     }
 
     /// The item of `node` that the current input item `item_index` was derived from, found by
@@ -136,13 +208,27 @@ impl ExprData {
         ))
     }
 
-    /// Item `item_index` of `node`'s last run (`$node["Node"].json`).
+    /// Item `item_index` of `node`'s last run (`$node["Node"].json`), read from the output of
+    /// `node` that leads to the current node.
     ///
-    /// As n8n's `WorkflowDataProxy` (`nodeDataGetter`): no fallback to another item. A node
-    /// whose output is empty counts as not executed, and an index past the end is an error
+    /// As n8n's `WorkflowDataProxy` (`nodeDataGetter` / `getNodeExecutionData`): a node that
+    /// does not lead here is an error asking to connect them; no fallback to another item. A
+    /// node whose output is empty counts as not executed, and an index past the end is an error
     /// naming the node, how many items it has and the index asked for.
     pub fn node_item_at(&self, node: &str, item_index: usize) -> Result<&Item, String> {
-        let items = self.node_items(node)?;
+        let found = self.node_run(node, None)?;
+        let Some(branch) = self.connected_output(node) else {
+            return Err(format!("connect \"{}\" to \"{node}\"", self.node_name));
+        };
+        let items = match found.outputs.get(branch) {
+            Some(items) => items.as_slice(),
+            None if found.outputs.is_empty() => &[],
+            None => {
+                return Err(format!(
+                    "Node \"{node}\" has no branch with index {branch}."
+                ))
+            }
+        };
         if items.is_empty() {
             return Err(format!("Node '{node}' hasn't been executed"));
         }
