@@ -477,3 +477,70 @@ async fn referring_to_a_node_that_does_not_lead_here_is_clear() {
         assert!(r.output_of("Use", 0).is_none());
     }
 }
+
+#[tokio::test]
+async fn an_item_combined_from_several_items_follows_each_and_rejects_a_real_ambiguity() {
+    // Merge combining by position pairs each item with input 0 and input 1. `$('B').item` is
+    // found through input 1 only; `$('Trigger').item` through both, to the same item.
+    let after = vec![
+        ("a", "={{ $('A').item.json.a }}".to_string()),
+        ("b", "={{ $('B').item.json.b }}".to_string()),
+        ("i", "={{ $('Trigger').item.json.i }}".to_string()),
+    ];
+    let wf = workflow(
+        json!([
+            trigger(),
+            set("A", &[("a", "={{ 'a' + $json.i }}".to_string())], -100),
+            set("B", &[("b", "={{ 'b' + $json.i }}".to_string())], 100),
+            node(
+                "ByPosition",
+                "merge",
+                3.2,
+                json!({"mode": "combine", "combineBy": "combineByPosition"}),
+                0
+            ),
+            set("After", &after, 0),
+        ]),
+        &[
+            ("Trigger", 0, "A", 0),
+            ("Trigger", 0, "B", 0),
+            ("A", 0, "ByPosition", 0),
+            ("B", 0, "ByPosition", 1),
+            ("ByPosition", 0, "After", 0),
+        ],
+    );
+    let r = run(wf, json!([{"i": 1}, {"i": 2}])).await;
+    assert_eq!(r.status, ExecutionStatus::Success, "{:?}", r.error);
+    assert_eq!(
+        output(&r, "After", 0),
+        json!([{"i": "1", "a": "a1", "b": "b1"}, {"i": "2", "a": "a2", "b": "b2"}])
+    );
+
+    // Pairing the If's true and false branches by position makes an item from two different
+    // Trigger items: `.item` cannot choose, as in n8n.
+    let wf = workflow(
+        json!([
+            trigger(),
+            {"name": "If", "type": "n8n-nodes-base.if", "typeVersion": 2.2, "position": [0, 0],
+             "parameters": {"conditions": {"conditions": [{"leftValue": "={{ $json.i }}",
+                "rightValue": 2, "operator": {"type": "number", "operation": "gte"}}]}}},
+            node("ByPosition", "merge", 3.2,
+                 json!({"mode": "combine", "combineBy": "combineByPosition"}), 0),
+            set("After", &[("i", "={{ $('Trigger').item.json.i }}".to_string())], 0),
+        ]),
+        &[
+            ("Trigger", 0, "If", 0),
+            ("If", 0, "ByPosition", 0),
+            ("If", 1, "ByPosition", 1),
+            ("ByPosition", 0, "After", 0),
+        ],
+    );
+    let r = run(wf, json!([{"i": 1}, {"i": 2}])).await;
+    assert_eq!(r.status, ExecutionStatus::Error);
+    let err = r.error.as_ref().expect("an error").message.clone();
+    assert!(
+        err.contains("Multiple matching items for expression [item 0]"),
+        "{err}"
+    );
+    assert!(r.output_of("After", 0).is_none());
+}

@@ -58,6 +58,9 @@ pub fn parents_of(connections: &BTreeMap<String, NodeConnections>) -> Parents {
     parents
 }
 
+/// Where an item is recorded: node, run, output, index.
+type ItemAt<'a> = (&'a str, usize, usize, usize);
+
 /// The view of an execution that expressions of one node run evaluate against.
 #[derive(Clone, Debug, Default)]
 pub struct ExprData {
@@ -155,57 +158,88 @@ impl ExprData {
 
     /// The item of `node` that the current input item `item_index` was derived from, found by
     /// walking `pairedItem` back along the sources (`$('Node').item`).
+    ///
+    /// As n8n's `getPairedItem`: an item paired with several items (a Merge combining by
+    /// position) is followed along each of them; paths that do not reach `node` are dropped,
+    /// and if the rest do not all end at the same item the answer is ambiguous, an error.
     pub fn paired_item(&self, node: &str, item_index: usize) -> Result<&Item, String> {
-        let Some(Some(mut src)) = self.source.first().cloned() else {
+        let Some(Some(src)) = self.source.first() else {
             return Err(format!(
                 "Can't get data for expression: node \"{}\" has no input to trace back to \"{node}\"",
                 self.node_name
             ));
         };
-        let mut index = item_index;
-        // Bounded: a path back can visit each run at most once in an acyclic workflow, and
-        // loops are bounded by the number of runs recorded.
-        let limit: usize = self.runs.values().map(Vec::len).sum::<usize>() + 1;
-        for _ in 0..limit {
-            let run = self
-                .runs
-                .get(&src.previous_node)
-                .and_then(|r| r.get(src.previous_node_run))
-                .ok_or_else(|| format!("no run data for node \"{}\"", src.previous_node))?;
-            let item = run
-                .outputs
-                .get(src.previous_node_output)
-                .and_then(|o| o.get(index))
-                .ok_or_else(|| {
-                    format!(
-                        "Can't get data for expression: item {index} of node \"{}\" does not exist",
-                        src.previous_node
-                    )
-                })?;
-            if src.previous_node == node {
-                return Ok(item);
-            }
-            let (next_index, input) = match item.paired_item.first() {
-                Some(r) => (r.item, r.input),
-                // n8n guesses the same index when a node did not record pairing and has one input.
-                None => (index, 0),
-            };
-            match run.source.get(input).cloned().flatten() {
-                Some(s) => {
-                    src = s;
-                    index = next_index;
-                }
-                None => {
-                    return Err(format!(
-                        "Can't get data for expression: no path back from node \"{}\" to node \"{node}\"",
-                        self.node_name
-                    ))
-                }
-            }
+        // Bounded: a path back visits each recorded run at most once.
+        let depth: usize = self.runs.values().map(Vec::len).sum::<usize>() + 1;
+        self.trace(node, src, item_index, depth)
+            .map(|(_, item)| item)
+    }
+
+    /// Follows item `index` of the output `src` names back to `node`; the answer carries where
+    /// the item found is recorded, so that several paths can be compared.
+    fn trace<'a>(
+        &'a self,
+        node: &str,
+        src: &'a SourceRef,
+        index: usize,
+        depth: usize,
+    ) -> Result<(ItemAt<'a>, &'a Item), String> {
+        let run = self
+            .runs
+            .get(&src.previous_node)
+            .and_then(|r| r.get(src.previous_node_run))
+            .ok_or_else(|| format!("no run data for node \"{}\"", src.previous_node))?;
+        let item = run
+            .outputs
+            .get(src.previous_node_output)
+            .and_then(|o| o.get(index))
+            .ok_or_else(|| {
+                format!(
+                    "Can't get data for expression: item {index} of node \"{}\" does not exist",
+                    src.previous_node
+                )
+            })?;
+        let no_path = || {
+            format!(
+                "Can't get data for expression: no path back from node \"{}\" to node \"{node}\"",
+                self.node_name
+            )
+        };
+        if src.previous_node == node {
+            let at = (
+                src.previous_node.as_str(),
+                src.previous_node_run,
+                src.previous_node_output,
+                index,
+            );
+            return Ok((at, item));
         }
-        Err(format!(
-            "Can't get data for expression: no path back to node \"{node}\""
-        ))
+        if depth == 0 {
+            return Err(no_path());
+        }
+        // n8n guesses the same index when a node did not record pairing and has one input.
+        let refs: Vec<(usize, usize)> = if item.paired_item.is_empty() {
+            vec![(index, 0)]
+        } else {
+            item.paired_item.iter().map(|r| (r.item, r.input)).collect()
+        };
+        let step = |(next, input): (usize, usize)| match run.source.get(input) {
+            Some(Some(s)) => self.trace(node, s, next, depth - 1),
+            _ => Err(no_path()),
+        };
+        if let [only] = refs[..] {
+            return step(only);
+        }
+        let found: Vec<_> = refs.into_iter().filter_map(|r| step(r).ok()).collect();
+        match found.first() {
+            None => Err(no_path()),
+            Some(first) if found.iter().all(|f| f.0 == first.0) => Ok(*first),
+            Some(_) => Err(format!(
+                "Multiple matching items for expression [item {index}]: node \"{}\" combined \
+                 items that come from different items of node \"{node}\"",
+                src.previous_node
+            )),
+        }
     }
 
     /// Item `item_index` of `node`'s last run (`$node["Node"].json`), read from the output of
