@@ -300,3 +300,55 @@ pub struct TaskOutputs {
     /// Items per output.
     pub main: Vec<Vec<Item>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::Workflow;
+    use serde_json::json;
+
+    /// The view of `node` in a workflow whose connections are `(from, output, to, input)`.
+    fn view(node: &str, connections: &[(&str, usize, &str, usize)]) -> ExprData {
+        let mut conns = serde_json::Map::new();
+        for (from, out, to, input) in connections {
+            let main = conns
+                .entry(from.to_string())
+                .or_insert_with(|| json!({"main": []}))["main"]
+                .as_array_mut()
+                .unwrap();
+            while main.len() <= *out {
+                main.push(json!([]));
+            }
+            main[*out]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"node": to, "type": "main", "index": input}));
+        }
+        let wf = Workflow::from_value(json!({"nodes": [], "connections": conns})).unwrap();
+        ExprData {
+            node_name: node.into(),
+            parents: Arc::new(parents_of(&wf.connections)),
+            ..ExprData::default()
+        }
+    }
+
+    #[test]
+    fn the_nearest_connection_back_gives_the_output() {
+        // X reaches Use directly from output 1 and, one step further, from output 0.
+        let d = view(
+            "Use",
+            &[("X", 0, "Mid", 0), ("Mid", 0, "Use", 0), ("X", 1, "Use", 1)],
+        );
+        assert_eq!(d.connected_output("X"), Some(1));
+        assert_eq!(d.connected_output("Mid"), Some(0));
+        assert_eq!(d.connected_output("Use"), None);
+        assert_eq!(d.connected_output("Nowhere"), None);
+        // Both outputs into the same input: the lower output is listed, so found, first.
+        let d = view("Use", &[("X", 1, "Use", 0), ("X", 0, "Use", 0)]);
+        assert_eq!(d.connected_output("X"), Some(0));
+        // A loop back does not make the search go round for ever.
+        let d = view("B", &[("A", 0, "B", 0), ("B", 0, "A", 0)]);
+        assert_eq!(d.connected_output("Z"), None);
+        assert_eq!(d.connected_output("A"), Some(0));
+    }
+}
