@@ -26,7 +26,7 @@ use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
 use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
-use super::run::{ExprData, NodeRun, Runs, SourceRef, TaskData, TaskOutputs};
+use super::run::{parents_of, ExprData, NodeRun, Parents, Runs, SourceRef, TaskData, TaskOutputs};
 
 /// Runs workflows. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -265,6 +265,7 @@ impl Executor {
             wf: wf.clone(),
             request: &request,
             input_counts: input_counts(&wf),
+            parents: Arc::new(parents_of(&wf.connections)),
             runs: Arc::new(HashMap::new()),
             run_data: BTreeMap::new(),
             last_node: None,
@@ -339,6 +340,8 @@ struct Run<'a> {
     wf: Arc<Workflow>,
     request: &'a RunRequest,
     input_counts: HashMap<String, usize>,
+    /// `main` connections by destination, shared with every expression view.
+    parents: Arc<Parents>,
     runs: Arc<Runs>,
     run_data: BTreeMap<String, Vec<TaskData>>,
     last_node: Option<String>,
@@ -563,6 +566,7 @@ impl Run<'_> {
             input: Arc::new(input0.clone()),
             source: pending.source.clone(),
             runs: self.runs.clone(),
+            parents: self.parents.clone(),
         });
         let span = tracing::info_span!("node", node = %node.name, node_type = %node.node_type);
         let ctx = NodeContext {

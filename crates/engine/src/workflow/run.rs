@@ -1,11 +1,13 @@
 //! Run data: what each node produced, in n8n's `runData` shape, and the read-only view of it
 //! that expressions (`$('Node')`, `$input`, `$node`) resolve against.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use node_api::{Item, NodeError};
 use serde::Serialize;
+
+use super::model::NodeConnections;
 
 /// Where one input of a node run came from (n8n's `ISourceData`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +33,34 @@ pub struct NodeRun {
 /// Every finished run so far, by node name.
 pub type Runs = HashMap<String, Vec<Arc<NodeRun>>>;
 
+/// `main` connections by destination node: per input index, the `(source node, source output)`
+/// pairs feeding it, in the order n8n's `connectionsByDestinationNode` lists them (source nodes
+/// in key order, then their outputs in ascending order, then each output's targets).
+pub type Parents = HashMap<String, Vec<Vec<(String, usize)>>>;
+
+/// Builds [`Parents`] from a workflow's connections (keyed by source node).
+pub fn parents_of(connections: &BTreeMap<String, NodeConnections>) -> Parents {
+    let mut parents = Parents::new();
+    for (source, types) in connections {
+        let Some(outputs) = types.get("main") else {
+            continue;
+        };
+        for (output, targets) in outputs.iter().enumerate() {
+            for target in targets.iter().flatten() {
+                let inputs = parents.entry(target.node.clone()).or_default();
+                if inputs.len() <= target.index {
+                    inputs.resize(target.index + 1, Vec::new());
+                }
+                inputs[target.index].push((source.clone(), output));
+            }
+        }
+    }
+    parents
+}
+
+/// Where an item is recorded: node, run, output, index.
+type ItemAt<'a> = (&'a str, usize, usize, usize);
+
 /// The view of an execution that expressions of one node run evaluate against.
 #[derive(Clone, Debug, Default)]
 pub struct ExprData {
@@ -54,6 +84,9 @@ pub struct ExprData {
     pub source: Vec<Option<SourceRef>>,
     /// Finished runs of every node.
     pub runs: Arc<Runs>,
+    /// The workflow's `main` connections by destination, to find which output of a referenced
+    /// node leads to this one.
+    pub parents: Arc<Parents>,
 }
 
 impl ExprData {
@@ -62,87 +95,174 @@ impl ExprData {
         self.input.get(index)
     }
 
-    fn last_run(&self, node: &str) -> Result<&NodeRun, String> {
-        self.runs
-            .get(node)
-            .and_then(|r| r.last())
+    /// Run `run` of `node` (its last run when `None`), as n8n's `getNodeExecutionData`.
+    fn node_run(&self, node: &str, run: Option<usize>) -> Result<&NodeRun, String> {
+        let runs = self.runs.get(node).ok_or_else(|| {
+            format!("Referenced node \"{node}\" has not been executed (or does not exist)")
+        })?;
+        let index = run.unwrap_or(runs.len().saturating_sub(1));
+        runs.get(index)
             .map(|r| r.as_ref())
-            .ok_or_else(|| {
-                format!("Referenced node \"{node}\" has not been executed (or does not exist)")
-            })
+            .ok_or_else(|| format!("Run {index} of node \"{node}\" not found"))
     }
 
-    /// Output 0 of `node`'s last run (`$('Node').all()`).
-    pub fn node_items(&self, node: &str) -> Result<&[Item], String> {
-        Ok(self
-            .last_run(node)?
+    /// The output of `node` that leads to the current node: n8n's
+    /// `Workflow.getNodeConnectionIndexes`, a breadth-first search back from the current node
+    /// over `main` connections (inputs in order, each input's sources in order) that answers
+    /// the source output of the first connection from `node` it meets. `None` when `node` is
+    /// not upstream of the current node.
+    pub fn connected_output(&self, node: &str) -> Option<usize> {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut queue: VecDeque<&str> = VecDeque::from([self.node_name.as_str()]);
+        while let Some(current) = queue.pop_front() {
+            if !seen.insert(current) {
+                continue;
+            }
+            let Some(inputs) = self.parents.get(current) else {
+                continue;
+            };
+            for (source, output) in inputs.iter().flatten() {
+                if source == node {
+                    return Some(*output);
+                }
+                if !seen.contains(source.as_str()) {
+                    queue.push_back(source);
+                }
+            }
+        }
+        None
+    }
+
+    /// The items of one output of `node` (`$('Node').first()`, `.last()`, `.all()`).
+    ///
+    /// As n8n: `branch` defaults to the output of `node` that leads to the current node
+    /// ([`Self::connected_output`]), or 0 when it leads nowhere here; `run` defaults to the
+    /// last run. A branch the node does not have is an error naming it.
+    pub fn node_items(
+        &self,
+        node: &str,
+        branch: Option<usize>,
+        run: Option<usize>,
+    ) -> Result<&[Item], String> {
+        let found = self.node_run(node, run)?;
+        let branch = branch.or_else(|| self.connected_output(node)).unwrap_or(0);
+        if found.outputs.is_empty() {
+            return Ok(&[]);
+        }
+        found
             .outputs
-            .first()
-            .map_or(&[][..], Vec::as_slice))
+            .get(branch)
+            .map(Vec::as_slice)
+            .ok_or_else(|| format!("Node \"{node}\" has no branch with index {branch}."))
     }
 
     /// The item of `node` that the current input item `item_index` was derived from, found by
     /// walking `pairedItem` back along the sources (`$('Node').item`).
+    ///
+    /// As n8n's `getPairedItem`: an item paired with several items (a Merge combining by
+    /// position) is followed along each of them; paths that do not reach `node` are dropped,
+    /// and if the rest do not all end at the same item the answer is ambiguous, an error.
     pub fn paired_item(&self, node: &str, item_index: usize) -> Result<&Item, String> {
-        let Some(Some(mut src)) = self.source.first().cloned() else {
+        let Some(Some(src)) = self.source.first() else {
             return Err(format!(
                 "Can't get data for expression: node \"{}\" has no input to trace back to \"{node}\"",
                 self.node_name
             ));
         };
-        let mut index = item_index;
-        // Bounded: a path back can visit each run at most once in an acyclic workflow, and
-        // loops are bounded by the number of runs recorded.
-        let limit: usize = self.runs.values().map(Vec::len).sum::<usize>() + 1;
-        for _ in 0..limit {
-            let run = self
-                .runs
-                .get(&src.previous_node)
-                .and_then(|r| r.get(src.previous_node_run))
-                .ok_or_else(|| format!("no run data for node \"{}\"", src.previous_node))?;
-            let item = run
-                .outputs
-                .get(src.previous_node_output)
-                .and_then(|o| o.get(index))
-                .ok_or_else(|| {
-                    format!(
-                        "Can't get data for expression: item {index} of node \"{}\" does not exist",
-                        src.previous_node
-                    )
-                })?;
-            if src.previous_node == node {
-                return Ok(item);
-            }
-            let (next_index, input) = match item.paired_item.first() {
-                Some(r) => (r.item, r.input),
-                // n8n guesses the same index when a node did not record pairing and has one input.
-                None => (index, 0),
-            };
-            match run.source.get(input).cloned().flatten() {
-                Some(s) => {
-                    src = s;
-                    index = next_index;
-                }
-                None => {
-                    return Err(format!(
-                        "Can't get data for expression: no path back from node \"{}\" to node \"{node}\"",
-                        self.node_name
-                    ))
-                }
-            }
-        }
-        Err(format!(
-            "Can't get data for expression: no path back to node \"{node}\""
-        ))
+        // Bounded: a path back visits each recorded run at most once.
+        let depth: usize = self.runs.values().map(Vec::len).sum::<usize>() + 1;
+        self.trace(node, src, item_index, depth)
+            .map(|(_, item)| item)
     }
 
-    /// Item `item_index` of `node`'s last run (`$node["Node"].json`).
+    /// Follows item `index` of the output `src` names back to `node`; the answer carries where
+    /// the item found is recorded, so that several paths can be compared.
+    fn trace<'a>(
+        &'a self,
+        node: &str,
+        src: &'a SourceRef,
+        index: usize,
+        depth: usize,
+    ) -> Result<(ItemAt<'a>, &'a Item), String> {
+        let run = self
+            .runs
+            .get(&src.previous_node)
+            .and_then(|r| r.get(src.previous_node_run))
+            .ok_or_else(|| format!("no run data for node \"{}\"", src.previous_node))?;
+        let item = run
+            .outputs
+            .get(src.previous_node_output)
+            .and_then(|o| o.get(index))
+            .ok_or_else(|| {
+                format!(
+                    "Can't get data for expression: item {index} of node \"{}\" does not exist",
+                    src.previous_node
+                )
+            })?;
+        let no_path = || {
+            format!(
+                "Can't get data for expression: no path back from node \"{}\" to node \"{node}\"",
+                self.node_name
+            )
+        };
+        if src.previous_node == node {
+            let at = (
+                src.previous_node.as_str(),
+                src.previous_node_run,
+                src.previous_node_output,
+                index,
+            );
+            return Ok((at, item));
+        }
+        if depth == 0 {
+            return Err(no_path());
+        }
+        // n8n guesses the same index when a node did not record pairing and has one input.
+        let refs: Vec<(usize, usize)> = if item.paired_item.is_empty() {
+            vec![(index, 0)]
+        } else {
+            item.paired_item.iter().map(|r| (r.item, r.input)).collect()
+        };
+        let step = |(next, input): (usize, usize)| match run.source.get(input) {
+            Some(Some(s)) => self.trace(node, s, next, depth - 1),
+            _ => Err(no_path()),
+        };
+        if let [only] = refs[..] {
+            return step(only);
+        }
+        let found: Vec<_> = refs.into_iter().filter_map(|r| step(r).ok()).collect();
+        match found.first() {
+            None => Err(no_path()),
+            Some(first) if found.iter().all(|f| f.0 == first.0) => Ok(*first),
+            Some(_) => Err(format!(
+                "Multiple matching items for expression [item {index}]: node \"{}\" combined \
+                 items that come from different items of node \"{node}\"",
+                src.previous_node
+            )),
+        }
+    }
+
+    /// Item `item_index` of `node`'s last run (`$node["Node"].json`), read from the output of
+    /// `node` that leads to the current node.
     ///
-    /// As n8n's `WorkflowDataProxy` (`nodeDataGetter`): no fallback to another item. A node
-    /// whose output is empty counts as not executed, and an index past the end is an error
+    /// As n8n's `WorkflowDataProxy` (`nodeDataGetter` / `getNodeExecutionData`): a node that
+    /// does not lead here is an error asking to connect them; no fallback to another item. A
+    /// node whose output is empty counts as not executed, and an index past the end is an error
     /// naming the node, how many items it has and the index asked for.
     pub fn node_item_at(&self, node: &str, item_index: usize) -> Result<&Item, String> {
-        let items = self.node_items(node)?;
+        let found = self.node_run(node, None)?;
+        let Some(branch) = self.connected_output(node) else {
+            return Err(format!("connect \"{}\" to \"{node}\"", self.node_name));
+        };
+        let items = match found.outputs.get(branch) {
+            Some(items) => items.as_slice(),
+            None if found.outputs.is_empty() => &[],
+            None => {
+                return Err(format!(
+                    "Node \"{node}\" has no branch with index {branch}."
+                ))
+            }
+        };
         if items.is_empty() {
             return Err(format!("Node '{node}' hasn't been executed"));
         }
@@ -179,4 +299,56 @@ pub struct TaskData {
 pub struct TaskOutputs {
     /// Items per output.
     pub main: Vec<Vec<Item>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::Workflow;
+    use serde_json::json;
+
+    /// The view of `node` in a workflow whose connections are `(from, output, to, input)`.
+    fn view(node: &str, connections: &[(&str, usize, &str, usize)]) -> ExprData {
+        let mut conns = serde_json::Map::new();
+        for (from, out, to, input) in connections {
+            let main = conns
+                .entry(from.to_string())
+                .or_insert_with(|| json!({"main": []}))["main"]
+                .as_array_mut()
+                .unwrap();
+            while main.len() <= *out {
+                main.push(json!([]));
+            }
+            main[*out]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"node": to, "type": "main", "index": input}));
+        }
+        let wf = Workflow::from_value(json!({"nodes": [], "connections": conns})).unwrap();
+        ExprData {
+            node_name: node.into(),
+            parents: Arc::new(parents_of(&wf.connections)),
+            ..ExprData::default()
+        }
+    }
+
+    #[test]
+    fn the_nearest_connection_back_gives_the_output() {
+        // X reaches Use directly from output 1 and, one step further, from output 0.
+        let d = view(
+            "Use",
+            &[("X", 0, "Mid", 0), ("Mid", 0, "Use", 0), ("X", 1, "Use", 1)],
+        );
+        assert_eq!(d.connected_output("X"), Some(1));
+        assert_eq!(d.connected_output("Mid"), Some(0));
+        assert_eq!(d.connected_output("Use"), None);
+        assert_eq!(d.connected_output("Nowhere"), None);
+        // Both outputs into the same input: the lower output is listed, so found, first.
+        let d = view("Use", &[("X", 1, "Use", 0), ("X", 0, "Use", 0)]);
+        assert_eq!(d.connected_output("X"), Some(0));
+        // A loop back does not make the search go round for ever.
+        let d = view("B", &[("A", 0, "B", 0), ("B", 0, "A", 0)]);
+        assert_eq!(d.connected_output("Z"), None);
+        assert_eq!(d.connected_output("A"), Some(0));
+    }
 }

@@ -272,9 +272,9 @@ fn install<'js>(ctx: &Ctx<'js>, shared: &Rc<Shared>) -> rquickjs::Result<()> {
         "node",
         Function::new(
             ctx.clone(),
-            move |name: String, what: String, index: f64| {
+            move |name: String, what: String, index: f64, run: f64| {
                 with_data(&s, |data, item_index| {
-                    node_accessor(data, &name, &what, item_index, index)
+                    node_accessor(data, &name, &what, item_index, index, run)
                 })
             },
         )?,
@@ -358,13 +358,17 @@ fn node_accessor(
     what: &str,
     item_index: usize,
     index: f64,
+    run: f64,
 ) -> Result<Value, String> {
+    // `first(branchIndex, runIndex)` and its kin: a negative number stands for "not given".
+    let given = |n: f64| (n >= 0.0).then_some(n as usize);
+    let (branch, run) = (given(index), given(run));
     Ok(match what {
         "item" => item_json(Some(data.paired_item(name, item_index)?)),
         "match" => item_json(Some(data.paired_item(name, index.max(0.0) as usize)?)),
-        "first" => item_json(data.node_items(name)?.first()),
-        "last" => item_json(data.node_items(name)?.last()),
-        "all" => serde_json::to_value(data.node_items(name)?).unwrap_or(Value::Null),
+        "first" => item_json(data.node_items(name, branch, run)?.first()),
+        "last" => item_json(data.node_items(name, branch, run)?.last()),
+        "all" => serde_json::to_value(data.node_items(name, branch, run)?).unwrap_or(Value::Null),
         "json" => item_json(Some(data.node_item_at(name, item_index)?)),
         "executed" => Value::Bool(data.runs.contains_key(name)),
         other => return Err(format!("unknown node accessor {other}")),

@@ -10,15 +10,19 @@
     return r.v;
   };
 
+  // An optional branch or run index argument: -1 when not given.
+  const opt = (n) => (n === undefined || n === null ? -1 : Number(n));
+
   class NodeRef {
     constructor(name) { this.name = String(name); }
-    get item() { return unwrap(native.node(this.name, 'item', 0)); }
-    first() { return unwrap(native.node(this.name, 'first', 0)); }
-    last() { return unwrap(native.node(this.name, 'last', 0)); }
-    all() { return unwrap(native.node(this.name, 'all', 0)); }
-    itemMatching(i) { return unwrap(native.node(this.name, 'match', Number(i))); }
+    get item() { return unwrap(native.node(this.name, 'item', 0, -1)); }
+    first(branch, run) { return unwrap(native.node(this.name, 'first', opt(branch), opt(run))); }
+    last(branch, run) { return unwrap(native.node(this.name, 'last', opt(branch), opt(run))); }
+    all(branch, run) { return unwrap(native.node(this.name, 'all', opt(branch), opt(run))); }
+    itemMatching(i) { return unwrap(native.node(this.name, 'match', Number(i), -1)); }
     pairedItem(i) { return this.itemMatching(i === undefined ? native.itemIndex() : i); }
-    isExecuted() { return unwrap(native.node(this.name, 'executed', 0)); }
+    // A property in n8n, not a method.
+    get isExecuted() { return unwrap(native.node(this.name, 'executed', 0, -1)); }
   }
 
   const input = Object.freeze({
@@ -122,8 +126,8 @@
     get(_, name) {
       if (typeof name !== 'string') return undefined;
       return Object.freeze({
-        get json() { return unwrap(native.node(name, 'json', 0)).json; },
-        get binary() { return unwrap(native.node(name, 'json', 0)).binary || {}; },
+        get json() { return unwrap(native.node(name, 'json', 0, -1)).json; },
+        get binary() { return unwrap(native.node(name, 'json', 0, -1)).binary || {}; },
       });
     },
   });
