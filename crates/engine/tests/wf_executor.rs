@@ -11,46 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use engine::workflow::{
-    validate, CancelHandle, CredentialLookup, ExecutionResult, ExecutionStatus, Executor,
-    RunRequest, Workflow, WorkflowError,
+    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, Workflow, WorkflowError,
 };
-use node_api::{CredentialRef, ExecutionMode, Item};
+use node_api::CredentialRef;
 use serde_json::{json, Value};
 
-/// A workflow from nodes given as `(name, type, version, parameters, [x, y])` plus extra
-/// node fields, and connections as `(from, output, to, input)`.
-fn workflow(nodes: Value, connections: &[(&str, usize, &str, usize)]) -> Arc<Workflow> {
-    let mut conns = serde_json::Map::new();
-    for (from, out, to, input) in connections {
-        let entry = conns
-            .entry(from.to_string())
-            .or_insert_with(|| json!({"main": []}));
-        let main = entry["main"].as_array_mut().unwrap();
-        while main.len() <= *out {
-            main.push(json!([]));
-        }
-        main[*out]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"node": to, "type": "main", "index": input}));
-    }
-    Arc::new(
-        Workflow::from_value(json!({
-            "id": "wf-test", "name": "test workflow", "nodes": nodes,
-            "connections": conns, "settings": {"executionOrder": "v1"}
-        }))
-        .unwrap(),
-    )
-}
-
-fn node(name: &str, ty: &str, version: f64, params: Value, y: i64) -> Value {
-    json!({"name": name, "type": format!("n8n-nodes-base.{ty}"), "typeVersion": version,
-           "position": [0, y], "parameters": params})
-}
-
-fn trigger() -> Value {
-    node("Trigger", "manualTrigger", 1.0, json!({}), 0)
-}
+mod flows;
+use flows::{items, jsons, node, output, run, run_with, trigger, workflow};
 
 fn set(name: &str, assignments: Value, include_other: bool, y: i64) -> Value {
     let list: Vec<Value> = assignments
@@ -70,47 +37,6 @@ fn set(name: &str, assignments: Value, include_other: bool, y: i64) -> Value {
         json!({"assignments": {"assignments": list}, "includeOtherFields": include_other, "options": {}}),
         y,
     )
-}
-
-fn items(values: Value) -> Vec<Item> {
-    values
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| Item::from_value(v.clone()).unwrap())
-        .collect()
-}
-
-async fn run_with(wf: Arc<Workflow>, input: Vec<Item>, cancel: CancelHandle) -> ExecutionResult {
-    Executor::with_core_nodes()
-        .run(RunRequest {
-            workflow: wf,
-            execution_id: "exec-1".into(),
-            mode: ExecutionMode::Manual,
-            start_node: None,
-            items: input,
-            cancel,
-            respond_early: None,
-        })
-        .await
-        .unwrap()
-}
-
-async fn run(wf: Arc<Workflow>, input: Value) -> ExecutionResult {
-    run_with(wf, items(input), CancelHandle::new()).await
-}
-
-fn jsons(items: &[Item]) -> Value {
-    Value::Array(
-        items
-            .iter()
-            .map(|i| Value::Object(i.json.clone()))
-            .collect(),
-    )
-}
-
-fn output(r: &ExecutionResult, node: &str, out: usize) -> Value {
-    jsons(r.output_of(node, out).unwrap_or(&[]))
 }
 
 #[tokio::test]

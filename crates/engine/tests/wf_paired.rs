@@ -4,51 +4,15 @@
 //! `.all()` and `$node["X"].json` read the output `Workflow.getNodeConnectionIndexes` finds: a
 //! breadth-first search back from the current node, first connection from X met.
 
-use std::sync::Arc;
-
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use engine::workflow::{
-    CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow,
-};
-use node_api::{ExecutionMode, Item};
+use engine::workflow::ExecutionStatus;
 use serde_json::{json, Value};
 
-/// A workflow from nodes and connections given as `(from, output, to, input)`.
-fn workflow(nodes: Value, connections: &[(&str, usize, &str, usize)]) -> Arc<Workflow> {
-    let mut conns = serde_json::Map::new();
-    for (from, out, to, input) in connections {
-        let entry = conns
-            .entry(from.to_string())
-            .or_insert_with(|| json!({"main": []}));
-        let main = entry["main"].as_array_mut().unwrap();
-        while main.len() <= *out {
-            main.push(json!([]));
-        }
-        main[*out]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"node": to, "type": "main", "index": input}));
-    }
-    Arc::new(
-        Workflow::from_value(json!({
-            "id": "wf-paired", "name": "paired items", "nodes": nodes,
-            "connections": conns, "settings": {"executionOrder": "v1"}
-        }))
-        .unwrap(),
-    )
-}
-
-fn node(name: &str, ty: &str, version: f64, params: Value, y: i64) -> Value {
-    json!({"name": name, "type": format!("n8n-nodes-base.{ty}"), "typeVersion": version,
-           "position": [0, y], "parameters": params})
-}
-
-fn trigger() -> Value {
-    node("Trigger", "manualTrigger", 1.0, json!({}), 0)
-}
+mod flows;
+use flows::{node, output, run, trigger, workflow};
 
 /// An If node (v2.2) keeping items whose `n` is at least `min` on its true output.
 fn if_at_least(name: &str, min: i64, y: i64) -> Value {
@@ -78,37 +42,6 @@ fn set(name: &str, fields: &[(&str, String)], y: i64) -> Value {
         3.4,
         json!({"assignments": {"assignments": list}, "includeOtherFields": true, "options": {}}),
         y,
-    )
-}
-
-async fn run(wf: Arc<Workflow>, input: Value) -> ExecutionResult {
-    let items = input
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| Item::from_value(v.clone()).unwrap())
-        .collect();
-    Executor::with_core_nodes()
-        .run(RunRequest {
-            workflow: wf,
-            execution_id: "exec-paired".into(),
-            mode: ExecutionMode::Manual,
-            start_node: None,
-            items,
-            cancel: CancelHandle::new(),
-            respond_early: None,
-        })
-        .await
-        .unwrap()
-}
-
-fn output(r: &ExecutionResult, node: &str, out: usize) -> Value {
-    Value::Array(
-        r.output_of(node, out)
-            .unwrap_or(&[])
-            .iter()
-            .map(|i| Value::Object(i.json.clone()))
-            .collect(),
     )
 }
 
