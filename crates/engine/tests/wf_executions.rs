@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use common::{answer, client, Backend, TestEnv, TestServer, KEY_A};
 use engine::config::Settings;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -370,46 +370,24 @@ async fn stop_cancels_a_running_execution(backend: Backend) {
             false,
         )
         .await;
-    let res = h
-        .api
-        .post(h.url(&format!("/api/v1/workflows/{wf}/run")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let id = res.json::<Value>().await.unwrap()["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = h
-        .api
-        .get(h.url(&format!("/api/v1/executions/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap()["status"], "running");
+    let (status, started) = answer(h.api.post(h.url(&format!("/api/v1/workflows/{wf}/run")))).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = started["executionId"].as_str().unwrap().to_owned();
+    let (_, running) = answer(h.api.get(h.url(&format!("/api/v1/executions/{id}")))).await;
+    assert_eq!(running["status"], "running");
 
-    let res = h
-        .api
-        .post(h.url(&format!("/api/v1/executions/{id}/stop")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let stopped = res.json::<Value>().await.unwrap();
+    let stop = h.url(&format!("/api/v1/executions/{id}/stop"));
+    let (status, stopped) = answer(h.api.post(&stop)).await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
     assert_eq!(stopped["id"], id.as_str());
     assert_eq!(stopped["status"], "canceled");
     assert!(stopped["stoppedAt"].is_string(), "{stopped}");
 
-    let stored = h
-        .api
-        .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let (_, stored) = answer(
+        h.api
+            .get(h.url(&format!("/api/v1/executions/{id}?includeData=true"))),
+    )
+    .await;
     assert_eq!(stored["status"], "canceled");
     assert_eq!(stored["finished"], false);
     // The node never finished, so it recorded no output.
@@ -421,28 +399,19 @@ async fn stop_cancels_a_running_execution(backend: Backend) {
     );
 
     // Finished already: 409 naming the status. Unknown: 404.
-    let res = h
-        .api
-        .post(h.url(&format!("/api/v1/executions/{id}/stop")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    let message = res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (status, refused) = answer(h.api.post(&stop)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let message = refused["message"].as_str().unwrap();
     assert!(
         message.contains("not running") && message.contains("canceled"),
         "{message}"
     );
-    let res = h
-        .api
-        .post(h.url("/api/v1/executions/no-such-execution/stop"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (status, _) = answer(
+        h.api
+            .post(h.url("/api/v1/executions/no-such-execution/stop")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     silent.abort();
     h.server.stop().await;
 }

@@ -88,8 +88,7 @@ async fn create(http: &reqwest::Client, server: &TestServer, workflow: &Value) -
 }
 
 async fn post(http: &reqwest::Client, server: &TestServer, path: &str) -> (StatusCode, Value) {
-    let res = http.post(server.url(path)).send().await.unwrap();
-    (res.status(), res.json().await.unwrap())
+    common::answer(http.post(server.url(path))).await
 }
 
 fn every_second(value: &str, timezone: &str) -> Value {
@@ -234,14 +233,8 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
         message.contains("Parameter \"rule.interval[0].expression\": invalid cron expression"),
         "{message}"
     );
-    let stored: Value = http
-        .get(server.url(&format!("/api/v1/workflows/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, stored) =
+        common::answer(http.get(server.url(&format!("/api/v1/workflows/{id}")))).await;
     assert_eq!(
         stored["active"], false,
         "a refused activation stays inactive"
@@ -265,29 +258,19 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     let mut worse = good.clone();
     worse["nodes"][0]["parameters"]["rule"]["interval"][0]["secondsInterval"] = json!(90);
-    let res = http
-        .put(server.url(&format!("/api/v1/workflows/{id}")))
-        .json(&worse)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let message = res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (status, refused) = common::answer(
+        http.put(server.url(&format!("/api/v1/workflows/{id}")))
+            .json(&worse),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = refused["message"].as_str().unwrap();
     assert!(
         message.contains("Parameter \"rule.interval[0].secondsInterval\": expected a number from 1 to 59, got 90"),
         "{message}"
     );
-    let stored: Value = http
-        .get(server.url(&format!("/api/v1/workflows/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, stored) =
+        common::answer(http.get(server.url(&format!("/api/v1/workflows/{id}")))).await;
     assert_eq!(stored["active"], true);
     assert_eq!(
         stored["nodes"][0]["parameters"]["rule"]["interval"][0]["secondsInterval"],

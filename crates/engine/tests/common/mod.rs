@@ -174,6 +174,14 @@ impl TestServer {
     }
 }
 
+/// Sends `request` and returns the status with the JSON body (`null` when the body is not
+/// JSON, so the status assertion is the one that fails).
+pub async fn answer(request: reqwest::RequestBuilder) -> (reqwest::StatusCode, serde_json::Value) {
+    let res = request.send().await.expect("the server answers");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 /// A client that sends the API key on every request.
 pub fn client(api_key: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
