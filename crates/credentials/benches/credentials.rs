@@ -29,7 +29,7 @@ fn jwt_data() -> Value {
     json!({"environment": "production", "clientId": "3MVG9-benchmark-consumer-key", "username": "bench@acme.com", "privateKey": pem})
 }
 
-fn store(db: &credentials::Db, ring: KeyRing) -> Store {
+fn store(db: &db::Db, ring: KeyRing) -> Store {
     Store::new(
         db.clone(),
         Arc::new(ring),
@@ -40,7 +40,7 @@ fn store(db: &credentials::Db, ring: KeyRing) -> Store {
 
 fn get_one(c: &mut Criterion) {
     let rt = runtime();
-    let (db, _dir) = rt.block_on(credentials::db::testing::sqlite());
+    let (db, _dir) = rt.block_on(db::testing::sqlite());
     let cached = store(&db, KeyRing::new(EncryptionKey::generate(), vec![]));
     let uncached = cached.clone().with_cache_ttl(Duration::ZERO);
     let data = jwt_data();
@@ -90,7 +90,7 @@ fn rotate_10000(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let (db, _dir) = rt.block_on(credentials::db::testing::sqlite());
+                let (db, _dir) = rt.block_on(db::testing::sqlite());
                 let old = EncryptionKey::generate();
                 let items = (0..N)
                     .map(|i| {

@@ -3,7 +3,6 @@
 //! Salesforce beyond the names and fields of its credential types.
 //!
 //! # Layout
-//! - [`db`]: the database handle (one pool for both backends) and the embedded migrations.
 //! - [`types`]: the registry of credential types; validation, normalization (PEM repair),
 //!   redaction, update merging and JSON Schema.
 //! - [`vault`]: encryption keys, the key ring (current + previous keys), sealing and
@@ -14,13 +13,11 @@
 
 #![warn(missing_docs)]
 
-pub mod db;
 mod error;
 pub mod store;
 pub mod types;
 pub mod vault;
 
-pub use db::{Backend, Db, DbError};
 pub use error::{Error, Result};
 pub use store::{
     tokens_after_update, Actor, AuditAction, AuditEntry, Credential, CredentialMeta,

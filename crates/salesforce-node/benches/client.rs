@@ -40,7 +40,7 @@ async fn setup() -> Setup {
         .expect("the fake org starts");
     // Usage never runs out during the benchmark.
     org.set_daily_limit(u64::MAX / 2);
-    let (db, dir) = credentials::db::testing::sqlite().await;
+    let (db, dir) = db::testing::sqlite().await;
     let store = Store::new(
         db,
         Arc::new(KeyRing::new(EncryptionKey::generate(), vec![])),

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use credentials::{
-    Actor, CredentialPatch, Db, EncryptionKey, KeyRing, NewCredential, Registry, Store,
-    ValidateOptions,
+    Actor, CredentialPatch, EncryptionKey, KeyRing, NewCredential, Registry, Store, ValidateOptions,
 };
+use db::Db;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 use salesforce_fake::FakeOrg;
@@ -58,15 +58,15 @@ fn store(db: Db) -> Store {
 }
 
 async fn sqlite_store() -> (Store, tempfile::TempDir) {
-    let (db, dir) = credentials::db::testing::sqlite().await;
+    let (db, dir) = db::testing::sqlite().await;
     (store(db), dir)
 }
 
 /// Stories that depend on the store run on SQLite, then on Postgres when configured.
 async fn backends(test: &str) -> Vec<(Store, Option<tempfile::TempDir>)> {
-    let (db, dir) = credentials::db::testing::sqlite().await;
+    let (db, dir) = db::testing::sqlite().await;
     let mut all = vec![(store(db), Some(dir))];
-    if let Some(pg) = credentials::db::testing::postgres(test).await {
+    if let Some(pg) = db::testing::postgres(test).await {
         all.push((store(pg), None));
     }
     all

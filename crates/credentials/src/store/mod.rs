@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::types::{CredentialType, FieldProblem, Registry, ValidateOptions, ValidationError};
 use crate::vault::{KeyRing, VaultError};
+use db::Db;
 
 pub use rotate::{RotateOptions, RotateReport};
 pub use transfer::{ExportedCredential, ImportReport};

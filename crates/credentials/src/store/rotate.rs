@@ -225,11 +225,11 @@ mod tests {
     use serde_json::json;
 
     use super::BatchOutcome;
-    use crate::db::testing;
     use crate::{
-        Actor, CredentialPatch, Db, EncryptionKey, KeyRing, NewCredential, Registry, Store,
+        Actor, CredentialPatch, EncryptionKey, KeyRing, NewCredential, Registry, Store,
         ValidateOptions,
     };
+    use db::{testing, Db};
 
     fn store(db: &Db, ring: KeyRing) -> Store {
         Store::new(

@@ -55,7 +55,7 @@ async fn errors_and_debug_output_hold_no_secret() {
     assert_clean("EncryptionKey", &format!("{key:?}"));
     assert_clean("KeyRing", &format!("{ring:?}"));
 
-    let (db, _dir) = credentials::db::testing::sqlite().await;
+    let (db, _dir) = db::testing::sqlite().await;
     let s = store(&db, Arc::new(ring));
     let jwt = s
         .create(
@@ -265,7 +265,7 @@ async fn a_full_cycle_logged_at_trace_shows_no_secret() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (db, _dir) = credentials::db::testing::sqlite().await;
+    let (db, _dir) = db::testing::sqlite().await;
     let old = EncryptionKey::parse(KEY_HEX).unwrap();
     let s = store(&db, Arc::new(KeyRing::new(old.clone(), vec![])));
     let data = json!({"clientId": "c", "clientSecret": CLIENT_SECRET});

@@ -1,12 +1,13 @@
 //! Key rotation on both backends: 1,000 credentials moved from an old key to a new one,
 //! a run stopped part-way and resumed, concurrent writers during a run.
 
+use db::Db;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use credentials::{
-    Actor, AuditAction, CredentialPatch, Db, EncryptionKey, Error, ExportedCredential, KeyRing,
+    Actor, AuditAction, CredentialPatch, EncryptionKey, Error, ExportedCredential, KeyRing,
     RotateOptions, RotateReport, Store,
 };
 use serde_json::json;

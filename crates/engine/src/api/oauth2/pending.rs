@@ -200,7 +200,7 @@ mod tests {
     use super::*;
 
     async fn store() -> (Store, tempfile::TempDir, String) {
-        let (db, dir) = credentials::db::testing::sqlite().await;
+        let (db, dir) = db::testing::sqlite().await;
         let keys = KeyRing::new(EncryptionKey::generate(), vec![]);
         let store = Store::new(
             db,
