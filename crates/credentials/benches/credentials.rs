@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credentials::{
-    Actor, EncryptionKey, ExportedCredential, KeyRing, NewCredential, Registry, RotateOptions,
-    Store, ValidateOptions,
+    Actor, CredentialStore, CredentialTypes, EncryptionKey, ExportedCredential, KeyRing,
+    NewCredential, RotateOptions, ValidateOptions,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
@@ -29,11 +29,14 @@ fn jwt_data() -> Value {
     json!({"environment": "production", "clientId": "3MVG9-benchmark-consumer-key", "username": "bench@acme.com", "privateKey": pem})
 }
 
-fn store(db: &db::Db, ring: KeyRing) -> Store {
-    Store::new(
+fn store(db: &db::Db, ring: KeyRing) -> CredentialStore {
+    CredentialStore::new(
         db.clone(),
         Arc::new(ring),
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions::default(),
     )
 }

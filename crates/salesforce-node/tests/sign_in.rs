@@ -6,7 +6,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use credentials::{
-    Actor, CredentialPatch, EncryptionKey, KeyRing, NewCredential, Registry, Store, ValidateOptions,
+    Actor, CredentialPatch, CredentialStore, CredentialTypes, EncryptionKey, KeyRing,
+    NewCredential, ValidateOptions,
 };
 use db::Db;
 use salesforce_fake::FakeOrg;
@@ -64,18 +65,21 @@ fn keypair(dir: &Path, name: &str) -> KeyPair {
     }
 }
 
-fn store(db: Db) -> Store {
-    Store::new(
+fn store(db: Db) -> CredentialStore {
+    CredentialStore::new(
         db,
         Arc::new(KeyRing::new(EncryptionKey::generate(), vec![])),
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions {
             allow_insecure_loopback: true,
         },
     )
 }
 
-async fn create(store: &Store, type_name: &str, data: Value) -> String {
+async fn create(store: &CredentialStore, type_name: &str, data: Value) -> String {
     let new = NewCredential {
         id: None,
         name: "sf".into(),
@@ -85,7 +89,7 @@ async fn create(store: &Store, type_name: &str, data: Value) -> String {
     store.create(new, &Actor::Cli).await.unwrap().id
 }
 
-fn client(store: &Store) -> Client {
+fn client(store: &CredentialStore) -> Client {
     let provider = TokenProvider::new(store.clone(), reqwest::Client::new(), SETTINGS);
     Client::new(Arc::new(provider), DEFAULT_API_VERSION)
 }

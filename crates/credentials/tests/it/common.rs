@@ -3,7 +3,7 @@
 use db::Db;
 use std::sync::{Arc, OnceLock};
 
-use credentials::{EncryptionKey, KeyRing, Registry, Store, ValidateOptions};
+use credentials::{CredentialStore, CredentialTypes, EncryptionKey, KeyRing, ValidateOptions};
 use db::testing;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
@@ -87,11 +87,14 @@ pub fn ring() -> Arc<KeyRing> {
 }
 
 /// A store over `db` sealing with `keys`, the built-in registry, strict URL rules.
-pub fn store(db: &Db, keys: Arc<KeyRing>) -> Store {
-    Store::new(
+pub fn store(db: &Db, keys: Arc<KeyRing>) -> CredentialStore {
+    CredentialStore::new(
         db.clone(),
         keys,
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions::default(),
     )
 }

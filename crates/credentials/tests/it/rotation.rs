@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use credentials::{
-    Actor, AuditAction, CredentialPatch, EncryptionKey, Error, ExportedCredential, KeyRing,
-    RotateOptions, RotateReport, Store,
+    Actor, AuditAction, CredentialPatch, CredentialStore, EncryptionKey, Error, ExportedCredential,
+    KeyRing, RotateOptions, RotateReport,
 };
 use serde_json::json;
 
@@ -18,7 +18,7 @@ use crate::common::{count, store};
 const N: usize = 1000;
 
 /// Stores `N` OAuth2 credentials sealed with `old`; every 10th has token data.
-async fn seed(db: &Db, old: &EncryptionKey) -> Store {
+async fn seed(db: &Db, old: &EncryptionKey) -> CredentialStore {
     let old_store = store(db, Arc::new(KeyRing::new(old.clone(), vec![])));
     let items = (0..N)
         .map(|i| {
