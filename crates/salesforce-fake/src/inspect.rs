@@ -258,6 +258,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/__fake/tokens/expire", post(expire_tokens))
         .route("/__fake/tokens/revoke", post(revoke_tokens))
         .route("/__fake/limits", post(set_limits))
+        .route("/__fake/clock", get(show_clock).post(advance_clock))
 }
 
 async fn requests(State(st): State<AppState>) -> Response {
@@ -368,4 +369,37 @@ async fn set_limits(State(st): State<AppState>, body: Bytes) -> Response {
         st.api_max.store(m, Ordering::Relaxed);
     }
     Json(json!({"used": st.api_used.load(Ordering::Relaxed), "max": st.api_max.load(Ordering::Relaxed)})).into_response()
+}
+
+fn clock_json(st: &AppState) -> Value {
+    json!({"now": crate::store::format_datetime(st.now())})
+}
+
+async fn show_clock(State(st): State<AppState>) -> Response {
+    Json(clock_json(&st)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance_ms: u64,
+}
+
+/// Moves the org's clock forward, like `FakeOrg::advance_clock`.
+async fn advance_clock(State(st): State<AppState>, body: Bytes) -> Response {
+    let parsed: ClockBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("expected a JSON object with advance_ms: {e}")})),
+            )
+                .into_response()
+        }
+    };
+    st.clock_offset_ms.fetch_add(
+        i64::try_from(parsed.advance_ms).unwrap_or(i64::MAX / 2),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    Json(clock_json(&st)).into_response()
 }

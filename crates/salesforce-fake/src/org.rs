@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -451,6 +451,7 @@ impl FakeOrgBuilder {
             scripts: Mutex::new(Vec::new()),
             cursors: Mutex::new(HashMap::new()),
             cursor_seq: AtomicU64::new(0),
+            clock_offset_ms: AtomicI64::new(0),
         })))
     }
 }
@@ -486,7 +487,7 @@ fn app(st: &AppState) -> Router {
 
 /// Makes every access token expire now (refresh tokens keep working).
 pub(crate) fn expire_tokens(st: &AppState) {
-    let now = Utc::now().timestamp_millis();
+    let now = st.now_ms();
     for s in st.auth_mut().tokens.values_mut() {
         s.expires_at_ms = now - 1;
     }
@@ -609,7 +610,7 @@ impl FakeOrg {
     /// Creates `n` realistic records per main object (as `--seed`).
     pub fn seed(&self, n: usize, rng_seed: u64) {
         let ctx = WriteCtx {
-            now: Utc::now(),
+            now: self.state.now(),
             user_id: self.default_user_id(),
             commit_delay_ms: 0,
             system: false,
@@ -725,7 +726,7 @@ impl FakeOrg {
             .cloned()
             .ok_or_else(|| Error::UnknownUser(username.into()))?;
         let expires_at_ms =
-            Utc::now().timestamp_millis() + self.state.config.token_lifetime.as_millis() as i64;
+            self.state.now_ms() + self.state.config.token_lifetime.as_millis() as i64;
         self.state.auth_mut().tokens.insert(
             token.to_string(),
             crate::state::Session {
@@ -789,6 +790,20 @@ impl FakeOrg {
             self.state.api_used.load(Ordering::Relaxed),
             self.state.api_max.load(Ordering::Relaxed),
         )
+    }
+
+    /// Moves the org's clock forward by `d` (it never goes back): token and
+    /// code expiry, server-set timestamps, commit-delay visibility and JWT
+    /// `exp` checks all read it. Lets a test reach an expiry without sleeping.
+    pub fn advance_clock(&self, d: Duration) {
+        self.state
+            .clock_offset_ms
+            .fetch_add(d.as_millis() as i64, Ordering::Relaxed);
+    }
+
+    /// The org's current time (the machine's, plus every `advance_clock`).
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.state.now()
     }
 
     /// Salesforce's timestamp format for `t` (`2025-03-30T17:57:34.000+0000`).

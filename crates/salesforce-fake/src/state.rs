@@ -3,11 +3,11 @@
 //! cursors. Handlers get it as axum state (`AppState`, an `Arc`).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::DecodingKey;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -149,6 +149,8 @@ pub(crate) struct Inner {
     pub scripts: Mutex<Vec<Script>>,
     pub cursors: Mutex<HashMap<String, Cursor>>,
     pub cursor_seq: AtomicU64,
+    /// How far the org's clock runs ahead of the machine's (test hook).
+    pub clock_offset_ms: AtomicI64,
 }
 
 /// A poisoned lock only means another handler panicked mid-request; the
@@ -182,6 +184,18 @@ impl Inner {
         recover(m.lock())
     }
 
+    /// The org's clock: the machine's, moved by `advance_clock`. Every
+    /// expiry, timestamp and visibility check reads it, so a test can move
+    /// time instead of sleeping.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// The org's clock in epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+
     /// Takes one "503 for the next N calls" fault, if armed.
     pub fn take_unavailable(&self) -> bool {
         let mut f = self.faults();
@@ -207,7 +221,7 @@ impl Inner {
     /// The context for a write by `user_id` now.
     pub fn write_ctx(&self, user_id: &str) -> WriteCtx {
         WriteCtx {
-            now: Utc::now(),
+            now: self.now(),
             user_id: user_id.to_string(),
             commit_delay_ms: self.faults().commit_delay.as_millis() as i64,
             system: false,
@@ -217,8 +231,7 @@ impl Inner {
     /// A new access token for a user, valid for the configured lifetime.
     pub fn mint_access_token(&self, user_id: &str, username: &str, grant: Option<u64>) -> String {
         let token = format!("{}!AQ{}", &self.config.org_id[..15], random_token(96));
-        let expires_at_ms =
-            Utc::now().timestamp_millis() + self.config.token_lifetime.as_millis() as i64;
+        let expires_at_ms = self.now_ms() + self.config.token_lifetime.as_millis() as i64;
         self.auth_mut().tokens.insert(
             token.clone(),
             Session {
@@ -233,7 +246,7 @@ impl Inner {
 
     /// The live session for a bearer token, if any.
     pub fn session(&self, token: &str) -> Option<Session> {
-        let now = Utc::now().timestamp_millis();
+        let now = self.now_ms();
         self.auth()
             .tokens
             .get(token)

@@ -9,7 +9,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -78,7 +77,7 @@ async fn run(
     let text = q.q.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
         SfError::bad_request("MALFORMED_QUERY", "A query string has to be specified")
     })?;
-    let now = Utc::now();
+    let now = st.now();
     let plan = soql::parse(&text)
         .and_then(|parsed| soql::compile(&parsed, &st.schema, now))
         .map_err(|e| SfError::bad_request(e.code(), e.message(&text)))?;

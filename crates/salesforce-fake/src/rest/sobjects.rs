@@ -491,7 +491,7 @@ async fn updated(
 ) -> Result<Response, ApiError> {
     let idx = object_index(&st, &object)?;
     let (start, end) = window(&w)?;
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = st.now_ms();
     let store = st.store();
     let ids: Vec<&str> = store
         .of_object(idx)
