@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -259,6 +259,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/__fake/tokens/revoke", post(revoke_tokens))
         .route("/__fake/limits", post(set_limits))
         .route("/__fake/clock", get(show_clock).post(advance_clock))
+        .route("/__fake/records", post(insert_record))
+        .route("/__fake/records/{id}", patch(update_record))
+        .route("/__fake/records/{id}/commit", post(commit_record))
 }
 
 async fn requests(State(st): State<AppState>) -> Response {
@@ -283,6 +286,8 @@ struct FaultsBody {
     unavailable: Option<u32>,
     lock_rows: Option<u32>,
     commit_delay_ms: Option<u64>,
+    fail_nth_query: Option<u32>,
+    fail_nth_page: Option<u32>,
 }
 
 fn faults_json(st: &AppState) -> Value {
@@ -292,6 +297,8 @@ fn faults_json(st: &AppState) -> Value {
         "unavailable": f.unavailable,
         "lock_rows": f.lock_rows,
         "commit_delay_ms": f.commit_delay.as_millis() as u64,
+        "failing_queries": f.queries.pending(),
+        "failing_pages": f.pages.pending(),
     })
 }
 
@@ -305,7 +312,7 @@ async fn set_faults(State(st): State<AppState>, body: Bytes) -> Response {
         Err(e) => {
             return (
                 StatusCode::BAD_REQUEST,
-                Json(json!({"error": format!("expected a JSON object with latency_ms, unavailable, lock_rows, commit_delay_ms: {e}")})),
+                Json(json!({"error": format!("expected a JSON object with latency_ms, unavailable, lock_rows, commit_delay_ms, fail_nth_query, fail_nth_page: {e}")})),
             )
                 .into_response()
         }
@@ -323,6 +330,12 @@ async fn set_faults(State(st): State<AppState>, body: Bytes) -> Response {
         }
         if let Some(ms) = parsed.commit_delay_ms {
             f.commit_delay = Duration::from_millis(ms);
+        }
+        if let Some(n) = parsed.fail_nth_query {
+            f.queries.arm(n);
+        }
+        if let Some(n) = parsed.fail_nth_page {
+            f.pages.arm(n);
         }
     }
     Json(faults_json(&st)).into_response()
@@ -402,4 +415,100 @@ async fn advance_clock(State(st): State<AppState>, body: Bytes) -> Response {
         std::sync::atomic::Ordering::Relaxed,
     );
     Json(clock_json(&st)).into_response()
+}
+
+/// A bad `/__fake` request: 400 (404 for an unknown record) with the reason.
+fn fake_error(e: &crate::Error) -> Response {
+    let status = match e {
+        crate::Error::UnknownRecord(_) | crate::Error::UnknownObject(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, Json(json!({"error": e.to_string()}))).into_response()
+}
+
+fn bad_body(expected: &str, e: serde_json::Error) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": format!("expected a JSON object with {expected}: {e}")})),
+    )
+        .into_response()
+}
+
+/// A write placed in time: stamped `at` (default: the org's now), visible
+/// at once or held back until `/__fake/records/{id}/commit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlacedWrite {
+    object: Option<String>,
+    fields: Value,
+    at: Option<String>,
+    #[serde(default)]
+    uncommitted: bool,
+}
+
+const PLACED_FIELDS: &str = "object (on insert), fields, at (a dateTime), uncommitted";
+
+/// The write's context, or what is wrong with its `at`.
+fn placed_ctx(st: &AppState, w: &PlacedWrite) -> Result<crate::store::WriteCtx, String> {
+    let at = match &w.at {
+        None => st.now(),
+        Some(raw) => crate::store::parse_datetime(raw).ok_or_else(|| {
+            format!("at: expected a dateTime such as 2026-01-01T00:00:00Z, got {raw:?}")
+        })?,
+    };
+    Ok(crate::org::ctx_at(st, at, w.uncommitted))
+}
+
+fn bad_at(reason: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": reason}))).into_response()
+}
+
+async fn insert_record(State(st): State<AppState>, body: Bytes) -> Response {
+    let w: PlacedWrite = match serde_json::from_slice(&body) {
+        Ok(w) => w,
+        Err(e) => return bad_body(PLACED_FIELDS, e),
+    };
+    let ctx = match placed_ctx(&st, &w) {
+        Ok(c) => c,
+        Err(reason) => return bad_at(reason),
+    };
+    let Some(object) = w.object.as_deref() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"error": "object: required, the sObject type to insert (e.g. \"Account\")"}),
+            ),
+        )
+            .into_response();
+    };
+    match crate::org::insert_record(&st, object, w.fields, &ctx) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(e) => fake_error(&e),
+    }
+}
+
+async fn update_record(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let w: PlacedWrite = match serde_json::from_slice(&body) {
+        Ok(w) => w,
+        Err(e) => return bad_body(PLACED_FIELDS, e),
+    };
+    let ctx = match placed_ctx(&st, &w) {
+        Ok(c) => c,
+        Err(reason) => return bad_at(reason),
+    };
+    match crate::org::update_record(&st, &id, w.fields, &ctx) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => fake_error(&e),
+    }
+}
+
+async fn commit_record(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    match st.store_mut().commit(&id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => fake_error(&crate::Error::UnknownRecord(id)),
+    }
 }

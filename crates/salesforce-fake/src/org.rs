@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::Router;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::DecodingKey;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -362,12 +362,7 @@ impl FakeOrgBuilder {
                 "Email": u.email.clone().unwrap_or_else(|| u.username.clone()), "Alias": alias,
                 "CommunityNickname": u.username.split('@').next().unwrap_or_default(),
             });
-            let ctx = WriteCtx {
-                now,
-                user_id: id.clone(),
-                commit_delay_ms: 0,
-                system: true,
-            };
+            let ctx = WriteCtx::at(now, &id, true);
             let body = body.as_object().cloned().unwrap_or_default();
             store
                 .create(&schema, user_idx, &body, &ctx, &mut Vec::new())
@@ -406,12 +401,7 @@ impl FakeOrgBuilder {
                 .map(|(id, _)| id.clone())
                 .min()
                 .unwrap_or_default();
-            let ctx = WriteCtx {
-                now,
-                user_id: first_user,
-                commit_delay_ms: 0,
-                system: false,
-            };
+            let ctx = WriteCtx::at(now, &first_user, false);
             crate::seed::seed(&mut store, &schema, self.seed, self.seed_rng, &ctx);
         }
         let mut audiences = vec![base_url.clone()];
@@ -503,6 +493,81 @@ pub(crate) fn revoke_tokens(st: &AppState) {
     }
 }
 
+/// A system write stamped at `at`, visible at once or held back until committed.
+pub(crate) fn ctx_at(st: &AppState, at: DateTime<Utc>, uncommitted: bool) -> WriteCtx {
+    let mut ctx = WriteCtx::at(at, &default_user_id(st), true);
+    ctx.clock_ms = st.now_ms();
+    ctx.visible_at_ms = if uncommitted {
+        crate::store::UNCOMMITTED
+    } else {
+        i64::MIN
+    };
+    ctx
+}
+
+/// Creates a record as a test places it (read-only fields allowed).
+pub(crate) fn insert_record(
+    st: &AppState,
+    object: &str,
+    fields: Value,
+    ctx: &WriteCtx,
+) -> Result<String> {
+    let idx = st
+        .schema
+        .index_of(object)
+        .ok_or_else(|| Error::UnknownObject(object.into()))?;
+    let name = st.schema.objects[idx].name.clone();
+    let Value::Object(body) = fields else {
+        return Err(Error::InvalidRecord {
+            object: name,
+            code: "JSON_PARSER_ERROR".into(),
+            message: "expected a JSON object of field names to values".into(),
+        });
+    };
+    st.store_mut()
+        .create(&st.schema, idx, &body, ctx, &mut Vec::new())
+        .map_err(|e| Error::InvalidRecord {
+            object: name,
+            code: e.code.into(),
+            message: e.message,
+        })
+}
+
+/// Updates a record as a test places it (read-only fields allowed).
+pub(crate) fn update_record(st: &AppState, id: &str, fields: Value, ctx: &WriteCtx) -> Result<()> {
+    let object = st
+        .store()
+        .get(id)
+        .map(|r| r.object)
+        .ok_or_else(|| Error::UnknownRecord(id.into()))?;
+    let name = st.schema.objects[object].name.clone();
+    let Value::Object(body) = fields else {
+        return Err(Error::InvalidRecord {
+            object: name,
+            code: "JSON_PARSER_ERROR".into(),
+            message: "expected a JSON object of field names to values".into(),
+        });
+    };
+    st.store_mut()
+        .update(&st.schema, object, id, &body, ctx, &mut Vec::new())
+        .map(|_| ())
+        .map_err(|e| Error::InvalidRecord {
+            object: name,
+            code: e.code.into(),
+            message: e.message,
+        })
+}
+
+/// The first user by id: the owner of library-made records.
+pub(crate) fn default_user_id(st: &AppState) -> String {
+    st.config
+        .users
+        .values()
+        .map(|(id, _)| id.clone())
+        .min()
+        .unwrap_or_default()
+}
+
 /// A running fake org. Dropping it stops the server.
 pub struct FakeOrg {
     state: AppState,
@@ -555,66 +620,68 @@ impl FakeOrg {
     /// read-only fields (`CreatedDate`, `LastModifiedDate`, `OwnerId`...) may be
     /// set, so tests can place records in time. Returns the id.
     pub fn insert(&self, object: &str, fields: Value) -> Result<String> {
-        let idx = self
-            .state
-            .schema
-            .index_of(object)
-            .ok_or_else(|| Error::UnknownObject(object.into()))?;
-        let name = self.state.schema.objects[idx].name.clone();
-        let Value::Object(body) = fields else {
-            return Err(Error::InvalidRecord {
-                object: name,
-                code: "JSON_PARSER_ERROR".into(),
-                message: "expected a JSON object of field names to values".into(),
-            });
-        };
         let mut ctx = self.state.write_ctx(&self.default_user_id());
         ctx.system = true;
-        self.state
-            .store_mut()
-            .create(&self.state.schema, idx, &body, &ctx, &mut Vec::new())
-            .map_err(|e| Error::InvalidRecord {
-                object: name,
-                code: e.code.into(),
-                message: e.message,
-            })
+        insert_record(&self.state, object, fields, &ctx)
+    }
+
+    /// Inserts a record stamped at `at`: `CreatedDate`, `LastModifiedDate`
+    /// and `SystemModstamp` are `at` unless `fields` sets them. Visible to
+    /// queries at once, whatever the commit delay. Many records may share
+    /// one stamp; `ORDER BY ..., Id` then follows creation order.
+    pub fn insert_at(&self, object: &str, fields: Value, at: DateTime<Utc>) -> Result<String> {
+        let ctx = ctx_at(&self.state, at, false);
+        insert_record(&self.state, object, fields, &ctx)
+    }
+
+    /// Inserts a record stamped at `at` (its transaction's start) that
+    /// queries, `queryAll` and `/updated` do not see until [`FakeOrg::commit`]:
+    /// the "stamped before it is readable" case a polling trigger must
+    /// cover with its overlap window. A retrieve by id still finds it.
+    pub fn insert_uncommitted(
+        &self,
+        object: &str,
+        fields: Value,
+        at: DateTime<Utc>,
+    ) -> Result<String> {
+        let ctx = ctx_at(&self.state, at, true);
+        insert_record(&self.state, object, fields, &ctx)
     }
 
     /// Updates fields of a stored record as seeding does (timestamps may be set).
     pub fn update(&self, id: &str, fields: Value) -> Result<()> {
-        let object = self
-            .state
-            .store()
-            .get(id)
-            .map(|r| r.object)
-            .ok_or_else(|| Error::InvalidRecord {
-                object: String::new(),
-                code: "NOT_FOUND".into(),
-                message: format!("no record with id {id}"),
-            })?;
-        let name = self.state.schema.objects[object].name.clone();
-        let body = fields.as_object().cloned().unwrap_or_default();
         let mut ctx = self.state.write_ctx(&self.default_user_id());
         ctx.system = true;
+        update_record(&self.state, id, fields, &ctx)
+    }
+
+    /// Updates a record with `LastModifiedDate` and `SystemModstamp` set to
+    /// `at` (unless `fields` sets them), visible to queries at once.
+    pub fn update_at(&self, id: &str, fields: Value, at: DateTime<Utc>) -> Result<()> {
+        let ctx = ctx_at(&self.state, at, false);
+        update_record(&self.state, id, fields, &ctx)
+    }
+
+    /// Updates a record stamped at `at`; queries keep seeing the previous
+    /// version until [`FakeOrg::commit`].
+    pub fn update_uncommitted(&self, id: &str, fields: Value, at: DateTime<Utc>) -> Result<()> {
+        let ctx = ctx_at(&self.state, at, true);
+        update_record(&self.state, id, fields, &ctx)
+    }
+
+    /// Releases a held-back write (from `insert_uncommitted`,
+    /// `update_uncommitted` or the commit delay): queries see it from now
+    /// on, with the timestamps it was stamped with.
+    pub fn commit(&self, id: &str) -> Result<()> {
         self.state
             .store_mut()
-            .update(&self.state.schema, object, id, &body, &ctx, &mut Vec::new())
-            .map(|_| ())
-            .map_err(|e| Error::InvalidRecord {
-                object: name,
-                code: e.code.into(),
-                message: e.message,
-            })
+            .commit(id)
+            .map_err(|_| Error::UnknownRecord(id.into()))
     }
 
     /// Creates `n` realistic records per main object (as `--seed`).
     pub fn seed(&self, n: usize, rng_seed: u64) {
-        let ctx = WriteCtx {
-            now: self.state.now(),
-            user_id: self.default_user_id(),
-            commit_delay_ms: 0,
-            system: false,
-        };
+        let ctx = WriteCtx::at(self.state.now(), &self.default_user_id(), false);
         crate::seed::seed(
             &mut self.state.store_mut(),
             &self.state.schema,
@@ -648,13 +715,7 @@ impl FakeOrg {
     }
 
     fn default_user_id(&self) -> String {
-        self.state
-            .config
-            .users
-            .values()
-            .map(|(id, _)| id.clone())
-            .min()
-            .unwrap_or_default()
+        default_user_id(&self.state)
     }
 
     /// Every recorded request, oldest first (the most recent `record_limit`).
@@ -759,6 +820,20 @@ impl FakeOrg {
         self.state.faults().unavailable = n;
     }
 
+    /// The `n`th query call from now (`/query` or `/queryAll`; 1 = the next)
+    /// answers 503 `SERVER_UNAVAILABLE`. Page fetches do not count. May be
+    /// armed several times for several calls.
+    pub fn fail_nth_query(&self, n: u32) {
+        self.state.faults().queries.arm(n);
+    }
+
+    /// The `n`th `nextRecordsUrl` page fetch from now (1 = the next) answers
+    /// 503 `SERVER_UNAVAILABLE`; the cursor survives, so the same URL works
+    /// when retried.
+    pub fn fail_nth_page(&self, n: u32) {
+        self.state.faults().pages.arm(n);
+    }
+
     /// The next `n` record writes fail with `UNABLE_TO_LOCK_ROW`.
     pub fn lock_next_writes(&self, n: u32) {
         self.state.faults().lock_rows = n;
@@ -769,7 +844,8 @@ impl FakeOrg {
         self.state.faults().commit_delay = d;
     }
 
-    /// Clears latency, pending 503s, lock-row failures and commit delay.
+    /// Clears latency, pending 503s (query and page ones too), lock-row
+    /// failures and commit delay.
     pub fn clear_faults(&self) {
         *self.state.faults() = Faults::default();
     }

@@ -2,7 +2,7 @@
 //! tokens, faults, API usage, recorded requests, scripted answers and query
 //! cursors. Handlers get it as axum state (`AppState`, an `Arc`).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -115,6 +115,35 @@ pub(crate) struct Faults {
     pub unavailable: u32,
     pub lock_rows: u32,
     pub commit_delay: Duration,
+    /// Query calls (`/query`, `/queryAll`) that answer 503, by ordinal.
+    pub queries: Countdown,
+    /// `nextRecordsUrl` page fetches that answer 503, by ordinal.
+    pub pages: Countdown,
+}
+
+/// Fails chosen calls among those still to come: "the 3rd next query".
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Countdown {
+    seen: u64,
+    failing: BTreeSet<u64>,
+}
+
+impl Countdown {
+    /// Arms a failure for the `n`th call from now (1 = the next one).
+    pub fn arm(&mut self, n: u32) {
+        self.failing.insert(self.seen + u64::from(n.max(1)));
+    }
+
+    /// Counts one call; true when it is one to fail.
+    pub fn take(&mut self) -> bool {
+        self.seen += 1;
+        self.failing.remove(&self.seen)
+    }
+
+    /// How many calls from now each armed failure is, soonest first.
+    pub fn pending(&self) -> Vec<u64> {
+        self.failing.iter().map(|n| n - self.seen).collect()
+    }
 }
 
 /// A paused query: the rows not yet served.
@@ -220,12 +249,9 @@ impl Inner {
 
     /// The context for a write by `user_id` now.
     pub fn write_ctx(&self, user_id: &str) -> WriteCtx {
-        WriteCtx {
-            now: self.now(),
-            user_id: user_id.to_string(),
-            commit_delay_ms: self.faults().commit_delay.as_millis() as i64,
-            system: false,
-        }
+        let mut ctx = WriteCtx::at(self.now(), user_id, false);
+        ctx.visible_at_ms += self.faults().commit_delay.as_millis() as i64;
+        ctx
     }
 
     /// A new access token for a user, valid for the configured lifetime.

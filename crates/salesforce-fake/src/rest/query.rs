@@ -74,6 +74,9 @@ async fn run(
     headers: HeaderMap,
     include_deleted: bool,
 ) -> Result<Response, ApiError> {
+    if st.faults().queries.take() {
+        return Err(unavailable().into());
+    }
     let text = q.q.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
         SfError::bad_request("MALFORMED_QUERY", "A query string has to be specified")
     })?;
@@ -124,10 +127,22 @@ async fn run(
     .into_response())
 }
 
+fn unavailable() -> SfError {
+    SfError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "SERVER_UNAVAILABLE",
+        "Server Unavailable",
+    )
+}
+
 async fn more(
     State(st): State<AppState>,
     Path((v, locator)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    // Before the cursor is touched: the same nextRecordsUrl works on retry.
+    if st.faults().pages.take() {
+        return Err(unavailable().into());
+    }
     let invalid = || SfError::bad_request("INVALID_QUERY_LOCATOR", "invalid query locator");
     let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid)?;
     let offset: usize = offset.parse().map_err(|_| invalid())?;

@@ -10,3 +10,4 @@ mod binary;
 mod common;
 mod oauth;
 mod rest;
+mod trigger;
