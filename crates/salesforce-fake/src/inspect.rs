@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::error::json_body;
 use crate::state::AppState;
 
-/// Largest request body accepted (uploads included).
-const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest request body accepted (uploads included): a Bulk API upload
+/// may carry up to 150 MB, as Salesforce allows.
+pub(crate) const MAX_BODY: usize = 150 * 1024 * 1024;
 /// Longest body text kept in a recorded request.
 const MAX_RECORDED_BODY: usize = 64 * 1024;
 /// Form fields whose values are secrets and never recorded.
@@ -259,6 +260,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/__fake/tokens/revoke", post(revoke_tokens))
         .route("/__fake/limits", post(set_limits))
         .route("/__fake/clock", get(show_clock).post(advance_clock))
+        .route("/__fake/bulk", post(set_bulk))
         .route("/__fake/records", post(insert_record))
         .route("/__fake/records/{id}", patch(update_record))
         .route("/__fake/records/{id}/commit", post(commit_record))
@@ -510,5 +512,23 @@ async fn commit_record(State(st): State<AppState>, Path(id): Path<String>) -> Re
     match st.store_mut().commit(&id) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => fake_error(&crate::Error::UnknownRecord(id)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkBody {
+    polls: u32,
+}
+
+/// Sets how many job-info polls a closed Bulk API job answers `InProgress`.
+async fn set_bulk(State(st): State<AppState>, body: Bytes) -> Response {
+    match serde_json::from_slice::<BulkBody>(&body) {
+        Ok(b) => {
+            st.bulk_polls
+                .store(b.polls, std::sync::atomic::Ordering::Relaxed);
+            Json(json!({"polls": b.polls})).into_response()
+        }
+        Err(e) => bad_body("polls", e),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -97,6 +97,7 @@ pub struct FakeOrgBuilder {
     listen: SocketAddr,
     public_url: Option<String>,
     record_limit: usize,
+    bulk_polls: u32,
 }
 
 impl std::fmt::Debug for FakeOrgBuilder {
@@ -139,6 +140,7 @@ impl Default for FakeOrgBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: None,
             record_limit: 10_000,
+            bulk_polls: 1,
         }
     }
 }
@@ -296,6 +298,15 @@ impl FakeOrgBuilder {
         self
     }
 
+    /// How many job-info polls a closed Bulk API job answers `InProgress`
+    /// before the next one processes it and answers `JobComplete`
+    /// (default 1, so a client must poll at least twice; 0 completes on the
+    /// first poll).
+    pub fn bulk_polls(mut self, n: u32) -> Self {
+        self.bulk_polls = n;
+        self
+    }
+
     /// Binds the socket, builds the org and starts serving.
     pub async fn start(self) -> Result<FakeOrg> {
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -442,6 +453,8 @@ impl FakeOrgBuilder {
             cursors: Mutex::new(HashMap::new()),
             cursor_seq: AtomicU64::new(0),
             clock_offset_ms: AtomicI64::new(0),
+            bulk: Mutex::new(Default::default()),
+            bulk_polls: AtomicU32::new(self.bulk_polls),
         })))
     }
 }
@@ -472,6 +485,11 @@ fn app(st: &AppState) -> Router {
         .fallback(|| async { ApiError::Rest(SfError::not_found()).into_response() })
         .layer(from_fn_with_state(st.clone(), crate::inspect::observe))
         .merge(crate::inspect::router())
+        // The recording layer already bounds bodies; axum's own 2 MB
+        // default would refuse Bulk API uploads and large files.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::inspect::MAX_BODY,
+        ))
         .with_state(st.clone())
 }
 
@@ -834,7 +852,14 @@ impl FakeOrg {
         self.state.faults().pages.arm(n);
     }
 
-    /// The next `n` record writes fail with `UNABLE_TO_LOCK_ROW`.
+    /// Sets how many job-info polls a closed Bulk API job answers
+    /// `InProgress` before completing (see [`FakeOrgBuilder::bulk_polls`]).
+    pub fn set_bulk_polls(&self, n: u32) {
+        self.state.bulk_polls.store(n, Ordering::Relaxed);
+    }
+
+    /// The next `n` record writes fail with `UNABLE_TO_LOCK_ROW` (Bulk API
+    /// rows included, one per row).
     pub fn lock_next_writes(&self, n: u32) {
         self.state.faults().lock_rows = n;
     }

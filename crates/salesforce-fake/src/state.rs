@@ -3,7 +3,7 @@
 //! cursors. Handlers get it as axum state (`AppState`, an `Arc`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -180,6 +180,10 @@ pub(crate) struct Inner {
     pub cursor_seq: AtomicU64,
     /// How far the org's clock runs ahead of the machine's (test hook).
     pub clock_offset_ms: AtomicI64,
+    /// Bulk API 2.0 ingest jobs.
+    pub bulk: Mutex<crate::rest::BulkJobs>,
+    /// Job-info polls a closed bulk job answers `InProgress` before it completes.
+    pub bulk_polls: AtomicU32,
 }
 
 /// A poisoned lock only means another handler panicked mid-request; the
@@ -218,6 +222,11 @@ impl Inner {
     /// time instead of sleeping.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Job-info polls a closed bulk job answers `InProgress` before it completes.
+    pub fn bulk_polls(&self) -> u32 {
+        self.bulk_polls.load(Ordering::Relaxed)
     }
 
     /// The org's clock in epoch milliseconds.

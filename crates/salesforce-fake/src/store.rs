@@ -150,8 +150,38 @@ impl Store {
             .filter_map(|id| self.records.get(id))
     }
 
+    /// Records of one object, soft-deleted ones included (hard-deleted
+    /// ones are gone from `records` and skipped).
     pub fn count(&self, object: usize) -> usize {
-        self.order[object].len()
+        self.order[object]
+            .iter()
+            .filter(|id| self.records.contains_key(*id))
+            .count()
+    }
+
+    /// Removes a record for good, as a Bulk API `hardDelete` does: it
+    /// skips the recycle bin, so `queryAll` and `/deleted` never see it.
+    /// The id stays in `order` (removing it there would cost O(n) per
+    /// record); `of_object` skips ids with no record.
+    pub fn hard_delete(&mut self, object: usize, id: &str) -> Result<String, SfError> {
+        let key = self.live_key(object, id)?;
+        self.records.remove(&key);
+        Ok(key)
+    }
+
+    /// Live records of `object` by the lower-cased text of `field`, so a
+    /// batch of upserts finds matches in O(1) each instead of scanning.
+    pub fn index_by(&self, object: usize, field: &str) -> HashMap<String, Vec<String>> {
+        let mut index: HashMap<String, Vec<String>> = HashMap::new();
+        for r in self.of_object(object).filter(|r| !r.deleted) {
+            if let Some(v) = r.fields.get(field).filter(|v| !v.is_null()) {
+                index
+                    .entry(value_text(v).to_lowercase())
+                    .or_default()
+                    .push(r.id().to_string());
+            }
+        }
+        index
     }
 
     fn next_id(&mut self, prefix: &str) -> String {

@@ -7,6 +7,7 @@
 //! under a generous overall timeout.
 
 mod binary;
+mod bulk;
 mod common;
 mod oauth;
 mod rest;
