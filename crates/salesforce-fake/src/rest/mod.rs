@@ -36,7 +36,7 @@ pub(crate) const VERSIONS: &[(u32, &str)] = &[
     (67, "Summer '26"),
 ];
 pub(crate) use bulk::BulkJobs;
-pub(crate) use sobjects::record_json;
+pub(crate) use sobjects::{blob_url, record_json};
 
 /// The version used in URLs the library builds itself.
 pub(crate) const DEFAULT_VERSION: &str = "v65.0";

@@ -18,6 +18,8 @@ pub(crate) struct Plan {
     pub count_only: bool,
     /// Selected fields, canonical names, in select order.
     pub fields: Vec<String>,
+    /// Per selected field: binary, so answered with its URL.
+    blobs: Vec<bool>,
     filter: Option<CCond>,
     order: Vec<OrderKey>,
     pub limit: Option<u64>,
@@ -111,11 +113,13 @@ pub(crate) fn compile(q: &Query, schema: &Schema, now: DateTime<Utc>) -> Result<
             })
         })
         .collect::<Result<_, _>>()?;
+    let blobs = fields.iter().map(|f| obj.is_blob(f)).collect();
     Ok(Plan {
         object,
         object_name: obj.name.clone(),
         count_only,
         fields,
+        blobs,
         filter,
         order,
         limit: q.limit,
@@ -322,8 +326,15 @@ impl Plan {
                 "url": format!("/services/data/{version}/sobjects/{}/{id}", self.object_name),
             }),
         );
-        for f in &self.fields {
-            out.insert(f.clone(), rec.get(f).cloned().unwrap_or(Value::Null));
+        for (f, blob) in self.fields.iter().zip(&self.blobs) {
+            let v = match rec.get(f) {
+                Some(v) if *blob && !v.is_null() => {
+                    Value::String(crate::rest::blob_url(version, &self.object_name, id, f))
+                }
+                Some(v) => v.clone(),
+                None => Value::Null,
+            };
+            out.insert(f.clone(), v);
         }
         Value::Object(out)
     }

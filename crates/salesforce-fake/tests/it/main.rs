@@ -9,6 +9,7 @@
 mod binary;
 mod bulk;
 mod common;
+mod node_ops;
 mod oauth;
 mod rest;
 mod trigger;
