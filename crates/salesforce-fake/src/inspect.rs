@@ -261,6 +261,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/__fake/limits", post(set_limits))
         .route("/__fake/clock", get(show_clock).post(advance_clock))
         .route("/__fake/bulk", post(set_bulk))
+        .route("/__fake/scripts", post(add_scripts).delete(clear_scripts))
         .route("/__fake/records", post(insert_record))
         .route("/__fake/records/{id}", patch(update_record))
         .route("/__fake/records/{id}/commit", post(commit_record))
@@ -531,4 +532,35 @@ async fn set_bulk(State(st): State<AppState>, body: Bytes) -> Response {
         }
         Err(e) => bad_body("polls", e),
     }
+}
+
+/// Scripts steps in the `expected` format: one step object or an array.
+/// Fixture paths are read relative to the org's working directory.
+async fn add_scripts(State(st): State<AppState>, body: Bytes) -> Response {
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_body("method, path, soql?, reply (or an array of them)", e),
+    };
+    let steps = if parsed.is_array() {
+        parsed
+    } else {
+        Value::Array(vec![parsed])
+    };
+    match crate::expected::scripts(&steps, std::path::Path::new(".")) {
+        Ok(list) => {
+            let n = list.len();
+            let mut scripts = st.lock(&st.scripts);
+            for s in list {
+                let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::OK);
+                scripts.push(Script::new(&s.method, &s.path_and_query, status, s.body));
+            }
+            (StatusCode::CREATED, Json(json!({"scripted": n}))).into_response()
+        }
+        Err(e) => fake_error(&e),
+    }
+}
+
+async fn clear_scripts(State(st): State<AppState>) -> StatusCode {
+    st.lock(&st.scripts).clear();
+    StatusCode::NO_CONTENT
 }

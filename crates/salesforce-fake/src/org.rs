@@ -779,6 +779,51 @@ impl FakeOrg {
         ));
     }
 
+    /// Scripts every step of a list of expected calls, in the format of
+    /// n8n's compatibility suite (`expected-requests.json`, see the
+    /// `expected` module): each `(method, path, soql)` answers its `reply`,
+    /// with `fixture` files read below `base_dir`. Returns how many steps
+    /// were scripted. Check afterwards with [`FakeOrg::verify_steps`].
+    pub fn script_steps(&self, steps: &Value, base_dir: &std::path::Path) -> Result<usize> {
+        let list = crate::expected::scripts(steps, base_dir)?;
+        let n = list.len();
+        for s in list {
+            self.script(&s.method, &s.path_and_query, s.status, s.body);
+        }
+        Ok(n)
+    }
+
+    /// Scripts one workflow of an `expected-requests.json` file (its
+    /// `workflows.<name>` steps, fixtures relative to the file).
+    pub fn script_workflow(
+        &self,
+        expected_requests: &std::path::Path,
+        workflow: &str,
+    ) -> Result<usize> {
+        let bad = |reason: String| Error::InvalidConfig {
+            field: expected_requests.display().to_string(),
+            reason,
+        };
+        let raw = std::fs::read_to_string(expected_requests).map_err(|e| bad(e.to_string()))?;
+        let doc: Value = serde_json::from_str(&raw).map_err(|e| bad(e.to_string()))?;
+        let steps = doc
+            .get("workflows")
+            .and_then(|w| w.get(workflow))
+            .ok_or_else(|| bad(format!("no workflows.{workflow:?} in the file")))?;
+        let base = expected_requests
+            .parent()
+            .unwrap_or_else(|| std::path::Path::new("."));
+        self.script_steps(steps, base)
+    }
+
+    /// Compares the REST calls received (in order) with the steps: method,
+    /// path below the version, SOQL with whitespace collapsed, JSON body and
+    /// `Authorization`. Returns one line per difference; empty means the
+    /// client sent exactly what was expected.
+    pub fn verify_steps(&self, steps: &Value) -> Vec<String> {
+        crate::expected::verify(steps, &self.requests())
+    }
+
     /// Removes all scripted answers.
     pub fn clear_scripts(&self) {
         self.state.lock(&self.state.scripts).clear();

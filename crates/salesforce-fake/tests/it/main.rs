@@ -9,6 +9,7 @@
 mod binary;
 mod bulk;
 mod common;
+mod expected;
 mod node_ops;
 mod oauth;
 mod rest;
