@@ -17,10 +17,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{redact_url, Settings};
 use crate::node_credentials::StoreCredentials;
-use crate::workflow::api::WorkflowService;
-use crate::workflow::store::WorkflowStore;
-use crate::workflow::triggers::{start_active_workflows, TriggerRuntime};
-use crate::workflow::{Executor, NodeRegistry};
+use crate::store::WorkflowStore;
+use crate::triggers::{start_active_workflows, TriggerRuntime};
+use crate::workflows::WorkflowService;
+use workflow::{Executor, NodeRegistry};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -95,7 +95,7 @@ pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow:
     let executor = Executor::new(Arc::new(nodes), http.clone(), node_credentials.clone())
         .with_default_timezone(default_timezone);
     let workflows = Arc::new(WorkflowService {
-        store: WorkflowStore::with_settings(db.clone(), settings.executions.clone()),
+        store: WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,
         credentials: Some(node_credentials),
         triggers: TriggerRuntime::new(default_timezone),

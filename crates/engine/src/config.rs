@@ -265,15 +265,16 @@ pub struct ExecutionSettings {
     pub prune_max_count: u64,
 }
 
-impl Default for ExecutionSettings {
-    fn default() -> Self {
-        Self {
-            save_on_error: true,
-            save_on_success: true,
-            save_manual: true,
-            prune: true,
-            max_age_hours: 336,
-            prune_max_count: 10_000,
+impl ExecutionSettings {
+    /// The policy the execution store applies.
+    pub fn policy(&self) -> crate::store::ExecutionPolicy {
+        crate::store::ExecutionPolicy {
+            save_on_error: self.save_on_error,
+            save_on_success: self.save_on_success,
+            save_manual: self.save_manual,
+            prune: self.prune,
+            max_age_hours: self.max_age_hours,
+            prune_max_count: self.prune_max_count,
         }
     }
 }
@@ -375,7 +376,7 @@ impl Settings {
             (_, Some(tz)) if !tz.trim().is_empty() => ("GENERIC_TIMEZONE", tz),
             _ => return Ok(chrono_tz::Tz::UTC),
         };
-        crate::workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
+        workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
     }
 
     /// How the Salesforce client retries: attempts, total wait and per-request timeout from
@@ -502,7 +503,10 @@ mod tests {
     #[test]
     fn execution_settings_default_as_n8n() {
         let settings = Settings::with_data_dir("/srv/sy");
-        assert_eq!(settings.executions, ExecutionSettings::default());
+        assert_eq!(
+            settings.executions.policy(),
+            crate::store::ExecutionPolicy::default()
+        );
         let cli = Cli::try_parse_from([
             "switchyard",
             "--executions-data-save-on-success",
@@ -513,7 +517,7 @@ mod tests {
         ])
         .expect("valid settings");
         assert!(!cli.settings.executions.save_on_success);
-        assert_eq!(cli.settings.executions.prune_max_count, 0);
+        assert_eq!(cli.settings.executions.policy().prune_max_count, 0);
     }
 
     #[test]

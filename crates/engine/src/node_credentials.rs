@@ -11,7 +11,7 @@ use node_api::{CredentialProvider, CredentialRef, DecryptedCredential, NodeError
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::workflow::CredentialLookup;
+use workflow::CredentialLookup;
 
 /// The credential store, as nodes and the validator see it.
 #[derive(Clone)]

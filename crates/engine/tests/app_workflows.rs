@@ -117,9 +117,9 @@ async fn workflows_need_a_key_and_run(backend: Backend) {
 async fn nodes_get_typed_credentials_by_id_or_name(backend: Backend) {
     use credentials::{Actor, NewCredential};
     use engine::node_credentials::StoreCredentials;
-    use engine::workflow::CredentialLookup;
     use node_api::{CredentialProvider, CredentialRef};
     use secrecy::ExposeSecret;
+    use workflow::CredentialLookup;
 
     let Some(env) = TestEnv::new(backend, "nodes_get_typed_credentials_by_id_or_name").await else {
         return;

@@ -5,17 +5,17 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use engine::workflow::webhook::{run_webhook, start_webhook, WebhookRequest};
-use engine::workflow::{
-    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, NodeRegistry, RunRequest,
-    Workflow, WorkflowError,
-};
 use node_api::{
     CredentialProvider, CredentialRef, CredentialSpec, DecryptedCredential, ExecuteContext,
     ExecutionMode, Item, JsonObject, Node, NodeDescription, NodeError,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use workflow::webhook::{run_webhook, start_webhook, WebhookRequest};
+use workflow::{
+    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, NodeRegistry, RunRequest,
+    Workflow, WorkflowError,
+};
 
 const SECRET: &str = "very-secret-api-key-123";
 

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{client, Backend, TestEnv, TestServer, KEY_A};
-use engine::workflow::NodeRegistry;
 use node_api::{
     ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, PollMode, PollingTrigger,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use workflow::NodeRegistry;
 
 common::on_both_backends!(
     schedule_runs_while_active,

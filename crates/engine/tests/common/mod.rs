@@ -109,14 +109,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(settings: Settings) -> Self {
-        Self::start_with_nodes(settings, engine::workflow::NodeRegistry::with_core_nodes()).await
+        Self::start_with_nodes(settings, workflow::NodeRegistry::with_core_nodes()).await
     }
 
     /// A server whose workflows can use the node types of `nodes` (core nodes plus test plugins).
-    pub async fn start_with_nodes(
-        settings: Settings,
-        nodes: engine::workflow::NodeRegistry,
-    ) -> Self {
+    pub async fn start_with_nodes(settings: Settings, nodes: workflow::NodeRegistry) -> Self {
         let state = app::open_with_nodes(settings, nodes)
             .await
             .expect("server opens");
