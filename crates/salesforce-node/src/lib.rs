@@ -1,5 +1,5 @@
 //! Salesforce for Switchyard: signing in with the three credential types, keeping the
-//! resulting tokens alive, and calling the REST API with them.
+//! resulting tokens alive, calling the REST API with them, and the Salesforce node.
 //!
 //! # Layout
 //! - [`error`]: the crate's [`Error`]; sign-in failures carry the setup step to fix.
@@ -13,11 +13,14 @@
 //!   with backoff for calls safe to repeat, API usage per answer, queries as page streams.
 //! - [`metrics`]: per credential counters of API calls, sign-ins and refreshes, and the
 //!   last API usage seen; read with [`Client::metrics`].
+//! - [`node`]: the [`SalesforceNode`] (`n8n-nodes-base.salesforce`): every n8n resource and
+//!   operation over the [`Client`], record writes in batches.
 
 pub mod auth;
 pub mod client;
 pub mod error;
 pub mod metrics;
+pub mod node;
 pub mod provider;
 
 pub use auth::{AuthSettings, Pkce, Token};
@@ -27,4 +30,5 @@ pub use client::{
 };
 pub use error::{ApiError, Error, Result, SignInProblem, TransportKind};
 pub use metrics::{ApiUsage, CredentialMetrics};
+pub use node::{LimitBackoff, NodeSettings, SalesforceNode, DEFAULT_BULK_THRESHOLD};
 pub use provider::TokenProvider;
