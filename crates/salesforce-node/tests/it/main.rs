@@ -5,4 +5,8 @@
 mod common;
 mod node_batch;
 mod node_compat;
+mod node_fields;
+mod node_limits;
+mod node_params;
 mod node_records;
+mod node_soql;
