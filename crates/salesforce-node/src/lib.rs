@@ -30,5 +30,5 @@ pub use client::{
 };
 pub use error::{ApiError, Error, Result, SignInProblem, TransportKind};
 pub use metrics::{ApiUsage, CredentialMetrics};
-pub use node::{LimitBackoff, NodeSettings, SalesforceNode, DEFAULT_BULK_THRESHOLD};
+pub use node::{BulkPolling, LimitBackoff, NodeSettings, SalesforceNode, DEFAULT_BULK_THRESHOLD};
 pub use provider::TokenProvider;

@@ -396,6 +396,9 @@ pub(crate) async fn run(run: &Run<'_>, input: &[Item]) -> Result<Vec<Item>, Node
                 }
             }
         }
+        n if n >= run.node.settings.bulk_threshold => {
+            super::bulk::send(run, &writes, &mut out).await?
+        }
         _ => send_collections(run, &writes, &mut out).await?,
     }
     Ok(out.into_items())

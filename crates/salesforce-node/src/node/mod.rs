@@ -16,6 +16,7 @@
 //! - [`fields`](self::fields): the describe cache and the did-you-mean field check.
 //! - [`api`](self::api): calls for one credential, the limit backoff, errors in n8n's shape.
 //! - [`batch`](self::batch): creates, updates, upserts and deletes, in batches.
+//! - [`bulk`](self::bulk): the same from the bulk threshold on, as Bulk API 2.0 jobs.
 //! - [`per_item`](self::per_item): reads, searches, flows and uploads, one item at a time.
 //!
 //! Items are processed as n8n does: `resource`, `operation` and `authentication` are read
@@ -25,6 +26,7 @@
 
 mod api;
 mod batch;
+mod bulk;
 mod catalog;
 mod description;
 mod fields;
@@ -36,6 +38,7 @@ use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeErro
 use serde_json::Value;
 
 pub use api::LimitBackoff;
+pub use bulk::BulkPolling;
 pub use description::TYPE_NAME;
 
 use crate::client::Client;
@@ -52,6 +55,8 @@ pub struct NodeSettings {
     pub bulk_threshold: usize,
     /// How long `REQUEST_LIMIT_EXCEEDED` is waited out.
     pub limits: LimitBackoff,
+    /// How Bulk API jobs are polled, and for how long.
+    pub bulk: BulkPolling,
 }
 
 impl Default for NodeSettings {
@@ -59,6 +64,7 @@ impl Default for NodeSettings {
         NodeSettings {
             bulk_threshold: DEFAULT_BULK_THRESHOLD,
             limits: LimitBackoff::default(),
+            bulk: BulkPolling::default(),
         }
     }
 }

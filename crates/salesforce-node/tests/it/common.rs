@@ -14,7 +14,8 @@ use node_api::{
 };
 use salesforce_fake::{FakeOrg, FakeOrgBuilder, RecordedRequest};
 use salesforce_node::{
-    AuthSettings, Client, LimitBackoff, NodeSettings, RetryPolicy, SalesforceNode, TokenProvider,
+    AuthSettings, BulkPolling, Client, LimitBackoff, NodeSettings, RetryPolicy, SalesforceNode,
+    TokenProvider,
 };
 use serde_json::{json, Value};
 
@@ -31,13 +32,18 @@ pub const FAST: RetryPolicy = RetryPolicy {
     timeout: Duration::from_secs(30),
 };
 
-/// Node settings with a short REQUEST_LIMIT_EXCEEDED budget.
+/// Node settings with a short REQUEST_LIMIT_EXCEEDED budget and quick Bulk API polls.
 pub fn fast_settings() -> NodeSettings {
     NodeSettings {
         limits: LimitBackoff {
             first_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(100),
             budget: Duration::from_millis(600),
+        },
+        bulk: BulkPolling {
+            first_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            timeout: Duration::from_secs(20),
         },
         ..NodeSettings::default()
     }
@@ -132,6 +138,15 @@ impl Env {
     /// The node with test settings.
     pub fn node(&self) -> SalesforceNode {
         SalesforceNode::with_settings(self.client.clone(), fast_settings())
+    }
+
+    /// The node with test settings, sending `threshold` writes or more through Bulk API 2.0.
+    pub fn bulk_node(&self, threshold: usize) -> SalesforceNode {
+        let settings = NodeSettings {
+            bulk_threshold: threshold,
+            ..fast_settings()
+        };
+        SalesforceNode::with_settings(self.client.clone(), settings)
     }
 
     /// A context giving every item `params` (client credentials unless they say otherwise).

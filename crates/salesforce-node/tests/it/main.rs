@@ -4,6 +4,7 @@
 
 mod common;
 mod node_batch;
+mod node_bulk;
 mod node_compat;
 mod node_fields;
 mod node_limits;
