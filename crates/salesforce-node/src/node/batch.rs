@@ -7,7 +7,7 @@
 //! - one write: the single-record endpoint, the very call n8n makes;
 //! - up to the bulk threshold: sObject Collections, 200 records a call, `allOrNone: false`,
 //!   each result mapped back to its item; a refused record fails only its item;
-//! - from the threshold on: a Bulk API 2.0 ingest job (see `bulk`).
+//! - above the threshold: a Bulk API 2.0 ingest job (see `bulk`).
 //!
 //! Without continue-on-fail the first refused record fails the node (naming the item and
 //! Salesforce's code) and no later batch is sent; records of the same batch that Salesforce
@@ -396,7 +396,7 @@ pub(crate) async fn run(run: &Run<'_>, input: &[Item]) -> Result<Vec<Item>, Node
                 }
             }
         }
-        n if n >= run.node.settings.bulk_threshold => {
+        n if n > run.node.settings.bulk_threshold => {
             super::bulk::send(run, &writes, &mut out).await?
         }
         _ => send_collections(run, &writes, &mut out).await?,

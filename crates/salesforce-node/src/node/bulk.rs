@@ -1,4 +1,4 @@
-//! Record writes from the bulk threshold on (`NodeSettings::bulk_threshold`, 10,000 by
+//! Record writes above the bulk threshold (`NodeSettings::bulk_threshold`, 10,000 by
 //! default): Bulk API 2.0 ingest jobs, one per object and operation (and more when the CSV
 //! would pass Salesforce's upload limit), each created, given its CSV, closed, polled to
 //! completion with a growing delay, and read back.

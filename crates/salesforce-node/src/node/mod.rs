@@ -16,7 +16,7 @@
 //! - [`fields`](self::fields): the describe cache and the did-you-mean field check.
 //! - [`api`](self::api): calls for one credential, the limit backoff, errors in n8n's shape.
 //! - [`batch`](self::batch): creates, updates, upserts and deletes, in batches.
-//! - [`bulk`](self::bulk): the same from the bulk threshold on, as Bulk API 2.0 jobs.
+//! - [`bulk`](self::bulk): the same above the bulk threshold, as Bulk API 2.0 jobs.
 //! - [`per_item`](self::per_item): reads, searches, flows and uploads, one item at a time.
 //!
 //! Items are processed as n8n does: `resource`, `operation` and `authentication` are read
@@ -45,13 +45,14 @@ use crate::client::Client;
 use api::Api;
 use fields::Describes;
 
-/// Writes over this many records or more go through Bulk API 2.0 unless configured otherwise.
+/// Writes of more records than this go through Bulk API 2.0 unless configured otherwise.
 pub const DEFAULT_BULK_THRESHOLD: usize = 10_000;
 
 /// How the node behaves beyond its parameters; the defaults suit production.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeSettings {
-    /// Record writes of at least this many items go through Bulk API 2.0 ingest jobs.
+    /// Record writes of more items than this go through Bulk API 2.0 ingest jobs; up to it,
+    /// sObject Collections (10,000 records: 50 calls).
     pub bulk_threshold: usize,
     /// How long `REQUEST_LIMIT_EXCEEDED` is waited out.
     pub limits: LimitBackoff,

@@ -140,7 +140,7 @@ impl Env {
         SalesforceNode::with_settings(self.client.clone(), fast_settings())
     }
 
-    /// The node with test settings, sending `threshold` writes or more through Bulk API 2.0.
+    /// The node with test settings, sending more than `threshold` writes through Bulk API 2.0.
     pub fn bulk_node(&self, threshold: usize) -> SalesforceNode {
         let settings = NodeSettings {
             bulk_threshold: threshold,

@@ -1,4 +1,4 @@
-//! Record writes from the bulk threshold on: Bulk API 2.0 ingest jobs, polled to completion,
+//! Record writes above the bulk threshold: Bulk API 2.0 ingest jobs, polled to completion,
 //! each row's result mapped back to its item.
 
 use salesforce_fake::{CustomObject, Field};
@@ -28,7 +28,7 @@ fn s(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn creates_from_the_threshold_on_go_through_one_bulk_job() {
+async fn creates_above_the_threshold_go_through_one_bulk_job() {
     let env = env().await;
     let node = env.bulk_node(100);
     let out = env
@@ -121,7 +121,7 @@ async fn upserts_updates_and_deletes_run_as_their_own_jobs() {
         .field(Field::text("Number__c", 20).external_id())
         .field(Field::number("Total__c"));
     let env = env_with(org_builder().custom_object(invoices)).await;
-    let node = env.bulk_node(2);
+    let node = env.bulk_node(1);
     let existing = env
         .org
         .insert("Invoice__c", json!({"Name": "old", "Number__c": "INV-1"}))
@@ -220,4 +220,50 @@ async fn a_job_that_fails_as_a_whole_fails_every_item_it_carried() {
         assert!(error.contains("Jigsaw"), "{error}");
     }
     assert_eq!(env.org.count("Lead"), 0);
+}
+
+#[tokio::test]
+async fn the_threshold_itself_still_goes_through_collections() {
+    let env = env().await;
+    let node = env.bulk_node(3);
+    env.ctx_per_item(contacts(3, &[]))
+        .run(&node, empty_items(3))
+        .await
+        .unwrap();
+    env.ctx_per_item(contacts(4, &[]))
+        .run(&node, empty_items(4))
+        .await
+        .unwrap();
+    let posts: Vec<String> = calls(&env.data_requests())
+        .into_iter()
+        .filter(|(m, _)| m == "POST")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(posts, ["/composite/sobjects", "/jobs/ingest"]);
+    assert_eq!(env.org.count("Contact"), 7);
+}
+
+#[tokio::test]
+async fn ten_thousand_items_at_the_default_threshold_take_fifty_collection_calls() {
+    let env = env().await;
+    let node = salesforce_node::SalesforceNode::new(env.client.clone());
+    let started = std::time::Instant::now();
+    let out = env
+        .ctx_per_item(contacts(10_000, &[]))
+        .run(&node, empty_items(10_000))
+        .await
+        .unwrap();
+    println!(
+        "10,000 contact creates (debug build): {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.len(), 10_000);
+    assert_eq!(env.org.count("Contact"), 10_000);
+    let requests = env.data_requests();
+    assert_eq!(requests.len(), 50);
+    assert!(requests
+        .iter()
+        .all(|r| r.path.ends_with("/composite/sobjects")));
+    // One sign-in besides: 51 calls to the org in all.
+    assert_eq!(env.org.counter("POST /services/oauth2/token"), 1);
 }
