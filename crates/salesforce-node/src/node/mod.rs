@@ -75,6 +75,10 @@ pub struct SalesforceNode {
     client: Client,
     settings: NodeSettings,
     description: NodeDescription,
+    /// The description without its fixed lists, to judge resolved parameters at run: a
+    /// value an expression produced is the node's to accept or refuse (SOQL takes `LIKE`
+    /// from an expression, as n8n does), but a required one must be there.
+    required_only: NodeDescription,
     describes: Describes,
 }
 
@@ -94,10 +98,16 @@ impl SalesforceNode {
 
     /// The node with other [`NodeSettings`].
     pub fn with_settings(client: Client, settings: NodeSettings) -> Self {
+        let description = description::description();
+        let mut required_only = description.clone();
+        for p in &mut required_only.parameters {
+            p.options = None;
+        }
         SalesforceNode {
             client,
             settings,
-            description: description::description(),
+            description,
+            required_only,
             describes: Describes::default(),
         }
     }
@@ -123,11 +133,11 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// The parameters of item `i`, judged as the engine judges a saved workflow: a required
-    /// parameter missing says n8n's `Parameter "X" is required`.
+    /// The parameters of item `i`, with the engine's rule for required parameters: one
+    /// missing says n8n's `Parameter "X" is required`.
     fn params(&self, i: usize) -> Result<Parameters, NodeError> {
         let p = self.ctx.parameters(i)?;
-        let problems = self.node.description.parameter_problems(p.as_object());
+        let problems = self.node.required_only.parameter_problems(p.as_object());
         match problems.into_iter().next() {
             Some(first) => Err(NodeError::parameter(first)),
             None => Ok(p),

@@ -172,3 +172,27 @@ async fn limit_and_default_fields_follow_n8n() {
         "Parameter \"limit\" must be a whole number of at least 1, got 2.5"
     );
 }
+
+#[tokio::test]
+async fn an_operator_from_an_expression_may_be_any_soql_comparison() {
+    let env = env().await;
+    let node = env.node();
+    env.org
+        .insert("Account", json!({"Name": "Acme Corp"}))
+        .unwrap();
+    env.org.insert("Account", json!({"Name": "Other"})).unwrap();
+    // The editor offers five comparisons (and saving refuses others); an expression that
+    // resolves to LIKE runs, as in n8n.
+    let out = env
+        .ctx(get_all(
+            json!([{"field": "Name", "operation": "LIKE", "value": "Acme%"}]),
+        ))
+        .json(&node, 1)
+        .await
+        .unwrap();
+    assert_eq!(names(&out), ["Acme Corp"]);
+    assert_eq!(
+        soql(env.data_requests().last().unwrap()),
+        "SELECT Name FROM Account WHERE Name LIKE 'Acme%'"
+    );
+}
