@@ -1,5 +1,5 @@
 //! Salesforce for Switchyard: signing in with the three credential types, keeping the
-//! resulting tokens alive, calling the REST API with them, and the Salesforce node.
+//! resulting tokens alive, and calling the REST API with them.
 //!
 //! # Layout
 //! - [`error`]: the crate's [`Error`]; sign-in failures carry the setup step to fix.
