@@ -9,15 +9,15 @@
 //! `REQUEST_LIMIT_EXCEEDED` is waited out within a budget.
 //!
 //! # Layout
-//! - [`catalog`](self::catalog): resources, operations, required parameters, the map from
+//! - `catalog`: resources, operations, required parameters, the map from
 //!   `additionalFields` keys to Salesforce fields.
-//! - [`description`](self::description): the [`NodeDescription`] the engine validates against.
-//! - [`soql`](self::soql): getAll's SOQL, with names checked and values escaped.
-//! - [`fields`](self::fields): the describe cache and the did-you-mean field check.
-//! - [`api`](self::api): calls for one credential, the limit backoff, errors in n8n's shape.
-//! - [`batch`](self::batch): creates, updates, upserts and deletes, in batches.
-//! - [`bulk`](self::bulk): the same above the bulk threshold, as Bulk API 2.0 jobs.
-//! - [`per_item`](self::per_item): reads, searches, flows and uploads, one item at a time.
+//! - `description`: the [`NodeDescription`] the engine validates against.
+//! - `soql`: getAll's SOQL, with names checked and values escaped.
+//! - `fields`: the describe cache and the did-you-mean field check.
+//! - `api`: calls for one credential, the limit backoff, errors in n8n's shape.
+//! - `batch`: creates, updates, upserts and deletes, in batches.
+//! - `bulk`: the same above the bulk threshold, as Bulk API 2.0 jobs.
+//! - `per_item`: reads, searches, flows and uploads, one item at a time.
 //!
 //! Items are processed as n8n does: `resource`, `operation` and `authentication` are read
 //! from the first item; everything else per item. With continue-on-fail a failing item

@@ -163,3 +163,21 @@ async fn authentication_picks_the_credential_type_and_tokens_are_never_written_b
     }
     assert_eq!(env.org.counter("POST /services/oauth2/token"), 1);
 }
+
+#[tokio::test]
+async fn a_refused_session_fails_the_node_without_showing_the_token() {
+    let mut env = env().await;
+    let node = env.node();
+    env.connect_oauth2("SECRET-TOKEN-123").await;
+    env.org.revoke_all_tokens();
+    let e = env
+        .ctx_as_is(json!({"resource": "account", "operation": "getSummary"}))
+        .json(&node, 1)
+        .await
+        .unwrap_err();
+    // The stored token was refused and there is no refresh token to get another one.
+    assert!(e.message.contains("not connected yet"), "{}", e.message);
+    let shown = format!("{e:?} {} {node:?}", e.to_item_json());
+    assert!(!shown.contains("SECRET-TOKEN-123"), "{shown}");
+    assert!(!shown.contains(crate::common::SECRET), "{shown}");
+}
