@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use node_api::{
     CredentialProvider, CredentialRef, CredentialSpec, DecryptedCredential, ExecuteContext,
-    ExecutionMode, Item, JsonObject, Node, NodeDescription, NodeError,
+    ExecutionMode, Item, JsonObject, Node, NodeDescription, NodeError, ParameterSpec,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -185,6 +185,41 @@ async fn a_missing_credential_fails_the_node_and_validation_names_it() {
         (err.node.as_deref(), err.message.as_str()),
         (Some("Keyed"), "credential \"My key\" not found")
     );
+}
+
+#[tokio::test]
+async fn a_value_outside_a_fixed_list_is_refused_at_save_naming_node_parameter_and_value() {
+    let mut d = NodeDescription::new("test.listed", "Listed", &[1.0]);
+    d.parameters.push(ParameterSpec {
+        options: Some(vec![json!("create"), json!("get")]),
+        ..ParameterSpec::required("operation")
+    });
+    let mut registry = NodeRegistry::with_core_nodes();
+    registry.register(Arc::new(Keyed(d)));
+    let wf = |operation: Value| {
+        Workflow::from_value(json!({
+            "name": "listed",
+            "nodes": [{"name": "Pick", "type": "test.listed", "typeVersion": 1,
+                       "parameters": {"operation": operation}}],
+            "connections": {}
+        }))
+        .unwrap()
+    };
+    let err = validate(&wf(json!("upsert")), &registry, None)
+        .await
+        .unwrap_err();
+    let WorkflowError::Invalid(p) = err else {
+        panic!()
+    };
+    assert_eq!(
+        p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["node \"Pick\": Parameter \"operation\" has an unknown value \"upsert\" (accepted: create, get)"]
+    );
+    validate(&wf(json!("get")), &registry, None).await.unwrap();
+    // An expression is judged when it runs, not when it is saved.
+    validate(&wf(json!("={{ $json.op }}")), &registry, None)
+        .await
+        .unwrap();
 }
 
 fn hook(mode: &str, extra: Value) -> Arc<Workflow> {

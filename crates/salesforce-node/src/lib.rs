@@ -14,12 +14,15 @@
 //!   with backoff for calls safe to repeat, API usage per answer, queries as page streams.
 //! - [`metrics`]: per credential counters of API calls, sign-ins and refreshes, and the
 //!   last API usage seen; read with [`Client::metrics`].
+//! - [`node`]: the [`SalesforceNode`] (`n8n-nodes-base.salesforce`): every n8n resource and
+//!   operation over the [`Client`], record writes in batches.
 
 pub mod auth;
 pub mod client;
 pub mod credential_types;
 pub mod error;
 pub mod metrics;
+pub mod node;
 pub mod provider;
 
 pub use auth::{AuthSettings, Pkce, Token};
@@ -29,4 +32,5 @@ pub use client::{
 };
 pub use error::{ApiError, Error, Result, SignInProblem, TransportKind};
 pub use metrics::{ApiUsage, CredentialMetrics};
+pub use node::{BulkPolling, LimitBackoff, NodeSettings, SalesforceNode, DEFAULT_BULK_THRESHOLD};
 pub use provider::TokenProvider;
