@@ -56,7 +56,7 @@ async fn credentials_connect(
     })?;
     writeln!(
         out,
-        "Open this URL in a browser within 5 minutes and allow access; Salesforce then sends you to {} \
+        "Open this URL in a browser within 5 minutes and allow access; the service then sends you to {} \
          and the running Switchyard server completes the connection:",
         crate::api::oauth2::redirect_uri(&state.settings.public_url)
     )?;

@@ -12,6 +12,8 @@
 //! - [`cli`]: the commands other than `start`.
 //! - [`error`]: how errors become HTTP answers.
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
+//! - [`plugins`]: the plugins this server hosts ([`plugins::builtin`] names them, the only
+//!   place that does) and the [`plugins::Registry`] the rest asks.
 //! - [`workflows`]: [`workflows::WorkflowService`], what every part that works with workflows
 //!   shares.
 //! - [`store`]: workflows, executions and trigger state in the database, with n8n's saving
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod node_credentials;
+pub mod plugins;
 pub mod store;
 pub mod triggers;
 pub mod webhook_index;

@@ -205,7 +205,7 @@ pub(crate) fn node_error(e: &Error) -> NodeError {
         | Error::InvalidField { .. }
         | Error::UnsupportedType { .. }
         | Error::InsecureUrl { .. }
-        | Error::CredentialStore(_) => NodeError::credentials(e.to_string()),
+        | Error::Credentials(_) => NodeError::credentials(e.to_string()),
         Error::InvalidSetting { .. } => NodeError::operation(e.to_string()),
     }
 }

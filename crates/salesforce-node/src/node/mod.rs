@@ -113,15 +113,6 @@ impl SalesforceNode {
     }
 }
 
-/// The id of the credential of `credential_type` the node references.
-// Reads the whole decrypted credential to learn its id; the engine will offer a cheaper call.
-async fn credential_id(
-    ctx: &dyn ExecuteContext,
-    credential_type: &str,
-) -> Result<String, NodeError> {
-    Ok(ctx.credentials(credential_type).await?.id().to_owned())
-}
-
 /// One execution of the node: what every operation needs.
 pub(crate) struct Run<'a> {
     node: &'a SalesforceNode,
@@ -246,7 +237,7 @@ impl Node for SalesforceNode {
                     .collect();
                 unknown_value("authentication", auth, &accepted)
             })?;
-        let credential = credential_id(ctx, credential_type).await?;
+        let credential = ctx.credential_id(credential_type).await?;
         let run = Run {
             node: self,
             ctx,

@@ -90,7 +90,7 @@ pub async fn env_with(builder: FakeOrgBuilder) -> Env {
         },
     );
     let provider = TokenProvider::new(
-        store.clone(),
+        Arc::new(store.clone()),
         reqwest::Client::new(),
         AuthSettings {
             allow_insecure_hosts: true,
@@ -275,16 +275,13 @@ impl ExecuteContext for Ctx {
         ))
     }
 
-    async fn save_token_data(
-        &self,
-        credential_type: &str,
-        token_data: Value,
-    ) -> Result<(), NodeError> {
-        let id = &self.credentials[credential_type];
-        self.store
-            .set_token_data(id, Some(token_data))
-            .await
-            .map_err(|e| NodeError::credentials(e.to_string()))
+    async fn credential_id(&self, credential_type: &str) -> Result<String, NodeError> {
+        self.credentials
+            .get(credential_type)
+            .cloned()
+            .ok_or_else(|| {
+                NodeError::credentials(format!("the node has no {credential_type} credential"))
+            })
     }
 
     fn http(&self) -> &reqwest::Client {
