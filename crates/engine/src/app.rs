@@ -62,6 +62,8 @@ pub async fn open_with_plugins(
             settings.data_dir.display()
         )
     })?;
+    // Process-wide: every evaluation in this process runs under them.
+    workflow::expr::set_limits(settings.expression_limits());
     let (keys, source) = KeyRing::load(&settings.key_config())?;
     if let KeySource::Generated(path) = &source {
         tracing::warn!(
