@@ -62,6 +62,8 @@ retry() {
 exec 9>/var/lock/switchyard-docker-smoke.lock
 flock -w 3600 9 || fail "another docker-smoke run held the lock for an hour"
 
+# Under the lock, a work folder left by an earlier run (killed, say) belongs to no one.
+rm -rf /var/tmp/switchyard-docker-smoke.*
 WORK=$(mktemp -d /var/tmp/switchyard-docker-smoke.XXXXXX)
 RUN_ID=$$
 APP=sy-smoke-app-$RUN_ID
