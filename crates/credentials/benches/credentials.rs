@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credentials::{
-    Actor, EncryptionKey, ExportedCredential, KeyRing, NewCredential, Registry, RotateOptions,
-    Store, ValidateOptions,
+    Actor, CredentialStore, CredentialTypes, EncryptionKey, ExportedCredential, KeyRing,
+    NewCredential, RotateOptions, ValidateOptions,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
@@ -29,18 +29,21 @@ fn jwt_data() -> Value {
     json!({"environment": "production", "clientId": "3MVG9-benchmark-consumer-key", "username": "bench@acme.com", "privateKey": pem})
 }
 
-fn store(db: &credentials::Db, ring: KeyRing) -> Store {
-    Store::new(
+fn store(db: &db::Db, ring: KeyRing) -> CredentialStore {
+    CredentialStore::new(
         db.clone(),
         Arc::new(ring),
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions::default(),
     )
 }
 
 fn get_one(c: &mut Criterion) {
     let rt = runtime();
-    let (db, _dir) = rt.block_on(credentials::db::testing::sqlite());
+    let (db, _dir) = rt.block_on(db::testing::sqlite());
     let cached = store(&db, KeyRing::new(EncryptionKey::generate(), vec![]));
     let uncached = cached.clone().with_cache_ttl(Duration::ZERO);
     let data = jwt_data();
@@ -90,7 +93,7 @@ fn rotate_10000(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let (db, _dir) = rt.block_on(credentials::db::testing::sqlite());
+                let (db, _dir) = rt.block_on(db::testing::sqlite());
                 let old = EncryptionKey::generate();
                 let items = (0..N)
                     .map(|i| {

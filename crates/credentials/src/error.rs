@@ -1,8 +1,8 @@
 //! The crate's error type. No variant's message includes a secret: values of secret
 //! fields, keys and plaintext never reach an error.
 
-use crate::types::ValidationError;
 use crate::vault::{VaultError, KEY_VAR, PREVIOUS_KEYS_VAR};
+use node_api::ValidationError;
 
 /// What went wrong in a store operation.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +19,7 @@ pub enum Error {
         /// The id asked for.
         id: String,
     },
-    /// The credential type is not in the registry.
+    /// The credential type is not one the plugins declare.
     #[error("unknown credential type {type_name:?}")]
     UnknownType {
         /// The type name given.

@@ -1,11 +1,10 @@
-//! Credentials for Switchyard: credential types and their fields, the AES-256-GCM vault,
-//! and the encrypted credential store on SQLite or Postgres. Knows nothing about
-//! Salesforce beyond the names and fields of its credential types.
+//! Credentials for Switchyard: the AES-256-GCM vault and the encrypted credential store on
+//! SQLite or Postgres. Credential types (fields, validation, token rules) come from the
+//! plugins through [`CredentialTypes`]; this crate knows no integration by name.
 //!
 //! # Layout
-//! - [`db`]: the database handle (one pool for both backends) and the embedded migrations.
-//! - [`types`]: the registry of credential types; validation, normalization (PEM repair),
-//!   redaction, update merging and JSON Schema.
+//! - [`types`]: [`CredentialTypes`], the types the store accepts (each a
+//!   [`node_api::CredentialType`]: validation, redaction, update merging, JSON Schema).
 //! - [`vault`]: encryption keys, the key ring (current + previous keys), sealing and
 //!   opening blobs, loading the key from the environment or a generated file.
 //! - [`store`]: create / get / list / update / delete, token data, audit log, key
@@ -14,21 +13,20 @@
 
 #![warn(missing_docs)]
 
-pub mod db;
 mod error;
 pub mod store;
 pub mod types;
 pub mod vault;
 
-pub use db::{Backend, Db, DbError};
 pub use error::{Error, Result};
 pub use store::{
-    tokens_after_update, Actor, AuditAction, AuditEntry, Credential, CredentialMeta,
-    CredentialPatch, ExportedCredential, ImportReport, NewCredential, RotateOptions, RotateReport,
-    SecretData, Store, TokensAfterUpdate,
+    Actor, AuditAction, AuditEntry, Credential, CredentialMeta, CredentialPatch, CredentialStore,
+    ExportedCredential, ImportReport, NewCredential, RotateOptions, RotateReport, SecretData,
 };
-pub use types::{
-    CredentialType, FieldKind, FieldProblem, FieldSpec, Registry, ValidateOptions, ValidationError,
-    REDACTED,
+pub use types::CredentialTypes;
+// The type description is the plugin contract's; re-exported for the store's callers.
+pub use node_api::{
+    CredentialType, FieldKind, FieldProblem, FieldSpec, TokensAfterUpdate, ValidateOptions,
+    ValidationError, REDACTED,
 };
 pub use vault::{EncryptionKey, KeyConfig, KeyFormatError, KeyRing, KeySource, Sealed, VaultError};

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use chrono::{SecondsFormat, Utc};
-use credentials::Db;
+use db::Db;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 

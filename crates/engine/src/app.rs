@@ -7,10 +7,10 @@ use std::time::Instant;
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
-use credentials::Db;
-use credentials::Store;
+use credentials::CredentialStore;
+use credentials::{CredentialTypes, ValidateOptions};
 use credentials::{KeyRing, KeySource};
-use credentials::{Registry, ValidateOptions};
+use db::Db;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -28,9 +28,9 @@ pub struct AppState {
     /// The database.
     pub db: Db,
     /// The credential store.
-    pub credentials: Store,
+    pub credentials: CredentialStore,
     /// The credential types.
-    pub registry: Arc<Registry>,
+    pub registry: Arc<CredentialTypes>,
     /// How credential data is validated (insecure loopback hosts or not).
     pub validate_options: ValidateOptions,
     /// Workflows and executions: storage, executor, API.
@@ -72,11 +72,14 @@ pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow:
     let db = Db::connect(&url)
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
-    let registry = Arc::new(Registry::builtin());
+    let registry = Arc::new(
+        CredentialTypes::new(salesforce_node::credential_types::credential_types())
+            .expect("distinct types"),
+    );
     let validate_options = ValidateOptions {
         allow_insecure_loopback: settings.allow_insecure_hosts,
     };
-    let credentials = Store::new(
+    let credentials = CredentialStore::new(
         db.clone(),
         Arc::new(keys),
         registry.clone(),

@@ -6,7 +6,7 @@
 //! n8n names credentials whose ids differ here unless they were imported with theirs.
 
 use async_trait::async_trait;
-use credentials::{Credential, Store};
+use credentials::{Credential, CredentialStore};
 use node_api::{CredentialProvider, CredentialRef, DecryptedCredential, NodeError};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -16,12 +16,12 @@ use crate::workflow::CredentialLookup;
 /// The credential store, as nodes and the validator see it.
 #[derive(Clone)]
 pub struct StoreCredentials {
-    store: Store,
+    store: CredentialStore,
 }
 
 impl StoreCredentials {
     /// Wraps the store.
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: CredentialStore) -> Self {
         Self { store }
     }
 
@@ -77,7 +77,7 @@ impl CredentialProvider for StoreCredentials {
                 found.meta.name, found.meta.type_name
             )));
         }
-        let kind = self.store.registry().get(&found.meta.type_name);
+        let kind = self.store.types().get(&found.meta.type_name);
         let mut decrypted =
             DecryptedCredential::new(&found.meta.id, &found.meta.name, &found.meta.type_name);
         for (field, value) in found.data.expose() {

@@ -29,7 +29,7 @@ fn key_id(hex: &str) -> String {
 }
 
 async fn count_under(env: &TestEnv, key: &str) -> i64 {
-    let db = credentials::Db::connect(&env.database_url).await.unwrap();
+    let db = db::Db::connect(&env.database_url).await.unwrap();
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM credentials WHERE data_key_id = $1")
         .bind(key_id(key))
         .fetch_one(db.pool())
@@ -59,7 +59,7 @@ async fn api_key_is_printed_once_and_stored_hashed(backend: Backend) {
         "the key is not logged"
     );
 
-    let db = credentials::Db::connect(&env.database_url).await.unwrap();
+    let db = db::Db::connect(&env.database_url).await.unwrap();
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, key_hash FROM api_keys")
         .fetch_all(db.pool())
         .await

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use credentials::db::testing;
-use credentials::Db;
+use db::testing;
+use db::Db;
 use engine::workflow::api::{router, WorkflowService};
 use engine::workflow::store::WorkflowStore;
 use engine::workflow::Executor;

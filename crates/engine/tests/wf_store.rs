@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use credentials::db::testing;
-use credentials::Db;
+use db::testing;
+use db::Db;
 use engine::workflow::store::{ExecutionFilter, StoreError, WorkflowStore};
 use engine::workflow::{CancelHandle, Executor, RunRequest, Workflow};
 use node_api::{ExecutionMode, Item};

@@ -108,6 +108,19 @@ pub fn json_type_name(value: &Value) -> &'static str {
     }
 }
 
+/// The name of a JSON value's type with its article ("a string", "an array", "null"), for
+/// error messages that describe a value without quoting it (it may be secret).
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 // n8n writes `pairedItem` as a number, an object or an array of objects; we accept all three
 // and write an object for one reference and an array for several, as n8n does.
 fn ser_paired<S: Serializer>(refs: &[ItemRef], s: S) -> Result<S::Ok, S::Error> {

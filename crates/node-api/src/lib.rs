@@ -11,11 +11,14 @@
 //! - [`params`]: [`Parameters`], typed access to a node's (already resolved) parameters.
 //! - [`description`]: [`NodeDescription`], a node's type name, versions, credentials, outputs.
 //! - [`credential`]: [`DecryptedCredential`] and the [`CredentialProvider`] the engine implements.
+//! - [`credential_type`]: [`CredentialType`], a credential type's fields, validation,
+//!   redaction and token rules, as a plugin declares it.
 //! - [`context`]: [`ExecuteContext`], what a node may ask of the engine while it runs.
 //! - [`node`]: the [`Node`] and [`PollingTrigger`] traits.
 
 pub mod context;
 pub mod credential;
+pub mod credential_type;
 pub mod description;
 pub mod error;
 pub mod item;
@@ -24,6 +27,10 @@ pub mod params;
 
 pub use context::{ExecuteContext, ExecutionMode, NodeInfo, WebhookResponse};
 pub use credential::{CredentialProvider, CredentialRef, DecryptedCredential};
+pub use credential_type::{
+    CredentialType, FieldKind, FieldProblem, FieldSpec, TokensAfterUpdate, ValidateOptions,
+    ValidationError, REDACTED,
+};
 pub use description::{CredentialSpec, NodeDescription, ParameterSpec};
 pub use error::{NodeError, NodeErrorKind};
 pub use item::{BinaryData, Item, ItemRef, JsonObject};

@@ -35,6 +35,9 @@ pub enum Error {
         /// Salesforce's message.
         message: String,
     },
+    /// No record with that id exists in the org.
+    #[error("no record with id {0:?}")]
+    UnknownRecord(String),
     /// No object of that name exists in the org.
     #[error("unknown object type {0:?}")]
     UnknownObject(String),

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::error::json_body;
 use crate::state::AppState;
 
-/// Largest request body accepted (uploads included).
-const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest request body accepted (uploads included): a Bulk API upload
+/// may carry up to 150 MB, as Salesforce allows.
+pub(crate) const MAX_BODY: usize = 150 * 1024 * 1024;
 /// Longest body text kept in a recorded request.
 const MAX_RECORDED_BODY: usize = 64 * 1024;
 /// Form fields whose values are secrets and never recorded.
@@ -258,6 +259,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/__fake/tokens/expire", post(expire_tokens))
         .route("/__fake/tokens/revoke", post(revoke_tokens))
         .route("/__fake/limits", post(set_limits))
+        .route("/__fake/clock", get(show_clock).post(advance_clock))
+        .route("/__fake/bulk", post(set_bulk))
+        .route("/__fake/scripts", post(add_scripts).delete(clear_scripts))
+        .route("/__fake/records", post(insert_record))
+        .route("/__fake/records/{id}", patch(update_record))
+        .route("/__fake/records/{id}/commit", post(commit_record))
 }
 
 async fn requests(State(st): State<AppState>) -> Response {
@@ -282,6 +289,8 @@ struct FaultsBody {
     unavailable: Option<u32>,
     lock_rows: Option<u32>,
     commit_delay_ms: Option<u64>,
+    fail_nth_query: Option<u32>,
+    fail_nth_page: Option<u32>,
 }
 
 fn faults_json(st: &AppState) -> Value {
@@ -291,6 +300,8 @@ fn faults_json(st: &AppState) -> Value {
         "unavailable": f.unavailable,
         "lock_rows": f.lock_rows,
         "commit_delay_ms": f.commit_delay.as_millis() as u64,
+        "failing_queries": f.queries.pending(),
+        "failing_pages": f.pages.pending(),
     })
 }
 
@@ -304,7 +315,7 @@ async fn set_faults(State(st): State<AppState>, body: Bytes) -> Response {
         Err(e) => {
             return (
                 StatusCode::BAD_REQUEST,
-                Json(json!({"error": format!("expected a JSON object with latency_ms, unavailable, lock_rows, commit_delay_ms: {e}")})),
+                Json(json!({"error": format!("expected a JSON object with latency_ms, unavailable, lock_rows, commit_delay_ms, fail_nth_query, fail_nth_page: {e}")})),
             )
                 .into_response()
         }
@@ -322,6 +333,12 @@ async fn set_faults(State(st): State<AppState>, body: Bytes) -> Response {
         }
         if let Some(ms) = parsed.commit_delay_ms {
             f.commit_delay = Duration::from_millis(ms);
+        }
+        if let Some(n) = parsed.fail_nth_query {
+            f.queries.arm(n);
+        }
+        if let Some(n) = parsed.fail_nth_page {
+            f.pages.arm(n);
         }
     }
     Json(faults_json(&st)).into_response()
@@ -368,4 +385,182 @@ async fn set_limits(State(st): State<AppState>, body: Bytes) -> Response {
         st.api_max.store(m, Ordering::Relaxed);
     }
     Json(json!({"used": st.api_used.load(Ordering::Relaxed), "max": st.api_max.load(Ordering::Relaxed)})).into_response()
+}
+
+fn clock_json(st: &AppState) -> Value {
+    json!({"now": crate::store::format_datetime(st.now())})
+}
+
+async fn show_clock(State(st): State<AppState>) -> Response {
+    Json(clock_json(&st)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance_ms: u64,
+}
+
+/// Moves the org's clock forward, like `FakeOrg::advance_clock`.
+async fn advance_clock(State(st): State<AppState>, body: Bytes) -> Response {
+    let parsed: ClockBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("expected a JSON object with advance_ms: {e}")})),
+            )
+                .into_response()
+        }
+    };
+    st.clock_offset_ms.fetch_add(
+        i64::try_from(parsed.advance_ms).unwrap_or(i64::MAX / 2),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    Json(clock_json(&st)).into_response()
+}
+
+/// A bad `/__fake` request: 400 (404 for an unknown record) with the reason.
+fn fake_error(e: &crate::Error) -> Response {
+    let status = match e {
+        crate::Error::UnknownRecord(_) | crate::Error::UnknownObject(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, Json(json!({"error": e.to_string()}))).into_response()
+}
+
+fn bad_body(expected: &str, e: serde_json::Error) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": format!("expected a JSON object with {expected}: {e}")})),
+    )
+        .into_response()
+}
+
+/// A write placed in time: stamped `at` (default: the org's now), visible
+/// at once or held back until `/__fake/records/{id}/commit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlacedWrite {
+    object: Option<String>,
+    fields: Value,
+    at: Option<String>,
+    #[serde(default)]
+    uncommitted: bool,
+}
+
+const PLACED_FIELDS: &str = "object (on insert), fields, at (a dateTime), uncommitted";
+
+/// The write's context, or what is wrong with its `at`.
+fn placed_ctx(st: &AppState, w: &PlacedWrite) -> Result<crate::store::WriteCtx, String> {
+    let at = match &w.at {
+        None => st.now(),
+        Some(raw) => crate::store::parse_datetime(raw).ok_or_else(|| {
+            format!("at: expected a dateTime such as 2026-01-01T00:00:00Z, got {raw:?}")
+        })?,
+    };
+    Ok(crate::org::ctx_at(st, at, w.uncommitted))
+}
+
+fn bad_at(reason: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": reason}))).into_response()
+}
+
+async fn insert_record(State(st): State<AppState>, body: Bytes) -> Response {
+    let w: PlacedWrite = match serde_json::from_slice(&body) {
+        Ok(w) => w,
+        Err(e) => return bad_body(PLACED_FIELDS, e),
+    };
+    let ctx = match placed_ctx(&st, &w) {
+        Ok(c) => c,
+        Err(reason) => return bad_at(reason),
+    };
+    let Some(object) = w.object.as_deref() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"error": "object: required, the sObject type to insert (e.g. \"Account\")"}),
+            ),
+        )
+            .into_response();
+    };
+    match crate::org::insert_record(&st, object, w.fields, &ctx) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(e) => fake_error(&e),
+    }
+}
+
+async fn update_record(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let w: PlacedWrite = match serde_json::from_slice(&body) {
+        Ok(w) => w,
+        Err(e) => return bad_body(PLACED_FIELDS, e),
+    };
+    let ctx = match placed_ctx(&st, &w) {
+        Ok(c) => c,
+        Err(reason) => return bad_at(reason),
+    };
+    match crate::org::update_record(&st, &id, w.fields, &ctx) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => fake_error(&e),
+    }
+}
+
+async fn commit_record(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    match st.store_mut().commit(&id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => fake_error(&crate::Error::UnknownRecord(id)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkBody {
+    polls: u32,
+}
+
+/// Sets how many job-info polls a closed Bulk API job answers `InProgress`.
+async fn set_bulk(State(st): State<AppState>, body: Bytes) -> Response {
+    match serde_json::from_slice::<BulkBody>(&body) {
+        Ok(b) => {
+            st.bulk_polls
+                .store(b.polls, std::sync::atomic::Ordering::Relaxed);
+            Json(json!({"polls": b.polls})).into_response()
+        }
+        Err(e) => bad_body("polls", e),
+    }
+}
+
+/// Scripts steps in the `expected` format: one step object or an array.
+/// Fixture paths are read relative to the org's working directory.
+async fn add_scripts(State(st): State<AppState>, body: Bytes) -> Response {
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_body("method, path, soql?, reply (or an array of them)", e),
+    };
+    let steps = if parsed.is_array() {
+        parsed
+    } else {
+        Value::Array(vec![parsed])
+    };
+    match crate::expected::scripts(&steps, std::path::Path::new(".")) {
+        Ok(list) => {
+            let n = list.len();
+            let mut scripts = st.lock(&st.scripts);
+            for s in list {
+                let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::OK);
+                scripts.push(Script::new(&s.method, &s.path_and_query, status, s.body));
+            }
+            (StatusCode::CREATED, Json(json!({"scripted": n}))).into_response()
+        }
+        Err(e) => fake_error(&e),
+    }
+}
+
+async fn clear_scripts(State(st): State<AppState>) -> StatusCode {
+    st.lock(&st.scripts).clear();
+    StatusCode::NO_CONTENT
 }

@@ -9,9 +9,12 @@
 //! - `soql`: tokenizer, recursive-descent parser and evaluator for the SOQL subset.
 //! - `schema` / `store`: object descriptions, and the in-memory records with Salesforce's write rules.
 //! - `inspect`: request recording, counters, scripted answers and `/__fake/*`.
+//! - `expected`: lists of expected calls with canned replies (n8n's compat
+//!   suite format), scripted in one go and checked against what was received.
 //! - `seed`: deterministic realistic records.
 
 mod error;
+mod expected;
 mod ids;
 mod inspect;
 mod oauth;

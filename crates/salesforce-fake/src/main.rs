@@ -64,6 +64,9 @@ struct Args {
     /// Approve authorize requests without showing the page.
     #[arg(long)]
     auto_approve: bool,
+    /// Job-info polls a closed Bulk API job answers InProgress before completing.
+    #[arg(long, env = "SALESFORCE_FAKE_BULK_POLLS", default_value_t = 1)]
+    bulk_polls: u32,
     /// A custom object with an external id field `External_Id__c` (repeatable), e.g. Foo__c.
     #[arg(long = "custom-object")]
     custom_objects: Vec<String>,
@@ -91,7 +94,8 @@ async fn main() -> anyhow::Result<()> {
         .token_lifetime(args.token_lifetime)
         .daily_limit(args.daily_limit)
         .refresh_token_rotation(args.refresh_token_rotation)
-        .auto_approve(args.auto_approve);
+        .auto_approve(args.auto_approve)
+        .bulk_polls(args.bulk_polls);
     if let Some(path) = &args.certificate {
         let pem = std::fs::read_to_string(path)
             .with_context(|| format!("reading --certificate {}", path.display()))?;

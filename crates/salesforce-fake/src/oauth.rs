@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use chrono::Utc;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, Validation};
 use secrecy::ExposeSecret;
@@ -98,7 +97,7 @@ fn token_body(
     user_id: &str,
     scope: &str,
 ) -> Value {
-    let issued_at = Utc::now().timestamp_millis().to_string();
+    let issued_at = st.now_ms().to_string();
     let id = format!("{}/id/{}/{}", st.base_url, st.config.org_id, user_id);
     let mut mac =
         Hmac::<Sha256>::new_from_slice(st.config.consumer_secret.expose_secret().as_bytes())
@@ -161,7 +160,7 @@ fn jwt_bearer(st: &AppState, form: &Form) -> Result<Value, ApiError> {
         return Err(ApiError::oauth("invalid_grant", "audience is invalid"));
     }
     let exp = claims["exp"].as_i64().ok_or_else(invalid_assertion)?;
-    let now = Utc::now().timestamp();
+    let now = st.now().timestamp();
     if exp < now - SKEW_SECS {
         return Err(ApiError::oauth(
             "invalid_grant",
@@ -214,7 +213,7 @@ fn authorization_code(st: &AppState, form: &Form) -> Result<Value, ApiError> {
     // exchange fails further down.
     let entry = st.auth_mut().codes.remove(code);
     let entry = entry
-        .filter(|c| c.expires_at_ms > Utc::now().timestamp_millis())
+        .filter(|c| c.expires_at_ms > st.now_ms())
         .ok_or_else(|| ApiError::oauth("invalid_grant", "expired authorization code"))?;
     if form.get("redirect_uri") != Some(&entry.redirect_uri) {
         return Err(ApiError::oauth(
@@ -459,7 +458,7 @@ fn approve(st: &AppState, q: &Form, username: &str) -> Response {
                 redirect_uri: redirect.clone(),
                 challenge,
                 scope: q.get("scope").cloned().unwrap_or_default(),
-                expires_at_ms: Utc::now().timestamp_millis() + CODE_LIFETIME_MS,
+                expires_at_ms: st.now_ms() + CODE_LIFETIME_MS,
             },
         );
     }

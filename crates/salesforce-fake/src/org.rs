@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::Router;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::DecodingKey;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -97,6 +97,7 @@ pub struct FakeOrgBuilder {
     listen: SocketAddr,
     public_url: Option<String>,
     record_limit: usize,
+    bulk_polls: u32,
 }
 
 impl std::fmt::Debug for FakeOrgBuilder {
@@ -139,6 +140,7 @@ impl Default for FakeOrgBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: None,
             record_limit: 10_000,
+            bulk_polls: 1,
         }
     }
 }
@@ -296,6 +298,15 @@ impl FakeOrgBuilder {
         self
     }
 
+    /// How many job-info polls a closed Bulk API job answers `InProgress`
+    /// before the next one processes it and answers `JobComplete`
+    /// (default 1, so a client must poll at least twice; 0 completes on the
+    /// first poll).
+    pub fn bulk_polls(mut self, n: u32) -> Self {
+        self.bulk_polls = n;
+        self
+    }
+
     /// Binds the socket, builds the org and starts serving.
     pub async fn start(self) -> Result<FakeOrg> {
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -362,12 +373,7 @@ impl FakeOrgBuilder {
                 "Email": u.email.clone().unwrap_or_else(|| u.username.clone()), "Alias": alias,
                 "CommunityNickname": u.username.split('@').next().unwrap_or_default(),
             });
-            let ctx = WriteCtx {
-                now,
-                user_id: id.clone(),
-                commit_delay_ms: 0,
-                system: true,
-            };
+            let ctx = WriteCtx::at(now, &id, true);
             let body = body.as_object().cloned().unwrap_or_default();
             store
                 .create(&schema, user_idx, &body, &ctx, &mut Vec::new())
@@ -406,12 +412,7 @@ impl FakeOrgBuilder {
                 .map(|(id, _)| id.clone())
                 .min()
                 .unwrap_or_default();
-            let ctx = WriteCtx {
-                now,
-                user_id: first_user,
-                commit_delay_ms: 0,
-                system: false,
-            };
+            let ctx = WriteCtx::at(now, &first_user, false);
             crate::seed::seed(&mut store, &schema, self.seed, self.seed_rng, &ctx);
         }
         let mut audiences = vec![base_url.clone()];
@@ -451,6 +452,9 @@ impl FakeOrgBuilder {
             scripts: Mutex::new(Vec::new()),
             cursors: Mutex::new(HashMap::new()),
             cursor_seq: AtomicU64::new(0),
+            clock_offset_ms: AtomicI64::new(0),
+            bulk: Mutex::new(Default::default()),
+            bulk_polls: AtomicU32::new(self.bulk_polls),
         })))
     }
 }
@@ -481,12 +485,17 @@ fn app(st: &AppState) -> Router {
         .fallback(|| async { ApiError::Rest(SfError::not_found()).into_response() })
         .layer(from_fn_with_state(st.clone(), crate::inspect::observe))
         .merge(crate::inspect::router())
+        // The recording layer already bounds bodies; axum's own 2 MB
+        // default would refuse Bulk API uploads and large files.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::inspect::MAX_BODY,
+        ))
         .with_state(st.clone())
 }
 
 /// Makes every access token expire now (refresh tokens keep working).
 pub(crate) fn expire_tokens(st: &AppState) {
-    let now = Utc::now().timestamp_millis();
+    let now = st.now_ms();
     for s in st.auth_mut().tokens.values_mut() {
         s.expires_at_ms = now - 1;
     }
@@ -500,6 +509,81 @@ pub(crate) fn revoke_tokens(st: &AppState) {
     for g in grants {
         auth.revoke_grant(g);
     }
+}
+
+/// A system write stamped at `at`, visible at once or held back until committed.
+pub(crate) fn ctx_at(st: &AppState, at: DateTime<Utc>, uncommitted: bool) -> WriteCtx {
+    let mut ctx = WriteCtx::at(at, &default_user_id(st), true);
+    ctx.clock_ms = st.now_ms();
+    ctx.visible_at_ms = if uncommitted {
+        crate::store::UNCOMMITTED
+    } else {
+        i64::MIN
+    };
+    ctx
+}
+
+/// Creates a record as a test places it (read-only fields allowed).
+pub(crate) fn insert_record(
+    st: &AppState,
+    object: &str,
+    fields: Value,
+    ctx: &WriteCtx,
+) -> Result<String> {
+    let idx = st
+        .schema
+        .index_of(object)
+        .ok_or_else(|| Error::UnknownObject(object.into()))?;
+    let name = st.schema.objects[idx].name.clone();
+    let Value::Object(body) = fields else {
+        return Err(Error::InvalidRecord {
+            object: name,
+            code: "JSON_PARSER_ERROR".into(),
+            message: "expected a JSON object of field names to values".into(),
+        });
+    };
+    st.store_mut()
+        .create(&st.schema, idx, &body, ctx, &mut Vec::new())
+        .map_err(|e| Error::InvalidRecord {
+            object: name,
+            code: e.code.into(),
+            message: e.message,
+        })
+}
+
+/// Updates a record as a test places it (read-only fields allowed).
+pub(crate) fn update_record(st: &AppState, id: &str, fields: Value, ctx: &WriteCtx) -> Result<()> {
+    let object = st
+        .store()
+        .get(id)
+        .map(|r| r.object)
+        .ok_or_else(|| Error::UnknownRecord(id.into()))?;
+    let name = st.schema.objects[object].name.clone();
+    let Value::Object(body) = fields else {
+        return Err(Error::InvalidRecord {
+            object: name,
+            code: "JSON_PARSER_ERROR".into(),
+            message: "expected a JSON object of field names to values".into(),
+        });
+    };
+    st.store_mut()
+        .update(&st.schema, object, id, &body, ctx, &mut Vec::new())
+        .map(|_| ())
+        .map_err(|e| Error::InvalidRecord {
+            object: name,
+            code: e.code.into(),
+            message: e.message,
+        })
+}
+
+/// The first user by id: the owner of library-made records.
+pub(crate) fn default_user_id(st: &AppState) -> String {
+    st.config
+        .users
+        .values()
+        .map(|(id, _)| id.clone())
+        .min()
+        .unwrap_or_default()
 }
 
 /// A running fake org. Dropping it stops the server.
@@ -554,66 +638,68 @@ impl FakeOrg {
     /// read-only fields (`CreatedDate`, `LastModifiedDate`, `OwnerId`...) may be
     /// set, so tests can place records in time. Returns the id.
     pub fn insert(&self, object: &str, fields: Value) -> Result<String> {
-        let idx = self
-            .state
-            .schema
-            .index_of(object)
-            .ok_or_else(|| Error::UnknownObject(object.into()))?;
-        let name = self.state.schema.objects[idx].name.clone();
-        let Value::Object(body) = fields else {
-            return Err(Error::InvalidRecord {
-                object: name,
-                code: "JSON_PARSER_ERROR".into(),
-                message: "expected a JSON object of field names to values".into(),
-            });
-        };
         let mut ctx = self.state.write_ctx(&self.default_user_id());
         ctx.system = true;
-        self.state
-            .store_mut()
-            .create(&self.state.schema, idx, &body, &ctx, &mut Vec::new())
-            .map_err(|e| Error::InvalidRecord {
-                object: name,
-                code: e.code.into(),
-                message: e.message,
-            })
+        insert_record(&self.state, object, fields, &ctx)
+    }
+
+    /// Inserts a record stamped at `at`: `CreatedDate`, `LastModifiedDate`
+    /// and `SystemModstamp` are `at` unless `fields` sets them. Visible to
+    /// queries at once, whatever the commit delay. Many records may share
+    /// one stamp; `ORDER BY ..., Id` then follows creation order.
+    pub fn insert_at(&self, object: &str, fields: Value, at: DateTime<Utc>) -> Result<String> {
+        let ctx = ctx_at(&self.state, at, false);
+        insert_record(&self.state, object, fields, &ctx)
+    }
+
+    /// Inserts a record stamped at `at` (its transaction's start) that
+    /// queries, `queryAll` and `/updated` do not see until [`FakeOrg::commit`]:
+    /// the "stamped before it is readable" case a polling trigger must
+    /// cover with its overlap window. A retrieve by id still finds it.
+    pub fn insert_uncommitted(
+        &self,
+        object: &str,
+        fields: Value,
+        at: DateTime<Utc>,
+    ) -> Result<String> {
+        let ctx = ctx_at(&self.state, at, true);
+        insert_record(&self.state, object, fields, &ctx)
     }
 
     /// Updates fields of a stored record as seeding does (timestamps may be set).
     pub fn update(&self, id: &str, fields: Value) -> Result<()> {
-        let object = self
-            .state
-            .store()
-            .get(id)
-            .map(|r| r.object)
-            .ok_or_else(|| Error::InvalidRecord {
-                object: String::new(),
-                code: "NOT_FOUND".into(),
-                message: format!("no record with id {id}"),
-            })?;
-        let name = self.state.schema.objects[object].name.clone();
-        let body = fields.as_object().cloned().unwrap_or_default();
         let mut ctx = self.state.write_ctx(&self.default_user_id());
         ctx.system = true;
+        update_record(&self.state, id, fields, &ctx)
+    }
+
+    /// Updates a record with `LastModifiedDate` and `SystemModstamp` set to
+    /// `at` (unless `fields` sets them), visible to queries at once.
+    pub fn update_at(&self, id: &str, fields: Value, at: DateTime<Utc>) -> Result<()> {
+        let ctx = ctx_at(&self.state, at, false);
+        update_record(&self.state, id, fields, &ctx)
+    }
+
+    /// Updates a record stamped at `at`; queries keep seeing the previous
+    /// version until [`FakeOrg::commit`].
+    pub fn update_uncommitted(&self, id: &str, fields: Value, at: DateTime<Utc>) -> Result<()> {
+        let ctx = ctx_at(&self.state, at, true);
+        update_record(&self.state, id, fields, &ctx)
+    }
+
+    /// Releases a held-back write (from `insert_uncommitted`,
+    /// `update_uncommitted` or the commit delay): queries see it from now
+    /// on, with the timestamps it was stamped with.
+    pub fn commit(&self, id: &str) -> Result<()> {
         self.state
             .store_mut()
-            .update(&self.state.schema, object, id, &body, &ctx, &mut Vec::new())
-            .map(|_| ())
-            .map_err(|e| Error::InvalidRecord {
-                object: name,
-                code: e.code.into(),
-                message: e.message,
-            })
+            .commit(id)
+            .map_err(|_| Error::UnknownRecord(id.into()))
     }
 
     /// Creates `n` realistic records per main object (as `--seed`).
     pub fn seed(&self, n: usize, rng_seed: u64) {
-        let ctx = WriteCtx {
-            now: Utc::now(),
-            user_id: self.default_user_id(),
-            commit_delay_ms: 0,
-            system: false,
-        };
+        let ctx = WriteCtx::at(self.state.now(), &self.default_user_id(), false);
         crate::seed::seed(
             &mut self.state.store_mut(),
             &self.state.schema,
@@ -647,13 +733,7 @@ impl FakeOrg {
     }
 
     fn default_user_id(&self) -> String {
-        self.state
-            .config
-            .users
-            .values()
-            .map(|(id, _)| id.clone())
-            .min()
-            .unwrap_or_default()
+        default_user_id(&self.state)
     }
 
     /// Every recorded request, oldest first (the most recent `record_limit`).
@@ -699,6 +779,51 @@ impl FakeOrg {
         ));
     }
 
+    /// Scripts every step of a list of expected calls, in the format of
+    /// n8n's compatibility suite (`expected-requests.json`, see the
+    /// `expected` module): each `(method, path, soql)` answers its `reply`,
+    /// with `fixture` files read below `base_dir`. Returns how many steps
+    /// were scripted. Check afterwards with [`FakeOrg::verify_steps`].
+    pub fn script_steps(&self, steps: &Value, base_dir: &std::path::Path) -> Result<usize> {
+        let list = crate::expected::scripts(steps, base_dir)?;
+        let n = list.len();
+        for s in list {
+            self.script(&s.method, &s.path_and_query, s.status, s.body);
+        }
+        Ok(n)
+    }
+
+    /// Scripts one workflow of an `expected-requests.json` file (its
+    /// `workflows.<name>` steps, fixtures relative to the file).
+    pub fn script_workflow(
+        &self,
+        expected_requests: &std::path::Path,
+        workflow: &str,
+    ) -> Result<usize> {
+        let bad = |reason: String| Error::InvalidConfig {
+            field: expected_requests.display().to_string(),
+            reason,
+        };
+        let raw = std::fs::read_to_string(expected_requests).map_err(|e| bad(e.to_string()))?;
+        let doc: Value = serde_json::from_str(&raw).map_err(|e| bad(e.to_string()))?;
+        let steps = doc
+            .get("workflows")
+            .and_then(|w| w.get(workflow))
+            .ok_or_else(|| bad(format!("no workflows.{workflow:?} in the file")))?;
+        let base = expected_requests
+            .parent()
+            .unwrap_or_else(|| std::path::Path::new("."));
+        self.script_steps(steps, base)
+    }
+
+    /// Compares the REST calls received (in order) with the steps: method,
+    /// path below the version, SOQL with whitespace collapsed, JSON body and
+    /// `Authorization`. Returns one line per difference; empty means the
+    /// client sent exactly what was expected.
+    pub fn verify_steps(&self, steps: &Value) -> Vec<String> {
+        crate::expected::verify(steps, &self.requests())
+    }
+
     /// Removes all scripted answers.
     pub fn clear_scripts(&self) {
         self.state.lock(&self.state.scripts).clear();
@@ -725,7 +850,7 @@ impl FakeOrg {
             .cloned()
             .ok_or_else(|| Error::UnknownUser(username.into()))?;
         let expires_at_ms =
-            Utc::now().timestamp_millis() + self.state.config.token_lifetime.as_millis() as i64;
+            self.state.now_ms() + self.state.config.token_lifetime.as_millis() as i64;
         self.state.auth_mut().tokens.insert(
             token.to_string(),
             crate::state::Session {
@@ -758,7 +883,28 @@ impl FakeOrg {
         self.state.faults().unavailable = n;
     }
 
-    /// The next `n` record writes fail with `UNABLE_TO_LOCK_ROW`.
+    /// The `n`th query call from now (`/query` or `/queryAll`; 1 = the next)
+    /// answers 503 `SERVER_UNAVAILABLE`. Page fetches do not count. May be
+    /// armed several times for several calls.
+    pub fn fail_nth_query(&self, n: u32) {
+        self.state.faults().queries.arm(n);
+    }
+
+    /// The `n`th `nextRecordsUrl` page fetch from now (1 = the next) answers
+    /// 503 `SERVER_UNAVAILABLE`; the cursor survives, so the same URL works
+    /// when retried.
+    pub fn fail_nth_page(&self, n: u32) {
+        self.state.faults().pages.arm(n);
+    }
+
+    /// Sets how many job-info polls a closed Bulk API job answers
+    /// `InProgress` before completing (see [`FakeOrgBuilder::bulk_polls`]).
+    pub fn set_bulk_polls(&self, n: u32) {
+        self.state.bulk_polls.store(n, Ordering::Relaxed);
+    }
+
+    /// The next `n` record writes fail with `UNABLE_TO_LOCK_ROW` (Bulk API
+    /// rows included, one per row).
     pub fn lock_next_writes(&self, n: u32) {
         self.state.faults().lock_rows = n;
     }
@@ -768,7 +914,8 @@ impl FakeOrg {
         self.state.faults().commit_delay = d;
     }
 
-    /// Clears latency, pending 503s, lock-row failures and commit delay.
+    /// Clears latency, pending 503s (query and page ones too), lock-row
+    /// failures and commit delay.
     pub fn clear_faults(&self) {
         *self.state.faults() = Faults::default();
     }
@@ -789,6 +936,20 @@ impl FakeOrg {
             self.state.api_used.load(Ordering::Relaxed),
             self.state.api_max.load(Ordering::Relaxed),
         )
+    }
+
+    /// Moves the org's clock forward by `d` (it never goes back): token and
+    /// code expiry, server-set timestamps, commit-delay visibility and JWT
+    /// `exp` checks all read it. Lets a test reach an expiry without sleeping.
+    pub fn advance_clock(&self, d: Duration) {
+        self.state
+            .clock_offset_ms
+            .fetch_add(d.as_millis() as i64, Ordering::Relaxed);
+    }
+
+    /// The org's current time (the machine's, plus every `advance_clock`).
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.state.now()
     }
 
     /// Salesforce's timestamp format for `t` (`2025-03-30T17:57:34.000+0000`).

@@ -421,6 +421,11 @@ impl ObjectSchema {
             .map(|&i| &self.fields[i])
     }
 
+    /// Whether `name` is a binary (base64) field, served by URL rather than inline.
+    pub(crate) fn is_blob(&self, name: &str) -> bool {
+        self.field(name).is_some_and(|f| f.ty == FieldType::Base64)
+    }
+
     /// The describe result for this object.
     pub(crate) fn describe(&self, version: &str) -> Value {
         let mut v = self.summary(version);

@@ -2,12 +2,12 @@
 //! tokens, faults, API usage, recorded requests, scripted answers and query
 //! cursors. Handlers get it as axum state (`AppState`, an `Arc`).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::DecodingKey;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -115,6 +115,35 @@ pub(crate) struct Faults {
     pub unavailable: u32,
     pub lock_rows: u32,
     pub commit_delay: Duration,
+    /// Query calls (`/query`, `/queryAll`) that answer 503, by ordinal.
+    pub queries: Countdown,
+    /// `nextRecordsUrl` page fetches that answer 503, by ordinal.
+    pub pages: Countdown,
+}
+
+/// Fails chosen calls among those still to come: "the 3rd next query".
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Countdown {
+    seen: u64,
+    failing: BTreeSet<u64>,
+}
+
+impl Countdown {
+    /// Arms a failure for the `n`th call from now (1 = the next one).
+    pub fn arm(&mut self, n: u32) {
+        self.failing.insert(self.seen + u64::from(n.max(1)));
+    }
+
+    /// Counts one call; true when it is one to fail.
+    pub fn take(&mut self) -> bool {
+        self.seen += 1;
+        self.failing.remove(&self.seen)
+    }
+
+    /// How many calls from now each armed failure is, soonest first.
+    pub fn pending(&self) -> Vec<u64> {
+        self.failing.iter().map(|n| n - self.seen).collect()
+    }
 }
 
 /// A paused query: the rows not yet served.
@@ -149,6 +178,12 @@ pub(crate) struct Inner {
     pub scripts: Mutex<Vec<Script>>,
     pub cursors: Mutex<HashMap<String, Cursor>>,
     pub cursor_seq: AtomicU64,
+    /// How far the org's clock runs ahead of the machine's (test hook).
+    pub clock_offset_ms: AtomicI64,
+    /// Bulk API 2.0 ingest jobs.
+    pub bulk: Mutex<crate::rest::BulkJobs>,
+    /// Job-info polls a closed bulk job answers `InProgress` before it completes.
+    pub bulk_polls: AtomicU32,
 }
 
 /// A poisoned lock only means another handler panicked mid-request; the
@@ -182,6 +217,23 @@ impl Inner {
         recover(m.lock())
     }
 
+    /// The org's clock: the machine's, moved by `advance_clock`. Every
+    /// expiry, timestamp and visibility check reads it, so a test can move
+    /// time instead of sleeping.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Job-info polls a closed bulk job answers `InProgress` before it completes.
+    pub fn bulk_polls(&self) -> u32 {
+        self.bulk_polls.load(Ordering::Relaxed)
+    }
+
+    /// The org's clock in epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+
     /// Takes one "503 for the next N calls" fault, if armed.
     pub fn take_unavailable(&self) -> bool {
         let mut f = self.faults();
@@ -206,19 +258,15 @@ impl Inner {
 
     /// The context for a write by `user_id` now.
     pub fn write_ctx(&self, user_id: &str) -> WriteCtx {
-        WriteCtx {
-            now: Utc::now(),
-            user_id: user_id.to_string(),
-            commit_delay_ms: self.faults().commit_delay.as_millis() as i64,
-            system: false,
-        }
+        let mut ctx = WriteCtx::at(self.now(), user_id, false);
+        ctx.visible_at_ms += self.faults().commit_delay.as_millis() as i64;
+        ctx
     }
 
     /// A new access token for a user, valid for the configured lifetime.
     pub fn mint_access_token(&self, user_id: &str, username: &str, grant: Option<u64>) -> String {
         let token = format!("{}!AQ{}", &self.config.org_id[..15], random_token(96));
-        let expires_at_ms =
-            Utc::now().timestamp_millis() + self.config.token_lifetime.as_millis() as i64;
+        let expires_at_ms = self.now_ms() + self.config.token_lifetime.as_millis() as i64;
         self.auth_mut().tokens.insert(
             token.clone(),
             Session {
@@ -233,7 +281,7 @@ impl Inner {
 
     /// The live session for a bearer token, if any.
     pub fn session(&self, token: &str) -> Option<Session> {
-        let now = Utc::now().timestamp_millis();
+        let now = self.now_ms();
         self.auth()
             .tokens
             .get(token)

@@ -73,13 +73,36 @@ impl Record {
     }
 }
 
+/// `visible_at_ms` of a write held back until `Store::commit`.
+pub(crate) const UNCOMMITTED: i64 = i64::MAX;
+
 /// Who writes, when, and whether server-owned fields may be set (seeding).
 pub(crate) struct WriteCtx {
+    /// The time the write is stamped with (its transaction's start).
     pub now: DateTime<Utc>,
     pub user_id: String,
-    pub commit_delay_ms: i64,
+    /// The org's clock when the write happens; `now` may differ from it
+    /// when a test places a record in time.
+    pub clock_ms: i64,
+    /// When queries start to see the write: `clock_ms` for at once, later
+    /// for the commit delay fault, [`UNCOMMITTED`] until `Store::commit`.
+    pub visible_at_ms: i64,
     /// Seeding may set read-only fields such as `CreatedDate`.
     pub system: bool,
+}
+
+impl WriteCtx {
+    /// A write stamped and visible at `now`.
+    pub fn at(now: DateTime<Utc>, user_id: &str, system: bool) -> Self {
+        let ms = now.timestamp_millis();
+        Self {
+            now,
+            user_id: user_id.to_string(),
+            clock_ms: ms,
+            visible_at_ms: ms,
+            system,
+        }
+    }
 }
 
 /// Previous states of the records a batch touched, newest last.
@@ -127,8 +150,38 @@ impl Store {
             .filter_map(|id| self.records.get(id))
     }
 
+    /// Records of one object, soft-deleted ones included (hard-deleted
+    /// ones are gone from `records` and skipped).
     pub fn count(&self, object: usize) -> usize {
-        self.order[object].len()
+        self.order[object]
+            .iter()
+            .filter(|id| self.records.contains_key(*id))
+            .count()
+    }
+
+    /// Removes a record for good, as a Bulk API `hardDelete` does: it
+    /// skips the recycle bin, so `queryAll` and `/deleted` never see it.
+    /// The id stays in `order` (removing it there would cost O(n) per
+    /// record); `of_object` skips ids with no record.
+    pub fn hard_delete(&mut self, object: usize, id: &str) -> Result<String, SfError> {
+        let key = self.live_key(object, id)?;
+        self.records.remove(&key);
+        Ok(key)
+    }
+
+    /// Live records of `object` by the lower-cased text of `field`, so a
+    /// batch of upserts finds matches in O(1) each instead of scanning.
+    pub fn index_by(&self, object: usize, field: &str) -> HashMap<String, Vec<String>> {
+        let mut index: HashMap<String, Vec<String>> = HashMap::new();
+        for r in self.of_object(object).filter(|r| !r.deleted) {
+            if let Some(v) = r.fields.get(field).filter(|v| !v.is_null()) {
+                index
+                    .entry(value_text(v).to_lowercase())
+                    .or_default()
+                    .push(r.id().to_string());
+            }
+        }
+        index
     }
 
     fn next_id(&mut self, prefix: &str) -> String {
@@ -212,7 +265,7 @@ impl Store {
                 object,
                 fields,
                 deleted: false,
-                visible_at_ms: ctx.now.timestamp_millis() + ctx.commit_delay_ms,
+                visible_at_ms: ctx.visible_at_ms,
                 committed: None,
             },
         );
@@ -242,22 +295,32 @@ impl Store {
         }
         let rec = self.records.get_mut(&key).expect("live_key found it");
         undo.push((key.clone(), Some(rec.clone())));
-        let now_ms = ctx.now.timestamp_millis();
-        if rec.visible_at_ms <= now_ms {
-            rec.committed = (ctx.commit_delay_ms > 0).then(|| Arc::new(rec.fields.clone()));
+        if rec.visible_at_ms <= ctx.clock_ms {
+            // Queries keep seeing the version they saw until this write lands.
+            rec.committed =
+                (ctx.visible_at_ms > ctx.clock_ms).then(|| Arc::new(rec.fields.clone()));
+            rec.visible_at_ms = ctx.visible_at_ms;
+        } else {
+            // A write still in flight stays in flight: the earlier committed
+            // version remains what queries see.
+            rec.visible_at_ms = rec.visible_at_ms.max(ctx.visible_at_ms);
         }
-        rec.visible_at_ms = now_ms + ctx.commit_delay_ms;
+        let stamp_given = given.contains_key("LastModifiedDate");
+        let modstamp_given = given.contains_key("SystemModstamp");
         for (k, v) in given {
             rec.fields.insert(k, v);
         }
-        let now = Value::String(format_datetime(ctx.now));
-        if !(ctx.system
-            && body
-                .keys()
-                .any(|k| k.eq_ignore_ascii_case("LastModifiedDate")))
-        {
-            rec.fields.insert("LastModifiedDate".into(), now.clone());
-            rec.fields.insert("SystemModstamp".into(), now);
+        if !stamp_given {
+            rec.fields.insert(
+                "LastModifiedDate".into(),
+                Value::String(format_datetime(ctx.now)),
+            );
+        }
+        if !modstamp_given {
+            // SystemModstamp moves with every write, to the given
+            // LastModifiedDate when a test places the write in time.
+            let stamp = rec.fields["LastModifiedDate"].clone();
+            rec.fields.insert("SystemModstamp".into(), stamp);
         }
         rec.fields.insert(
             "LastModifiedById".into(),
@@ -283,7 +346,7 @@ impl Store {
         undo.push((key.clone(), Some(rec.clone())));
         rec.deleted = true;
         rec.committed = None;
-        rec.visible_at_ms = ctx.now.timestamp_millis();
+        rec.visible_at_ms = ctx.clock_ms;
         rec.fields.insert("IsDeleted".into(), Value::Bool(true));
         let now = Value::String(format_datetime(ctx.now));
         rec.fields.insert("LastModifiedDate".into(), now.clone());
@@ -346,6 +409,20 @@ impl Store {
             }
             _ => Ok(Upserted::Multiple(matches)),
         }
+    }
+
+    /// Makes a write held back by [`UNCOMMITTED`] (or a commit delay)
+    /// visible to queries now, keeping the stamps it was written with.
+    pub fn commit(&mut self, id: &str) -> Result<(), SfError> {
+        let key = self
+            .get(id)
+            .ok_or_else(SfError::not_found)?
+            .id()
+            .to_string();
+        let rec = self.records.get_mut(&key).expect("found above");
+        rec.visible_at_ms = i64::MIN;
+        rec.committed = None;
+        Ok(())
     }
 
     /// Puts back the records a failed batch touched.
@@ -650,12 +727,7 @@ mod tests {
     use serde_json::json;
 
     fn ctx() -> WriteCtx {
-        WriteCtx {
-            now: Utc::now(),
-            user_id: ids::make("005", 1),
-            commit_delay_ms: 0,
-            system: false,
-        }
+        WriteCtx::at(Utc::now(), &ids::make("005", 1), false)
     }
 
     fn obj(v: Value) -> Map<String, Value> {

@@ -12,7 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use credentials::{Actor, EncryptionKey, KeyRing, NewCredential, Registry, Store, ValidateOptions};
+use credentials::{
+    Actor, CredentialStore, CredentialTypes, EncryptionKey, KeyRing, NewCredential, ValidateOptions,
+};
 use criterion::{criterion_group, Criterion};
 use salesforce_fake::FakeOrg;
 use salesforce_node::{AuthSettings, Client, TokenProvider};
@@ -40,11 +42,14 @@ async fn setup() -> Setup {
         .expect("the fake org starts");
     // Usage never runs out during the benchmark.
     org.set_daily_limit(u64::MAX / 2);
-    let (db, dir) = credentials::db::testing::sqlite().await;
-    let store = Store::new(
+    let (db, dir) = db::testing::sqlite().await;
+    let store = CredentialStore::new(
         db,
         Arc::new(KeyRing::new(EncryptionKey::generate(), vec![])),
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions {
             allow_insecure_loopback: true,
         },

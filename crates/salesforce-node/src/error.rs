@@ -116,7 +116,7 @@ pub enum Error {
     },
     /// The credential store failed.
     #[error(transparent)]
-    Store(#[from] credentials::Error),
+    CredentialStore(#[from] credentials::Error),
 }
 
 /// Where a transport failure happened.

@@ -2,6 +2,7 @@
 //! resulting tokens alive, and calling the REST API with them.
 //!
 //! # Layout
+//! - [`credential_types`]: the three Salesforce credential types (n8n's names and fields).
 //! - [`error`]: the crate's [`Error`]; sign-in failures carry the setup step to fix.
 //! - [`auth`]: one sign-in per method (JWT bearer, OAuth2 refresh and code exchange,
 //!   client credentials), URL checks (https, loopback exception) and PKCE.
@@ -16,6 +17,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod credential_types;
 pub mod error;
 pub mod metrics;
 pub mod provider;

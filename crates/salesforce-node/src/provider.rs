@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use credentials::Store;
+use credentials::CredentialStore;
 use secrecy::ExposeSecret;
 
 use crate::auth::{AuthSettings, Method, Token};
@@ -42,7 +42,7 @@ struct Entry {
 
 /// Hands out access tokens per credential; see the module docs.
 pub struct TokenProvider {
-    store: Store,
+    store: CredentialStore,
     http: reqwest::Client,
     settings: AuthSettings,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
@@ -59,7 +59,11 @@ impl std::fmt::Debug for TokenProvider {
 
 impl TokenProvider {
     /// A provider reading credentials from `store` and signing in over `http`.
-    pub fn new(store: Store, http: reqwest::Client, settings: AuthSettings) -> TokenProvider {
+    pub fn new(
+        store: CredentialStore,
+        http: reqwest::Client,
+        settings: AuthSettings,
+    ) -> TokenProvider {
         TokenProvider {
             store,
             http,
@@ -80,7 +84,7 @@ impl TokenProvider {
     }
 
     /// The credential store.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &CredentialStore {
         &self.store
     }
 

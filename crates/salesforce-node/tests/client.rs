@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use credentials::{
-    Actor, CredentialPatch, Db, EncryptionKey, KeyRing, NewCredential, Registry, Store,
-    ValidateOptions,
+    Actor, CredentialPatch, CredentialStore, CredentialTypes, EncryptionKey, KeyRing,
+    NewCredential, ValidateOptions,
 };
+use db::Db;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 use salesforce_fake::FakeOrg;
@@ -46,33 +47,36 @@ async fn org() -> FakeOrg {
         .unwrap()
 }
 
-fn store(db: Db) -> Store {
-    Store::new(
+fn store(db: Db) -> CredentialStore {
+    CredentialStore::new(
         db,
         Arc::new(KeyRing::new(EncryptionKey::generate(), vec![])),
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions {
             allow_insecure_loopback: true,
         },
     )
 }
 
-async fn sqlite_store() -> (Store, tempfile::TempDir) {
-    let (db, dir) = credentials::db::testing::sqlite().await;
+async fn sqlite_store() -> (CredentialStore, tempfile::TempDir) {
+    let (db, dir) = db::testing::sqlite().await;
     (store(db), dir)
 }
 
 /// Stories that depend on the store run on SQLite, then on Postgres when configured.
-async fn backends(test: &str) -> Vec<(Store, Option<tempfile::TempDir>)> {
-    let (db, dir) = credentials::db::testing::sqlite().await;
+async fn backends(test: &str) -> Vec<(CredentialStore, Option<tempfile::TempDir>)> {
+    let (db, dir) = db::testing::sqlite().await;
     let mut all = vec![(store(db), Some(dir))];
-    if let Some(pg) = credentials::db::testing::postgres(test).await {
+    if let Some(pg) = db::testing::postgres(test).await {
         all.push((store(pg), None));
     }
     all
 }
 
-async fn credential(store: &Store, org: &FakeOrg) -> String {
+async fn credential(store: &CredentialStore, org: &FakeOrg) -> String {
     let new = NewCredential {
         id: None,
         name: "cc".into(),
@@ -82,7 +86,7 @@ async fn credential(store: &Store, org: &FakeOrg) -> String {
     store.create(new, &Actor::Cli).await.unwrap().id
 }
 
-fn client(store: &Store, version: &str, retry: RetryPolicy) -> Client {
+fn client(store: &CredentialStore, version: &str, retry: RetryPolicy) -> Client {
     let provider = TokenProvider::new(store.clone(), reqwest::Client::new(), SETTINGS);
     Client::new(Arc::new(provider), version).with_retry(retry)
 }
@@ -415,7 +419,7 @@ async fn a_sign_in_racing_a_credential_update_does_not_store_its_token() {
     }
 }
 
-async fn sign_in_racing_an_update(store: Store) {
+async fn sign_in_racing_an_update(store: CredentialStore) {
     let org = org().await;
     let id = credential(&store, &org).await;
     let sf = client(&store, "v64.0", FAST);
@@ -473,7 +477,7 @@ async fn a_token_written_back_after_an_update_is_not_used() {
     }
 }
 
-async fn token_written_back_after_an_update(store: Store) {
+async fn token_written_back_after_an_update(store: CredentialStore) {
     let org = org().await;
     let id = credential(&store, &org).await;
     let sf = client(&store, "v64.0", FAST);

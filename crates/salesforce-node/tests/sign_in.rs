@@ -6,9 +6,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use credentials::{
-    Actor, CredentialPatch, Db, EncryptionKey, KeyRing, NewCredential, Registry, Store,
-    ValidateOptions,
+    Actor, CredentialPatch, CredentialStore, CredentialTypes, EncryptionKey, KeyRing,
+    NewCredential, ValidateOptions,
 };
+use db::Db;
 use salesforce_fake::FakeOrg;
 use salesforce_node::auth::Method;
 use salesforce_node::{
@@ -64,18 +65,21 @@ fn keypair(dir: &Path, name: &str) -> KeyPair {
     }
 }
 
-fn store(db: Db) -> Store {
-    Store::new(
+fn store(db: Db) -> CredentialStore {
+    CredentialStore::new(
         db,
         Arc::new(KeyRing::new(EncryptionKey::generate(), vec![])),
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions {
             allow_insecure_loopback: true,
         },
     )
 }
 
-async fn create(store: &Store, type_name: &str, data: Value) -> String {
+async fn create(store: &CredentialStore, type_name: &str, data: Value) -> String {
     let new = NewCredential {
         id: None,
         name: "sf".into(),
@@ -85,7 +89,7 @@ async fn create(store: &Store, type_name: &str, data: Value) -> String {
     store.create(new, &Actor::Cli).await.unwrap().id
 }
 
-fn client(store: &Store) -> Client {
+fn client(store: &CredentialStore) -> Client {
     let provider = TokenProvider::new(store.clone(), reqwest::Client::new(), SETTINGS);
     Client::new(Arc::new(provider), DEFAULT_API_VERSION)
 }
@@ -97,9 +101,9 @@ fn jwt_data(org: &FakeOrg, key: &KeyPair, client_id: &str) -> Value {
 
 /// Each story runs on SQLite, then on Postgres when a server is configured.
 async fn backends(test: &str) -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let (db, dir) = credentials::db::testing::sqlite().await;
+    let (db, dir) = db::testing::sqlite().await;
     let mut all = vec![(db, Some(dir))];
-    if let Some(pg) = credentials::db::testing::postgres(test).await {
+    if let Some(pg) = db::testing::postgres(test).await {
         all.push((pg, None));
     }
     all
@@ -207,7 +211,7 @@ async fn jwt_errors_name_the_setup_step() {
     let dir = tempfile::tempdir().unwrap();
     let key = keypair(dir.path(), "jwt");
     let other = keypair(dir.path(), "other");
-    let (db, _guard) = credentials::db::testing::sqlite().await;
+    let (db, _guard) = db::testing::sqlite().await;
     let store = store(db);
     let org = FakeOrg::builder()
         .consumer_key(KEY)
@@ -285,7 +289,7 @@ async fn jwt_errors_name_the_setup_step() {
 
 #[tokio::test]
 async fn client_credentials_sign_in_and_errors() {
-    let (db, _guard) = credentials::db::testing::sqlite().await;
+    let (db, _guard) = db::testing::sqlite().await;
     let store = store(db);
     let api = client(&store);
     let org = FakeOrg::builder()
@@ -495,7 +499,7 @@ async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
         .finish();
     let _logs = tracing::subscriber::set_default(subscriber);
 
-    let (db, _guard) = credentials::db::testing::sqlite().await;
+    let (db, _guard) = db::testing::sqlite().await;
     let store = store(db);
     let api = client(&store);
     let org = FakeOrg::builder()

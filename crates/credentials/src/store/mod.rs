@@ -6,7 +6,7 @@
 //! `"{id}/token"`), each with the id of the key that sealed it. Writes that depend on what
 //! was read are conditional on the row still holding the blob that was read, so a
 //! concurrent writer (another request, a running server during `rotate-key`) is never
-//! overwritten; see [`Store::update`] and [`Store::rotate`].
+//! overwritten; see [`CredentialStore::update`] and [`CredentialStore::rotate`].
 
 mod cache;
 mod rotate;
@@ -21,10 +21,12 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
-use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::types::{CredentialType, FieldProblem, Registry, ValidateOptions, ValidationError};
+use crate::types::CredentialTypes;
 use crate::vault::{KeyRing, VaultError};
+use db::Db;
+use node_api::item::json_kind;
+use node_api::{CredentialType, FieldProblem, TokensAfterUpdate, ValidateOptions, ValidationError};
 
 pub use rotate::{RotateOptions, RotateReport};
 pub use transfer::{ExportedCredential, ImportReport};
@@ -213,7 +215,7 @@ pub struct Credential {
     pub token_data: Option<SecretData>,
 }
 
-/// Input to [`Store::create`].
+/// Input to [`CredentialStore::create`].
 #[derive(Clone)]
 pub struct NewCredential {
     /// An explicit id (1-64 characters of letters, digits, `-`, `_`), or `None` for a new one.
@@ -237,7 +239,7 @@ impl fmt::Debug for NewCredential {
     }
 }
 
-/// Input to [`Store::update`]: only what is `Some` changes.
+/// Input to [`CredentialStore::update`]: only what is `Some` changes.
 #[derive(Clone, Default)]
 pub struct CredentialPatch {
     /// A new name.
@@ -355,39 +357,39 @@ fn new_id() -> String {
 struct Inner {
     db: Db,
     keys: Arc<KeyRing>,
-    registry: Arc<Registry>,
+    types: Arc<CredentialTypes>,
     opts: ValidateOptions,
     cache: cache::RowCache,
 }
 
 /// The credential store. Cheap to clone: clones share the pool, keys and cache.
 #[derive(Clone)]
-pub struct Store {
+pub struct CredentialStore {
     inner: Arc<Inner>,
 }
 
-impl fmt::Debug for Store {
+impl fmt::Debug for CredentialStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("CredentialStore")
             .field("db", &self.inner.db)
             .field("keys", &self.inner.keys)
             .finish()
     }
 }
 
-impl Store {
-    /// A store over `db`, sealing with `keys`, validating against `registry` with `opts`.
+impl CredentialStore {
+    /// A store over `db`, sealing with `keys`, validating against `types` with `opts`.
     pub fn new(
         db: Db,
         keys: Arc<KeyRing>,
-        registry: Arc<Registry>,
+        types: Arc<CredentialTypes>,
         opts: ValidateOptions,
-    ) -> Store {
-        Store {
+    ) -> CredentialStore {
+        CredentialStore {
             inner: Arc::new(Inner {
                 db,
                 keys,
-                registry,
+                types,
                 opts,
                 cache: cache::RowCache::new(cache::DEFAULT_TTL),
             }),
@@ -395,14 +397,14 @@ impl Store {
     }
 
     /// The same store with a different bound on how long a cached row is trusted
-    /// (`Duration::ZERO` turns the cache off). See [`Store::get`].
-    pub fn with_cache_ttl(self, ttl: std::time::Duration) -> Store {
+    /// (`Duration::ZERO` turns the cache off). See [`CredentialStore::get`].
+    pub fn with_cache_ttl(self, ttl: std::time::Duration) -> CredentialStore {
         let inner = &self.inner;
-        Store {
+        CredentialStore {
             inner: Arc::new(Inner {
                 db: inner.db.clone(),
                 keys: inner.keys.clone(),
-                registry: inner.registry.clone(),
+                types: inner.types.clone(),
                 opts: inner.opts,
                 cache: cache::RowCache::new(ttl),
             }),
@@ -425,13 +427,13 @@ impl Store {
     }
 
     /// The credential types.
-    pub fn registry(&self) -> &Registry {
-        &self.inner.registry
+    pub fn types(&self) -> &CredentialTypes {
+        &self.inner.types
     }
 
     fn credential_type(&self, type_name: &str) -> Result<&CredentialType> {
         self.inner
-            .registry
+            .types
             .get(type_name)
             .ok_or_else(|| Error::UnknownType {
                 type_name: type_name.to_owned(),
@@ -583,7 +585,7 @@ impl Store {
     /// Reads and decrypts one credential.
     ///
     /// Sealed rows are cached in this process for a short time (1 s by default, see
-    /// [`Store::with_cache_ttl`]): every write through this store, or any clone of it,
+    /// [`CredentialStore::with_cache_ttl`]): every write through this store, or any clone of it,
     /// drops the entry at once; a write by another process is seen after at most that
     /// bound. Only ciphertext is cached, never plaintext.
     pub async fn get(&self, id: &str) -> Result<Credential> {
@@ -592,18 +594,18 @@ impl Store {
     }
 
     /// The credential's description and its data with every secret field replaced by
-    /// [`crate::types::REDACTED`].
+    /// [`node_api::REDACTED`].
     pub async fn get_redacted(&self, id: &str) -> Result<(CredentialMeta, Map<String, Value>)> {
         let row = self.cached_row(id).await?;
         let credential = self.open_row(&row)?;
-        let redacted = match self.inner.registry.get(&credential.meta.type_name) {
+        let redacted = match self.inner.types.get(&credential.meta.type_name) {
             Some(ty) => ty.redact(credential.data.expose()),
             // A type this build does not know: hide every value rather than guess.
             None => credential
                 .data
                 .expose()
                 .keys()
-                .map(|k| (k.clone(), Value::String(crate::types::REDACTED.into())))
+                .map(|k| (k.clone(), Value::String(node_api::REDACTED.into())))
                 .collect(),
         };
         Ok((credential.meta.clone(), redacted))
@@ -625,7 +627,7 @@ impl Store {
     /// nothing is stored when anything is wrong. A change of data clears the token data,
     /// since tokens were issued for the old settings; except that when only the client
     /// secret of an OAuth2 credential changes, the refresh token is kept (see
-    /// [`tokens_after_update`]).
+    /// [`CredentialType::tokens_after_update`]).
     pub async fn update(
         &self,
         id: &str,
@@ -765,8 +767,7 @@ impl Store {
         };
         let stored =
             SecretData(self.open_map(&row.id, &row.data_key_id, &row.data, row.id.as_bytes())?);
-        if tokens_after_update(ty.name, stored.expose(), data) != TokensAfterUpdate::DropAccessToken
-        {
+        if ty.tokens_after_update(stored.expose(), data) != TokensAfterUpdate::DropAccessToken {
             return Ok(None);
         }
         let mut token =
@@ -879,60 +880,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-}
-
-/// What a change of a credential's data does to its token data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokensAfterUpdate {
-    /// Everything goes: the tokens were issued for other settings (the default).
-    Clear,
-    /// The access token goes, the refresh token and instance URL stay, so the next call
-    /// refreshes with the new settings and no reconnect is needed.
-    DropAccessToken,
-}
-
-/// The rule applied by [`Store::update`] when `old` data becomes `new`.
-///
-/// Salesforce keeps refresh tokens valid across a change of the app's consumer secret,
-/// so rotating only `clientSecret` of a `salesforceOAuth2Api` credential must not force
-/// the user to reconnect; dropping the access token makes the very next call refresh
-/// with the new secret (a wrong one shows up at once). A new `clientId`, `environment`
-/// or `myDomainUrl` points at another app or org: the tokens are useless there.
-pub fn tokens_after_update(
-    type_name: &str,
-    old: &Map<String, Value>,
-    new: &Map<String, Value>,
-) -> TokensAfterUpdate {
-    if type_name != "salesforceOAuth2Api" {
-        return TokensAfterUpdate::Clear;
-    }
-    let changed = old
-        .keys()
-        .chain(new.keys())
-        .filter(|k| old.get(k.as_str()) != new.get(k.as_str()));
-    let mut any = false;
-    for key in changed {
-        if key != "clientSecret" {
-            return TokensAfterUpdate::Clear;
-        }
-        any = true;
-    }
-    if any {
-        TokensAfterUpdate::DropAccessToken
-    } else {
-        TokensAfterUpdate::Clear
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

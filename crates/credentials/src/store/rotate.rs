@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use super::{audit_row, format_time, now, token_aad, AuditAction, Store};
+use super::{audit_row, format_time, now, token_aad, AuditAction, CredentialStore};
 use crate::error::{Error, Result};
 use crate::vault::{Sealed, VaultError};
 use crate::Actor;
 
-/// How [`Store::rotate`] paces itself.
+/// How [`CredentialStore::rotate`] paces itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RotateOptions {
     /// Rows per transaction.
@@ -30,7 +30,7 @@ impl Default for RotateOptions {
     }
 }
 
-/// What [`Store::rotate`] did.
+/// What [`CredentialStore::rotate`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RotateReport {
     /// Credentials re-sealed under the current key (data, token data or both).
@@ -66,7 +66,7 @@ pub(crate) struct BatchOutcome {
     pub(crate) changed_concurrently: u64,
 }
 
-impl Store {
+impl CredentialStore {
     /// Re-seals every blob (data and token data) not sealed with the current key, in
     /// batches of `opts.batch_size` rows, one transaction and one `rotated` audit row per
     /// credential each. `progress` gets the running count of moved credentials after each
@@ -225,17 +225,20 @@ mod tests {
     use serde_json::json;
 
     use super::BatchOutcome;
-    use crate::db::testing;
     use crate::{
-        Actor, CredentialPatch, Db, EncryptionKey, KeyRing, NewCredential, Registry, Store,
-        ValidateOptions,
+        Actor, CredentialPatch, CredentialStore, CredentialTypes, EncryptionKey, KeyRing,
+        NewCredential, ValidateOptions,
     };
+    use db::{testing, Db};
 
-    fn store(db: &Db, ring: KeyRing) -> Store {
-        Store::new(
+    fn store(db: &Db, ring: KeyRing) -> CredentialStore {
+        CredentialStore::new(
             db.clone(),
             Arc::new(ring),
-            Arc::new(Registry::builtin()),
+            Arc::new(
+                CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                    .expect("distinct types"),
+            ),
             ValidateOptions::default(),
         )
     }

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    audit_row, check_id, check_name, format_time, now, token_aad, Actor, AuditAction, Row,
-    SecretData, Store,
+    audit_row, check_id, check_name, format_time, now, token_aad, Actor, AuditAction,
+    CredentialStore, Row, SecretData,
 };
 use crate::error::Result;
-use crate::types::{FieldProblem, ValidationError};
+use node_api::{FieldProblem, ValidationError};
 
 /// The field holding OAuth token data in n8n's credential data.
 pub const OAUTH_TOKEN_FIELD: &str = "oauthTokenData";
@@ -47,7 +47,7 @@ impl fmt::Debug for ExportedCredential {
     }
 }
 
-/// What [`Store::import`] wrote.
+/// What [`CredentialStore::import`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// Credentials whose id was new.
@@ -65,7 +65,7 @@ struct Checked {
     token: Option<SecretData>,
 }
 
-impl Store {
+impl CredentialStore {
     /// Every credential, decrypted, oldest first, in n8n's export format.
     pub async fn export_decrypted(&self) -> Result<Vec<ExportedCredential>> {
         let rows: Vec<Row> = sqlx::query_as(
@@ -80,9 +80,9 @@ impl Store {
             let mut data = credential.data.expose().clone();
             let oauth = self
                 .inner
-                .registry
+                .types
                 .get(&row.type_name)
-                .is_some_and(|t| t.has_oauth_token_data());
+                .is_some_and(|t| t.oauth2);
             if let (true, Some(token)) = (oauth, &credential.token_data) {
                 data.insert(
                     OAUTH_TOKEN_FIELD.into(),
@@ -129,12 +129,12 @@ impl Store {
             let name = check_name(&item.name)
                 .map_err(|p| push(&p.field, p.expected))
                 .ok();
-            let Some(ty) = self.inner.registry.get(&item.type_name) else {
+            let Some(ty) = self.inner.types.get(&item.type_name) else {
                 push(
                     "type",
                     format!(
                         "one of {}, got {:?}",
-                        self.inner.registry.names().collect::<Vec<_>>().join(", "),
+                        self.inner.types.names().collect::<Vec<_>>().join(", "),
                         truncate(&item.type_name)
                     ),
                 );
@@ -151,7 +151,7 @@ impl Store {
             for internal in N8N_INTERNAL_FIELDS {
                 fields.remove(*internal);
             }
-            let token = if ty.has_oauth_token_data() {
+            let token = if ty.oauth2 {
                 match fields.remove(OAUTH_TOKEN_FIELD) {
                     None | Some(Value::Null) => None,
                     Some(Value::Object(token)) => Some(token),

@@ -1,9 +1,10 @@
 //! Shared helpers: test RSA keys, key rings, stores on both backends.
 
+use db::Db;
 use std::sync::{Arc, OnceLock};
 
-use credentials::db::testing;
-use credentials::{Db, EncryptionKey, KeyRing, Registry, Store, ValidateOptions};
+use credentials::{CredentialStore, CredentialTypes, EncryptionKey, KeyRing, ValidateOptions};
+use db::testing;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
@@ -14,7 +15,7 @@ macro_rules! both_backends {
         mod $story {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let (db, _dir) = credentials::db::testing::sqlite().await;
+                let (db, _dir) = db::testing::sqlite().await;
                 super::$story(db).await;
             }
 
@@ -36,12 +37,12 @@ pub async fn postgres(test: &str) -> Option<Db> {
 /// A second, empty database on the same backend as `db` (for export/import round trips).
 pub async fn another_db_like(db: &Db, dirs: &mut Vec<tempfile::TempDir>) -> Db {
     match db.backend() {
-        credentials::Backend::Sqlite => {
+        db::Backend::Sqlite => {
             let (db, dir) = testing::sqlite().await;
             dirs.push(dir);
             db
         }
-        credentials::Backend::Postgres => testing::postgres("another")
+        db::Backend::Postgres => testing::postgres("another")
             .await
             .expect("postgres configured"),
     }
@@ -86,11 +87,14 @@ pub fn ring() -> Arc<KeyRing> {
 }
 
 /// A store over `db` sealing with `keys`, the built-in registry, strict URL rules.
-pub fn store(db: &Db, keys: Arc<KeyRing>) -> Store {
-    Store::new(
+pub fn store(db: &Db, keys: Arc<KeyRing>) -> CredentialStore {
+    CredentialStore::new(
         db.clone(),
         keys,
-        Arc::new(Registry::builtin()),
+        Arc::new(
+            CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                .expect("distinct types"),
+        ),
         ValidateOptions::default(),
     )
 }

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use credentials::{
-    Actor, CredentialPatch, EncryptionKey, Error, ExportedCredential, KeyConfig, KeyRing,
-    NewCredential, Registry, RotateOptions, SecretData, VaultError,
+    Actor, CredentialPatch, CredentialTypes, EncryptionKey, Error, ExportedCredential, KeyConfig,
+    KeyRing, NewCredential, RotateOptions, SecretData, VaultError,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -55,7 +55,7 @@ async fn errors_and_debug_output_hold_no_secret() {
     assert_clean("EncryptionKey", &format!("{key:?}"));
     assert_clean("KeyRing", &format!("{ring:?}"));
 
-    let (db, _dir) = credentials::db::testing::sqlite().await;
+    let (db, _dir) = db::testing::sqlite().await;
     let s = store(&db, Arc::new(ring));
     let jwt = s
         .create(
@@ -111,7 +111,7 @@ async fn errors_and_debug_output_hold_no_secret() {
         "Credential (jwt)",
         &format!("{:?}", s.get(&jwt.id).await.unwrap()),
     );
-    assert_clean("Store", &format!("{s:?}"));
+    assert_clean("CredentialStore", &format!("{s:?}"));
     let patch = CredentialPatch {
         name: None,
         data: Some(json!({"clientSecret": CLIENT_SECRET})),
@@ -132,7 +132,8 @@ async fn errors_and_debug_output_hold_no_secret() {
     let mut errors: Vec<Error> = Vec::new();
     let bad_key = json!({"clientId": "c", "username": "u", "privateKey": format!("{CLIENT_SECRET}{}", key_fragment(rsa_pkcs1_pem()))});
     errors.push(
-        Registry::builtin()
+        CredentialTypes::new(salesforce_node::credential_types::credential_types())
+            .expect("distinct types")
             .get("salesforceJwtApi")
             .unwrap()
             .validate(&bad_key, &Default::default())
@@ -141,7 +142,8 @@ async fn errors_and_debug_output_hold_no_secret() {
     );
     let wrong_types = json!({"clientId": CLIENT_SECRET, "clientSecret": 1, "environment": ["x"], "clientSecrte": ACCESS_TOKEN});
     errors.push(
-        Registry::builtin()
+        CredentialTypes::new(salesforce_node::credential_types::credential_types())
+            .expect("distinct types")
             .get("salesforceOAuth2Api")
             .unwrap()
             .validate(&wrong_types, &Default::default())
@@ -150,7 +152,8 @@ async fn errors_and_debug_output_hold_no_secret() {
     );
     let bad_url = json!({"url": format!("https://user:{CLIENT_SECRET}@acme.my.salesforce.com"), "clientId": "c", "clientSecret": "s"});
     errors.push(
-        Registry::builtin()
+        CredentialTypes::new(salesforce_node::credential_types::credential_types())
+            .expect("distinct types")
             .get("salesforceClientCredentialsApi")
             .unwrap()
             .validate(&bad_url, &Default::default())
@@ -159,7 +162,8 @@ async fn errors_and_debug_output_hold_no_secret() {
     );
     let bad_url = json!({"url": format!("http://acme.example/{CLIENT_SECRET}"), "clientId": "c", "clientSecret": "s"});
     errors.push(
-        Registry::builtin()
+        CredentialTypes::new(salesforce_node::credential_types::credential_types())
+            .expect("distinct types")
             .get("salesforceClientCredentialsApi")
             .unwrap()
             .validate(&bad_url, &Default::default())
@@ -265,7 +269,7 @@ async fn a_full_cycle_logged_at_trace_shows_no_secret() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (db, _dir) = credentials::db::testing::sqlite().await;
+    let (db, _dir) = db::testing::sqlite().await;
     let old = EncryptionKey::parse(KEY_HEX).unwrap();
     let s = store(&db, Arc::new(KeyRing::new(old.clone(), vec![])));
     let data = json!({"clientId": "c", "clientSecret": CLIENT_SECRET});

@@ -1,13 +1,14 @@
 //! Key rotation on both backends: 1,000 credentials moved from an old key to a new one,
 //! a run stopped part-way and resumed, concurrent writers during a run.
 
+use db::Db;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use credentials::{
-    Actor, AuditAction, CredentialPatch, Db, EncryptionKey, Error, ExportedCredential, KeyRing,
-    RotateOptions, RotateReport, Store,
+    Actor, AuditAction, CredentialPatch, CredentialStore, EncryptionKey, Error, ExportedCredential,
+    KeyRing, RotateOptions, RotateReport,
 };
 use serde_json::json;
 
@@ -17,7 +18,7 @@ use crate::common::{count, store};
 const N: usize = 1000;
 
 /// Stores `N` OAuth2 credentials sealed with `old`; every 10th has token data.
-async fn seed(db: &Db, old: &EncryptionKey) -> Store {
+async fn seed(db: &Db, old: &EncryptionKey) -> CredentialStore {
     let old_store = store(db, Arc::new(KeyRing::new(old.clone(), vec![])));
     let items = (0..N)
         .map(|i| {

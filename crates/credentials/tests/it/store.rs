@@ -1,10 +1,11 @@
 //! The store story on both backends: create, get, list, update, delete, audit, token
 //! data, tampering, missing keys, and nothing stored on any error.
 
+use db::Db;
 use std::sync::Arc;
 
 use credentials::{
-    Actor, AuditAction, CredentialPatch, Db, EncryptionKey, Error, KeyRing, NewCredential, REDACTED,
+    Actor, AuditAction, CredentialPatch, EncryptionKey, Error, KeyRing, NewCredential, REDACTED,
 };
 use serde_json::{json, Value};
 

@@ -1,6 +1,7 @@
 //! Export and import in n8n's format, on both backends.
 
-use credentials::{Actor, Db, Error, ExportedCredential, ImportReport, NewCredential};
+use credentials::{Actor, Error, ExportedCredential, ImportReport, NewCredential};
+use db::Db;
 use serde_json::{json, Value};
 
 use crate::both_backends;

@@ -1,6 +1,6 @@
 //! Credential type validation: each field rule, PEM repair, all problems at once.
 
-use credentials::{CredentialType, Registry, ValidateOptions, ValidationError, REDACTED};
+use credentials::{CredentialType, CredentialTypes, ValidateOptions, ValidationError, REDACTED};
 use serde_json::{json, Value};
 
 use crate::common::{key_fragment, rsa_pkcs1_pem, rsa_pkcs8_pem};
@@ -11,7 +11,11 @@ const STRICT: ValidateOptions = ValidateOptions {
 };
 
 fn ty(name: &str) -> CredentialType {
-    Registry::builtin().get(name).unwrap().clone()
+    CredentialTypes::new(salesforce_node::credential_types::credential_types())
+        .expect("distinct types")
+        .get(name)
+        .unwrap()
+        .clone()
 }
 
 fn jwt_data(key: &str) -> Value {
@@ -102,8 +106,7 @@ fn required_fields_per_type() {
         [
             (
                 "url".into(),
-                "required, an absolute https URL such as https://yourcompany.my.salesforce.com"
-                    .into()
+                "required, an absolute https URL such as https://api.example.com".into()
             ),
             ("clientId".into(), "required, a non-empty string".into()),
             ("clientSecret".into(), "required, a non-empty string".into()),

@@ -1,5 +1,5 @@
 //! [`WorkflowStore`]: workflows and executions in the database (SQLite or Postgres through
-//! `credentials::Db`), with portable SQL only.
+//! `db::Db`), with portable SQL only.
 //!
 //! Every change to workflows and executions goes through the store, so it also keeps the
 //! in-process view that must follow those changes: the executions running here (to stop
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use credentials::Db;
+use db::Db;
 use serde_json::Value;
 use sqlx::Row;
 

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use credentials::Db;
+use db::Db;
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes taken into one transaction at most.

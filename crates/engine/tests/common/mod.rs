@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use credentials::db::testing;
+use db::testing;
 use engine::app::{self, AppState};
 use engine::config::Settings;
 use tempfile::TempDir;

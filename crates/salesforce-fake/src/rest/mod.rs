@@ -4,6 +4,7 @@
 //! `sobjects` (records and describes), `query` (SOQL and cursors) and
 //! `composite` (collections and composite requests).
 
+mod bulk;
 mod composite;
 mod query;
 mod sobjects;
@@ -34,7 +35,8 @@ pub(crate) const VERSIONS: &[(u32, &str)] = &[
     (66, "Spring '26"),
     (67, "Summer '26"),
 ];
-pub(crate) use sobjects::record_json;
+pub(crate) use bulk::BulkJobs;
+pub(crate) use sobjects::{blob_url, record_json};
 
 /// The version used in URLs the library builds itself.
 pub(crate) const DEFAULT_VERSION: &str = "v65.0";
@@ -64,6 +66,7 @@ pub(crate) fn data_routes() -> Router<AppState> {
         .route("/services/data/{v}/limits", get(limits))
         .merge(sobjects::routes())
         .merge(query::routes())
+        .merge(bulk::routes())
         .route(
             "/services/data/{v}/composite/sobjects",
             post(composite::create)

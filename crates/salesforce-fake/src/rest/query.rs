@@ -9,7 +9,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -75,10 +74,13 @@ async fn run(
     headers: HeaderMap,
     include_deleted: bool,
 ) -> Result<Response, ApiError> {
+    if st.faults().queries.take() {
+        return Err(unavailable().into());
+    }
     let text = q.q.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
         SfError::bad_request("MALFORMED_QUERY", "A query string has to be specified")
     })?;
-    let now = Utc::now();
+    let now = st.now();
     let plan = soql::parse(&text)
         .and_then(|parsed| soql::compile(&parsed, &st.schema, now))
         .map_err(|e| SfError::bad_request(e.code(), e.message(&text)))?;
@@ -125,10 +127,22 @@ async fn run(
     .into_response())
 }
 
+fn unavailable() -> SfError {
+    SfError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "SERVER_UNAVAILABLE",
+        "Server Unavailable",
+    )
+}
+
 async fn more(
     State(st): State<AppState>,
     Path((v, locator)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    // Before the cursor is touched: the same nextRecordsUrl works on retry.
+    if st.faults().pages.take() {
+        return Err(unavailable().into());
+    }
     let invalid = || SfError::bad_request("INVALID_QUERY_LOCATOR", "invalid query locator");
     let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid)?;
     let offset: usize = offset.parse().map_err(|_| invalid())?;

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::CallerExt;
 use crate::error::{json_body, ApiError, SfError};
+use crate::schema::ObjectSchema;
 use crate::state::AppState;
 use crate::store::Upserted;
 
@@ -137,10 +138,17 @@ pub(crate) fn record_json(
 /// record: a retrieve is the hottest call in benchmarks, and copying every
 /// field into a new map first doubled its cost.
 struct RecordView<'a> {
-    object: &'a str,
+    object: &'a ObjectSchema,
     version: &'a str,
     fields: &'a Map<String, Value>,
     only: Option<&'a [String]>,
+}
+
+/// Salesforce never inlines binary fields (`Attachment.Body`,
+/// `ContentVersion.VersionData`) in JSON: it gives their URL, and the bytes
+/// come from `GET .../sobjects/{Type}/{id}/{Field}`.
+pub(crate) fn blob_url(version: &str, object: &str, id: &str, field: &str) -> String {
+    format!("/services/data/{version}/sobjects/{object}/{id}/{field}")
 }
 
 impl serde::Serialize for RecordView<'_> {
@@ -151,21 +159,26 @@ impl serde::Serialize for RecordView<'_> {
             .get("Id")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let url = format!(
-            "/services/data/{}/sobjects/{}/{id}",
-            self.version, self.object
-        );
+        let object = &self.object.name;
+        let url = format!("/services/data/{}/sobjects/{object}/{id}", self.version);
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("attributes", &json!({"type": self.object, "url": url}))?;
+        m.serialize_entry("attributes", &json!({"type": object, "url": url}))?;
+        let mut entry = |k: &String, v: &Value| {
+            if !v.is_null() && self.object.is_blob(k) {
+                m.serialize_entry(k, &blob_url(self.version, object, id, k))
+            } else {
+                m.serialize_entry(k, v)
+            }
+        };
         match self.only {
             Some(names) => {
                 for n in names {
-                    m.serialize_entry(n, self.fields.get(n).unwrap_or(&Value::Null))?;
+                    entry(n, self.fields.get(n).unwrap_or(&Value::Null))?;
                 }
             }
             None => {
                 for (k, v) in self.fields {
-                    m.serialize_entry(k, v)?;
+                    entry(k, v)?;
                 }
             }
         }
@@ -342,9 +355,8 @@ async fn retrieve(
         .get(&id)
         .filter(|r| r.object == idx && !r.deleted)
         .ok_or_else(SfError::not_found)?;
-    let name = &st.schema.objects[idx].name;
     let view = RecordView {
-        object: name,
+        object: &st.schema.objects[idx],
         version: &v,
         fields: &rec.fields,
         only: only.as_deref(),
@@ -386,6 +398,11 @@ async fn retrieve_by_external(
 ) -> Result<Response, ApiError> {
     let idx = object_index(&st, &object)?;
     let obj = &st.schema.objects[idx];
+    // `/sobjects/Attachment/{id}/Body` has the same shape as a lookup by
+    // external id: a binary field name in the last place means the former.
+    if crate::ids::looks_like_id(&field) && obj.is_blob(&value) {
+        return blob(&st, idx, &field, &value);
+    }
     let f = obj
         .field(&field)
         .filter(|f| f.external_id || f.name == "Id")
@@ -410,9 +427,13 @@ async fn retrieve_by_external(
         .collect();
     match hits.as_slice() {
         [] => Err(SfError::not_found().into()),
-        [one] => Ok(
-            json_body(&record_json(&obj.name, &one.fields, &v, only.as_deref())).into_response(),
-        ),
+        [one] => Ok(json_body(&RecordView {
+            object: obj,
+            version: &v,
+            fields: &one.fields,
+            only: only.as_deref(),
+        })
+        .into_response()),
         many => {
             let urls: Vec<String> = many
                 .iter()
@@ -421,6 +442,30 @@ async fn retrieve_by_external(
             Ok((StatusCode::MULTIPLE_CHOICES, json_body(&json!(urls))).into_response())
         }
     }
+}
+
+/// The bytes of a binary field, with the record's content type when it has one.
+fn blob(st: &AppState, idx: usize, id: &str, field: &str) -> Result<Response, ApiError> {
+    let obj = &st.schema.objects[idx];
+    let store = st.store();
+    let rec = store
+        .get(id)
+        .filter(|r| r.object == idx && !r.deleted)
+        .ok_or_else(SfError::not_found)?;
+    let name = obj.field(field).map(|f| f.name.clone()).unwrap_or_default();
+    let bytes = rec
+        .fields
+        .get(&name)
+        .and_then(Value::as_str)
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .ok_or_else(SfError::not_found)?;
+    let content_type = rec
+        .fields
+        .get("ContentType")
+        .and_then(Value::as_str)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
 async fn upsert(
@@ -491,7 +536,7 @@ async fn updated(
 ) -> Result<Response, ApiError> {
     let idx = object_index(&st, &object)?;
     let (start, end) = window(&w)?;
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = st.now_ms();
     let store = st.store();
     let ids: Vec<&str> = store
         .of_object(idx)

@@ -172,7 +172,7 @@ async fn complete(
         .await
         .map_err(Failure::Exchange)?;
     provider.store_token(id, token).await.map_err(|e| match e {
-        salesforce_node::Error::Store(credentials::Error::NotFound { .. }) => {
+        salesforce_node::Error::CredentialStore(credentials::Error::NotFound { .. }) => {
             Failure::CredentialGone
         }
         other => Failure::Internal(other.into()),

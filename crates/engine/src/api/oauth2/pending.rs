@@ -10,7 +10,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use credentials::Store;
+use credentials::CredentialStore;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,7 @@ fn verifier_aad(sid: &str) -> Vec<u8> {
 /// Records a new attempt for `credential_id` and returns its state and PKCE challenge.
 /// Expired attempts of any credential are removed on the way.
 pub async fn start(
-    store: &Store,
+    store: &CredentialStore,
     credential_id: &str,
     redirect_uri: &str,
     now: DateTime<Utc>,
@@ -138,7 +138,7 @@ pub async fn start(
 }
 
 /// Opens a state without consuming it: the credential it names and its claims.
-fn open(store: &Store, state: &str) -> Result<Claims, StateError> {
+fn open(store: &CredentialStore, state: &str) -> Result<Claims, StateError> {
     let mut parts = state.splitn(3, '.');
     let (Some(STATE_PREFIX), Some(key_id), Some(blob)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -155,7 +155,11 @@ fn open(store: &Store, state: &str) -> Result<Claims, StateError> {
 }
 
 /// Checks and consumes a state: at most one caller ever gets `Ok` for one state.
-pub async fn take(store: &Store, state: &str, now: DateTime<Utc>) -> Result<Pending, StateError> {
+pub async fn take(
+    store: &CredentialStore,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Result<Pending, StateError> {
     let claims = open(store, state)?;
     let row: Option<(String, Vec<u8>, String, String)> = sqlx::query_as(
         "DELETE FROM oauth_states WHERE id = $1 AND credential_id = $2 \
@@ -194,18 +198,23 @@ pub async fn take(store: &Store, state: &str, now: DateTime<Utc>) -> Result<Pend
 mod tests {
     use std::sync::Arc;
 
-    use credentials::{Actor, EncryptionKey, KeyRing, NewCredential, Registry, ValidateOptions};
+    use credentials::{
+        Actor, CredentialTypes, EncryptionKey, KeyRing, NewCredential, ValidateOptions,
+    };
     use serde_json::json;
 
     use super::*;
 
-    async fn store() -> (Store, tempfile::TempDir, String) {
-        let (db, dir) = credentials::db::testing::sqlite().await;
+    async fn store() -> (CredentialStore, tempfile::TempDir, String) {
+        let (db, dir) = db::testing::sqlite().await;
         let keys = KeyRing::new(EncryptionKey::generate(), vec![]);
-        let store = Store::new(
+        let store = CredentialStore::new(
             db,
             Arc::new(keys),
-            Arc::new(Registry::builtin()),
+            Arc::new(
+                CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                    .expect("distinct types"),
+            ),
             ValidateOptions::default(),
         );
         let meta = store

@@ -1,4 +1,6 @@
-//! The database handle shared by every part of Switchyard that stores rows.
+//! Switchyard's database: the handle every part that stores rows shares (credentials,
+//! workflows, executions, API keys), and the schema's migrations, embedded and applied on
+//! connect. It belongs to the whole application, not to any one store.
 //!
 //! One `sqlx::AnyPool` serves both backends so that each query is written once, in
 //! portable SQL with `$1`-style placeholders (SQLite accepts them too). The schema lives

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -44,10 +45,18 @@ async fn binary_prints_its_url_and_serves_seeded_records() {
             .spawn()
             .expect("the binary starts"),
     );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // The first line arrives once the socket is bound; a reader thread lets
+    // a hung binary fail the test instead of hanging it.
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the binary prints its URL within a minute");
     let url = line
         .trim()
         .strip_prefix("salesforce-fake listening on ")
@@ -55,7 +64,10 @@ async fn binary_prints_its_url_and_serves_seeded_records() {
         .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let token: Value = client
         .post(format!("{url}/services/oauth2/token"))
         .form(&[

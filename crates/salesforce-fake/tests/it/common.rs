@@ -1,8 +1,6 @@
 //! Shared helpers for the fake org's HTTP tests: keys made by openssl, a
 //! started org, and a small authenticated client.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 use std::process::Command;
 
@@ -72,10 +70,13 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// A reqwest client that does not follow redirects (the authorize tests read them).
+/// A reqwest client that does not follow redirects (the authorize tests read
+/// them). Its timeout bounds every call, so a stuck org fails a test instead
+/// of hanging it; it is generous because the machine may be loaded.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap()
 }

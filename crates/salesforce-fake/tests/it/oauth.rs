@@ -1,11 +1,9 @@
 //! OAuth over HTTP: each grant's success body and every error body from the
 //! reference, PKCE, code replay, refresh rotation, revocation and expiry.
 
-mod common;
-
+use crate::common::*;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::*;
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use salesforce_fake::{FakeOrg, User};
@@ -600,15 +598,28 @@ async fn expired_and_revoked_tokens_get_invalid_session_id() {
     org.revoke_all_tokens();
     assert_eq!(api.get("/sobjects").await.status, StatusCode::UNAUTHORIZED);
 
-    // A short lifetime runs out by itself.
+    // A token runs out by itself at the end of its lifetime, by the org's
+    // clock: moved forward rather than waited for.
     let short = builder()
-        .token_lifetime(std::time::Duration::from_millis(300))
+        .token_lifetime(std::time::Duration::from_secs(60))
         .start()
         .await
         .unwrap();
     let api = Api::new(&short);
     assert_eq!(api.get("/limits").await.status, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    short.advance_clock(std::time::Duration::from_secs(59));
+    assert_eq!(api.get("/limits").await.status, StatusCode::OK);
+    // The same move over HTTP, as a shell script driving the binary would.
+    let moved: Value = http()
+        .post(format!("{}/__fake/clock", short.base_url()))
+        .body(r#"{"advance_ms": 2000}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(moved["now"].as_str().unwrap().ends_with("+0000"), "{moved}");
     assert_eq!(api.get("/limits").await.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -658,7 +669,9 @@ async fn secrets_stay_out_of_debug_and_recordings() {
     };
     api.get("/limits").await;
     let recorded = format!("{:?}", org.requests());
-    let served = reqwest::get(format!("{}/__fake/requests", org.base_url()))
+    let served = http()
+        .get(format!("{}/__fake/requests", org.base_url()))
+        .send()
         .await
         .unwrap()
         .text()

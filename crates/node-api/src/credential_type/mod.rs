@@ -1,10 +1,11 @@
-//! Credential types: which fields each type has, which are required or secret, how they
-//! are validated and normalized, how secrets are redacted for display, how an update is
-//! merged into stored data, and the JSON Schema shown to API clients.
+//! Credential types as plugins declare them: which fields a type has, which are required or
+//! secret, how values are validated and normalized, how secrets are redacted for display, how
+//! an update is merged into stored data, what a change does to stored tokens, and the JSON
+//! Schema shown to API clients.
 //!
-//! The three Salesforce types keep n8n's type and field names so that credentials
-//! exported from n8n import unchanged. Unlike n8n, unknown fields are refused: a
-//! silently dropped typo is a defect users hit in n8n.
+//! Plugins keep n8n's type and field names so that credentials exported from n8n import
+//! unchanged. Unlike n8n, unknown fields are refused: a silently dropped typo is a defect
+//! users hit in n8n.
 
 mod pem;
 
@@ -12,12 +13,11 @@ use std::fmt;
 
 use serde_json::{json, Map, Value};
 
+use crate::item::json_kind;
+
 /// The placeholder n8n returns instead of a secret value. An update that sends it back
 /// keeps the stored secret.
 pub const REDACTED: &str = "__n8n_BLANK_VALUE_e5362baf-c777-4d57-a609-6eaf1f9e87f6";
-
-/// The values allowed for `environment`.
-pub const ENVIRONMENTS: &[&str] = &["production", "sandbox"];
 
 /// What kind of value a field holds, and so how it is validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +39,7 @@ impl FieldKind {
         match self {
             FieldKind::Text => "a non-empty string".into(),
             FieldKind::Options(options) => format!("one of {}", options.join(", ")),
-            FieldKind::HttpsUrl => {
-                "an absolute https URL such as https://yourcompany.my.salesforce.com".into()
-            }
+            FieldKind::HttpsUrl => "an absolute https URL such as https://api.example.com".into(),
             FieldKind::RsaPrivateKeyPem => {
                 "a PEM RSA private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)".into()
             }
@@ -66,7 +64,7 @@ pub struct FieldSpec {
     pub default: Option<&'static str>,
 }
 
-/// A credential type: its n8n name and fields.
+/// A credential type: its n8n name, fields, and how its tokens behave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialType {
     /// The n8n type name, e.g. `salesforceJwtApi`.
@@ -75,6 +73,23 @@ pub struct CredentialType {
     pub display_name: &'static str,
     /// The fields, in display order.
     pub fields: Vec<FieldSpec>,
+    /// Connected by a person through the OAuth2 flow: its token data is what n8n exports as
+    /// `oauthTokenData`, and its plugin offers an OAuth2 connect strategy.
+    pub oauth2: bool,
+    /// Fields whose change, when nothing else changes, keeps the refresh token (only the
+    /// access token is dropped), e.g. a rotated client secret the provider still honours
+    /// refresh tokens across. Any other change clears all token data.
+    pub keep_refresh_token_on_change_of: &'static [&'static str],
+}
+
+/// What a change of a credential's data does to its token data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokensAfterUpdate {
+    /// Everything goes: the tokens were issued for other settings (the default).
+    Clear,
+    /// The access token goes, the refresh token and instance URL stay, so the next call
+    /// refreshes with the new settings and no reconnect is needed.
+    DropAccessToken,
 }
 
 /// Options for [`CredentialType::validate`].
@@ -132,128 +147,6 @@ impl fmt::Display for ValidationError {
     }
 }
 
-/// The credential types Switchyard knows.
-#[derive(Debug, Clone)]
-pub struct Registry {
-    types: Vec<CredentialType>,
-}
-
-impl Registry {
-    /// The built-in types: the three Salesforce authentication methods.
-    pub fn builtin() -> Registry {
-        let environment = FieldSpec {
-            name: "environment",
-            kind: FieldKind::Options(ENVIRONMENTS),
-            required: true,
-            secret: false,
-            description: "Salesforce environment: production (login.salesforce.com) or sandbox (test.salesforce.com)",
-            default: Some("production"),
-        };
-        let client_id = FieldSpec {
-            name: "clientId",
-            kind: FieldKind::Text,
-            required: true,
-            secret: false,
-            description: "Consumer key of the External Client App or Connected App",
-            default: None,
-        };
-        let client_secret = FieldSpec {
-            name: "clientSecret",
-            kind: FieldKind::Text,
-            required: true,
-            secret: true,
-            description: "Consumer secret of the External Client App or Connected App",
-            default: None,
-        };
-        let my_domain = FieldSpec {
-            name: "myDomainUrl",
-            kind: FieldKind::HttpsUrl,
-            required: false,
-            secret: false,
-            description: "My Domain URL (e.g. https://yourcompany.my.salesforce.com); used instead of the environment's login host",
-            default: None,
-        };
-        let types = vec![
-            CredentialType {
-                name: "salesforceJwtApi",
-                display_name: "Salesforce JWT API",
-                fields: vec![
-                    environment.clone(),
-                    client_id.clone(),
-                    FieldSpec {
-                        name: "username",
-                        kind: FieldKind::Text,
-                        required: true,
-                        secret: false,
-                        description: "Salesforce username the app signs in as",
-                        default: None,
-                    },
-                    FieldSpec {
-                        name: "privateKey",
-                        kind: FieldKind::RsaPrivateKeyPem,
-                        required: true,
-                        secret: true,
-                        description:
-                            "PEM RSA private key matching the certificate uploaded to the app",
-                        default: None,
-                    },
-                    my_domain.clone(),
-                ],
-            },
-            CredentialType {
-                name: "salesforceOAuth2Api",
-                display_name: "Salesforce OAuth2 API",
-                fields: vec![
-                    environment,
-                    client_id.clone(),
-                    client_secret.clone(),
-                    my_domain,
-                ],
-            },
-            CredentialType {
-                name: "salesforceClientCredentialsApi",
-                display_name: "Salesforce Client Credentials API",
-                fields: vec![
-                    FieldSpec {
-                        name: "url",
-                        kind: FieldKind::HttpsUrl,
-                        required: true,
-                        secret: false,
-                        description:
-                            "Instance or My Domain URL, e.g. https://yourcompany.my.salesforce.com",
-                        default: None,
-                    },
-                    client_id,
-                    client_secret,
-                ],
-            },
-        ];
-        Registry { types }
-    }
-
-    /// The type with this name.
-    pub fn get(&self, name: &str) -> Option<&CredentialType> {
-        self.types.iter().find(|t| t.name == name)
-    }
-
-    /// The names of all types, in registration order.
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.types.iter().map(|t| t.name)
-    }
-}
-
-/// Describes a JSON value's kind without its content, for error messages.
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Quotes a non-secret value for an error message, shortened so a pasted blob stays readable.
 fn quote_short(text: &str) -> String {
     const MAX: usize = 40;
@@ -266,14 +159,43 @@ fn quote_short(text: &str) -> String {
 }
 
 impl CredentialType {
+    /// A type with these fields, not connected through OAuth2, whose tokens are cleared by
+    /// any change.
+    pub fn new(name: &'static str, display_name: &'static str, fields: Vec<FieldSpec>) -> Self {
+        Self {
+            name,
+            display_name,
+            fields,
+            oauth2: false,
+            keep_refresh_token_on_change_of: &[],
+        }
+    }
+
     /// The field with this name.
     pub fn field(&self, name: &str) -> Option<&FieldSpec> {
         self.fields.iter().find(|f| f.name == name)
     }
 
-    /// Whether this type carries OAuth token data (`oauthTokenData` in n8n's export).
-    pub fn has_oauth_token_data(&self) -> bool {
-        self.name.ends_with("OAuth2Api")
+    /// What changing stored data `old` into `new` does to the token data; see
+    /// [`CredentialType::keep_refresh_token_on_change_of`].
+    pub fn tokens_after_update(
+        &self,
+        old: &Map<String, Value>,
+        new: &Map<String, Value>,
+    ) -> TokensAfterUpdate {
+        let mut changed = old
+            .keys()
+            .chain(new.keys())
+            .filter(|k| old.get(k.as_str()) != new.get(k.as_str()))
+            .peekable();
+        if changed.peek().is_none() {
+            return TokensAfterUpdate::Clear;
+        }
+        if changed.all(|k| self.keep_refresh_token_on_change_of.contains(&k.as_str())) {
+            TokensAfterUpdate::DropAccessToken
+        } else {
+            TokensAfterUpdate::Clear
+        }
     }
 
     /// Returns the normalized data (defaults filled, strings trimmed, URLs without a
@@ -290,7 +212,7 @@ impl CredentialType {
                 format!(
                     "expected a JSON object with the fields of {}, got {}",
                     self.name,
-                    kind_of(data)
+                    json_kind(data)
                 ),
             ));
         };
@@ -436,7 +358,7 @@ fn check_field(spec: &FieldSpec, value: &Value, opts: &ValidateOptions) -> Resul
         return Err(format!(
             "expected {}, got {}",
             spec.kind.expected(),
-            kind_of(value)
+            json_kind(value)
         ));
     };
     if text == REDACTED {
@@ -505,34 +427,78 @@ fn is_loopback(host: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn jwt() -> CredentialType {
-        Registry::builtin().get("salesforceJwtApi").unwrap().clone()
+    /// A type with a field of every kind; `clientSecret` alone keeps the refresh token.
+    fn keyed() -> CredentialType {
+        let text = |name, required, secret| FieldSpec {
+            name,
+            kind: FieldKind::Text,
+            required,
+            secret,
+            description: "",
+            default: None,
+        };
+        CredentialType {
+            keep_refresh_token_on_change_of: &["clientSecret"],
+            ..CredentialType::new(
+                "testKeyedApi",
+                "Test Keyed API",
+                vec![
+                    FieldSpec {
+                        name: "environment",
+                        kind: FieldKind::Options(&["production", "sandbox"]),
+                        required: true,
+                        secret: false,
+                        description: "",
+                        default: Some("production"),
+                    },
+                    text("clientId", true, false),
+                    text("username", true, false),
+                    text("clientSecret", false, true),
+                    FieldSpec {
+                        name: "privateKey",
+                        kind: FieldKind::RsaPrivateKeyPem,
+                        required: true,
+                        secret: true,
+                        description: "",
+                        default: None,
+                    },
+                    FieldSpec {
+                        name: "myDomainUrl",
+                        kind: FieldKind::HttpsUrl,
+                        required: false,
+                        secret: false,
+                        description: "",
+                        default: None,
+                    },
+                ],
+            )
+        }
     }
 
     #[test]
-    fn registry_has_the_three_salesforce_types() {
-        let r = Registry::builtin();
+    fn only_listed_fields_keep_the_refresh_token() {
+        let t = keyed();
+        let old = json!({"clientId": "a", "clientSecret": "s1"});
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        let old = obj(old);
         assert_eq!(
-            r.names().collect::<Vec<_>>(),
-            [
-                "salesforceJwtApi",
-                "salesforceOAuth2Api",
-                "salesforceClientCredentialsApi"
-            ]
+            t.tokens_after_update(&old, &obj(json!({"clientId": "a", "clientSecret": "s2"}))),
+            TokensAfterUpdate::DropAccessToken
         );
-        assert!(r.get("nope").is_none());
-        let secrets: Vec<_> = r
-            .names()
-            .flat_map(|n| {
-                r.get(n)
-                    .unwrap()
-                    .fields
-                    .iter()
-                    .filter(|f| f.secret)
-                    .map(|f| f.name)
-            })
-            .collect();
-        assert_eq!(secrets, ["privateKey", "clientSecret", "clientSecret"]);
+        assert_eq!(
+            t.tokens_after_update(&old, &obj(json!({"clientId": "b", "clientSecret": "s2"}))),
+            TokensAfterUpdate::Clear
+        );
+        assert_eq!(
+            t.tokens_after_update(&old, &old),
+            TokensAfterUpdate::Clear,
+            "no change at all"
+        );
+        let plain = CredentialType::new("plainApi", "Plain", t.fields.clone());
+        assert_eq!(
+            plain.tokens_after_update(&old, &obj(json!({"clientId": "a", "clientSecret": "s2"}))),
+            TokensAfterUpdate::Clear
+        );
     }
 
     #[test]
@@ -581,7 +547,7 @@ mod tests {
 
     #[test]
     fn merge_update_keeps_placeholder_and_removes_null() {
-        let t = jwt();
+        let t = keyed();
         let stored = json!({"environment": "production", "clientId": "a", "privateKey": "PEM", "myDomainUrl": "https://x.example"});
         let patch =
             json!({"clientId": "b", "privateKey": REDACTED, "myDomainUrl": null, "username": "u"});
@@ -597,7 +563,7 @@ mod tests {
 
     #[test]
     fn redact_replaces_only_secret_fields() {
-        let t = jwt();
+        let t = keyed();
         let data = json!({"clientId": "a", "privateKey": "PEM", "username": "u"});
         let red = t.redact(data.as_object().unwrap());
         assert_eq!(
@@ -608,10 +574,11 @@ mod tests {
 
     #[test]
     fn json_schema_shape() {
-        let s = jwt().json_schema();
+        let s = keyed().json_schema();
         assert_eq!(s["type"], "object");
         assert_eq!(s["additionalProperties"], false);
         assert_eq!(s["required"], json!(["clientId", "username", "privateKey"]));
+        assert_eq!(s["title"], "Test Keyed API");
         assert_eq!(
             s["properties"]["environment"]["enum"],
             json!(["production", "sandbox"])

@@ -2,11 +2,9 @@
 //! paging, collections, composite, flows, uploads, limits, faults, recording
 //! and scripted answers.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::{Method, StatusCode};
 use salesforce_fake::{CustomObject, FakeOrg, Field};
 use serde_json::{json, Value};
@@ -29,7 +27,9 @@ async fn org() -> FakeOrg {
 #[tokio::test]
 async fn versions_describes_and_limit_header() {
     let org = org().await;
-    let versions: Value = reqwest::get(format!("{}/services/data/", org.base_url()))
+    let versions: Value = http()
+        .get(format!("{}/services/data/", org.base_url()))
+        .send()
         .await
         .unwrap()
         .json()
@@ -157,7 +157,7 @@ async fn create_retrieve_update_delete_with_server_fields() {
         json!({"attributes": {"type": "Account", "url": format!("{V}/sobjects/Account/{id}")}, "Name": "Acme", "Website": "https://acme.test"})
     );
 
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    org.advance_clock(Duration::from_secs(1));
     let upd = api
         .patch(
             &format!("/sobjects/Account/{id}"),
@@ -169,7 +169,8 @@ async fn create_retrieve_update_delete_with_server_fields() {
     let stored = org.record(&id).unwrap();
     assert_eq!(stored["Website"], "https://foo.bar.baz");
     assert_eq!(stored["CreatedDate"], created_date.as_str());
-    assert!(stored["LastModifiedDate"].as_str().unwrap() >= created_date.as_str());
+    assert!(stored["LastModifiedDate"].as_str().unwrap() > created_date.as_str());
+    assert_eq!(stored["SystemModstamp"], stored["LastModifiedDate"]);
 
     let del = api.delete(&format!("/sobjects/Account/{id}")).await;
     assert_eq!(del.status, StatusCode::NO_CONTENT);
@@ -836,7 +837,8 @@ async fn faults_unavailable_lock_row_latency_limit() {
 async fn commit_delay_hides_new_records_from_queries_until_committed() {
     let org = org().await;
     let api = Api::new(&org);
-    org.set_commit_delay(Duration::from_millis(700));
+    let delay = Duration::from_secs(30);
+    org.set_commit_delay(delay);
     let id = api
         .post("/sobjects/Case", json!({"Subject": "Late"}))
         .await
@@ -851,7 +853,9 @@ async fn commit_delay_hides_new_records_from_queries_until_committed() {
         api.get(&format!("/sobjects/Case/{id}")).await.status,
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    org.advance_clock(delay - Duration::from_secs(1));
+    assert_eq!(api.query(q).await.body["totalSize"], 0, "still in flight");
+    org.advance_clock(Duration::from_secs(1));
     let r = api.query(q).await;
     assert_eq!(r.body["totalSize"], 1);
     let created = chrono::DateTime::parse_from_str(
@@ -859,9 +863,7 @@ async fn commit_delay_hides_new_records_from_queries_until_committed() {
         "%Y-%m-%dT%H:%M:%S%.3f%z",
     )
     .unwrap();
-    assert!(
-        chrono::Utc::now().signed_duration_since(created) >= chrono::Duration::milliseconds(700)
-    );
+    assert!(org.now().signed_duration_since(created) >= chrono::Duration::from_std(delay).unwrap());
 }
 
 #[tokio::test]
