@@ -196,6 +196,10 @@ pub struct Settings {
         global = true
     )]
     pub allow_insecure_hosts: bool,
+    /// A PEM file of CA certificates trusted for outbound HTTPS besides the system's store
+    /// (a private CA, or the CA of a TLS-inspecting proxy).
+    #[arg(long, env = "SWITCHYARD_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
     /// Salesforce REST API version in request URLs, `vNN.N`.
     #[arg(
         long,
@@ -324,6 +328,7 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
+            .field("ca_file", &self.ca_file)
             .field("salesforce_api_version", &self.salesforce_api_version)
             .field("salesforce_max_attempts", &self.salesforce_max_attempts)
             .field(
