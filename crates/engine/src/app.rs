@@ -11,46 +11,48 @@ use credentials::CredentialStore;
 use credentials::{CredentialTypes, ValidateOptions};
 use credentials::{KeyRing, KeySource};
 use db::Db;
+use node_api::Plugin;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::{redact_url, Settings};
 use crate::node_credentials::StoreCredentials;
-use crate::workflow::api::WorkflowService;
-use crate::workflow::store::WorkflowStore;
-use crate::workflow::triggers::{start_active_workflows, TriggerRuntime};
-use crate::workflow::{Executor, NodeRegistry};
+use crate::plugins::{self, HostParts};
+use crate::store::WorkflowStore;
+use crate::triggers::{start_active_workflows, TriggerRuntime};
+use crate::workflows::WorkflowService;
+use workflow::{Executor, NodeRegistry};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub db: Db,
-    /// The credential store.
+    /// The credential store (it knows the credential types).
     pub credentials: CredentialStore,
-    /// The credential types.
-    pub registry: Arc<CredentialTypes>,
+    /// The started plugins.
+    pub plugins: Arc<plugins::Registry>,
     /// How credential data is validated (insecure loopback hosts or not).
     pub validate_options: ValidateOptions,
     /// Workflows and executions: storage, executor, API.
     pub workflows: Arc<WorkflowService>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
-    /// Salesforce REST calls and the token provider (one per process, shared).
-    pub salesforce: salesforce_node::Client,
 }
 
 /// Opens everything the settings name: the key ring (generating a key file on first
-/// start), the database (migrated), and the stores. Refuses when stored credentials need
-/// a key the ring does not hold.
+/// start), the database (migrated), the stores, and the built-in plugins. Refuses when stored
+/// credentials need a key the ring does not hold.
 pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
-    open_with_nodes(settings, NodeRegistry::with_core_nodes()).await
+    open_with_plugins(settings, plugins::builtin()).await
 }
 
-/// [`open`] with the node types of `nodes` (the core nodes plus plugins) instead of the core
-/// nodes alone.
-pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow::Result<AppState> {
+/// [`open`] with `plugins` instead of the built-in ones.
+pub async fn open_with_plugins(
+    settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
+) -> anyhow::Result<AppState> {
     let default_timezone = settings
         .default_timezone()
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
@@ -72,49 +74,50 @@ pub async fn open_with_nodes(settings: Settings, nodes: NodeRegistry) -> anyhow:
     let db = Db::connect(&url)
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
-    let registry = Arc::new(
-        CredentialTypes::new(salesforce_node::credential_types::credential_types())
-            .expect("distinct types"),
-    );
+    let types = CredentialTypes::new(plugins::credential_types(&plugins))
+        .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
     let validate_options = ValidateOptions {
         allow_insecure_loopback: settings.allow_insecure_hosts,
     };
     let credentials = CredentialStore::new(
         db.clone(),
         Arc::new(keys),
-        registry.clone(),
+        Arc::new(types),
         validate_options,
     );
     credentials.check_keys().await.context(
         "refusing to start: set SWITCHYARD_ENCRYPTION_KEY to the key these credentials were stored with, \
          or list it in SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS and run `switchyard rotate-key`",
     )?;
-    // One outbound client (connection pool, timeouts) for nodes and Salesforce alike.
+    // One outbound client (connection pool, timeouts) for every node and plugin.
     let http = http_client(settings.ca_file.as_deref())?;
-    let node_credentials = Arc::new(StoreCredentials::new(credentials.clone()));
-    let executor = Executor::new(Arc::new(nodes), http.clone(), node_credentials.clone())
+    let started = plugins::Registry::start(
+        &plugins,
+        &HostParts {
+            http: http.clone(),
+            credentials: Arc::new(credentials.clone()),
+            settings: settings.plugins.clone(),
+            allow_insecure_hosts: settings.allow_insecure_hosts,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
+    let mut nodes = NodeRegistry::with_core_nodes();
+    started.register_nodes(&mut nodes);
+    let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
         .with_default_timezone(default_timezone);
     let workflows = Arc::new(WorkflowService {
-        store: WorkflowStore::with_settings(db.clone(), settings.executions.clone()),
+        store: WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,
-        credentials: Some(node_credentials),
+        credentials: Some(Arc::new(StoreCredentials::new(credentials.clone()))),
         triggers: TriggerRuntime::new(default_timezone),
     });
-    let auth = salesforce_node::AuthSettings {
-        allow_insecure_hosts: settings.allow_insecure_hosts,
-    };
-    let provider = salesforce_node::TokenProvider::new(credentials.clone(), http, auth);
-    let salesforce =
-        salesforce_node::Client::new(Arc::new(provider), &settings.salesforce_api_version)
-            .with_retry(settings.salesforce_retry());
     Ok(AppState {
         db,
         credentials,
-        registry,
+        plugins: Arc::new(started),
         validate_options,
         workflows,
         settings: Arc::new(settings),
-        salesforce,
     })
 }
 

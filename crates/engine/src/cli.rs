@@ -56,7 +56,7 @@ async fn credentials_connect(
     })?;
     writeln!(
         out,
-        "Open this URL in a browser within 5 minutes and allow access; Salesforce then sends you to {} \
+        "Open this URL in a browser within 5 minutes and allow access; the service then sends you to {} \
          and the running Switchyard server completes the connection:",
         crate::api::oauth2::redirect_uri(&state.settings.public_url)
     )?;
@@ -175,7 +175,7 @@ async fn export_workflows(
     }
     let json: Vec<_> = all
         .iter()
-        .map(crate::workflow::api::workflow_json)
+        .map(crate::store::StoredWorkflow::to_json)
         .collect();
     let text = serde_json::to_string_pretty(&json)?;
     match output {
@@ -226,7 +226,7 @@ async fn import_workflows(
             .and_then(|n| n.as_str())
             .unwrap_or("(unnamed)")
             .to_owned();
-        match crate::workflow::api::parse_and_validate(service, item).await {
+        match service.parse_and_validate(item).await {
             Ok(workflow) => valid.push(workflow),
             Err(err) => problems.push(format!("workflow {index} ({label:?}): {err}")),
         }

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use node_api::{Setting, SettingValues};
 use secrecy::SecretString;
 
 /// The `switchyard` command line.
@@ -46,7 +47,7 @@ pub enum Command {
 /// `switchyard credentials ...`
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCommand {
-    /// Print the Salesforce URL that connects an OAuth2 credential, for headless set-ups:
+    /// Print the URL that connects an OAuth2 credential, for headless set-ups:
     /// open it in any browser within 5 minutes; the running server (at
     /// SWITCHYARD_PUBLIC_URL) completes the connection.
     Connect {
@@ -188,7 +189,7 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
-    /// Allow plain http to loopback Salesforce hosts (tests, the fake org).
+    /// Allow plain http to loopback hosts of the services plugins call (tests, fake services).
     #[arg(
         long,
         env = "SWITCHYARD_ALLOW_INSECURE_HOSTS",
@@ -200,28 +201,6 @@ pub struct Settings {
     /// (a private CA, or the CA of a TLS-inspecting proxy).
     #[arg(long, env = "SWITCHYARD_CA_FILE", global = true)]
     pub ca_file: Option<PathBuf>,
-    /// Salesforce REST API version in request URLs, `vNN.N`.
-    #[arg(
-        long,
-        env = "SWITCHYARD_SALESFORCE_API_VERSION",
-        default_value = salesforce_node::DEFAULT_API_VERSION,
-        value_parser = parse_salesforce_api_version,
-        global = true
-    )]
-    pub salesforce_api_version: String,
-    /// Sends of one Salesforce call at most, the first included, when it fails transiently
-    /// (503, timeout, connection, locked row) and is safe to repeat; 1 turns retries off.
-    #[arg(long, env = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS", default_value_t = 4,
-          value_parser = clap::value_parser!(u8).range(1..=10), global = true)]
-    pub salesforce_max_attempts: u8,
-    /// Most seconds spent waiting between the retries of one Salesforce call, all together.
-    #[arg(long, env = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u64).range(0..=600), global = true)]
-    pub salesforce_max_retry_wait_secs: u64,
-    /// Seconds one Salesforce request may take before it counts as a timeout.
-    #[arg(long, env = "SWITCHYARD_SALESFORCE_TIMEOUT_SECS", default_value_t = 120,
-          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
-    pub salesforce_timeout_secs: u64,
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -237,6 +216,9 @@ pub struct Settings {
     /// Which executions are kept, and for how long (n8n's `EXECUTIONS_DATA_*`).
     #[command(flatten)]
     pub executions: ExecutionSettings,
+    /// The plugins' settings (each an environment variable and a flag), filled by [`parse`].
+    #[arg(skip)]
+    pub plugins: SettingValues,
 }
 
 /// n8n's `EXECUTIONS_DATA_*` settings: which finished executions are saved, and pruning.
@@ -269,15 +251,16 @@ pub struct ExecutionSettings {
     pub prune_max_count: u64,
 }
 
-impl Default for ExecutionSettings {
-    fn default() -> Self {
-        Self {
-            save_on_error: true,
-            save_on_success: true,
-            save_manual: true,
-            prune: true,
-            max_age_hours: 336,
-            prune_max_count: 10_000,
+impl ExecutionSettings {
+    /// The policy the execution store applies.
+    pub fn policy(&self) -> crate::store::ExecutionPolicy {
+        crate::store::ExecutionPolicy {
+            save_on_error: self.save_on_error,
+            save_on_success: self.save_on_success,
+            save_manual: self.save_manual,
+            prune: self.prune,
+            max_age_hours: self.max_age_hours,
+            prune_max_count: self.prune_max_count,
         }
     }
 }
@@ -329,18 +312,12 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
             .field("ca_file", &self.ca_file)
-            .field("salesforce_api_version", &self.salesforce_api_version)
-            .field("salesforce_max_attempts", &self.salesforce_max_attempts)
-            .field(
-                "salesforce_max_retry_wait_secs",
-                &self.salesforce_max_retry_wait_secs,
-            )
-            .field("salesforce_timeout_secs", &self.salesforce_timeout_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
             .field("timezone", &self.timezone)
             .field("generic_timezone", &self.generic_timezone)
             .field("executions", &self.executions)
+            .field("plugins", &self.plugins)
             .finish()
     }
 }
@@ -380,18 +357,7 @@ impl Settings {
             (_, Some(tz)) if !tz.trim().is_empty() => ("GENERIC_TIMEZONE", tz),
             _ => return Ok(chrono_tz::Tz::UTC),
         };
-        crate::workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
-    }
-
-    /// How the Salesforce client retries: attempts, total wait and per-request timeout from
-    /// the settings, the backoff's first and longest single wait fixed.
-    pub fn salesforce_retry(&self) -> salesforce_node::RetryPolicy {
-        salesforce_node::RetryPolicy {
-            max_attempts: usize::from(self.salesforce_max_attempts),
-            max_total_delay: std::time::Duration::from_secs(self.salesforce_max_retry_wait_secs),
-            timeout: std::time::Duration::from_secs(self.salesforce_timeout_secs),
-            ..salesforce_node::RetryPolicy::default()
-        }
+        workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
     }
 
     /// What the key ring is loaded from.
@@ -408,8 +374,38 @@ impl Settings {
     }
 }
 
-fn parse_salesforce_api_version(value: &str) -> Result<String, String> {
-    salesforce_node::parse_api_version(value).map_err(|e| e.to_string())
+/// The command line with every plugin's settings added as global flags (each also read from
+/// its environment variable), so `--help` lists them.
+pub fn command(plugins: &[Setting]) -> clap::Command {
+    plugins.iter().fold(Cli::command(), |cmd, setting| {
+        let check = setting.check;
+        cmd.arg(
+            clap::Arg::new(setting.env)
+                .long(setting.flag())
+                .env(setting.env)
+                .default_value(setting.default)
+                .help(setting.help)
+                .global(true)
+                .value_parser(move |v: &str| check(v).map(|()| v.to_owned())),
+        )
+    })
+}
+
+/// Parses `args` (the program name first) with the plugins' settings; their values land in
+/// [`Settings::plugins`].
+pub fn parse<I, T>(plugins: &[Setting], args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command(plugins).try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let values = plugins.iter().filter_map(|s| {
+        let value = matches.get_one::<String>(s.env)?;
+        Some((s.env.to_owned(), value.clone()))
+    });
+    cli.settings.plugins = SettingValues::new(values);
+    Ok(cli)
 }
 
 /// A database URL with any password replaced, safe to log.
@@ -461,53 +457,64 @@ mod tests {
         );
     }
 
-    #[test]
-    fn salesforce_api_version_defaults_to_v64_and_is_checked() {
-        assert_eq!(
-            Settings::with_data_dir("/tmp/x").salesforce_api_version,
-            "v64.0"
-        );
-        let cli = Cli::try_parse_from(["switchyard", "--salesforce-api-version", "v66.0", "start"])
-            .unwrap();
-        assert_eq!(cli.settings.salesforce_api_version, "v66.0");
-        let e = Cli::try_parse_from(["switchyard", "--salesforce-api-version", "66", "start"])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("SWITCHYARD_SALESFORCE_API_VERSION") && e.contains("like v64.0"),
-            "{e}"
-        );
+    fn plugin_setting() -> Vec<Setting> {
+        vec![Setting {
+            env: "SWITCHYARD_TEST_PLUGIN_LEVEL",
+            help: "How loud the test plugin is",
+            default: "3",
+            check: |v| match v.parse::<u8>() {
+                Ok(1..=5) => Ok(()),
+                _ => Err("expected a whole number in 1..=5".into()),
+            },
+        }]
     }
 
     #[test]
-    fn salesforce_retry_settings_have_defaults_and_bounds() {
-        let defaults = Settings::with_data_dir("/tmp/x").salesforce_retry();
-        assert_eq!(defaults, salesforce_node::RetryPolicy::default());
-        let cli = Cli::try_parse_from([
-            "switchyard",
-            "--salesforce-max-attempts",
-            "1",
-            "--salesforce-timeout-secs",
-            "30",
-            "start",
-        ])
+    fn plugin_settings_are_flags_with_defaults_checked_and_in_help() {
+        let settings = plugin_setting();
+        let cli = parse(&settings, ["switchyard", "start"]).unwrap();
+        assert_eq!(
+            cli.settings.plugins.get("SWITCHYARD_TEST_PLUGIN_LEVEL"),
+            Some("3")
+        );
+        let cli = parse(
+            &settings,
+            ["switchyard", "start", "--test-plugin-level", "5"],
+        )
         .unwrap();
-        let retry = cli.settings.salesforce_retry();
-        assert_eq!(retry.max_attempts, 1);
-        assert_eq!(retry.timeout, std::time::Duration::from_secs(30));
-        let e = Cli::try_parse_from(["switchyard", "--salesforce-max-attempts", "0", "start"])
-            .unwrap_err()
-            .to_string();
+        assert_eq!(
+            cli.settings.plugins.get("SWITCHYARD_TEST_PLUGIN_LEVEL"),
+            Some("5")
+        );
+        let cli = parse(&settings, ["switchyard", "--test-plugin-level=4", "start"]).unwrap();
+        assert_eq!(
+            cli.settings.plugins.get("SWITCHYARD_TEST_PLUGIN_LEVEL"),
+            Some("4")
+        );
+        let e = parse(
+            &settings,
+            ["switchyard", "start", "--test-plugin-level", "9"],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            e.contains("--salesforce-max-attempts") && e.contains("1..=10"),
+            e.contains("--test-plugin-level") && e.contains("expected a whole number in 1..=5"),
             "{e}"
+        );
+        let help = command(&settings).render_long_help().to_string();
+        assert!(
+            help.contains("--test-plugin-level") && help.contains("SWITCHYARD_TEST_PLUGIN_LEVEL"),
+            "{help}"
         );
     }
 
     #[test]
     fn execution_settings_default_as_n8n() {
         let settings = Settings::with_data_dir("/srv/sy");
-        assert_eq!(settings.executions, ExecutionSettings::default());
+        assert_eq!(
+            settings.executions.policy(),
+            crate::store::ExecutionPolicy::default()
+        );
         let cli = Cli::try_parse_from([
             "switchyard",
             "--executions-data-save-on-success",
@@ -518,7 +525,7 @@ mod tests {
         ])
         .expect("valid settings");
         assert!(!cli.settings.executions.save_on_success);
-        assert_eq!(cli.settings.executions.prune_max_count, 0);
+        assert_eq!(cli.settings.executions.policy().prune_max_count, 0);
     }
 
     #[test]

@@ -63,9 +63,9 @@ impl From<credentials::Error> for ApiError {
     }
 }
 
-impl From<crate::workflow::store::StoreError> for ApiError {
-    fn from(err: crate::workflow::store::StoreError) -> Self {
-        use crate::workflow::store::StoreError as E;
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as E;
         match err {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::InvalidInput { .. } => ApiError::BadRequest(err.to_string()),
@@ -75,8 +75,8 @@ impl From<crate::workflow::store::StoreError> for ApiError {
     }
 }
 
-impl From<crate::workflow::WorkflowError> for ApiError {
-    fn from(err: crate::workflow::WorkflowError) -> Self {
+impl From<workflow::WorkflowError> for ApiError {
+    fn from(err: workflow::WorkflowError) -> Self {
         ApiError::BadRequest(err.to_string())
     }
 }

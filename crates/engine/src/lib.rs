@@ -1,16 +1,25 @@
-//! Switchyard's engine: the product. Configuration, the HTTP server and its API, the
-//! `switchyard` command, and (as they land) workflows, the executor and triggers.
+//! Switchyard's engine: the product. It stores workflows, executions and credentials, serves
+//! the HTTP API, runs workflows when their webhooks are called or their triggers fire, hosts
+//! the plugins, and is the `switchyard` command. What a workflow means (model, expressions,
+//! executor, core nodes) is the `workflow` crate's.
 //!
 //! # Layout
 //! - [`config`]: settings from flags and the environment; the command line.
 //! - [`app`]: opening the key ring, database and stores; the router; serving and shutdown.
-//! - [`api`]: HTTP routes (`/healthz`, `/api/v1/...`, webhooks, the OAuth2 connect routes) and
-//!   API-key authentication.
+//! - [`api`]: HTTP routes (`/healthz`, `/metrics`, `/api/v1/...`, webhooks, the OAuth2 connect
+//!   routes) and API-key authentication.
 //! - [`api_keys`]: creating and checking API keys.
 //! - [`cli`]: the commands other than `start`.
 //! - [`error`]: how errors become HTTP answers.
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
-//! - [`workflow`]: n8n workflows: model, expressions, executor, core nodes, storage and API.
+//! - [`plugins`]: the plugins this server hosts ([`plugins::builtin`] names them, the only
+//!   place that does) and the [`plugins::Registry`] the rest asks.
+//! - [`workflows`]: [`workflows::WorkflowService`], what every part that works with workflows
+//!   shares.
+//! - [`store`]: workflows, executions and trigger state in the database, with n8n's saving
+//!   policy and pruning; execution rows are written in groups.
+//! - [`triggers`]: schedules and polling triggers of active workflows.
+//! - [`webhook_index`]: the production webhooks of active workflows, in memory.
 
 pub mod api;
 pub mod api_keys;
@@ -19,4 +28,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod node_credentials;
-pub mod workflow;
+pub mod plugins;
+pub mod store;
+pub mod triggers;
+pub mod webhook_index;
+pub mod workflows;

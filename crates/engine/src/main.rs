@@ -2,13 +2,13 @@
 
 use std::io::IsTerminal;
 
-use clap::Parser;
-use engine::config::{Cli, LogFormat};
+use engine::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let settings = engine::plugins::settings(&engine::plugins::builtin());
+    let cli = engine::config::parse(&settings, std::env::args_os()).unwrap_or_else(|e| e.exit());
     let filter = EnvFilter::try_new(&cli.settings.log).unwrap_or_else(|err| {
         eprintln!("SWITCHYARD_LOG: {err}; using `info`");
         EnvFilter::new("info")

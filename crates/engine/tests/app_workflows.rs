@@ -117,9 +117,9 @@ async fn workflows_need_a_key_and_run(backend: Backend) {
 async fn nodes_get_typed_credentials_by_id_or_name(backend: Backend) {
     use credentials::{Actor, NewCredential};
     use engine::node_credentials::StoreCredentials;
-    use engine::workflow::CredentialLookup;
     use node_api::{CredentialProvider, CredentialRef};
     use secrecy::ExposeSecret;
+    use workflow::CredentialLookup;
 
     let Some(env) = TestEnv::new(backend, "nodes_get_typed_credentials_by_id_or_name").await else {
         return;
@@ -158,7 +158,9 @@ async fn nodes_get_typed_credentials_by_id_or_name(backend: Backend) {
     );
     assert_eq!(bridge.credential_type(&missing).await, None);
 
-    let cred = bridge.get(&by_name, "salesforceOAuth2Api").await.unwrap();
+    // Nodes read the store itself, through the provider trait it implements.
+    let provider: &dyn CredentialProvider = &state.credentials;
+    let cred = provider.get(&by_name, "salesforceOAuth2Api").await.unwrap();
     assert_eq!(cred.id(), "sf1");
     assert_eq!(cred.string("clientId").unwrap(), "3MVG9-id");
     assert_eq!(
@@ -171,21 +173,30 @@ async fn nodes_get_typed_credentials_by_id_or_name(backend: Backend) {
     );
     assert!(!format!("{cred:?}").contains("node-secret-1"));
 
-    let wrong = bridge.get(&by_id, "salesforceJwtApi").await.unwrap_err();
+    let wrong = provider.get(&by_id, "salesforceJwtApi").await.unwrap_err();
     assert!(wrong.to_string().contains("salesforceJwtApi"), "{wrong}");
-    assert!(bridge.get(&missing, "salesforceOAuth2Api").await.is_err());
+    assert!(provider.get(&missing, "salesforceOAuth2Api").await.is_err());
+    assert_eq!(
+        provider
+            .resolve(&by_name, "salesforceOAuth2Api")
+            .await
+            .unwrap(),
+        "sf1"
+    );
 
-    bridge
-        .save_token_data(
-            &by_id,
-            "salesforceOAuth2Api",
-            json!({"access_token": "at-1"}),
-        )
+    provider
+        .set_token_data("sf1", Some(json!({"access_token": "at-1"})))
         .await
         .unwrap();
     let stored = state.credentials.get("sf1").await.unwrap();
     assert_eq!(stored.token_data.unwrap().expose()["access_token"], "at-1");
-    let cred = bridge.get(&by_id, "salesforceOAuth2Api").await.unwrap();
+    let cred = provider.get(&by_id, "salesforceOAuth2Api").await.unwrap();
     assert!(cred.token_data().unwrap().expose_secret().contains("at-1"));
+    let by_id_raw = provider.by_id("sf1").await.unwrap();
+    assert_eq!(
+        by_id_raw.token_data.unwrap().get_str("access_token"),
+        Some("at-1")
+    );
+    assert!(!format!("{:?}", provider.by_id("sf1").await.unwrap()).contains("node-secret-1"));
     state.db.close().await;
 }

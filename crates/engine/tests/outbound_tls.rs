@@ -4,11 +4,12 @@
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use engine::workflow::{
-    CancelHandle, ExecutionStatus, Executor, NoCredentials, NodeRegistry, RunRequest,
-};
 use node_api::ExecutionMode;
 use serde_json::json;
+use workflow::{
+    CancelHandle, ExecutionResult, ExecutionStatus, Executor, NoCredentials, NodeRegistry,
+    RunRequest,
+};
 
 mod flows;
 mod tls;
@@ -43,7 +44,7 @@ fn https_server(certs: &tls::TestCerts, port: u16) -> HttpsServer {
 }
 
 /// Runs Manual Trigger -> HTTP Request GET `url` with the given client.
-async fn fetch(http: reqwest::Client, url: &str) -> engine::workflow::ExecutionResult {
+async fn fetch(http: reqwest::Client, url: &str) -> ExecutionResult {
     let wf = workflow(
         json!([
             trigger(),

@@ -44,16 +44,39 @@ async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
         .unwrap();
     let id = created["id"].as_str().expect("an id").to_owned();
 
-    // The credential test (sign-in + userinfo) through the API, then two REST calls through
-    // the server's shared client, as a Salesforce node makes them.
+    // The credential test (sign-in + userinfo) through the API, then two runs of a workflow
+    // whose Salesforce node makes one query each.
     let res = http
         .post(server.url(&format!("/api/v1/credentials/{id}/test")))
         .send()
         .await
         .unwrap();
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "OK"}));
+    let workflow = json!({
+        "name": "accounts",
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Accounts", "type": "n8n-nodes-base.salesforce", "typeVersion": 1,
+             "parameters": {"authentication": "clientCredentials", "resource": "account",
+                            "operation": "getAll", "limit": 1},
+             "credentials": {"salesforceClientCredentialsApi": {"id": id, "name": "Acme production"}}}
+        ],
+        "connections": {"Start": {"main": [[{"node": "Accounts", "type": "main", "index": 0}]]}}
+    });
+    let (status, stored) =
+        common::answer(http.post(server.url("/api/v1/workflows")).json(&workflow)).await;
+    assert_eq!(status, 200, "{stored}");
+    let run = server.url(&format!(
+        "/api/v1/workflows/{}/run?wait=true",
+        stored["id"].as_str().unwrap()
+    ));
     for _ in 0..2 {
-        server.state.salesforce.get(&id, "/limits").await.unwrap();
+        let (status, execution) = common::answer(http.post(&run)).await;
+        assert_eq!(
+            (status.as_u16(), execution["status"].as_str()),
+            (200, Some("success")),
+            "{execution}"
+        );
     }
     let (used, max) = org.api_usage();
     assert_eq!((used, max), (1236, 15000));

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use db::testing;
 use db::Db;
-use engine::workflow::api::{router, WorkflowService};
-use engine::workflow::store::WorkflowStore;
-use engine::workflow::Executor;
+use engine::api::workflows::router;
+use engine::store::WorkflowStore;
+use engine::workflows::WorkflowService;
 use serde_json::{json, Value};
+use workflow::Executor;
 
 async fn serve(db: Db) -> String {
     let svc = Arc::new(WorkflowService {

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engine::workflow::webhook::{find_webhook_node, run_webhook, WebhookRequest};
-use engine::workflow::{validate, Executor, Workflow};
 use serde_json::Value;
+use workflow::webhook::{find_webhook_node, run_webhook, WebhookRequest};
+use workflow::{validate, Executor, Workflow};
 
 fn compat_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/n8n-core");

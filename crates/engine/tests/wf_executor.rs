@@ -10,11 +10,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use engine::workflow::{
-    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, Workflow, WorkflowError,
-};
 use node_api::CredentialRef;
 use serde_json::{json, Value};
+use workflow::{
+    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, Workflow, WorkflowError,
+};
 
 mod flows;
 use flows::{items, jsons, node, output, run, run_with, trigger, workflow};

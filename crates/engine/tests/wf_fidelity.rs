@@ -6,12 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use common::{client, Backend, TestEnv, TestServer, KEY_A};
-use engine::workflow::{
-    CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow,
-};
 use node_api::{ExecutionMode, Item};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use workflow::{CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow};
 
 common::on_both_backends!(a_manual_schedule_run_uses_the_triggers_time_zone);
 

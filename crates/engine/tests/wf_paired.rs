@@ -8,8 +8,8 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use engine::workflow::ExecutionStatus;
 use serde_json::{json, Value};
+use workflow::ExecutionStatus;
 
 mod flows;
 use flows::{node, output, run, trigger, workflow};

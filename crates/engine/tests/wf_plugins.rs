@@ -5,17 +5,18 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use engine::workflow::webhook::{run_webhook, start_webhook, WebhookRequest};
-use engine::workflow::{
-    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, NodeRegistry, RunRequest,
-    Workflow, WorkflowError,
-};
 use node_api::{
-    CredentialProvider, CredentialRef, CredentialSpec, DecryptedCredential, ExecuteContext,
-    ExecutionMode, Item, JsonObject, Node, NodeDescription, NodeError,
+    CredentialError, CredentialProvider, CredentialRef, CredentialSpec, DecryptedCredential,
+    ExecuteContext, ExecutionMode, Item, JsonObject, Node, NodeDescription, NodeError,
+    ParameterSpec, StoredCredential,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use workflow::webhook::{run_webhook, start_webhook, WebhookRequest};
+use workflow::{
+    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, NodeRegistry, RunRequest,
+    Workflow, WorkflowError,
+};
 
 const SECRET: &str = "very-secret-api-key-123";
 
@@ -35,14 +36,14 @@ impl Node for Keyed {
         let cred = ctx.credentials("testKeyApi").await?;
         let user = cred.string("user")?.to_string();
         let key_len = cred.secret("apiKey")?.expose_secret().len();
-        ctx.save_token_data("testKeyApi", json!({"access_token": "fresh"}))
-            .await?;
+        let id = ctx.credential_id("testKeyApi").await?;
         let out = input
             .into_iter()
             .enumerate()
             .map(|(i, mut item)| {
                 item.json.insert("user".into(), user.clone().into());
                 item.json.insert("keyLength".into(), key_len.into());
+                item.json.insert("credentialId".into(), id.clone().into());
                 item.paired_with(i)
             })
             .collect();
@@ -62,7 +63,7 @@ fn keyed() -> Arc<Keyed> {
 
 #[derive(Default)]
 struct Provider {
-    saved: Mutex<Vec<(String, Value)>>,
+    decrypted: Mutex<usize>,
 }
 
 #[async_trait]
@@ -74,22 +75,24 @@ impl CredentialProvider for Provider {
                 r.name
             )));
         }
+        *self.decrypted.lock().unwrap() += 1;
         Ok(DecryptedCredential::new("c1", &r.name, ty)
             .with_field("user", json!("ada"))
             .with_secret("apiKey", SecretString::from(SECRET)))
     }
 
-    async fn save_token_data(
-        &self,
-        r: &CredentialRef,
-        _ty: &str,
-        data: Value,
-    ) -> Result<(), NodeError> {
-        self.saved
-            .lock()
-            .unwrap()
-            .push((r.id.clone().unwrap_or_default(), data));
-        Ok(())
+    async fn resolve(&self, r: &CredentialRef, _ty: &str) -> Result<String, NodeError> {
+        r.id.clone()
+            .filter(|id| id == "c1")
+            .ok_or_else(|| NodeError::credentials("not found"))
+    }
+
+    async fn by_id(&self, id: &str) -> Result<StoredCredential, CredentialError> {
+        Err(CredentialError::NotFound { id: id.into() })
+    }
+
+    async fn set_token_data(&self, id: &str, _: Option<Value>) -> Result<(), CredentialError> {
+        Err(CredentialError::NotFound { id: id.into() })
     }
 }
 
@@ -124,7 +127,7 @@ fn executor(provider: Arc<Provider>) -> Executor {
 }
 
 #[tokio::test]
-async fn a_plugin_gets_typed_credentials_and_writes_token_data_back() {
+async fn a_plugin_gets_typed_credentials_and_their_id() {
     let provider = Arc::new(Provider::default());
     let exec = executor(provider.clone());
     let wf = Arc::new(workflow("c1"));
@@ -146,12 +149,10 @@ async fn a_plugin_gets_typed_credentials_and_writes_token_data_back() {
     assert_eq!(r.status, ExecutionStatus::Success, "{:?}", r.error);
     assert_eq!(
         Value::Object(r.last_node_output()[0].json.clone()),
-        json!({"user": "ada", "keyLength": SECRET.len()})
+        json!({"user": "ada", "keyLength": SECRET.len(), "credentialId": "c1"})
     );
-    assert_eq!(
-        provider.saved.lock().unwrap().clone(),
-        vec![("c1".to_string(), json!({"access_token": "fresh"}))]
-    );
+    // The id is resolved without decrypting the credential a second time.
+    assert_eq!(*provider.decrypted.lock().unwrap(), 1);
     // The secret is nowhere in the recorded execution.
     assert!(!r.data_json().to_string().contains(SECRET));
 }
@@ -185,6 +186,41 @@ async fn a_missing_credential_fails_the_node_and_validation_names_it() {
         (err.node.as_deref(), err.message.as_str()),
         (Some("Keyed"), "credential \"My key\" not found")
     );
+}
+
+#[tokio::test]
+async fn a_value_outside_a_fixed_list_is_refused_at_save_naming_node_parameter_and_value() {
+    let mut d = NodeDescription::new("test.listed", "Listed", &[1.0]);
+    d.parameters.push(ParameterSpec {
+        options: Some(vec![json!("create"), json!("get")]),
+        ..ParameterSpec::required("operation")
+    });
+    let mut registry = NodeRegistry::with_core_nodes();
+    registry.register(Arc::new(Keyed(d)));
+    let wf = |operation: Value| {
+        Workflow::from_value(json!({
+            "name": "listed",
+            "nodes": [{"name": "Pick", "type": "test.listed", "typeVersion": 1,
+                       "parameters": {"operation": operation}}],
+            "connections": {}
+        }))
+        .unwrap()
+    };
+    let err = validate(&wf(json!("upsert")), &registry, None)
+        .await
+        .unwrap_err();
+    let WorkflowError::Invalid(p) = err else {
+        panic!()
+    };
+    assert_eq!(
+        p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["node \"Pick\": Parameter \"operation\" has an unknown value \"upsert\" (accepted: create, get)"]
+    );
+    validate(&wf(json!("get")), &registry, None).await.unwrap();
+    // An expression is judged when it runs, not when it is saved.
+    validate(&wf(json!("={{ $json.op }}")), &registry, None)
+        .await
+        .unwrap();
 }
 
 fn hook(mode: &str, extra: Value) -> Arc<Workflow> {

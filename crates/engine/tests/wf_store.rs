@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use db::testing;
 use db::Db;
-use engine::workflow::store::{ExecutionFilter, StoreError, WorkflowStore};
-use engine::workflow::{CancelHandle, Executor, RunRequest, Workflow};
+use engine::store::{ExecutionFilter, StoreError, WorkflowStore};
 use node_api::{ExecutionMode, Item};
 use serde_json::json;
+use workflow::{CancelHandle, Executor, RunRequest, Workflow};
 
 fn sample(name: &str, fail: bool) -> Workflow {
     let second = if fail {

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{client, Backend, TestEnv, TestServer, KEY_A};
-use engine::workflow::NodeRegistry;
 use node_api::{
     ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, PollMode, PollingTrigger,
 };
@@ -387,20 +386,20 @@ impl PollingTrigger for RecordTrigger {
     }
 }
 
-fn registry(source: &Arc<Source>) -> NodeRegistry {
-    let mut r = NodeRegistry::with_core_nodes();
+fn registry(source: &Arc<Source>) -> Vec<Arc<dyn node_api::Plugin>> {
     let mut description = NodeDescription::new("test.recordTrigger", "Record Trigger", &[1.0]);
     description.inputs = 0;
     description.trigger = true;
-    r.register_trigger(Arc::new(RecordTrigger {
-        description,
-        source: source.clone(),
-    }));
-    r.register(Arc::new(Hold {
-        description: NodeDescription::new("test.hold", "Hold", &[1.0]),
-        source: source.clone(),
-    }));
-    r
+    common::with_test_nodes(
+        vec![Arc::new(Hold {
+            description: NodeDescription::new("test.hold", "Hold", &[1.0]),
+            source: source.clone(),
+        })],
+        vec![Arc::new(RecordTrigger {
+            description,
+            source: source.clone(),
+        })],
+    )
 }
 
 fn polling_workflow() -> Value {
@@ -437,7 +436,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     *source.records.lock().unwrap() = vec![1, 2, 3];
     // Each poll takes longer than the one-second poll interval: polls must not overlap.
     source.delay_ms.store(1300, Ordering::SeqCst);
-    let server = TestServer::start_with_nodes(env.settings(KEY_A, None), registry(&source)).await;
+    let server = TestServer::start_with_plugins(env.settings(KEY_A, None), registry(&source)).await;
     let store = server.state.workflows.store.clone();
     let http = client(&key);
     let id = create(&http, &server, &polling_workflow()).await;
@@ -559,7 +558,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     // A restart keeps the state and resumes: record 6 only, nothing repeated.
     server.stop().await;
     source.records.lock().unwrap().push(6);
-    let server = TestServer::start_with_nodes(env.settings(KEY_A, None), registry(&source)).await;
+    let server = TestServer::start_with_plugins(env.settings(KEY_A, None), registry(&source)).await;
     let store = server.state.workflows.store.clone();
     let third = eventually(
         "the execution of record 6 after the restart",
@@ -619,7 +618,7 @@ async fn shutdown_lets_trigger_executions_finish(backend: Backend) {
     let source = Arc::new(Source::default());
     *source.records.lock().unwrap() = vec![1];
     source.hold.store(true, Ordering::SeqCst);
-    let server = TestServer::start_with_nodes(env.settings(KEY_A, None), registry(&source)).await;
+    let server = TestServer::start_with_plugins(env.settings(KEY_A, None), registry(&source)).await;
     let http = client(&key);
     let id = create(&http, &server, &polling_workflow()).await;
     let (status, _) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;

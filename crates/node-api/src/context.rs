@@ -1,7 +1,6 @@
 //! [`ExecuteContext`]: what a running node may ask of the engine.
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use crate::credential::DecryptedCredential;
 use crate::error::NodeError;
@@ -71,12 +70,10 @@ pub trait ExecuteContext: Send + Sync {
     /// The credential of `credential_type` that the node references, decrypted.
     async fn credentials(&self, credential_type: &str) -> Result<DecryptedCredential, NodeError>;
 
-    /// Writes back token data (after a sign-in or refresh) for the referenced credential.
-    async fn save_token_data(
-        &self,
-        credential_type: &str,
-        token_data: Value,
-    ) -> Result<(), NodeError>;
+    /// The id of the credential of `credential_type` that the node references, without
+    /// decrypting it: what a plugin's token provider is asked for. Tokens are the provider's
+    /// to write; a node never writes token data itself.
+    async fn credential_id(&self, credential_type: &str) -> Result<String, NodeError>;
 
     /// The shared HTTP client (rustls, timeouts); reuse it, do not build your own.
     fn http(&self) -> &reqwest::Client;

@@ -1,14 +1,17 @@
-//! Decrypted credentials as a node sees them, and the provider trait the engine implements.
+//! Decrypted credentials as a node sees them ([`DecryptedCredential`]) and as a plugin's
+//! token provider reads them ([`StoredCredential`]), and the [`CredentialProvider`] the engine
+//! implements over its encrypted store.
 //!
-//! Secret fields are held as [`SecretString`]: they can be read only through
-//! [`DecryptedCredential::secret`], and `Debug` never prints them.
+//! Secret fields are held as [`SecretString`] or [`SecretData`]: `Debug` never prints them,
+//! and [`SecretData`] wipes its strings when dropped.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use crate::error::NodeError;
 
@@ -148,6 +151,91 @@ impl fmt::Debug for DecryptedCredential {
     }
 }
 
+/// Decrypted credential fields (or token data), all of them, secrets included. `Debug`
+/// shows only the field names; the strings are wiped when dropped.
+#[derive(Clone, PartialEq)]
+pub struct SecretData(Map<String, Value>);
+
+impl SecretData {
+    /// Wraps decrypted fields.
+    pub fn new(fields: Map<String, Value>) -> Self {
+        Self(fields)
+    }
+
+    /// The fields, secrets included.
+    pub fn expose(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// The fields, to change in place (the wiping on drop still covers them).
+    pub fn expose_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.0
+    }
+
+    /// A string field, secrets included.
+    pub fn get_str(&self, field: &str) -> Option<&str> {
+        self.0.get(field).and_then(Value::as_str)
+    }
+}
+
+impl fmt::Debug for SecretData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Redacted;
+        impl fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("[redacted]")
+            }
+        }
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, Redacted)))
+            .finish()
+    }
+}
+
+impl Drop for SecretData {
+    fn drop(&mut self) {
+        fn wipe(value: &mut Value) {
+            match value {
+                Value::String(s) => s.zeroize(),
+                Value::Array(items) => items.iter_mut().for_each(wipe),
+                Value::Object(map) => map.values_mut().for_each(wipe),
+                _ => {}
+            }
+        }
+        self.0.values_mut().for_each(wipe);
+    }
+}
+
+/// A stored credential as its plugin's token provider and OAuth2 connect strategy read it:
+/// every field and the token data, decrypted. `Debug` shows no value.
+#[derive(Clone, Debug)]
+pub struct StoredCredential {
+    /// The credential's id.
+    pub id: String,
+    /// The user's name for it.
+    pub name: String,
+    /// The credential type.
+    pub type_name: String,
+    /// The fields the user set.
+    pub data: SecretData,
+    /// What the last sign-in stored (tokens, instance URL), if anything.
+    pub token_data: Option<SecretData>,
+}
+
+/// Why the credential store could not answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    /// No credential has this id (it may have been deleted).
+    #[error("credential {id} not found")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The store failed (database, decryption); the message names ids, never secrets.
+    #[error("the credential store failed: {0}")]
+    Unavailable(String),
+}
+
 /// Where credentials come from: the engine implements it over the encrypted store, so this
 /// crate (and plugins) never depend on the store.
 #[async_trait]
@@ -159,13 +247,26 @@ pub trait CredentialProvider: Send + Sync {
         credential_type: &str,
     ) -> Result<DecryptedCredential, NodeError>;
 
-    /// Stores new token data for the credential (encrypted by the store).
-    async fn save_token_data(
+    /// The id of the credential `reference` points at, which must be of `credential_type`.
+    async fn resolve(
         &self,
         reference: &CredentialRef,
         credential_type: &str,
-        token_data: Value,
-    ) -> Result<(), NodeError>;
+    ) -> Result<String, NodeError> {
+        Ok(self.get(reference, credential_type).await?.id().to_owned())
+    }
+
+    /// The credential with this id, fields and token data decrypted.
+    async fn by_id(&self, id: &str) -> Result<StoredCredential, CredentialError>;
+
+    /// Stores (or, with `None`, clears) the token data of credential `id`, encrypted. A
+    /// plugin's token provider is its only writer: one sign-in per credential, and a sign-in
+    /// that raced a change of the credential is not written.
+    async fn set_token_data(
+        &self,
+        id: &str,
+        token_data: Option<Value>,
+    ) -> Result<(), CredentialError>;
 }
 
 #[cfg(test)]

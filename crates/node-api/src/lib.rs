@@ -1,6 +1,6 @@
 //! The plugin contract between the Switchyard engine and its nodes.
 //!
-//! A node (core nodes in `engine`, Salesforce in `salesforce-node`) implements [`Node`] or
+//! A node (core nodes in `workflow`, plugins' in their own crates) implements [`Node`] or
 //! [`PollingTrigger`]; the engine calls it with a [`ExecuteContext`] that gives it resolved
 //! parameters, typed decrypted credentials, a shared HTTP client and a logger. This crate knows
 //! nothing about databases or web frameworks, so plugins stay small and testable.
@@ -15,6 +15,8 @@
 //!   redaction and token rules, as a plugin declares it.
 //! - [`context`]: [`ExecuteContext`], what a node may ask of the engine while it runs.
 //! - [`node`]: the [`Node`] and [`PollingTrigger`] traits.
+//! - [`plugin`]: [`Plugin`], what an integration crate hands the engine: its nodes, triggers,
+//!   credential types, settings and hooks (credential test, OAuth2 connect, metrics).
 
 pub mod context;
 pub mod credential;
@@ -24,9 +26,13 @@ pub mod error;
 pub mod item;
 pub mod node;
 pub mod params;
+pub mod plugin;
 
 pub use context::{ExecuteContext, ExecutionMode, NodeInfo, WebhookResponse};
-pub use credential::{CredentialProvider, CredentialRef, DecryptedCredential};
+pub use credential::{
+    CredentialError, CredentialProvider, CredentialRef, DecryptedCredential, SecretData,
+    StoredCredential,
+};
 pub use credential_type::{
     CredentialType, FieldKind, FieldProblem, FieldSpec, TokensAfterUpdate, ValidateOptions,
     ValidationError, REDACTED,
@@ -36,6 +42,10 @@ pub use error::{error_with_causes, NodeError, NodeErrorKind};
 pub use item::{BinaryData, Item, ItemRef, JsonObject};
 pub use node::{Node, PollMode, PollingTrigger};
 pub use params::Parameters;
+pub use plugin::{
+    AuthorizeRequest, CodeExchange, ConnectError, Host, MetricFamily, MetricKind, OAuth2Connect,
+    Plugin, PluginRuntime, Sample, Setting, SettingValues,
+};
 
 /// Re-exported so plugins use the same `async_trait` as the traits they implement.
 pub use async_trait::async_trait;

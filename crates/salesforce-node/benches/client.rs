@@ -70,7 +70,7 @@ async fn setup() -> Setup {
     let settings = AuthSettings {
         allow_insecure_hosts: true,
     };
-    let provider = TokenProvider::new(store, reqwest::Client::new(), settings);
+    let provider = TokenProvider::new(Arc::new(store), reqwest::Client::new(), settings);
     let client = Client::new(Arc::new(provider), "v64.0");
     let account = org
         .insert("Account", json!({"Name": "Acme", "Industry": "Energy"}))

@@ -2,14 +2,10 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use credentials::SecretData;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rand::RngCore;
+use node_api::SecretData;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::error::{sign_in_error, Error, Result};
 
@@ -124,32 +120,6 @@ impl Token {
             id: data.get_str("id").map(str::to_owned),
         })
     }
-}
-
-/// A PKCE verifier and its S256 challenge. The verifier stays on the server.
-pub struct Pkce {
-    /// The verifier, sent with the code exchange.
-    pub verifier: SecretString,
-    /// `BASE64URL(SHA256(verifier))`, sent with the authorize request.
-    pub challenge: String,
-}
-
-impl Pkce {
-    /// A fresh random verifier (43 characters) and its challenge.
-    pub fn generate() -> Pkce {
-        let mut bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let verifier = URL_SAFE_NO_PAD.encode(bytes);
-        Pkce {
-            challenge: challenge(&verifier),
-            verifier: SecretString::from(verifier),
-        }
-    }
-}
-
-/// The S256 challenge for a verifier.
-pub fn challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// One Salesforce credential, read from the store and checked.
@@ -594,16 +564,5 @@ mod tests {
             e.to_string(),
             "invalid credential field clientSecret: expected a non-empty text value"
         );
-    }
-
-    #[test]
-    fn pkce_challenge_is_s256_of_the_verifier() {
-        // Expected value computed with `openssl dgst -sha256 -binary | base64url`.
-        assert_eq!(
-            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFAEjXk"),
-            "45XvN4R_7A9kchqu77ariGP4_g2syBYofEi-lcR5joM"
-        );
-        let p = Pkce::generate();
-        assert_eq!(p.challenge, challenge(p.verifier.expose_secret()));
     }
 }

@@ -102,16 +102,27 @@ impl RetryPolicy {
     }
 }
 
-/// One REST call: method, path, optional JSON body and headers, and whether it may be sent
-/// twice. GET, HEAD, DELETE, PUT and PATCH (record update, upsert by external id) are safe
-/// to repeat; POST (create) is not unless the caller says so with [`Call::idempotent`].
+/// One REST call: method, path, optional body (JSON, or raw bytes such as a multipart
+/// upload or a CSV batch) and headers, and whether it may be sent twice. GET, HEAD, DELETE,
+/// PUT and PATCH (record update, upsert by external id) are safe to repeat; POST (create) is
+/// not unless the caller says so with [`Call::idempotent`].
 #[derive(Debug, Clone)]
 pub struct Call<'a> {
     method: HttpMethod,
     path: &'a str,
-    body: Option<&'a Value>,
+    body: Option<Body<'a>>,
     headers: Vec<(&'static str, String)>,
     idempotent: bool,
+}
+
+/// A request body, borrowed so a retry sends it again without the caller's help.
+#[derive(Debug, Clone, Copy)]
+enum Body<'a> {
+    Json(&'a Value),
+    Raw {
+        content_type: &'a str,
+        bytes: &'a [u8],
+    },
 }
 
 impl<'a> Call<'a> {
@@ -137,7 +148,17 @@ impl<'a> Call<'a> {
 
     /// Sends `body` as JSON.
     pub fn json(mut self, body: &'a Value) -> Self {
-        self.body = Some(body);
+        self.body = Some(Body::Json(body));
+        self
+    }
+
+    /// Sends `bytes` as they are, with `content_type` (e.g. `multipart/form-data;
+    /// boundary=...` for a ContentVersion upload, `text/csv` for a Bulk API batch).
+    pub fn raw(mut self, content_type: &'a str, bytes: &'a [u8]) -> Self {
+        self.body = Some(Body::Raw {
+            content_type,
+            bytes,
+        });
         self
     }
 
@@ -251,7 +272,7 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Response> {
         let mut call = Call::new(method, path);
-        call.body = body;
+        call.body = body.map(Body::Json);
         self.call(id, &call).await
     }
 
@@ -323,8 +344,17 @@ impl Client {
         for (name, value) in &call.headers {
             req = req.header(*name, value);
         }
-        if let Some(b) = call.body {
-            req = req.json(b);
+        match call.body {
+            Some(Body::Json(b)) => req = req.json(b),
+            Some(Body::Raw {
+                content_type,
+                bytes,
+            }) => {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(bytes.to_vec());
+            }
+            None => {}
         }
         counters.api_call();
         let res = match req.send().await {

@@ -114,9 +114,9 @@ pub enum Error {
         /// The value given.
         got: String,
     },
-    /// The credential store failed.
+    /// The credential store failed, or the credential is gone.
     #[error(transparent)]
-    CredentialStore(#[from] credentials::Error),
+    Credentials(#[from] node_api::CredentialError),
 }
 
 /// Where a transport failure happened.

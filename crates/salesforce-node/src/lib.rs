@@ -1,11 +1,13 @@
-//! Salesforce for Switchyard: signing in with the three credential types, keeping the
-//! resulting tokens alive, and calling the REST API with them.
+//! Salesforce for Switchyard, as a plugin: signing in with the three credential types,
+//! keeping the resulting tokens alive, calling the REST API with them, and the node built on
+//! that. The engine knows this crate only as the [`Plugin`](node_api::Plugin) [`plugin()`]
+//! returns.
 //!
 //! # Layout
 //! - [`credential_types`]: the three Salesforce credential types (n8n's names and fields).
 //! - [`error`]: the crate's [`Error`]; sign-in failures carry the setup step to fix.
 //! - [`auth`]: one sign-in per method (JWT bearer, OAuth2 refresh and code exchange,
-//!   client credentials), URL checks (https, loopback exception) and PKCE.
+//!   client credentials), URL checks (https, loopback exception).
 //! - [`provider`]: the [`TokenProvider`]: per credential an in-memory token, persisted
 //!   encrypted through the credential store, one sign-in shared by concurrent callers.
 //!   A generation per credential keeps a sign-in that raced a credential update from
@@ -14,19 +16,27 @@
 //!   with backoff for calls safe to repeat, API usage per answer, queries as page streams.
 //! - [`metrics`]: per credential counters of API calls, sign-ins and refreshes, and the
 //!   last API usage seen; read with [`Client::metrics`].
+//! - [`node`]: the [`SalesforceNode`] (`n8n-nodes-base.salesforce`): every n8n resource and
+//!   operation over the [`Client`], record writes in batches.
+//! - [`plugin`]: the plugin value: settings, credential types, the node, the credential test,
+//!   the OAuth2 connect strategy, cache invalidation and metrics.
 
 pub mod auth;
 pub mod client;
 pub mod credential_types;
 pub mod error;
 pub mod metrics;
+pub mod node;
+pub mod plugin;
 pub mod provider;
 
-pub use auth::{AuthSettings, Pkce, Token};
+pub use auth::{AuthSettings, Token};
 pub use client::{
     parse_api_version, Call, Client, QueryOptions, QueryPage, Response, RetryPolicy,
     API_VERSION_SETTING, DEFAULT_API_VERSION,
 };
 pub use error::{ApiError, Error, Result, SignInProblem, TransportKind};
 pub use metrics::{ApiUsage, CredentialMetrics};
+pub use node::{BulkPolling, LimitBackoff, NodeSettings, SalesforceNode, DEFAULT_BULK_THRESHOLD};
+pub use plugin::{plugin, SalesforcePlugin};
 pub use provider::TokenProvider;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use credentials::CredentialStore;
+use node_api::CredentialProvider;
 use secrecy::ExposeSecret;
 
 use crate::auth::{AuthSettings, Method, Token};
@@ -42,7 +42,7 @@ struct Entry {
 
 /// Hands out access tokens per credential; see the module docs.
 pub struct TokenProvider {
-    store: CredentialStore,
+    credentials: Arc<dyn CredentialProvider>,
     http: reqwest::Client,
     settings: AuthSettings,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
@@ -58,14 +58,14 @@ impl std::fmt::Debug for TokenProvider {
 }
 
 impl TokenProvider {
-    /// A provider reading credentials from `store` and signing in over `http`.
+    /// A provider reading credentials from `credentials` and signing in over `http`.
     pub fn new(
-        store: CredentialStore,
+        credentials: Arc<dyn CredentialProvider>,
         http: reqwest::Client,
         settings: AuthSettings,
     ) -> TokenProvider {
         TokenProvider {
-            store,
+            credentials,
             http,
             settings,
             entries: Mutex::new(HashMap::new()),
@@ -81,11 +81,6 @@ impl TokenProvider {
     /// The URL settings.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
-    }
-
-    /// The credential store.
-    pub fn store(&self) -> &CredentialStore {
-        &self.store
     }
 
     /// Counters of every credential used so far, ordered by credential id.
@@ -113,9 +108,9 @@ impl TokenProvider {
             }
         }
         slot.token = None;
-        let credential = self.store.get(id).await?;
+        let credential = self.credentials.by_id(id).await?;
         let method =
-            Method::from_credential(&credential.meta.type_name, &credential.data, &self.settings)?;
+            Method::from_credential(&credential.type_name, &credential.data, &self.settings)?;
         let stored = credential
             .token_data
             .as_ref()
@@ -152,7 +147,7 @@ impl TokenProvider {
                     return Ok(Arc::new(new));
                 }
                 // Stored in one write, so a rotated refresh token never goes missing.
-                self.store
+                self.credentials
                     .set_token_data(id, Some(new.to_token_data()))
                     .await?;
                 // Should the credential change while this write is under way, the write may
@@ -191,16 +186,7 @@ impl TokenProvider {
 
     /// The credential's sign-in method, as stored now.
     pub async fn method(&self, id: &str) -> Result<Method> {
-        let credential = self.store.get(id).await?;
-        Method::from_credential(&credential.meta.type_name, &credential.data, &self.settings)
-    }
-
-    /// Stores tokens obtained outside the provider (the OAuth2 connect flow) and caches them.
-    pub async fn store_token(&self, id: &str, token: Token) -> Result<()> {
-        self.store
-            .set_token_data(id, Some(token.to_token_data()))
-            .await?;
-        self.invalidate(id);
-        Ok(())
+        let credential = self.credentials.by_id(id).await?;
+        Method::from_credential(&credential.type_name, &credential.data, &self.settings)
     }
 }

@@ -87,7 +87,7 @@ async fn credential(store: &CredentialStore, org: &FakeOrg) -> String {
 }
 
 fn client(store: &CredentialStore, version: &str, retry: RetryPolicy) -> Client {
-    let provider = TokenProvider::new(store.clone(), reqwest::Client::new(), SETTINGS);
+    let provider = TokenProvider::new(Arc::new(store.clone()), reqwest::Client::new(), SETTINGS);
     Client::new(Arc::new(provider), version).with_retry(retry)
 }
 
@@ -260,7 +260,7 @@ async fn a_connection_that_was_never_made_is_retried_even_for_a_post() {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let provider = TokenProvider::new(store.clone(), http, SETTINGS);
+    let provider = TokenProvider::new(Arc::new(store.clone()), http, SETTINGS);
     let sf = Client::new(Arc::new(provider), "v64.0").with_retry(FAST);
     sf.get(&id, "/limits").await.unwrap();
     org.shutdown().await;

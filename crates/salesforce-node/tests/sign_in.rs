@@ -15,7 +15,7 @@ use salesforce_node::auth::Method;
 use salesforce_node::{
     AuthSettings, Client, Error, SignInProblem, TokenProvider, DEFAULT_API_VERSION,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 const KEY: &str = "test-consumer-key";
@@ -90,7 +90,7 @@ async fn create(store: &CredentialStore, type_name: &str, data: Value) -> String
 }
 
 fn client(store: &CredentialStore) -> Client {
-    let provider = TokenProvider::new(store.clone(), reqwest::Client::new(), SETTINGS);
+    let provider = TokenProvider::new(Arc::new(store.clone()), reqwest::Client::new(), SETTINGS);
     Client::new(Arc::new(provider), DEFAULT_API_VERSION)
 }
 
@@ -335,7 +335,7 @@ async fn client_credentials_sign_in_and_errors() {
 
     // https only, unless the operator allows loopback http.
     let strict = TokenProvider::new(
-        store.clone(),
+        Arc::new(store.clone()),
         reqwest::Client::new(),
         AuthSettings::default(),
     );
@@ -420,16 +420,13 @@ async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_s
 
         let provider = api.provider();
         let method = provider.method(&id).await.unwrap();
-        let pkce = salesforce_node::Pkce::generate();
+        // A fixed PKCE pair (the engine makes fresh ones): the S256 hash of the verifier.
+        let verifier = SecretString::from("switchyard-test-verifier-0123456789abcdefghijklmnop");
+        let challenge = "0Abwq48oJR-YNuvgDJ9GAqtCCD9vUZ5yrD7hXQ8IgKg";
         let redirect = "http://127.0.0.1:9/rest/oauth2-credential/callback";
-        let code = authorize(
-            &method
-                .authorize_url(redirect, "s", &pkce.challenge)
-                .unwrap(),
-        )
-        .await;
+        let code = authorize(&method.authorize_url(redirect, "s", challenge).unwrap()).await;
         let token = method
-            .exchange_code(provider.http(), &SETTINGS, &code, &pkce.verifier, redirect)
+            .exchange_code(provider.http(), &SETTINGS, &code, &verifier, redirect)
             .await
             .unwrap();
         let first_refresh = token
@@ -438,7 +435,12 @@ async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_s
             .unwrap()
             .expose_secret()
             .to_owned();
-        provider.store_token(&id, token).await.unwrap();
+        // What the engine's callback does: store the token data, then tell the plugin.
+        store
+            .set_token_data(&id, Some(token.to_token_data()))
+            .await
+            .unwrap();
+        provider.invalidate(&id);
         assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
 
         org.expire_tokens_now();

@@ -9,6 +9,7 @@
 //! overwritten; see [`CredentialStore::update`] and [`CredentialStore::rotate`].
 
 mod cache;
+mod provider;
 mod rotate;
 mod transfer;
 
@@ -19,13 +20,13 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
-use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 use crate::types::CredentialTypes;
 use crate::vault::{KeyRing, VaultError};
 use db::Db;
 use node_api::item::json_kind;
+pub use node_api::SecretData;
 use node_api::{CredentialType, FieldProblem, TokensAfterUpdate, ValidateOptions, ValidationError};
 
 pub use rotate::{RotateOptions, RotateReport};
@@ -152,56 +153,6 @@ fn format_time(at: &DateTime<Utc>) -> String {
 fn now() -> DateTime<Utc> {
     // Truncated to what is stored, so values returned by writes equal later reads.
     Utc::now().trunc_subsecs(6)
-}
-
-/// Decrypted credential fields. `Debug` shows only the field names; the strings are
-/// zeroized when dropped.
-#[derive(Clone, PartialEq)]
-pub struct SecretData(Map<String, Value>);
-
-impl SecretData {
-    /// Wraps decrypted fields.
-    pub fn new(fields: Map<String, Value>) -> Self {
-        Self(fields)
-    }
-
-    /// The fields, secrets included.
-    pub fn expose(&self) -> &Map<String, Value> {
-        &self.0
-    }
-
-    /// A string field, secrets included.
-    pub fn get_str(&self, field: &str) -> Option<&str> {
-        self.0.get(field).and_then(Value::as_str)
-    }
-}
-
-impl fmt::Debug for SecretData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Redacted;
-        impl fmt::Debug for Redacted {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("[redacted]")
-            }
-        }
-        f.debug_map()
-            .entries(self.0.keys().map(|k| (k, Redacted)))
-            .finish()
-    }
-}
-
-impl Drop for SecretData {
-    fn drop(&mut self) {
-        fn wipe(value: &mut Value) {
-            match value {
-                Value::String(s) => s.zeroize(),
-                Value::Array(items) => items.iter_mut().for_each(wipe),
-                Value::Object(map) => map.values_mut().for_each(wipe),
-                _ => {}
-            }
-        }
-        self.0.values_mut().for_each(wipe);
-    }
 }
 
 /// A decrypted credential.
@@ -567,7 +518,7 @@ impl CredentialStore {
     fn open_row(&self, row: &Row) -> Result<Credential> {
         let data = self.open_map(&row.id, &row.data_key_id, &row.data, row.id.as_bytes())?;
         let token_data = match (&row.token_key_id, &row.token_data) {
-            (Some(key_id), Some(blob)) => Some(SecretData(self.open_map(
+            (Some(key_id), Some(blob)) => Some(SecretData::new(self.open_map(
                 &row.id,
                 key_id,
                 blob,
@@ -577,7 +528,7 @@ impl CredentialStore {
         };
         Ok(Credential {
             meta: row.meta()?,
-            data: SecretData(data),
+            data: SecretData::new(data),
             token_data,
         })
     }
@@ -649,7 +600,7 @@ impl CredentialStore {
             let new_data = match &patch.data {
                 None => None,
                 Some(Value::Object(fields)) => {
-                    let stored = SecretData(self.open_map(
+                    let stored = SecretData::new(self.open_map(
                         &row.id,
                         &row.data_key_id,
                         &row.data,
@@ -658,7 +609,7 @@ impl CredentialStore {
                     let merged = Value::Object(ty.merge_update(stored.expose(), fields));
                     match ty.validate(&merged, &self.inner.opts) {
                         Ok(data) if data == *stored.expose() => None,
-                        Ok(data) => Some(SecretData(data)),
+                        Ok(data) => Some(SecretData::new(data)),
                         Err(e) => {
                             problems.extend(e.problems);
                             None
@@ -765,19 +716,24 @@ impl CredentialStore {
         let (Some(key_id), Some(blob)) = (&row.token_key_id, &row.token_data) else {
             return Ok(None);
         };
-        let stored =
-            SecretData(self.open_map(&row.id, &row.data_key_id, &row.data, row.id.as_bytes())?);
+        let stored = SecretData::new(self.open_map(
+            &row.id,
+            &row.data_key_id,
+            &row.data,
+            row.id.as_bytes(),
+        )?);
         if ty.tokens_after_update(stored.expose(), data) != TokensAfterUpdate::DropAccessToken {
             return Ok(None);
         }
         let mut token =
-            SecretData(self.open_map(&row.id, key_id, blob, token_aad(&row.id).as_bytes())?);
-        token.0.remove("access_token");
+            SecretData::new(self.open_map(&row.id, key_id, blob, token_aad(&row.id).as_bytes())?);
+        token.expose_mut().remove("access_token");
         if token.get_str("refresh_token").is_none() {
             return Ok(None);
         }
-        let plain =
-            zeroize::Zeroizing::new(serde_json::to_vec(&token.0).expect("a JSON map serializes"));
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(token.expose()).expect("a JSON map serializes"),
+        );
         let sealed = self.inner.keys.seal(&plain, token_aad(&row.id).as_bytes());
         Ok(Some((sealed, blob.clone())))
     }
@@ -817,7 +773,7 @@ impl CredentialStore {
                     let plain = zeroize::Zeroizing::new(
                         serde_json::to_vec(&fields).expect("a JSON map serializes"),
                     );
-                    drop(SecretData(fields));
+                    drop(SecretData::new(fields));
                     let sealed = self.inner.keys.seal(&plain, token_aad(id).as_bytes());
                     sqlx::query(
                         "UPDATE credentials SET token_key_id = $1, token_data = $2 WHERE id = $3",

@@ -226,19 +226,35 @@ mod tests {
 
     use super::BatchOutcome;
     use crate::{
-        Actor, CredentialPatch, CredentialStore, CredentialTypes, EncryptionKey, KeyRing,
-        NewCredential, ValidateOptions,
+        Actor, CredentialPatch, CredentialStore, CredentialType, CredentialTypes, EncryptionKey,
+        FieldKind, FieldSpec, KeyRing, NewCredential, ValidateOptions,
     };
     use db::{testing, Db};
+
+    fn test_type() -> CredentialType {
+        let text = |name, secret| FieldSpec {
+            name,
+            kind: FieldKind::Text,
+            required: true,
+            secret,
+            description: "",
+            default: None,
+        };
+        CredentialType {
+            oauth2: true,
+            ..CredentialType::new(
+                "testOAuth2Api",
+                "Test OAuth2",
+                vec![text("clientId", false), text("clientSecret", true)],
+            )
+        }
+    }
 
     fn store(db: &Db, ring: KeyRing) -> CredentialStore {
         CredentialStore::new(
             db.clone(),
             Arc::new(ring),
-            Arc::new(
-                CredentialTypes::new(salesforce_node::credential_types::credential_types())
-                    .expect("distinct types"),
-            ),
+            Arc::new(CredentialTypes::new([test_type()]).expect("distinct types")),
             ValidateOptions::default(),
         )
     }
@@ -251,7 +267,7 @@ mod tests {
             let new = NewCredential {
                 id: Some(name.into()),
                 name: name.into(),
-                type_name: "salesforceOAuth2Api".into(),
+                type_name: "testOAuth2Api".into(),
                 data: json!({"clientId": "c", "clientSecret": format!("{name}-old")}),
             };
             ids.push(old_store.create(new, &Actor::Cli).await.unwrap().id);

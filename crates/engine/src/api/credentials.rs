@@ -43,7 +43,7 @@ async fn create(
     }
     let name = checked_name(body.get("name"), &mut problems);
     let type_name = match body.get("type") {
-        Some(Value::String(t)) if state.registry.get(t).is_some() => Some(t.clone()),
+        Some(Value::String(t)) if state.credentials.types().get(t).is_some() => Some(t.clone()),
         Some(Value::String(t)) => {
             problems.push(format!(
                 "type: unknown credential type {t:?}; expected one of {}",
@@ -68,7 +68,11 @@ async fn create(
         }
     };
     if let (Some(type_name), Some(data)) = (&type_name, &data) {
-        let kind = state.registry.get(type_name).expect("checked above");
+        let kind = state
+            .credentials
+            .types()
+            .get(type_name)
+            .expect("checked above");
         if let Err(invalid) = kind.validate(data, &state.validate_options) {
             problems.extend(invalid.problems.iter().map(|p| format!("data.{p}")));
         }
@@ -163,7 +167,7 @@ async fn update(
         .update(&id, CredentialPatch { name, data }, &actor)
         .await?;
     // New settings (a rotated secret or key) apply to the very next call.
-    state.salesforce.provider().invalidate(&id);
+    state.plugins.credential_changed(&id);
     Ok(Json(Value::Object(to_object(&meta)?)))
 }
 
@@ -174,19 +178,35 @@ async fn remove(
 ) -> ApiResult<Json<Value>> {
     let (meta, _) = state.credentials.get_redacted(&id).await?;
     state.credentials.delete(&id, &actor).await?;
-    state.salesforce.provider().invalidate(&id);
+    state.plugins.credential_changed(&id);
     Ok(Json(Value::Object(to_object(&meta)?)))
 }
 
-/// Signs in and asks Salesforce who we are: `{"status":"OK"}`, or `{"status":"Error",
-/// "message": ...}` naming the setup step to fix. An unknown id is a 404.
+/// Asks the plugin that owns the credential's type to test it (Salesforce: sign in and ask
+/// who we are): `{"status":"OK"}`, or `{"status":"Error", "message": ...}` naming the setup
+/// step to fix. An unknown id is a 404; a type without a test, a 400.
 async fn test(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    state.credentials.get_redacted(&id).await?;
-    Ok(Json(match state.salesforce.userinfo(&id).await {
-        Ok(_) => json!({"status": "OK"}),
-        Err(e) => {
-            tracing::info!(credential_id = %id, error = %e, "credential test failed");
-            json!({"status": "Error", "message": e.to_string()})
+    let stored = node_api::CredentialProvider::by_id(&state.credentials, &id)
+        .await
+        .map_err(|e| match e {
+            node_api::CredentialError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            other => ApiError::Internal(other.into()),
+        })?;
+    let outcome = match state.plugins.owner_of(&stored.type_name) {
+        Some(plugin) => plugin.test_credential(&stored).await,
+        None => None,
+    };
+    let Some(outcome) = outcome else {
+        return Err(ApiError::BadRequest(format!(
+            "credentials of type {} cannot be tested",
+            stored.type_name
+        )));
+    };
+    Ok(Json(match outcome {
+        Ok(()) => json!({"status": "OK"}),
+        Err(message) => {
+            tracing::info!(credential_id = %id, error = %message, "credential test failed");
+            json!({"status": "Error", "message": message})
         }
     }))
 }
@@ -195,7 +215,7 @@ async fn schema(
     State(state): State<AppState>,
     Path(type_name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let kind = state.registry.get(&type_name).ok_or_else(|| {
+    let kind = state.credentials.types().get(&type_name).ok_or_else(|| {
         ApiError::NotFound(format!(
             "unknown credential type {type_name:?}; expected one of {}",
             known_types(&state)
@@ -228,7 +248,12 @@ fn valid_id(id: &str) -> bool {
 }
 
 fn known_types(state: &AppState) -> String {
-    state.registry.names().collect::<Vec<_>>().join(", ")
+    state
+        .credentials
+        .types()
+        .names()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn invalid_body(problems: Vec<String>) -> ApiError {

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod metrics;
 pub mod oauth2;
 pub mod webhooks;
+pub mod workflows;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,8 +25,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = credentials::router()
         .merge(oauth2::auth_router())
         .route_layer(require_key());
-    let workflows =
-        crate::workflow::api::router(state.workflows.clone()).route_layer(require_key());
+    let workflows = workflows::router(state.workflows.clone()).route_layer(require_key());
     Router::new()
         .route("/healthz", get(healthz))
         .merge(metrics::router())

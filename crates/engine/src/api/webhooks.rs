@@ -16,10 +16,9 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::workflow::api::WorkflowService;
-use crate::workflow::webhook::{
-    find_webhook_node, start_webhook_cancellable, WebhookRequest, WebhookTarget,
-};
+use crate::webhook_index::WebhookTarget;
+use crate::workflows::WorkflowService;
+use workflow::webhook::{find_webhook_node, start_webhook_cancellable, WebhookRequest};
 
 /// The webhook routes; their body limit is the webhook one, not the API's.
 pub fn router(body_limit: usize) -> Router<AppState> {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use db::testing;
 use engine::app::{self, AppState};
@@ -109,15 +110,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(settings: Settings) -> Self {
-        Self::start_with_nodes(settings, engine::workflow::NodeRegistry::with_core_nodes()).await
+        Self::start_with_plugins(settings, engine::plugins::builtin()).await
     }
 
-    /// A server whose workflows can use the node types of `nodes` (core nodes plus test plugins).
-    pub async fn start_with_nodes(
+    /// A server hosting `plugins` instead of the built-in ones.
+    pub async fn start_with_plugins(
         settings: Settings,
-        nodes: engine::workflow::NodeRegistry,
+        plugins: Vec<Arc<dyn node_api::Plugin>>,
     ) -> Self {
-        let state = app::open_with_nodes(settings, nodes)
+        let state = app::open_with_plugins(settings, plugins)
             .await
             .expect("server opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -172,6 +173,50 @@ impl TestServer {
                 .expect("server stops cleanly");
         }
     }
+}
+
+/// A plugin made of test nodes and polling triggers, nothing else.
+pub struct NodesPlugin {
+    pub nodes: Vec<Arc<dyn node_api::Node>>,
+    pub triggers: Vec<Arc<dyn node_api::PollingTrigger>>,
+}
+
+impl node_api::Plugin for NodesPlugin {
+    fn name(&self) -> &'static str {
+        "test-nodes"
+    }
+
+    fn start(&self, _host: node_api::Host) -> Result<Arc<dyn node_api::PluginRuntime>, String> {
+        Ok(Arc::new(NodesRuntime {
+            nodes: self.nodes.clone(),
+            triggers: self.triggers.clone(),
+        }))
+    }
+}
+
+struct NodesRuntime {
+    nodes: Vec<Arc<dyn node_api::Node>>,
+    triggers: Vec<Arc<dyn node_api::PollingTrigger>>,
+}
+
+impl node_api::PluginRuntime for NodesRuntime {
+    fn nodes(&self) -> Vec<Arc<dyn node_api::Node>> {
+        self.nodes.clone()
+    }
+
+    fn polling_triggers(&self) -> Vec<Arc<dyn node_api::PollingTrigger>> {
+        self.triggers.clone()
+    }
+}
+
+/// The built-in plugins plus one made of `nodes` and `triggers`.
+pub fn with_test_nodes(
+    nodes: Vec<Arc<dyn node_api::Node>>,
+    triggers: Vec<Arc<dyn node_api::PollingTrigger>>,
+) -> Vec<Arc<dyn node_api::Plugin>> {
+    let mut plugins = engine::plugins::builtin();
+    plugins.push(Arc::new(NodesPlugin { nodes, triggers }));
+    plugins
 }
 
 /// Sends `request` and returns the status with the JSON body (`null` when the body is not

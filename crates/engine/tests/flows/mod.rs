@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use engine::workflow::{CancelHandle, ExecutionResult, Executor, RunRequest, Workflow};
 use node_api::{ExecutionMode, Item};
 use serde_json::{json, Value};
+use workflow::{CancelHandle, ExecutionResult, Executor, RunRequest, Workflow};
 
 /// A workflow (id `wf-test`, name `test workflow`, v1 order) from nodes and connections given
 /// as `(from, output, to, input)`.

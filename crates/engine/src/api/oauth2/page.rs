@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use salesforce_node::Error as SfError;
+use node_api::ConnectError;
 
 use super::pending::STATE_TTL;
 
@@ -18,14 +18,24 @@ pub(super) enum Failure {
     Expired,
     /// Already consumed by an earlier callback.
     AlreadyUsed,
-    /// The user chose Deny in Salesforce.
-    AccessDenied { description: String },
-    /// Salesforce redirected back with another `error`.
-    Salesforce { error: String, description: String },
-    /// The credential was deleted while the user was in Salesforce.
+    /// The user chose Deny at the service (named when the state told which credential).
+    AccessDenied {
+        provider: Option<String>,
+        description: String,
+    },
+    /// The service redirected back with another `error`.
+    Provider {
+        provider: Option<String>,
+        error: String,
+        description: String,
+    },
+    /// The credential was deleted while the user was at the service.
     CredentialGone,
-    /// The code exchange (or reading the credential for it) failed.
-    Exchange(SfError),
+    /// The code exchange failed.
+    Exchange {
+        provider: String,
+        error: ConnectError,
+    },
     /// Storing failed; logged, not shown.
     Internal(anyhow::Error),
 }
@@ -38,10 +48,10 @@ impl Failure {
             Failure::InvalidState => "invalid state",
             Failure::Expired => "expired state",
             Failure::AlreadyUsed => "state already used",
-            Failure::AccessDenied { .. } => "access denied in Salesforce",
-            Failure::Salesforce { .. } => "Salesforce returned an error",
+            Failure::AccessDenied { .. } => "access denied at the service",
+            Failure::Provider { .. } => "the service returned an error",
             Failure::CredentialGone => "credential deleted",
-            Failure::Exchange(_) => "code exchange failed",
+            Failure::Exchange { .. } => "code exchange failed",
             Failure::Internal(_) => "internal error",
         }
     }
@@ -51,9 +61,7 @@ impl Failure {
             Failure::AccessDenied { .. } => StatusCode::FORBIDDEN,
             Failure::AlreadyUsed => StatusCode::CONFLICT,
             Failure::CredentialGone => StatusCode::NOT_FOUND,
-            Failure::Exchange(SfError::Transport { .. } | SfError::Unexpected { .. }) => {
-                StatusCode::BAD_GATEWAY
-            }
+            Failure::Exchange { error, .. } if error.unreachable => StatusCode::BAD_GATEWAY,
             Failure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -63,7 +71,7 @@ impl Failure {
         let again = "Start the connection again from the credential.";
         match self {
             Failure::Missing(what) => format!(
-                "Salesforce did not send back the expected parameters (missing: {what}). {again}"
+                "The service did not send back the expected parameters (missing: {what}). {again}"
             ),
             Failure::InvalidState => format!(
                 "The state of this connection attempt is not valid: it was altered or was not issued by this Switchyard. {again}"
@@ -75,22 +83,31 @@ impl Failure {
             Failure::AlreadyUsed => format!(
                 "This connection attempt was already used: each one completes only once. {again}"
             ),
-            Failure::AccessDenied { description } => {
+            Failure::AccessDenied {
+                provider,
+                description,
+            } => {
+                let at = provider.as_deref().unwrap_or("the service");
                 let said = if description.is_empty() {
                     String::new()
                 } else {
-                    format!(" (Salesforce said: {description})")
+                    format!(" ({at} said: {description})")
                 };
-                format!("Access was denied in Salesforce{said}, so the credential was not connected. To connect it, start again and choose Allow.")
+                format!("Access was denied in {at}{said}, so the credential was not connected. To connect it, start again and choose Allow.")
             }
-            Failure::Salesforce { error, description } => {
-                format!("Salesforce answered with an error: {error}: {description}. {again}")
+            Failure::Provider {
+                provider,
+                error,
+                description,
+            } => {
+                let who = provider.as_deref().unwrap_or("The service");
+                format!("{who} answered with an error: {error}: {description}. {again}")
             }
             Failure::CredentialGone => {
                 "The credential was deleted while the connection was in progress.".into()
             }
-            Failure::Exchange(e) => {
-                format!("Salesforce refused to complete the connection: {e}")
+            Failure::Exchange { provider, error } => {
+                format!("{provider} refused to complete the connection: {error}")
             }
             Failure::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "OAuth2 callback failed");
@@ -147,7 +164,7 @@ fn document(title: &str, body: &str, script: &str) -> String {
 }
 
 /// 200: tells the opener (n8n's UI listens for `success`) and closes itself.
-pub(super) fn success(credential_name: &str, origin: Option<&str>) -> Response {
+pub(super) fn success(credential_name: &str, provider: &str, origin: Option<&str>) -> Response {
     // A JSON string is a valid JS string literal; `<` is escaped so `</script>` cannot occur.
     let target = serde_json::to_string(origin.unwrap_or("*"))
         .expect("a string serializes")
@@ -156,8 +173,9 @@ pub(super) fn success(credential_name: &str, origin: Option<&str>) -> Response {
         "<script>if (window.opener) {{ window.opener.postMessage('success', {target}); }} window.close();</script>"
     );
     let body = format!(
-        "<p id=\"message\">Credential &ldquo;{}&rdquo; is connected to Salesforce. This window closes itself; if it does not, close it.</p>",
-        escape(credential_name)
+        "<p id=\"message\">Credential &ldquo;{}&rdquo; is connected to {}. This window closes itself; if it does not, close it.</p>",
+        escape(credential_name),
+        escape(provider)
     );
     html(
         StatusCode::OK,

@@ -1,4 +1,4 @@
-//! Pending connect attempts: the `state` handed to Salesforce and the row behind it.
+//! Pending connect attempts: the `state` handed to the service and the row behind it.
 //!
 //! The `state` is `sy1.{key id}.{sealed}`: `{sid, cid, exp}` sealed with the credential
 //! store's key ring (AES-256-GCM, so it is both secret and tamper-proof), bound to the
@@ -12,8 +12,9 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use credentials::CredentialStore;
 use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// How long an authorize URL can be completed.
 pub const STATE_TTL: TimeDelta = TimeDelta::minutes(5);
@@ -101,12 +102,14 @@ pub async fn start(
     let mut sid = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut sid);
     let sid = URL_SAFE_NO_PAD.encode(sid);
-    let pkce = salesforce_node::Pkce::generate();
+    // PKCE (RFC 7636): 32 random bytes as the verifier, its S256 hash as the challenge.
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let pkce_verifier = zeroize::Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes));
     let expires = now + STATE_TTL;
-    let verifier = store.keys().seal(
-        pkce.verifier.expose_secret().as_bytes(),
-        &verifier_aad(&sid),
-    );
+    let verifier = store
+        .keys()
+        .seal(pkce_verifier.as_bytes(), &verifier_aad(&sid));
     sqlx::query(
         "INSERT INTO oauth_states (id, credential_id, verifier_key_id, verifier, redirect_uri, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -133,8 +136,13 @@ pub async fn start(
             sealed.key_id,
             URL_SAFE_NO_PAD.encode(sealed.blob)
         ),
-        challenge: pkce.challenge,
+        challenge: challenge(&pkce_verifier),
     })
+}
+
+/// The PKCE S256 challenge of `verifier`: `BASE64URL(SHA256(verifier))`.
+pub fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// Opens a state without consuming it: the credential it names and its claims.
@@ -152,6 +160,11 @@ fn open(store: &CredentialStore, state: &str) -> Result<Claims, StateError> {
         .open(key_id, &blob, STATE_AAD)
         .map_err(|_| StateError::Invalid)?;
     serde_json::from_slice(&plain).map_err(|_| StateError::Invalid)
+}
+
+/// The credential a genuine state was issued for, without consuming it.
+pub fn peek(store: &CredentialStore, state: &str) -> Result<String, StateError> {
+    open(store, state).map(|claims| claims.cid)
 }
 
 /// Checks and consumes a state: at most one caller ever gets `Ok` for one state.
@@ -199,11 +212,31 @@ mod tests {
     use std::sync::Arc;
 
     use credentials::{
-        Actor, CredentialTypes, EncryptionKey, KeyRing, NewCredential, ValidateOptions,
+        Actor, CredentialType, CredentialTypes, EncryptionKey, FieldKind, FieldSpec, KeyRing,
+        NewCredential, ValidateOptions,
     };
     use serde_json::json;
 
     use super::*;
+    use secrecy::ExposeSecret;
+
+    fn oauth2_type() -> CredentialType {
+        CredentialType {
+            oauth2: true,
+            ..CredentialType::new(
+                "testOAuth2Api",
+                "Test OAuth2",
+                vec![FieldSpec {
+                    name: "clientId",
+                    kind: FieldKind::Text,
+                    required: true,
+                    secret: false,
+                    description: "",
+                    default: None,
+                }],
+            )
+        }
+    }
 
     async fn store() -> (CredentialStore, tempfile::TempDir, String) {
         let (db, dir) = db::testing::sqlite().await;
@@ -211,25 +244,31 @@ mod tests {
         let store = CredentialStore::new(
             db,
             Arc::new(keys),
-            Arc::new(
-                CredentialTypes::new(salesforce_node::credential_types::credential_types())
-                    .expect("distinct types"),
-            ),
+            Arc::new(CredentialTypes::new([oauth2_type()]).expect("distinct types")),
             ValidateOptions::default(),
         );
         let meta = store
             .create(
                 NewCredential {
                     id: None,
-                    name: "sf".into(),
-                    type_name: "salesforceOAuth2Api".into(),
-                    data: json!({"environment": "production", "clientId": "k", "clientSecret": "s"}),
+                    name: "svc".into(),
+                    type_name: "testOAuth2Api".into(),
+                    data: json!({"clientId": "k"}),
                 },
                 &Actor::Cli,
             )
             .await
             .unwrap();
         (store, dir, meta.id)
+    }
+
+    #[test]
+    fn pkce_challenge_is_s256_of_the_verifier() {
+        // Expected value computed with `openssl dgst -sha256 -binary | base64url`.
+        assert_eq!(
+            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFAEjXk"),
+            "45XvN4R_7A9kchqu77ariGP4_g2syBYofEi-lcR5joM"
+        );
     }
 
     #[tokio::test]
@@ -243,7 +282,7 @@ mod tests {
         assert_eq!(pending.credential_id, id);
         assert_eq!(pending.redirect_uri, "https://sy.example/cb");
         assert_eq!(
-            salesforce_node::auth::challenge(pending.verifier.expose_secret()),
+            challenge(pending.verifier.expose_secret()),
             started.challenge
         );
         assert!(!format!("{pending:?}").contains(pending.verifier.expose_secret()));

@@ -1,10 +1,9 @@
 //! Validation of a workflow before it is saved or run: every problem names its node.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use node_api::{CredentialRef, NodeDescription};
-use serde_json::Value;
 
 use super::error::{Problem, WorkflowError};
 use super::model::{Workflow, WorkflowNode};
@@ -64,11 +63,8 @@ pub async fn validate(
                     .into(),
             ));
         }
-        for spec in &desc.parameters {
-            if spec.required && shown(&spec.show, node, desc) && is_empty(lookup(node, &spec.name))
-            {
-                problems.push(problem(format!("Parameter \"{}\" is required", spec.name)));
-            }
+        for message in desc.parameter_problems(&node.parameters) {
+            problems.push(problem(message));
         }
         check_credentials(node, desc, credentials, &mut problems).await;
     }
@@ -110,7 +106,10 @@ async fn check_credentials(
     };
     let refs = node.credentials.clone().unwrap_or_default();
     for spec in &desc.credentials {
-        if spec.required && shown(&spec.show, node, desc) && !refs.contains_key(&spec.type_name) {
+        if spec.required
+            && desc.shows(&spec.show, &node.parameters)
+            && !refs.contains_key(&spec.type_name)
+        {
             problems.push(problem(format!(
                 "needs a credential of type \"{}\"",
                 spec.type_name
@@ -151,34 +150,4 @@ async fn check_credentials(
             Some(_) => {}
         }
     }
-}
-
-fn lookup<'a>(node: &'a WorkflowNode, path: &str) -> Option<&'a Value> {
-    let mut parts = path.split('.');
-    let mut current = node.parameters.get(parts.next()?)?;
-    for p in parts {
-        current = current.as_object()?.get(p)?;
-    }
-    Some(current)
-}
-
-fn is_empty(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => s.trim().is_empty() || s.trim() == "=",
-        _ => false,
-    }
-}
-
-/// Whether every `show` condition holds, taking absent parameters at their declared default.
-fn shown(show: &BTreeMap<String, Vec<Value>>, node: &WorkflowNode, desc: &NodeDescription) -> bool {
-    show.iter().all(|(name, allowed)| {
-        let value = lookup(node, name).cloned().or_else(|| {
-            desc.parameters
-                .iter()
-                .find(|p| &p.name == name)
-                .and_then(|p| p.default.clone())
-        });
-        value.is_some_and(|v| allowed.contains(&v))
-    })
 }

@@ -1,5 +1,6 @@
-//! The workflow engine core: n8n workflow JSON, validation, expressions, the executor and
-//! the core nodes.
+//! The workflow core: n8n workflow JSON, validation, expressions, the executor and the core
+//! nodes. It knows no HTTP server and no database: the engine stores workflows and
+//! executions, serves the API and starts runs; this crate says what a workflow means.
 //!
 //! # Layout
 //! - [`model`]: [`Workflow`] and its nodes, connections and settings (n8n's JSON, round-tripped).
@@ -8,14 +9,11 @@
 //! - [`executor`]: runs a workflow in n8n's v1 order and records run data.
 //! - [`run`]: run data shapes and the view expressions resolve `$('Node')` against.
 //! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, ...).
-//! - [`webhook`]: turning a webhook call into an execution and its HTTP answer.
+//! - [`webhook`]: a webhook call as the Webhook node's item, and the answer its response
+//!   mode gives.
 //! - [`registry`]: node types by name.
-//! - [`api`]: the `/api/v1/workflows` and `/api/v1/executions` routes.
-//! - [`store`]: workflows and executions in the database (SQLite or Postgres); execution
-//!   rows are written in groups by `writes`.
-//! - [`triggers`]: the trigger runtime: schedules and polling triggers of active workflows.
+//! - [`error`]: [`WorkflowError`] and [`ExpressionError`].
 
-pub mod api;
 mod context;
 pub mod error;
 pub mod executor;
@@ -24,11 +22,8 @@ pub mod model;
 pub mod nodes;
 pub mod registry;
 pub mod run;
-pub mod store;
-pub mod triggers;
 pub mod validate;
 pub mod webhook;
-mod writes;
 
 pub use context::NoCredentials;
 pub use error::{ExpressionError, ExpressionErrorKind, Problem, WorkflowError};

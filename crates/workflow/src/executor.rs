@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use node_api::{
     CredentialProvider, CredentialRef, ExecutionMode, Item, JsonObject, NodeError, NodeInfo,
-    WebhookResponse,
+    PollMode, PollingTrigger, WebhookResponse,
 };
 use serde::Serialize;
 use tokio::sync::watch;
@@ -696,9 +696,22 @@ fn is_error_item(item: &Item) -> bool {
 
 /// What the trigger runtime needs to call a polling trigger outside an execution.
 impl Executor {
-    /// The context `PollingTrigger::poll` gets for `node` of `wf`: its parameters (expressions
-    /// resolved with no input item), its credentials and the shared HTTP client.
-    pub(crate) fn poll_context(&self, wf: &Workflow, node: &WorkflowNode) -> NodeContext {
+    /// Polls `trigger` for `node` of `wf` (see [`PollingTrigger::poll`]), with the node's
+    /// parameters (expressions resolved with no input item), its credentials and the shared
+    /// HTTP client.
+    pub async fn poll(
+        &self,
+        wf: &Workflow,
+        node: &WorkflowNode,
+        trigger: &dyn PollingTrigger,
+        state: &mut serde_json::Value,
+        mode: PollMode,
+    ) -> Result<Option<Vec<Item>>, NodeError> {
+        let ctx = self.poll_context(wf, node);
+        trigger.poll(&ctx, state, mode).await
+    }
+
+    fn poll_context(&self, wf: &Workflow, node: &WorkflowNode) -> NodeContext {
         let data = Arc::new(ExprData {
             workflow_id: wf.id.clone().unwrap_or_default(),
             workflow_name: wf.name.clone(),

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use engine::workflow::expr::{Scope, Template};
-use engine::workflow::run::ExprData;
-use engine::workflow::{CancelHandle, Executor, RunRequest, Workflow};
 use node_api::{ExecutionMode, Item};
 use serde_json::json;
+use workflow::expr::{Scope, Template};
+use workflow::run::ExprData;
+use workflow::{CancelHandle, Executor, RunRequest, Workflow};
 
 fn data() -> Arc<ExprData> {
     let item = Item::from_value(json!({"a": {"b": 7}, "name": "ada", "score": 3})).unwrap();
@@ -147,7 +147,7 @@ fn workflow_run(c: &mut Criterion) {
         })
     };
     let r = rt.block_on(run()).unwrap();
-    assert_eq!(r.status, engine::workflow::ExecutionStatus::Success);
+    assert_eq!(r.status, workflow::ExecutionStatus::Success);
     c.bench_function("5-node workflow over 100 items", |b| {
         b.to_async(&rt).iter(|| async { run().await.unwrap() })
     });

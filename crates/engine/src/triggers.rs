@@ -31,13 +31,15 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
-use super::api::WorkflowService;
-use super::error::{Problem, WorkflowError};
-use super::executor::{CancelHandle, RunRequest};
-use super::model::{Workflow, WorkflowNode};
-use super::nodes::{fired_item, next_counting_fire, record_fires, workflow_timezone, ScheduleRule};
-use super::registry::NodeRegistry;
-use super::store::{StoreError, StoredWorkflow};
+use crate::store::{StoreError, StoredWorkflow};
+use crate::workflows::WorkflowService;
+use workflow::error::{Problem, WorkflowError};
+use workflow::executor::{CancelHandle, RunRequest};
+use workflow::model::{Workflow, WorkflowNode};
+use workflow::nodes::{
+    fired_item, next_counting_fire, record_fires, workflow_timezone, ScheduleRule,
+};
+use workflow::registry::NodeRegistry;
 
 const SCHEDULE_TRIGGER: &str = "n8n-nodes-base.scheduleTrigger";
 
@@ -487,8 +489,10 @@ async fn poll_once(
     };
     // n8n's static data starts as an empty object.
     let mut state = state.unwrap_or_else(|| json!({}));
-    let ctx = svc.executor.poll_context(workflow, node);
-    let polled = trigger.poll(&ctx, &mut state, PollMode::Trigger).await;
+    let polled = svc
+        .executor
+        .poll(workflow, node, trigger, &mut state, PollMode::Trigger)
+        .await;
     match polled {
         Err(e) => {
             tracing::warn!(error = %e.message, "poll failed; the trigger's state is kept");

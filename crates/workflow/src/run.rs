@@ -304,7 +304,7 @@ pub struct TaskOutputs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::Workflow;
+    use crate::Workflow;
     use serde_json::json;
 
     /// The view of `node` in a workflow whose connections are `(from, output, to, input)`.

@@ -88,7 +88,7 @@ fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        Value::Number(n) => crate::workflow::expr::js_number(n),
+        Value::Number(n) => crate::expr::js_number(n),
         other => other.to_string(),
     }
 }

@@ -13,24 +13,11 @@ use node_api::{ExecutionMode, Item};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::executor::{ExecutionResult, ExecutionStatus, Executor, RunRequest};
-use super::model::Workflow;
-use super::store::{ExecutionFilter, StoredExecution, StoredWorkflow, WorkflowStore};
-use super::triggers::TriggerRuntime;
-use super::validate::{validate, CredentialLookup};
-use crate::error::ApiError;
+use workflow::executor::{ExecutionResult, ExecutionStatus, RunRequest};
 
-/// What the workflow routes need.
-pub struct WorkflowService {
-    /// Where workflows and executions live.
-    pub store: WorkflowStore,
-    /// Runs workflows.
-    pub executor: Executor,
-    /// Checks credential references on save; `None` skips that check.
-    pub credentials: Option<Arc<dyn CredentialLookup>>,
-    /// The schedules and polling triggers of active workflows.
-    pub triggers: TriggerRuntime,
-}
+use crate::error::ApiError;
+use crate::store::{ExecutionFilter, StoredExecution};
+use crate::workflows::WorkflowService;
 
 type ApiResult<T = Json<Value>> = Result<T, ApiError>;
 
@@ -54,16 +41,8 @@ pub fn router(state: Arc<WorkflowService>) -> Router {
         .with_state(state)
 }
 
-/// A stored workflow in n8n's shape: the workflow JSON with `id`, `active` and timestamps.
-pub fn workflow_json(w: &StoredWorkflow) -> Value {
-    let mut v = serde_json::to_value(&w.workflow).unwrap_or_default();
-    if let Value::Object(o) = &mut v {
-        o.insert("id".into(), w.id.clone().into());
-        o.insert("active".into(), w.active.into());
-        o.insert("createdAt".into(), w.created_at.clone().into());
-        o.insert("updatedAt".into(), w.updated_at.clone().into());
-    }
-    v
+fn json_of(w: &crate::store::StoredWorkflow) -> Value {
+    w.to_json()
 }
 
 fn execution_json(e: &StoredExecution) -> Value {
@@ -80,24 +59,23 @@ fn execution_json(e: &StoredExecution) -> Value {
     v
 }
 
-/// Parses n8n workflow JSON and validates it against the node types and credentials.
-pub async fn parse_and_validate(svc: &WorkflowService, body: Value) -> ApiResult<Workflow> {
-    if !body.is_object() {
-        return Err(ApiError::BadRequest(
+/// The request body, which must be a workflow JSON object.
+fn workflow_object(body: Value) -> ApiResult<Value> {
+    if body.is_object() {
+        Ok(body)
+    } else {
+        Err(ApiError::BadRequest(
             "request body: expected a workflow JSON object".into(),
-        ));
+        ))
     }
-    let wf = Workflow::from_value(body)?;
-    validate(&wf, svc.executor.registry(), svc.credentials.as_deref()).await?;
-    Ok(wf)
 }
 
 async fn create(
     State(svc): State<Arc<WorkflowService>>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult {
-    let wf = parse_and_validate(&svc, body?.0).await?;
-    Ok(Json(workflow_json(&svc.store.create(wf).await?)))
+    let wf = svc.parse_and_validate(workflow_object(body?.0)?).await?;
+    Ok(Json(json_of(&svc.store.create(wf).await?)))
 }
 
 #[derive(Deserialize)]
@@ -108,12 +86,12 @@ struct Page {
 
 async fn list(State(svc): State<Arc<WorkflowService>>, Query(p): Query<Page>) -> ApiResult {
     let (items, next) = svc.store.list(p.limit, p.cursor.as_deref()).await?;
-    let data: Vec<Value> = items.iter().map(workflow_json).collect();
+    let data: Vec<Value> = items.iter().map(json_of).collect();
     Ok(Json(json!({ "data": data, "nextCursor": next })))
 }
 
 async fn read(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(workflow_json(&svc.store.get(&id).await?)))
+    Ok(Json(json_of(&svc.store.get(&id).await?)))
 }
 
 async fn replace(
@@ -121,7 +99,7 @@ async fn replace(
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult {
-    let wf = parse_and_validate(&svc, body?.0).await?;
+    let wf = svc.parse_and_validate(workflow_object(body?.0)?).await?;
     let _changing = svc.triggers.changing().await;
     // An active workflow's new triggers must be able to start before anything is stored.
     let plans = if svc.store.get(&id).await?.active {
@@ -133,7 +111,7 @@ async fn replace(
     if let Some(plans) = plans.filter(|_| stored.active) {
         svc.triggers.start(&svc, &stored, plans).await;
     }
-    Ok(Json(workflow_json(&stored)))
+    Ok(Json(json_of(&stored)))
 }
 
 /// `DELETE /workflows/{id}`: deletes the workflow and every execution of it; answers the
@@ -144,7 +122,7 @@ async fn remove(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>)
     svc.triggers.stop(&id).await;
     svc.store.delete(&id).await?;
     svc.store.delete_trigger_states(&id).await?;
-    Ok(Json(workflow_json(&w)))
+    Ok(Json(json_of(&w)))
 }
 
 /// Starts the workflow's triggers; one that cannot start (bad cron, unknown time zone)
@@ -157,7 +135,7 @@ async fn activate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String
         .plan(&stored.workflow, svc.executor.registry())?;
     let stored = svc.store.set_active(&id, true).await?;
     svc.triggers.start(&svc, &stored, plans).await;
-    Ok(Json(workflow_json(&stored)))
+    Ok(Json(json_of(&stored)))
 }
 
 /// Stops the workflow's triggers: no execution starts from them once this answers.
@@ -165,7 +143,7 @@ async fn deactivate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<Stri
     let _changing = svc.triggers.changing().await;
     let stored = svc.store.set_active(&id, false).await?;
     svc.triggers.stop(&id).await;
-    Ok(Json(workflow_json(&stored)))
+    Ok(Json(json_of(&stored)))
 }
 
 #[derive(Deserialize)]

@@ -13,11 +13,45 @@ use db::Db;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::executor::{CancelHandle, ExecutionResult, ExecutionStatus};
-use super::model::Workflow;
-use super::webhook::{WebhookIndex, WebhookTarget};
-use super::writes::{Write, Writer};
-use crate::config::ExecutionSettings;
+use workflow::executor::{CancelHandle, ExecutionResult, ExecutionStatus};
+use workflow::model::Workflow;
+
+use crate::webhook_index::{WebhookIndex, WebhookTarget};
+use writes::{Write, Writer};
+
+mod writes;
+
+/// Which finished executions are kept, and for how long: n8n's `EXECUTIONS_DATA_*`
+/// settings. Each workflow's `settings` may override the saving ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionPolicy {
+    /// Keep failed (and cancelled) executions.
+    pub save_on_error: bool,
+    /// Keep successful executions.
+    pub save_on_success: bool,
+    /// Keep manual executions, whatever their outcome.
+    pub save_manual: bool,
+    /// Delete old finished executions in the background.
+    pub prune: bool,
+    /// Finished executions older than this many hours are pruned.
+    pub max_age_hours: u64,
+    /// At most this many finished executions are kept (oldest pruned first); 0 = no limit.
+    pub prune_max_count: u64,
+}
+
+impl Default for ExecutionPolicy {
+    /// n8n's defaults: keep everything, prune after 14 days or past 10,000 executions.
+    fn default() -> Self {
+        Self {
+            save_on_error: true,
+            save_on_success: true,
+            save_manual: true,
+            prune: true,
+            max_age_hours: 336,
+            prune_max_count: 10_000,
+        }
+    }
+}
 
 /// Errors of the workflow store.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +100,20 @@ pub struct StoredWorkflow {
     pub updated_at: String,
 }
 
+impl StoredWorkflow {
+    /// The workflow in n8n's shape: its JSON with `id`, `active` and timestamps.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(&self.workflow).unwrap_or_default();
+        if let Value::Object(o) = &mut v {
+            o.insert("id".into(), self.id.clone().into());
+            o.insert("active".into(), self.active.into());
+            o.insert("createdAt".into(), self.created_at.clone().into());
+            o.insert("updatedAt".into(), self.updated_at.clone().into());
+        }
+        v
+    }
+}
+
 /// An execution as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredExecution {
@@ -109,7 +157,7 @@ pub struct WorkflowStore {
 
 #[derive(Debug, Default)]
 struct Shared {
-    settings: ExecutionSettings,
+    settings: ExecutionPolicy,
     running: Mutex<HashMap<String, Running>>,
     webhooks: WebhookIndex,
     writer: Writer,
@@ -149,11 +197,11 @@ fn data_text(result: &ExecutionResult) -> String {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct ResultData<'a> {
-        run_data: &'a std::collections::BTreeMap<String, Vec<super::run::TaskData>>,
+        run_data: &'a std::collections::BTreeMap<String, Vec<workflow::run::TaskData>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         last_node_executed: Option<&'a String>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<&'a super::executor::ExecutionFailure>,
+        error: Option<&'a workflow::executor::ExecutionFailure>,
     }
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -198,11 +246,11 @@ fn limit_of(limit: Option<u32>) -> Result<i64, StoreError> {
 impl WorkflowStore {
     /// A store over `db` (already migrated) with n8n's default saving and pruning settings.
     pub fn new(db: Db) -> Self {
-        Self::with_settings(db, ExecutionSettings::default())
+        Self::with_settings(db, ExecutionPolicy::default())
     }
 
     /// A store over `db` that saves and prunes executions as `settings` say.
-    pub fn with_settings(db: Db, settings: ExecutionSettings) -> Self {
+    pub fn with_settings(db: Db, settings: ExecutionPolicy) -> Self {
         Self {
             db,
             shared: Arc::new(Shared {
@@ -213,7 +261,7 @@ impl WorkflowStore {
     }
 
     /// The saving and pruning settings.
-    pub fn settings(&self) -> &ExecutionSettings {
+    pub fn settings(&self) -> &ExecutionPolicy {
         &self.shared.settings
     }
 

@@ -1,21 +1,20 @@
-//! Running a workflow for an incoming webhook call: the request becomes the Webhook node's
-//! item, and the answer follows the node's `responseMode` (`onReceived`, `lastNode`,
-//! `responseNode`), as n8n answers it. The HTTP routes call [`run_webhook`]. Production calls
-//! find their workflow in a [`WebhookIndex`] kept in memory, so a call reads no workflow row.
+//! The Webhook node's side of a webhook call: the request becomes the node's item, and the
+//! answer follows the node's `responseMode` (`onReceived`, `lastNode`, `responseNode`), as
+//! n8n answers it. The server turns HTTP into a [`WebhookRequest`] and the answer back.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use node_api::{ExecutionMode, Item, JsonObject, WebhookResponse};
 use serde_json::{json, Value};
 
-use super::error::WorkflowError;
-use super::executor::{CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest};
-use super::model::{Workflow, WorkflowNode};
-use super::store::StoredWorkflow;
+use crate::error::WorkflowError;
+use crate::executor::{CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest};
+use crate::model::{Workflow, WorkflowNode};
 
 const JSON_TYPE: &str = "application/json; charset=utf-8";
+
+/// The Webhook node's type name.
+pub const WEBHOOK_NODE: &str = "n8n-nodes-base.webhook";
 
 /// An incoming webhook call, already read from the HTTP layer.
 #[derive(Clone, Debug, Default)]
@@ -51,59 +50,19 @@ pub fn find_webhook_node<'a>(
     method: &str,
     path: &str,
 ) -> Option<&'a WorkflowNode> {
-    workflow.nodes.iter().find(|n| {
-        n.node_type == "n8n-nodes-base.webhook"
-            && !n.is_disabled()
-            && n.parameters
-                .get("path")
-                .and_then(Value::as_str)
-                .map(|p| p.trim_matches('/'))
-                == Some(path.trim_matches('/'))
-            && n.parameters
-                .get("httpMethod")
-                .and_then(Value::as_str)
-                .unwrap_or("GET")
-                .eq_ignore_ascii_case(method)
-    })
+    let path = path.trim_matches('/');
+    webhook_routes(workflow)
+        .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && p == path)
+        .map(|(_, _, node)| node)
 }
 
-/// Where a production webhook call goes: the active workflow and its Webhook node.
-#[derive(Clone, Debug)]
-pub struct WebhookTarget {
-    /// The workflow's id.
-    pub workflow_id: String,
-    /// The Webhook node's name.
-    pub node: String,
-    /// The workflow as last saved, shared with running executions.
-    pub workflow: Arc<Workflow>,
-}
-
-type RouteKey = (String, String);
-
-/// Production webhooks of the active workflows, by method and path.
-///
-/// The workflow store keeps it current on every create, update, activation, deactivation
-/// and delete; it is filled from the database on first use. Writers hold [`Self::writing`]
-/// across their database write and the index update, so a concurrent first fill or a
-/// second writer cannot leave it behind the database.
-#[derive(Debug, Default)]
-pub struct WebhookIndex {
-    routes: RwLock<HashMap<RouteKey, Vec<WebhookTarget>>>,
-    loaded: AtomicBool,
-    writing: tokio::sync::Mutex<()>,
-}
-
-fn route_key(method: &str, path: &str) -> RouteKey {
-    (
-        method.to_ascii_uppercase(),
-        path.trim_matches('/').to_string(),
-    )
-}
-
-/// The enabled Webhook nodes of `workflow` with their method and path.
-fn webhook_routes(workflow: &Workflow) -> impl Iterator<Item = (RouteKey, &WorkflowNode)> {
+/// The enabled Webhook nodes of `workflow`, each with its HTTP method (upper case) and path
+/// (without surrounding slashes).
+pub fn webhook_routes(
+    workflow: &Workflow,
+) -> impl Iterator<Item = (String, String, &WorkflowNode)> {
     workflow.nodes.iter().filter_map(|n| {
-        if n.node_type != "n8n-nodes-base.webhook" || n.is_disabled() {
+        if n.node_type != WEBHOOK_NODE || n.is_disabled() {
             return None;
         }
         let path = n.parameters.get("path").and_then(Value::as_str)?;
@@ -112,79 +71,12 @@ fn webhook_routes(workflow: &Workflow) -> impl Iterator<Item = (RouteKey, &Workf
             .get("httpMethod")
             .and_then(Value::as_str)
             .unwrap_or("GET");
-        Some((route_key(method, path), n))
+        Some((
+            method.to_ascii_uppercase(),
+            path.trim_matches('/').to_string(),
+            n,
+        ))
     })
-}
-
-impl WebhookIndex {
-    /// Whether the index has been filled from the database.
-    pub fn is_loaded(&self) -> bool {
-        self.loaded.load(Ordering::Acquire)
-    }
-
-    /// Serialises writers (and the first fill) with each other; hold it across the database
-    /// write and the matching [`Self::put`] or [`Self::remove`].
-    pub async fn writing(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.writing.lock().await
-    }
-
-    /// Replaces the whole index with the webhooks of the active workflows among `workflows`.
-    pub fn fill(&self, workflows: Vec<StoredWorkflow>) {
-        let mut routes: HashMap<RouteKey, Vec<WebhookTarget>> = HashMap::new();
-        for stored in workflows.into_iter().filter(|w| w.active) {
-            Self::add(&mut routes, stored);
-        }
-        if let Ok(mut r) = self.routes.write() {
-            *r = routes;
-        }
-        self.loaded.store(true, Ordering::Release);
-    }
-
-    fn add(routes: &mut HashMap<RouteKey, Vec<WebhookTarget>>, stored: StoredWorkflow) {
-        let workflow = Arc::new(stored.workflow);
-        for (key, node) in webhook_routes(&workflow) {
-            let targets = routes.entry(key).or_default();
-            targets.push(WebhookTarget {
-                workflow_id: stored.id.clone(),
-                node: node.name.clone(),
-                workflow: workflow.clone(),
-            });
-            // Two active workflows on one path: the lowest id answers, as the scan did.
-            targets.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
-        }
-    }
-
-    /// Records `stored` as saved: its webhooks are listed when it is active, dropped when not.
-    pub fn put(&self, stored: &StoredWorkflow) {
-        if !self.is_loaded() {
-            return;
-        }
-        self.remove(&stored.id);
-        if stored.active {
-            if let Ok(mut r) = self.routes.write() {
-                Self::add(&mut r, stored.clone());
-            }
-        }
-    }
-
-    /// Drops every webhook of workflow `id`.
-    pub fn remove(&self, id: &str) {
-        if let Ok(mut r) = self.routes.write() {
-            r.retain(|_, targets| {
-                targets.retain(|t| t.workflow_id != id);
-                !targets.is_empty()
-            });
-        }
-    }
-
-    /// The active workflow listening on `method` `path`.
-    pub fn lookup(&self, method: &str, path: &str) -> Option<WebhookTarget> {
-        let routes = self.routes.read().ok()?;
-        routes
-            .get(&route_key(method, path))
-            .and_then(|t| t.first())
-            .cloned()
-    }
 }
 
 /// The Webhook node's output item for `request`, shaped as n8n's.
@@ -437,78 +329,5 @@ pub fn response_for(webhook: &WorkflowNode, execution: &ExecutionResult) -> Webh
             &json!({"message": "No Respond to Webhook node ran; the workflow finished without answering"}),
         ),
         _ => on_received_response(webhook),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stored(id: &str, active: bool, hooks: &[(&str, &str, bool)]) -> StoredWorkflow {
-        let nodes: Vec<Value> = hooks
-            .iter()
-            .enumerate()
-            .map(|(i, (method, path, disabled))| {
-                json!({"name": format!("Hook {i}"), "type": "n8n-nodes-base.webhook", "typeVersion": 2,
-                       "disabled": disabled, "parameters": {"httpMethod": method, "path": path}})
-            })
-            .collect();
-        let workflow =
-            Workflow::from_value(json!({"id": id, "name": id, "nodes": nodes, "connections": {}}))
-                .expect("workflow");
-        StoredWorkflow {
-            id: id.into(),
-            active,
-            workflow,
-            created_at: String::new(),
-            updated_at: String::new(),
-        }
-    }
-
-    fn answering(index: &WebhookIndex, method: &str, path: &str) -> Option<(String, String)> {
-        index.lookup(method, path).map(|t| (t.workflow_id, t.node))
-    }
-
-    #[test]
-    fn index_lists_enabled_hooks_of_active_workflows() {
-        let index = WebhookIndex::default();
-        index.fill(vec![
-            stored(
-                "b",
-                true,
-                &[("POST", "/orders/", false), ("GET", "off", true)],
-            ),
-            stored("a", true, &[("post", "orders", false)]),
-            stored("c", false, &[("GET", "idle", false)]),
-        ]);
-        // Method case and surrounding slashes do not matter; the lowest id wins a shared path.
-        assert_eq!(
-            answering(&index, "POST", "orders"),
-            Some(("a".into(), "Hook 0".into()))
-        );
-        assert_eq!(answering(&index, "GET", "orders"), None);
-        assert_eq!(answering(&index, "GET", "off"), None, "disabled node");
-        assert_eq!(answering(&index, "GET", "idle"), None, "inactive workflow");
-
-        index.remove("a");
-        assert_eq!(
-            answering(&index, "POST", "/orders"),
-            Some(("b".into(), "Hook 0".into()))
-        );
-        index.put(&stored("c", true, &[("GET", "idle", false)]));
-        assert_eq!(
-            answering(&index, "get", "idle"),
-            Some(("c".into(), "Hook 0".into()))
-        );
-        index.put(&stored("b", false, &[("POST", "orders", false)]));
-        assert_eq!(answering(&index, "POST", "orders"), None);
-    }
-
-    #[test]
-    fn writes_before_the_first_fill_are_left_to_it() {
-        let index = WebhookIndex::default();
-        index.put(&stored("a", true, &[("GET", "x", false)]));
-        assert!(!index.is_loaded());
-        assert_eq!(answering(&index, "GET", "x"), None);
     }
 }

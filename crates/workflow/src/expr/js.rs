@@ -29,8 +29,8 @@ use rquickjs::{
 use serde_json::{json, Map, Number, Value};
 
 use super::Scope;
-use crate::workflow::error::{ExpressionError, ExpressionErrorKind};
-use crate::workflow::run::ExprData;
+use crate::error::{ExpressionError, ExpressionErrorKind};
+use crate::run::ExprData;
 
 /// Limits applied to every JavaScript evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

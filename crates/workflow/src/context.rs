@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use node_api::{
-    CredentialProvider, CredentialRef, DecryptedCredential, ExecuteContext, ExecutionMode, Item,
-    JsonObject, NodeError, NodeInfo, Parameters, WebhookResponse,
+    CredentialError, CredentialProvider, CredentialRef, DecryptedCredential, ExecuteContext,
+    ExecutionMode, Item, JsonObject, NodeError, NodeInfo, Parameters, StoredCredential,
+    WebhookResponse,
 };
 use serde_json::Value;
 
@@ -183,15 +184,9 @@ impl ExecuteContext for NodeContext {
         self.credentials.get(reference, credential_type).await
     }
 
-    async fn save_token_data(
-        &self,
-        credential_type: &str,
-        token_data: Value,
-    ) -> Result<(), NodeError> {
+    async fn credential_id(&self, credential_type: &str) -> Result<String, NodeError> {
         let reference = self.reference(credential_type)?;
-        self.credentials
-            .save_token_data(reference, credential_type, token_data)
-            .await
+        self.credentials.resolve(reference, credential_type).await
     }
 
     fn http(&self) -> &reqwest::Client {
@@ -253,15 +248,15 @@ impl CredentialProvider for NoCredentials {
         )))
     }
 
-    async fn save_token_data(
+    async fn by_id(&self, id: &str) -> Result<StoredCredential, CredentialError> {
+        Err(CredentialError::NotFound { id: id.to_owned() })
+    }
+
+    async fn set_token_data(
         &self,
-        reference: &CredentialRef,
-        credential_type: &str,
-        _token_data: Value,
-    ) -> Result<(), NodeError> {
-        Err(NodeError::credentials(format!(
-            "credential \"{}\" of type \"{credential_type}\" is not available",
-            reference.name
-        )))
+        id: &str,
+        _token_data: Option<Value>,
+    ) -> Result<(), CredentialError> {
+        Err(CredentialError::NotFound { id: id.to_owned() })
     }
 }

@@ -1,0 +1,330 @@
+//! The Salesforce plugin: what this crate hands the engine. Its settings, its three
+//! credential types, and once started, the node, the credential test (sign in, then
+//! `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, cache invalidation
+//! when a credential changes, and per-credential metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use node_api::{
+    AuthorizeRequest, CodeExchange, ConnectError, CredentialType, Host, MetricFamily, MetricKind,
+    Node, OAuth2Connect, Plugin, PluginRuntime, Sample, Setting, SettingValues, StoredCredential,
+};
+use serde_json::Value;
+
+use crate::auth::{AuthSettings, Method};
+use crate::client::{parse_api_version, Client, RetryPolicy, API_VERSION_SETTING};
+use crate::credential_types::{credential_types, OAUTH2};
+use crate::error::Error;
+use crate::metrics::CredentialMetrics;
+use crate::node::SalesforceNode;
+use crate::provider::TokenProvider;
+
+const MAX_ATTEMPTS: &str = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS";
+const MAX_RETRY_WAIT: &str = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS";
+const TIMEOUT: &str = "SWITCHYARD_SALESFORCE_TIMEOUT_SECS";
+
+/// The Salesforce plugin; hand it to the engine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SalesforcePlugin;
+
+/// The plugin, ready to register.
+pub fn plugin() -> Arc<dyn Plugin> {
+    Arc::new(SalesforcePlugin)
+}
+
+fn whole_number(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> {
+    move |text| match text.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number in {min}..={max}")),
+    }
+}
+
+impl Plugin for SalesforcePlugin {
+    fn name(&self) -> &'static str {
+        "salesforce"
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        vec![
+            Setting {
+                env: API_VERSION_SETTING,
+                help: "Salesforce REST API version in request URLs, `vNN.N`",
+                default: crate::client::DEFAULT_API_VERSION,
+                check: |v| parse_api_version(v).map(drop).map_err(|e| e.to_string()),
+            },
+            Setting {
+                env: MAX_ATTEMPTS,
+                help: "Sends of one Salesforce call at most, the first included, when it fails \
+                       transiently (503, timeout, connection, locked row) and is safe to repeat; \
+                       1 turns retries off",
+                default: "4",
+                check: |v| whole_number(1, 10)(v).map(drop),
+            },
+            Setting {
+                env: MAX_RETRY_WAIT,
+                help: "Most seconds spent waiting between the retries of one Salesforce call, \
+                       all together",
+                default: "15",
+                check: |v| whole_number(0, 600)(v).map(drop),
+            },
+            Setting {
+                env: TIMEOUT,
+                help: "Seconds one Salesforce request may take before it counts as a timeout",
+                default: "120",
+                check: |v| whole_number(1, 3600)(v).map(drop),
+            },
+        ]
+    }
+
+    fn credential_types(&self) -> Vec<CredentialType> {
+        credential_types()
+    }
+
+    fn start(&self, host: Host) -> Result<Arc<dyn PluginRuntime>, String> {
+        let settings = &host.settings;
+        let api_version = settings
+            .get(API_VERSION_SETTING)
+            .unwrap_or(crate::client::DEFAULT_API_VERSION);
+        parse_api_version(api_version).map_err(|e| e.to_string())?;
+        let auth = AuthSettings {
+            allow_insecure_hosts: host.allow_insecure_hosts,
+        };
+        let provider = TokenProvider::new(host.credentials, host.http, auth);
+        let client =
+            Client::new(Arc::new(provider), api_version).with_retry(retry_policy(settings)?);
+        Ok(Arc::new(Salesforce {
+            node: Arc::new(SalesforceNode::new(client.clone())),
+            oauth2: Connect {
+                client: client.clone(),
+            },
+            client,
+        }))
+    }
+}
+
+/// How the client retries: attempts, total wait and per-request timeout from the settings,
+/// the backoff's first and longest single wait fixed.
+pub fn retry_policy(settings: &SettingValues) -> Result<RetryPolicy, String> {
+    let defaults = RetryPolicy::default();
+    let secs = |env: &str, default: Duration| -> Result<Duration, String> {
+        settings
+            .parse_or(env, default.as_secs())
+            .map(Duration::from_secs)
+    };
+    Ok(RetryPolicy {
+        max_attempts: settings.parse_or(MAX_ATTEMPTS, defaults.max_attempts)?,
+        max_total_delay: secs(MAX_RETRY_WAIT, defaults.max_total_delay)?,
+        timeout: secs(TIMEOUT, defaults.timeout)?,
+        ..defaults
+    })
+}
+
+/// The started plugin.
+struct Salesforce {
+    client: Client,
+    node: Arc<SalesforceNode>,
+    oauth2: Connect,
+}
+
+#[async_trait]
+impl PluginRuntime for Salesforce {
+    fn nodes(&self) -> Vec<Arc<dyn Node>> {
+        vec![self.node.clone()]
+    }
+
+    async fn test_credential(&self, credential: &StoredCredential) -> Option<Result<(), String>> {
+        // A fresh sign-in and `userinfo`, as n8n's Test button does.
+        let result = self.client.userinfo(&credential.id).await;
+        Some(result.map(drop).map_err(|e| e.to_string()))
+    }
+
+    fn oauth2(&self, credential_type: &str) -> Option<&dyn OAuth2Connect> {
+        (credential_type == OAUTH2).then_some(&self.oauth2 as &dyn OAuth2Connect)
+    }
+
+    fn credential_changed(&self, id: &str) {
+        self.client.provider().invalidate(id);
+    }
+
+    fn metrics(&self) -> Vec<MetricFamily> {
+        metric_families(&self.client.metrics())
+    }
+}
+
+/// The OAuth2 web server flow of `salesforceOAuth2Api`.
+struct Connect {
+    client: Client,
+}
+
+#[async_trait]
+impl OAuth2Connect for Connect {
+    fn provider(&self) -> &str {
+        "Salesforce"
+    }
+
+    fn authorize_url(
+        &self,
+        credential: &StoredCredential,
+        request: &AuthorizeRequest<'_>,
+    ) -> Result<String, String> {
+        let settings = self.client.provider().settings();
+        let method = Method::from_credential(&credential.type_name, &credential.data, settings)
+            .map_err(|e| e.to_string())?;
+        method
+            .authorize_url(request.redirect_uri, request.state, request.code_challenge)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn exchange_code(
+        &self,
+        credential: &StoredCredential,
+        exchange: &CodeExchange<'_>,
+    ) -> Result<Value, ConnectError> {
+        let provider = self.client.provider();
+        let refused = |e: Error| ConnectError {
+            unreachable: matches!(e, Error::Transport { .. } | Error::Unexpected { .. }),
+            message: e.to_string(),
+        };
+        let method =
+            Method::from_credential(&credential.type_name, &credential.data, provider.settings())
+                .map_err(refused)?;
+        let token = method
+            .exchange_code(
+                provider.http(),
+                provider.settings(),
+                exchange.code,
+                exchange.code_verifier,
+                exchange.redirect_uri,
+            )
+            .await
+            .map_err(refused)?;
+        Ok(token.to_token_data())
+    }
+}
+
+/// Per credential: the API usage Salesforce last reported (used and max, gauges) and
+/// counters of API calls, sign-ins and token refreshes. Labels are credential ids only:
+/// names can say whose account it is.
+pub fn metric_families(all: &[CredentialMetrics]) -> Vec<MetricFamily> {
+    type Read = fn(&CredentialMetrics) -> Option<u64>;
+    let families: [(&str, MetricKind, &str, Read); 5] = [
+        (
+            "switchyard_salesforce_api_requests_used",
+            MetricKind::Gauge,
+            "API requests the org used in the last 24 hours, as last reported by Sforce-Limit-Info.",
+            |m| m.api_usage.map(|u| u.used),
+        ),
+        (
+            "switchyard_salesforce_api_requests_max",
+            MetricKind::Gauge,
+            "The org's daily API request allowance, as last reported by Sforce-Limit-Info.",
+            |m| m.api_usage.map(|u| u.max),
+        ),
+        (
+            "switchyard_salesforce_api_calls_total",
+            MetricKind::Counter,
+            "Salesforce REST requests sent, retries included.",
+            |m| Some(m.api_calls),
+        ),
+        (
+            "switchyard_salesforce_sign_ins_total",
+            MetricKind::Counter,
+            "Salesforce sign-ins attempted (JWT bearer, client credentials).",
+            |m| Some(m.sign_ins),
+        ),
+        (
+            "switchyard_salesforce_token_refreshes_total",
+            MetricKind::Counter,
+            "OAuth2 access token refreshes attempted.",
+            |m| Some(m.refreshes),
+        ),
+    ];
+    families
+        .into_iter()
+        .map(|(name, kind, help, read)| MetricFamily {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            samples: all
+                .iter()
+                .filter_map(|m| {
+                    read(m).map(|v| Sample {
+                        labels: vec![("credential_id".into(), m.credential_id.clone())],
+                        value: v as f64,
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::ApiUsage;
+
+    #[test]
+    fn settings_default_and_are_checked() {
+        let p = SalesforcePlugin;
+        let by_env = |env: &str| p.settings().into_iter().find(|s| s.env == env).unwrap();
+        assert_eq!(by_env(API_VERSION_SETTING).default, "v64.0");
+        assert_eq!(by_env(API_VERSION_SETTING).flag(), "salesforce-api-version");
+        assert!((by_env(API_VERSION_SETTING).check)("v66.0").is_ok());
+        assert!((by_env(API_VERSION_SETTING).check)("66")
+            .unwrap_err()
+            .contains("like v64.0"));
+        assert_eq!(
+            (by_env(MAX_ATTEMPTS).check)("0").unwrap_err(),
+            "expected a whole number in 1..=10"
+        );
+        assert_eq!(
+            retry_policy(&SettingValues::default()).unwrap(),
+            RetryPolicy::default()
+        );
+        let mut values = SettingValues::default();
+        values.set(MAX_ATTEMPTS, "1");
+        values.set(TIMEOUT, "30");
+        let retry = retry_policy(&values).unwrap();
+        assert_eq!(retry.max_attempts, 1);
+        assert_eq!(retry.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn metrics_are_per_credential_and_skip_unknown_usage() {
+        let families = metric_families(&[
+            CredentialMetrics {
+                credential_id: "a".into(),
+                api_calls: 3,
+                sign_ins: 1,
+                refreshes: 0,
+                api_usage: Some(ApiUsage {
+                    used: 45,
+                    max: 15000,
+                }),
+            },
+            CredentialMetrics {
+                credential_id: "c".into(),
+                api_calls: 0,
+                sign_ins: 1,
+                refreshes: 2,
+                api_usage: None,
+            },
+        ]);
+        let used = &families[0];
+        assert_eq!(used.name, "switchyard_salesforce_api_requests_used");
+        assert_eq!(used.kind, MetricKind::Gauge);
+        // No usage seen for "c": no sample rather than a made-up 0.
+        assert_eq!(
+            used.samples,
+            vec![Sample {
+                labels: vec![("credential_id".into(), "a".into())],
+                value: 45.0
+            }]
+        );
+        let refreshes = &families[4];
+        assert_eq!(refreshes.kind, MetricKind::Counter);
+        assert_eq!(refreshes.samples[1].value, 2.0);
+    }
+}

@@ -1,0 +1,70 @@
+//! `REQUEST_LIMIT_EXCEEDED` is waited out within the node's budget, then reported.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::env;
+
+#[tokio::test]
+async fn the_limit_is_waited_out_when_it_clears_within_the_budget() {
+    let env = env().await;
+    let node = env.node();
+    // Sign in and warm up, then spend the daily limit.
+    env.ctx(json!({"resource": "search", "query": "SELECT Id FROM Account"}))
+        .json(&node, 1)
+        .await
+        .unwrap();
+    let (_, max) = env.org.api_usage();
+    env.org.set_api_usage(max);
+    let ctx = env.ctx(json!({"resource": "account", "name": "Acme"}));
+    let run = ctx.json(&node, 1);
+    let clear = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        env.org.set_api_usage(0);
+    };
+    let (out, ()) = tokio::join!(run, clear);
+    let out = out.unwrap();
+    assert_eq!(out[0]["success"], true);
+    let refused = env
+        .data_requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert!(
+        refused >= 2,
+        "the create was sent again after the limit cleared"
+    );
+    assert_eq!(env.org.count("Account"), 1);
+}
+
+#[tokio::test]
+async fn past_the_budget_the_node_fails_with_the_limit_error() {
+    let env = env().await;
+    let node = env.node();
+    env.ctx(json!({"resource": "search", "query": "SELECT Id FROM Account"}))
+        .json(&node, 1)
+        .await
+        .unwrap();
+    let (_, max) = env.org.api_usage();
+    env.org.set_api_usage(max);
+    let started = Instant::now();
+    let e = env
+        .ctx(json!({"resource": "account", "operation": "getSummary"}))
+        .json(&node, 1)
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(
+        (e.error_code.as_deref(), e.http_code),
+        (Some("REQUEST_LIMIT_EXCEEDED"), Some(403))
+    );
+    assert!(
+        e.message.contains("daily API request limit"),
+        "{}",
+        e.message
+    );
+    // The test settings allow 600 ms of waiting in all.
+    assert!(waited >= Duration::from_millis(600), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
