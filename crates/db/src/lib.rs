@@ -139,7 +139,8 @@ impl Db {
     }
 }
 
-fn backend_of(url: &str) -> Result<Backend, DbError> {
+/// The backend a database URL names, or why it names none.
+pub fn backend_of(url: &str) -> Result<Backend, DbError> {
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
         "sqlite" => Ok(Backend::Sqlite),

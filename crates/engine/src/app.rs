@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
+use backon::{ExponentialBuilder, Retryable};
 use credentials::CredentialStore;
 use credentials::{CredentialTypes, ValidateOptions};
 use credentials::{KeyRing, KeySource};
@@ -73,7 +74,7 @@ pub async fn open_with_plugins(
         );
     }
     let url = settings.database_url();
-    let db = Db::connect(&url)
+    let db = connect(&url, settings.database_connect_wait())
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
     let types = CredentialTypes::new(plugins::credential_types(&plugins))
@@ -121,6 +122,26 @@ pub async fn open_with_plugins(
         workflows,
         settings: Arc::new(settings),
     })
+}
+
+/// Connects to the database. A Postgres server may still be starting (a compose stack brings
+/// both up together), so connection failures are retried for up to `wait`; a SQLite file
+/// that cannot be opened, or a failed migration, fails at once.
+async fn connect(url: &str, wait: std::time::Duration) -> Result<Db, db::DbError> {
+    let retry = matches!(db::backend_of(url), Ok(db::Backend::Postgres));
+    (|| Db::connect(url))
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(std::time::Duration::from_millis(250))
+                .with_max_delay(std::time::Duration::from_secs(5))
+                .with_total_delay(Some(wait))
+                .without_max_times(),
+        )
+        .when(|e| retry && matches!(e, db::DbError::Sqlx(_)))
+        .notify(|e, next| {
+            tracing::warn!(error = %e, retry_in_ms = next.as_millis() as u64, "the database does not answer yet; retrying");
+        })
+        .await
 }
 
 /// The one outbound HTTP client (connection pool, rustls), shared by every node. It trusts the

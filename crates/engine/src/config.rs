@@ -207,6 +207,11 @@ pub struct Settings {
     /// Largest webhook request body, in bytes (n8n's default is 16 MiB).
     #[arg(long, env = "SWITCHYARD_MAX_WEBHOOK_BODY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_webhook_body_bytes: usize,
+    /// Seconds to keep retrying the first connection to a Postgres server that does not
+    /// answer yet (it may still be starting); 0 fails at once.
+    #[arg(long, env = "SWITCHYARD_DATABASE_CONNECT_WAIT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
+    pub database_connect_wait_secs: u64,
     /// Milliseconds one expression or Code node evaluation may run before it is stopped.
     #[arg(long, env = "SWITCHYARD_EXPRESSION_TIME_LIMIT_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=600_000), global = true)]
@@ -322,6 +327,10 @@ impl std::fmt::Debug for Settings {
             .field("ca_file", &self.ca_file)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
+            .field(
+                "database_connect_wait_secs",
+                &self.database_connect_wait_secs,
+            )
             .field("expression_time_limit_ms", &self.expression_time_limit_ms)
             .field(
                 "expression_memory_limit_mb",
@@ -371,6 +380,11 @@ impl Settings {
             _ => return Ok(chrono_tz::Tz::UTC),
         };
         workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// How long the first Postgres connection is retried.
+    pub fn database_connect_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.database_connect_wait_secs)
     }
 
     /// The limits of the JavaScript sandbox (expressions, Code nodes).

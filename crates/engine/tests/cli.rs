@@ -678,6 +678,73 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
     }
 }
 
+/// A Postgres server that comes up after Switchyard (a compose stack starts both together):
+/// the first connection is retried until it answers. Here the server's port opens 12 s after
+/// the command starts (a proxy to the test server), past the pool's own 10 s connect
+/// timeout; with a wait of 0 the command fails instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_database_connection_is_retried_while_postgres_starts() {
+    let Some(env) = TestEnv::new(Backend::Postgres, "connect_retry").await else {
+        return;
+    };
+    let real: url::Url = env.database_url.parse().unwrap();
+    let upstream = format!(
+        "{}:{}",
+        real.host_str().unwrap(),
+        real.port().unwrap_or(5432)
+    );
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut late = real.clone();
+    late.set_port(Some(port)).unwrap();
+
+    let refused = env
+        .command(KEY_A, None, &["api-key", "create", "--name", "early"])
+        .env("DATABASE_URL", late.as_str())
+        .env("SWITCHYARD_DATABASE_CONNECT_WAIT_SECS", "0")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "nothing listens yet");
+
+    let child = env
+        .command(KEY_A, None, &["api-key", "create", "--name", "late"])
+        .env("DATABASE_URL", late.as_str())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let proxy = tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(last_line(&out.stdout).starts_with("sy_"), "a key was made");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("retrying"),
+        "the wait is logged: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    proxy.abort();
+}
+
 /// `SWITCHYARD_EXPRESSION_TIME_LIMIT_MS` reaches the sandbox of the real server: an
 /// expression that loops for 3 s is stopped at 200 ms, and the execution says so.
 #[tokio::test(flavor = "multi_thread")]
