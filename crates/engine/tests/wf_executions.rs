@@ -23,6 +23,7 @@ common::on_both_backends!(
     a_failing_write_fails_alone,
     a_caller_hanging_up_does_not_leave_the_execution_running,
     an_answered_webhook_call_is_a_stored_execution,
+    stop_stops_a_node_working_through_items,
 );
 
 struct Harness {
@@ -755,5 +756,68 @@ async fn a_final_write_during_a_database_outage_is_retried() {
     let list = h.executions(&format!("workflowId={wf}")).await;
     assert_eq!(list["data"][0]["status"], "success", "{list}");
     assert_eq!(h.server.state.workflows.store.running_count(), 0);
+    h.server.stop().await;
+}
+
+/// `stop` on a node working through items (4,000 items at 5 ms each: 20 s of work) stops it
+/// at its next item: the answer comes long before the work would end, as `canceled`. The
+/// items come from an HTTP call to the test, so the stop is sent once the slow node runs.
+async fn stop_stops_a_node_working_through_items(backend: Backend) {
+    let Some(h) = Harness::start(backend, "stop_between_items", |_| {}).await else {
+        return;
+    };
+    let reached = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let items_url = format!("http://{}/items", listener.local_addr().unwrap());
+    let items = axum::Router::new().route(
+        "/items",
+        axum::routing::get({
+            let reached = reached.clone();
+            move || async move {
+                reached.notify_one();
+                axum::Json((0..4000).map(|n| json!({ "n": n })).collect::<Vec<_>>())
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, items).await.unwrap() });
+    let wf = h
+        .create(
+            json!({
+                "name": "many items", "settings": {"executionOrder": "v1"},
+                "nodes": [
+                    {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                    {"name": "Items", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+                     "parameters": {"method": "GET", "url": items_url}},
+                    {"name": "Each", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                        "assignments": {"assignments": [{"id": "a", "name": "w", "type": "number",
+                            "value": "={{ (() => { const t = Date.now(); while (Date.now() - t < 5) {} return $json.n; })() }}"}]}}}
+                ],
+                "connections": {
+                    "Start": {"main": [[{"node": "Items", "type": "main", "index": 0}]]},
+                    "Items": {"main": [[{"node": "Each", "type": "main", "index": 0}]]}
+                }
+            }),
+            false,
+        )
+        .await;
+    let (status, started) = answer(h.api.post(h.url(&format!("/api/v1/workflows/{wf}/run")))).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = started["executionId"].as_str().unwrap().to_owned();
+    tokio::time::timeout(Duration::from_secs(60), reached.notified())
+        .await
+        .expect("the items were fetched");
+    // Into the slow node's 20 s (an earlier stop would end the HTTP call instead, which
+    // stops too: this margin only makes sure the test is about the items loop).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = std::time::Instant::now();
+    let (status, stopped) =
+        answer(h.api.post(h.url(&format!("/api/v1/executions/{id}/stop")))).await;
+    let took = asked.elapsed();
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_eq!(stopped["status"], "canceled", "{stopped}");
+    assert!(
+        took < Duration::from_secs(8),
+        "stop answered after {took:?}, as if the node had not stopped"
+    );
     h.server.stop().await;
 }

@@ -90,6 +90,13 @@ pub trait ExecuteContext: Send + Sync {
     /// How the execution was started.
     fn mode(&self) -> ExecutionMode;
 
+    /// Whether the execution was cancelled (`stop`): a node working through many items or
+    /// batches should stop at the next one. [`ExecuteContext::parameters`] refuses once
+    /// cancelled, so nodes that resolve parameters per item stop on their own.
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+
     /// Whether a failed item should become an `{error: ...}` item instead of failing the node.
     fn continue_on_fail(&self) -> bool;
 

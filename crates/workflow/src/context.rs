@@ -150,6 +150,7 @@ pub(crate) struct NodeContext {
     pub(crate) mode: ExecutionMode,
     pub(crate) continue_on_fail: bool,
     pub(crate) response: Arc<ResponseSlot>,
+    pub(crate) cancel: crate::executor::CancelHandle,
 }
 
 impl NodeContext {
@@ -170,6 +171,13 @@ impl ExecuteContext for NodeContext {
     }
 
     fn parameters(&self, item_index: usize) -> Result<Parameters, NodeError> {
+        // Nodes resolve parameters item by item: the point where a cancelled execution stops.
+        if self.cancel.is_cancelled() {
+            return Err(NodeError::new(
+                node_api::NodeErrorKind::Cancelled,
+                "the execution was cancelled",
+            ));
+        }
         self.params
             .resolve(&self.info.name, &self.data, item_index)
             .map_err(|e| NodeError::from(e).at_item(item_index))
@@ -187,6 +195,10 @@ impl ExecuteContext for NodeContext {
     async fn credential_id(&self, credential_type: &str) -> Result<String, NodeError> {
         let reference = self.reference(credential_type)?;
         self.credentials.resolve(reference, credential_type).await
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
     }
 
     fn http(&self) -> &reqwest::Client {

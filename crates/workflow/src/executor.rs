@@ -582,6 +582,7 @@ impl Run<'_> {
             mode: self.request.mode,
             continue_on_fail: on_error != OnError::StopWorkflow,
             response: self.response.clone(),
+            cancel: self.request.cancel.clone(),
         };
 
         let attempts = node.attempts();
@@ -591,6 +592,11 @@ impl Run<'_> {
                 .execute(&ctx, input0.clone())
                 .instrument(span.clone());
             let r = self.guarded(fut).await?;
+            // A node working through items stops at its next item once cancelled (its
+            // context refuses to resolve parameters): what it returns then is not an outcome.
+            if self.request.cancel.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
             match r {
                 Ok(outputs) => break Ok(outputs),
                 Err(e) if attempt < attempts => {
@@ -752,6 +758,7 @@ impl Executor {
             mode: ExecutionMode::Trigger,
             continue_on_fail: false,
             response: Arc::new(ResponseSlot::default()),
+            cancel: CancelHandle::new(),
         }
     }
 }
