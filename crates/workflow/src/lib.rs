@@ -6,6 +6,8 @@
 //! - [`model`]: [`Workflow`] and its nodes, connections and settings (n8n's JSON, round-tripped).
 //! - [`validate`]: checks before saving or running; every problem names its node.
 //! - [`expr`]: `={{ ... }}` expressions, with a fast path and a sandboxed QuickJS engine.
+//! - [`datetime`]: Luxon's dates (zones, calendar arithmetic, format tokens) for expressions,
+//!   the Code node and the Date & Time node.
 //! - [`executor`]: runs a workflow in n8n's v1 order and records run data.
 //! - [`run`]: run data shapes and the view expressions resolve `$('Node')` against.
 //! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, ...).
@@ -15,6 +17,7 @@
 //! - [`error`]: [`WorkflowError`] and [`ExpressionError`].
 
 mod context;
+pub mod datetime;
 pub mod error;
 pub mod executor;
 pub mod expr;

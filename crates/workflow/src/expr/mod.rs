@@ -240,6 +240,21 @@ fn push_text(out: &mut String, v: &Value) {
     }
 }
 
+/// Formats a float as JavaScript's `String(n)` does for the common cases (whole numbers
+/// without a fraction, `NaN`, `Infinity`).
+pub fn js_number_f64(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        return format!("{f:.0}");
+    }
+    f.to_string()
+}
+
 /// Formats a number as JavaScript's `String(n)` does for the common cases.
 pub fn js_number(n: &serde_json::Number) -> String {
     if n.is_f64() {
