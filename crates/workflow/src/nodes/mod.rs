@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use node_api::{Item, JsonObject, Node, NodeDescription, NodeError};
+use node_api::{Item, JsonObject, Node, NodeDescription, NodeError, ParameterSpec};
 use serde_json::Value;
 
+mod code;
 mod conditions;
 mod filter;
 mod http_request;
@@ -37,12 +38,29 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(split_out::SplitOut::new()),
         Arc::new(http_request::HttpRequest::new()),
         Arc::new(respond::RespondToWebhook::new()),
+        Arc::new(code::Code::new()),
     ]
 }
 
 /// A description for a base node: `n8n-nodes-base.{name}`.
 fn describe(name: &str, display: &str, versions: &[f64]) -> NodeDescription {
     NodeDescription::new(&format!("n8n-nodes-base.{name}"), display, versions)
+}
+
+/// A parameter with a fixed list of values (n8n's `options` type) and its default.
+fn choice(name: &str, default: &str, values: &[&str]) -> ParameterSpec {
+    ParameterSpec {
+        name: name.to_string(),
+        required: false,
+        default: Some(Value::String(default.to_string())),
+        show: Default::default(),
+        options: Some(
+            values
+                .iter()
+                .map(|v| Value::String(v.to_string()))
+                .collect(),
+        ),
+    }
 }
 
 /// Sets `value` at a dotted `path` in `obj`, creating objects on the way (n8n's dot notation).

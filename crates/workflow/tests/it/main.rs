@@ -1,0 +1,5 @@
+//! Integration tests of the workflow core, in one binary so it links once: workflows run
+//! through the real executor with the core nodes, outputs compared item for item.
+
+mod node_code;
+mod node_flows;
