@@ -16,6 +16,7 @@ mod respond;
 mod schedule;
 mod set;
 mod split_out;
+mod switch;
 mod triggers;
 
 pub use schedule::{
@@ -39,6 +40,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(http_request::HttpRequest::new()),
         Arc::new(respond::RespondToWebhook::new()),
         Arc::new(code::Code::new()),
+        Arc::new(switch::Switch::new()),
     ]
 }
 
@@ -61,6 +63,29 @@ fn choice(name: &str, default: &str, values: &[&str]) -> ParameterSpec {
                 .collect(),
         ),
     }
+}
+
+/// Problems with the keys of the collection parameter `collection` (an `options` object):
+/// every key not in `known` is named, as n8n would have no such option either, or this
+/// implementation does not have it.
+fn unknown_options(parameters: &JsonObject, collection: &str, known: &[&str]) -> Vec<String> {
+    let Some(Value::Object(options)) = get_path(parameters, collection) else {
+        return Vec::new();
+    };
+    options
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            format!(
+                "Parameter \"{collection}.{k}\" is not supported (supported options: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+        .collect()
 }
 
 /// Sets `value` at a dotted `path` in `obj`, creating objects on the way (n8n's dot notation).

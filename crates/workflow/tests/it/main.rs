@@ -3,3 +3,4 @@
 
 mod node_code;
 mod node_flows;
+mod node_switch;
