@@ -15,6 +15,7 @@ mod misc;
 mod respond;
 mod schedule;
 mod set;
+mod split_in_batches;
 mod split_out;
 mod switch;
 mod triggers;
@@ -41,6 +42,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(respond::RespondToWebhook::new()),
         Arc::new(code::Code::new()),
         Arc::new(switch::Switch::new()),
+        Arc::new(split_in_batches::SplitInBatches::new()),
     ]
 }
 

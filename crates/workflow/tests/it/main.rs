@@ -3,4 +3,5 @@
 
 mod node_code;
 mod node_flows;
+mod node_loop;
 mod node_switch;
