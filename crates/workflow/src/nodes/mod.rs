@@ -19,6 +19,7 @@ mod split_in_batches;
 mod split_out;
 mod switch;
 mod triggers;
+mod values;
 
 pub use schedule::{
     fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, workflow_timezone,
@@ -64,6 +65,30 @@ fn choice(name: &str, default: &str, values: &[&str]) -> ParameterSpec {
                 .map(|v| Value::String(v.to_string()))
                 .collect(),
         ),
+    }
+}
+
+/// `spec`, checked only when parameter `param` has one of `values` (n8n's `displayOptions`).
+fn shown_when(mut spec: ParameterSpec, param: &str, values: &[&str]) -> ParameterSpec {
+    spec.show.insert(
+        param.to_string(),
+        values
+            .iter()
+            .map(|v| Value::String(v.to_string()))
+            .collect(),
+    );
+    spec
+}
+
+/// An n8n option this implementation does not have: refused at save unless it keeps n8n's
+/// default, so that a workflow never runs with a setting silently ignored.
+fn unsupported(name: &str, default: Value) -> ParameterSpec {
+    ParameterSpec {
+        name: name.to_string(),
+        required: false,
+        default: Some(default.clone()),
+        show: Default::default(),
+        options: Some(vec![default]),
     }
 }
 
