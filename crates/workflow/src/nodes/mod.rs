@@ -5,6 +5,7 @@ use std::sync::Arc;
 use node_api::{Item, JsonObject, Node, NodeDescription, NodeError, ParameterSpec};
 use serde_json::Value;
 
+mod aggregate;
 mod code;
 mod conditions;
 mod filter;
@@ -44,6 +45,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(code::Code::new()),
         Arc::new(switch::Switch::new()),
         Arc::new(split_in_batches::SplitInBatches::new()),
+        Arc::new(aggregate::Aggregate::new()),
     ]
 }
 
