@@ -11,11 +11,13 @@ mod conditions;
 mod filter;
 mod http_request;
 mod if_node;
+mod limit;
 mod merge;
 mod misc;
 mod respond;
 mod schedule;
 mod set;
+mod sort;
 mod split_in_batches;
 mod split_out;
 mod switch;
@@ -46,6 +48,8 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(switch::Switch::new()),
         Arc::new(split_in_batches::SplitInBatches::new()),
         Arc::new(aggregate::Aggregate::new()),
+        Arc::new(sort::Sort::new()),
+        Arc::new(limit::Limit::new()),
     ]
 }
 
