@@ -14,6 +14,7 @@ mod if_node;
 mod limit;
 mod merge;
 mod misc;
+mod remove_duplicates;
 mod respond;
 mod schedule;
 mod set;
@@ -50,6 +51,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(aggregate::Aggregate::new()),
         Arc::new(sort::Sort::new()),
         Arc::new(limit::Limit::new()),
+        Arc::new(remove_duplicates::RemoveDuplicates::new()),
     ]
 }
 

@@ -5,5 +5,6 @@ mod node_aggregate;
 mod node_code;
 mod node_flows;
 mod node_loop;
+mod node_remove_duplicates;
 mod node_sort_limit;
 mod node_switch;
