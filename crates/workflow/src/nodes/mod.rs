@@ -21,6 +21,7 @@ mod set;
 mod sort;
 mod split_in_batches;
 mod split_out;
+mod summarize;
 mod switch;
 mod triggers;
 mod values;
@@ -52,6 +53,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(sort::Sort::new()),
         Arc::new(limit::Limit::new()),
         Arc::new(remove_duplicates::RemoveDuplicates::new()),
+        Arc::new(summarize::Summarize::new()),
     ]
 }
 

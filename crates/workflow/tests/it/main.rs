@@ -7,4 +7,5 @@ mod node_flows;
 mod node_loop;
 mod node_remove_duplicates;
 mod node_sort_limit;
+mod node_summarize;
 mod node_switch;
