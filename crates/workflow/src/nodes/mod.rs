@@ -8,6 +8,7 @@ use serde_json::Value;
 mod aggregate;
 mod code;
 mod conditions;
+mod date_time;
 mod filter;
 mod http_request;
 mod if_node;
@@ -54,6 +55,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(limit::Limit::new()),
         Arc::new(remove_duplicates::RemoveDuplicates::new()),
         Arc::new(summarize::Summarize::new()),
+        Arc::new(date_time::DateTimeNode::new()),
     ]
 }
 
