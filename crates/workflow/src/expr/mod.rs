@@ -293,6 +293,43 @@ pub fn regex_test(pattern: &str, text: &str) -> Result<bool, ExpressionError> {
     }
 }
 
+/// Renames the keys of `object` that match a JavaScript regular expression, as n8n's Rename
+/// Keys node does (`key.replace(regex, replacement)`, `$1` captures, the first match only),
+/// down to `depth` levels (-1 for all, 0 for the top level). Runs in the sandbox, under its
+/// limits, so the regular expressions and replacements are JavaScript's own.
+pub fn regex_rename_keys(
+    object: &JsonObject,
+    search: &str,
+    replacement: &str,
+    case_insensitive: bool,
+    depth: i64,
+) -> Result<JsonObject, ExpressionError> {
+    let mut json = JsonObject::new();
+    json.insert("o".into(), Value::Object(object.clone()));
+    json.insert("s".into(), Value::String(search.to_string()));
+    json.insert("r".into(), Value::String(replacement.to_string()));
+    json.insert("i".into(), Value::Bool(case_insensitive));
+    json.insert("d".into(), Value::from(depth));
+    let data = Arc::new(ExprData {
+        input: Arc::new(vec![node_api::Item::new(json)]),
+        ..ExprData::default()
+    });
+    // The walk of n8n's `renameObjectKeys`: arrays are walked into, not renamed; an object's
+    // children are renamed before its own keys.
+    let code = "(() => { const regex = new RegExp($json.s, $json.i ? 'i' : undefined);                 const walk = (obj, depth) => { for (const key in obj) {                   if (Array.isArray(obj)) { if (depth !== 0) walk(obj[key], depth - 1); }                   else if (Object.prototype.hasOwnProperty.call(obj, key)) {                     if (typeof obj[key] === 'object' && depth !== 0) walk(obj[key], depth - 1);                     if (key.match(regex)) { const renamed = key.replace(regex, $json.r);                       if (renamed !== key) { obj[renamed] = obj[key]; delete obj[key]; } } } }                   return obj; };                 return walk($json.o, $json.d); })()";
+    let scope = Scope {
+        data: &data,
+        item_index: 0,
+    };
+    match js::evaluate(code, &scope)? {
+        Value::Object(o) => Ok(o),
+        other => Err(ExpressionError::new(
+            ExpressionErrorKind::Runtime,
+            format!("renaming keys returned {other}"),
+        )),
+    }
+}
+
 /// Whether a parameter value is an expression.
 pub fn is_expression(value: &Value) -> bool {
     matches!(value, Value::String(s) if s.starts_with('='))

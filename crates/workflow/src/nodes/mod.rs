@@ -16,6 +16,7 @@ mod limit;
 mod merge;
 mod misc;
 mod remove_duplicates;
+mod rename_keys;
 mod respond;
 mod schedule;
 mod set;
@@ -56,6 +57,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(remove_duplicates::RemoveDuplicates::new()),
         Arc::new(summarize::Summarize::new()),
         Arc::new(date_time::DateTimeNode::new()),
+        Arc::new(rename_keys::RenameKeys::new()),
     ]
 }
 

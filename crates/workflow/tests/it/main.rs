@@ -7,6 +7,7 @@ mod node_date_time;
 mod node_flows;
 mod node_loop;
 mod node_remove_duplicates;
+mod node_rename_keys;
 mod node_sort_limit;
 mod node_summarize;
 mod node_switch;
