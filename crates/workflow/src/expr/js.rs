@@ -669,14 +669,33 @@ pub(crate) enum CodeMode {
     EachItem,
 }
 
-/// What a Code node run produced: its items as n8n-shaped JSON (`{json, binary?,
-/// pairedItem?}`), what it logged, and the error it stopped at, if any (with
-/// continue-on-fail, `items` holds the `{json: {error}}` items as well).
+/// What a Code node run produced: its items, what it logged, and the error it stopped at, if
+/// any (with continue-on-fail, `items` holds the `{json: {error}}` items as well).
 #[derive(Debug, Default)]
 pub(crate) struct CodeRun {
-    pub(crate) items: Vec<Value>,
+    pub(crate) items: Vec<Item>,
     pub(crate) logs: Vec<String>,
     pub(crate) error: Option<CodeFailure>,
+}
+
+/// The runner's answer, as JSON.
+#[derive(serde::Deserialize)]
+struct Answer {
+    #[serde(default)]
+    items: Vec<Item>,
+    #[serde(default)]
+    logs: Vec<String>,
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    failures: Vec<Failed>,
+}
+
+/// An item of `Answer::items` that stands for an error, with continue-on-fail.
+#[derive(serde::Deserialize)]
+struct Failed {
+    at: usize,
+    error: Value,
 }
 
 /// Why a Code node run failed, worded as n8n words it (`boom [line 3]`).
@@ -754,38 +773,29 @@ impl Engine {
         self.shared.deadline.set(None);
         *self.shared.data.borrow_mut() = None;
         let text = result?;
-        let mut answer: serde_json::Map<String, Value> =
-            serde_json::from_str(&text).map_err(|e| CodeFailure {
-                message: format!("the Code node's output could not be read: {e}"),
-                description: None,
-                item_index: None,
-                limit: None,
-            })?;
-        let logs = match answer.remove("logs") {
-            Some(Value::Array(lines)) => lines
-                .into_iter()
-                .map(|l| l.as_str().unwrap_or_default().to_string())
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut items = match answer.remove("items") {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
+        // Straight into items: no intermediate JSON tree for ten thousand of them.
+        let answer: Answer = serde_json::from_str(&text).map_err(|e| CodeFailure {
+            message: format!("the code returned something n8n cannot hold as items: {e}"),
+            description: None,
+            item_index: None,
+            limit: None,
+        })?;
+        let mut items = answer.items;
         // With continue-on-fail, error items carry n8n's full message (with the line).
-        if let Some(Value::Array(failures)) = answer.remove("failures") {
-            for f in failures {
-                let at = f.get("at").and_then(Value::as_u64).unwrap_or(0) as usize;
-                let message = failure_of(&f["error"], code).message;
-                if let Some(json) = items.get_mut(at).and_then(|i| i.get_mut("json")) {
-                    json["error"] = Value::String(message);
-                }
+        for f in answer.failures {
+            let message = failure_of(&f.error, code).message;
+            if let Some(item) = items.get_mut(f.at) {
+                item.json.insert("error".into(), Value::String(message));
             }
         }
-        let error = answer.remove("error").map(|e| failure_of(&e, code));
+        let error = answer.error.map(|e| failure_of(&e, code));
         match error {
             Some(e) if !continue_on_fail => Err(e),
-            error => Ok(CodeRun { items, logs, error }),
+            error => Ok(CodeRun {
+                items,
+                logs: answer.logs,
+                error,
+            }),
         }
     }
 

@@ -281,12 +281,8 @@ function allItemsOutput(result) {
   }
   const items = normalize(result);
   items.forEach(checkItem);
-  return items.map((i) => {
-    const out = { json: i.json };
-    if (i.binary !== undefined) out.binary = i.binary;
-    if (i.pairedItem !== undefined) out.pairedItem = i.pairedItem;
-    return out;
-  });
+  // Only n8n's item keys are left at this point; JSON carries what the engine reads.
+  return items;
 }
 
 function eachItemOutput(result, index) {

@@ -88,16 +88,7 @@ impl Node for Code {
         if let Some(e) = &run.error {
             tracing::debug!(parent: ctx.span(), error = %e.message, "code failed; continuing");
         }
-        let items = run
-            .items
-            .into_iter()
-            .map(|v| {
-                serde_json::from_value::<Item>(v).map_err(|e| {
-                    NodeError::operation(format!("the code returned an item n8n cannot hold: {e}"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(vec![items])
+        Ok(vec![run.items])
     }
 }
 

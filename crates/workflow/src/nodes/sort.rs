@@ -165,16 +165,7 @@ fn sort_by_code(
         }
         error
     })?;
-    let items = run
-        .items
-        .into_iter()
-        .map(|v| {
-            serde_json::from_value::<Item>(v).map_err(|e| {
-                NodeError::operation(format!("the sorted items could not be read: {e}"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(vec![items])
+    Ok(vec![run.items])
 }
 
 /// Names assigned at the start of a statement (`name = ...`) without `let`, `const` or `var`.
