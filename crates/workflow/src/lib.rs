@@ -8,9 +8,12 @@
 //! - [`expr`]: `={{ ... }}` expressions, with a fast path and a sandboxed QuickJS engine.
 //! - [`datetime`]: Luxon's dates (zones, calendar arithmetic, format tokens) for expressions,
 //!   the Code node and the Date & Time node.
-//! - [`executor`]: runs a workflow in n8n's v1 order and records run data.
+//! - [`executor`]: runs a workflow in n8n's v1 order and records run data; a node may run
+//!   several times (loops), keeping its context between runs.
 //! - [`run`]: run data shapes and the view expressions resolve `$('Node')` against.
-//! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, ...).
+//! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, code,
+//!   switch, loop over items, aggregate, sort, limit, remove duplicates, summarize, date &
+//!   time, rename keys, ...).
 //! - [`webhook`]: a webhook call as the Webhook node's item, and the answer its response
 //!   mode gives.
 //! - [`registry`]: node types by name.
