@@ -62,6 +62,8 @@ pub async fn open_with_plugins(
             settings.data_dir.display()
         )
     })?;
+    // Process-wide: every evaluation in this process runs under them.
+    workflow::expr::set_limits(settings.expression_limits());
     let (keys, source) = KeyRing::load(&settings.key_config())?;
     if let KeySource::Generated(path) = &source {
         tracing::warn!(
@@ -105,12 +107,12 @@ pub async fn open_with_plugins(
     started.register_nodes(&mut nodes);
     let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
         .with_default_timezone(default_timezone);
-    let workflows = Arc::new(WorkflowService {
-        store: WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
+    let workflows = Arc::new(WorkflowService::new(
+        WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,
-        credentials: Some(Arc::new(StoreCredentials::new(credentials.clone()))),
-        triggers: TriggerRuntime::new(default_timezone),
-    });
+        Some(Arc::new(StoreCredentials::new(credentials.clone()))),
+        TriggerRuntime::new(default_timezone),
+    ));
     Ok(AppState {
         db,
         credentials,
@@ -165,6 +167,9 @@ const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60)
 /// How long shutdown waits for executions still running once requests have drained.
 const DRAIN_EXECUTIONS: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long shutdown then waits for the cancelled executions to store their end.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Starts the active workflows' triggers and the pruning task, serves until `shutdown`
 /// completes, then stops the triggers (no new executions), lets in-flight requests and
 /// executions finish and their ends be stored, and closes the database.
@@ -193,12 +198,20 @@ pub async fn serve(
         .await;
     workflows.triggers.shutdown().await;
     // A webhook's answer can go out before its execution ends (onReceived, Respond to
-    // Webhook): wait for those ends to be stored before the database closes.
+    // Webhook): wait for those ends to be stored before the database closes; past the drain
+    // time, cancel what still runs and store those ends as canceled.
     if !workflows.store.wait_until_idle(DRAIN_EXECUTIONS).await {
+        let cancelled = workflows.runner.cancel_all();
         tracing::warn!(
-            running = workflows.store.running_count(),
-            "executions still running at shutdown; they will be marked crashed at the next start"
+            cancelled,
+            "executions still running at shutdown were cancelled"
         );
+        if !workflows.store.wait_until_idle(CANCEL_GRACE).await {
+            tracing::warn!(
+                running = workflows.store.running_count(),
+                "executions did not stop in time; they will be marked crashed at the next start"
+            );
+        }
     }
     if let Some(pruning) = pruning {
         pruning.abort();

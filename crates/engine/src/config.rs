@@ -203,6 +203,14 @@ pub struct Settings {
     /// Largest webhook request body, in bytes (n8n's default is 16 MiB).
     #[arg(long, env = "SWITCHYARD_MAX_WEBHOOK_BODY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_webhook_body_bytes: usize,
+    /// Milliseconds one expression or Code node evaluation may run before it is stopped.
+    #[arg(long, env = "SWITCHYARD_EXPRESSION_TIME_LIMIT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000), global = true)]
+    pub expression_time_limit_ms: u64,
+    /// Megabytes of memory the JavaScript sandbox of one worker thread may hold.
+    #[arg(long, env = "SWITCHYARD_EXPRESSION_MEMORY_LIMIT_MB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=4096), global = true)]
+    pub expression_memory_limit_mb: u64,
     /// Time zone of schedules whose workflow sets none (IANA name, e.g. `Europe/Berlin`).
     #[arg(long, env = "SWITCHYARD_TIMEZONE", global = true)]
     pub timezone: Option<String>,
@@ -309,6 +317,11 @@ impl std::fmt::Debug for Settings {
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
+            .field("expression_time_limit_ms", &self.expression_time_limit_ms)
+            .field(
+                "expression_memory_limit_mb",
+                &self.expression_memory_limit_mb,
+            )
             .field("timezone", &self.timezone)
             .field("generic_timezone", &self.generic_timezone)
             .field("executions", &self.executions)
@@ -353,6 +366,15 @@ impl Settings {
             _ => return Ok(chrono_tz::Tz::UTC),
         };
         workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// The limits of the JavaScript sandbox (expressions, Code nodes).
+    pub fn expression_limits(&self) -> workflow::expr::Limits {
+        workflow::expr::Limits {
+            time: std::time::Duration::from_millis(self.expression_time_limit_ms),
+            memory_bytes: usize::try_from(self.expression_memory_limit_mb << 20)
+                .unwrap_or(usize::MAX),
+        }
     }
 
     /// What the key ring is loaded from.

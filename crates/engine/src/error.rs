@@ -23,6 +23,9 @@ pub enum ApiError {
     /// The request collides with the current state (an id already taken, a write race lost).
     #[error("{0}")]
     Conflict(String),
+    /// A workflow failed while it ran; its message (the workflow's, never internal) is shown.
+    #[error("{0}")]
+    Execution(String),
     /// The body is larger than the configured limit.
     #[error("request body is larger than the configured limit (SWITCHYARD_MAX_BODY_BYTES)")]
     PayloadTooLarge,
@@ -42,6 +45,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Execution(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -70,14 +74,34 @@ impl From<crate::store::StoreError> for ApiError {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::InvalidInput { .. } => ApiError::BadRequest(err.to_string()),
             E::NotRunning { .. } => ApiError::Conflict(err.to_string()),
-            E::Database(_) => ApiError::Internal(err.into()),
+            E::Database(_) | E::Interrupted => ApiError::Internal(err.into()),
         }
     }
 }
 
 impl From<workflow::WorkflowError> for ApiError {
+    /// A workflow the client sent that is not valid is the client's to fix (400); one that
+    /// fails while it runs is answered 500 with its message.
     fn from(err: workflow::WorkflowError) -> Self {
-        ApiError::BadRequest(err.to_string())
+        use workflow::WorkflowError as E;
+        match err {
+            E::Parse(_) | E::Invalid(_) | E::Expression(_) => ApiError::BadRequest(err.to_string()),
+            E::Node { .. } | E::Timeout(_) | E::Cancelled | E::NoStartNode(_) => {
+                ApiError::Execution(err.to_string())
+            }
+        }
+    }
+}
+
+impl From<crate::runner::RunError> for ApiError {
+    fn from(err: crate::runner::RunError) -> Self {
+        match err {
+            crate::runner::RunError::Workflow(e) => e.into(),
+            // The panic is logged where it was caught; the client learns nothing internal.
+            crate::runner::RunError::Panicked => {
+                ApiError::Internal(anyhow::anyhow!("an execution panicked"))
+            }
+        }
     }
 }
 

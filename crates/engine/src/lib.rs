@@ -14,6 +14,8 @@
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
 //! - [`plugins`]: the plugins this server hosts ([`plugins::builtin`] names them, the only
 //!   place that does) and the [`plugins::Registry`] the rest asks.
+//! - [`runner`]: [`runner::Runner`], the one way an execution happens: its row, its run on
+//!   its own task, its end stored by the saving policy, panics caught, cancel on shutdown.
 //! - [`workflows`]: [`workflows::WorkflowService`], what every part that works with workflows
 //!   shares.
 //! - [`store`]: workflows, executions and trigger state in the database, with n8n's saving
@@ -29,6 +31,7 @@ pub mod config;
 pub mod error;
 pub mod node_credentials;
 pub mod plugins;
+pub mod runner;
 pub mod store;
 pub mod triggers;
 pub mod webhook_index;

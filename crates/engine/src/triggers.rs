@@ -31,10 +31,10 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
+use crate::runner::{Execution, ExecutionRequest};
 use crate::store::{StoreError, StoredWorkflow};
 use crate::workflows::WorkflowService;
 use workflow::error::{Problem, WorkflowError};
-use workflow::executor::{CancelHandle, RunRequest};
 use workflow::model::{Workflow, WorkflowNode};
 use workflow::nodes::{
     fired_item, next_counting_fire, record_fires, workflow_timezone, ScheduleRule,
@@ -356,14 +356,11 @@ async fn run_trigger(
                         save_state(&svc, &workflow_id, &plan.node.name, &state).await;
                     }
                     let items = vec![fired_item(Utc::now(), plan.timezone)];
-                    match begin_execution(&svc, &gate, &workflow_id).await {
-                        Begin::Started(execution_id, cancel) => {
-                            let (svc, workflow, node) =
-                                (svc.clone(), workflow.clone(), plan.node.name.clone());
+                    match begin(&svc, &gate, &workflow, &plan.node.name, items).await {
+                        Begin::Started(execution) => {
                             executions.spawn(
                                 async move {
-                                    execute(&svc, workflow, &node, &execution_id, cancel, items)
-                                        .await;
+                                    execution.wait().await;
                                 }
                                 .in_current_span(),
                             );
@@ -388,84 +385,44 @@ async fn run_trigger(
 }
 
 enum Begin {
-    /// The execution row exists, status running; the handle stops it.
-    Started(String, CancelHandle),
+    /// The execution's row exists (status running) and it runs.
+    Started(Execution),
     /// The triggers were stopped: nothing was recorded.
     Closed,
     /// The database refused; logged.
     Failed,
 }
 
-/// Records the start of a `trigger` execution unless the workflow's triggers were stopped.
-async fn begin_execution(svc: &WorkflowService, gate: &Gate, workflow_id: &str) -> Begin {
+/// Starts a `trigger` execution from `node` with `items`, unless the workflow's triggers
+/// were stopped. The gate is held until the row is written, so once [`Gate::close`] returns
+/// no new execution of these triggers can appear.
+async fn begin(
+    svc: &WorkflowService,
+    gate: &Gate,
+    workflow: &Arc<Workflow>,
+    node: &str,
+    items: Vec<Item>,
+) -> Begin {
     let closed = gate.closed.lock().await;
     if *closed {
         return Begin::Closed;
     }
-    let execution_id = uuid::Uuid::new_v4().to_string();
-    match svc
-        .store
-        .start_execution(&execution_id, workflow_id, ExecutionMode::Trigger.as_str())
-        .await
-    {
-        Ok(cancel) => Begin::Started(execution_id, cancel),
+    let started = svc
+        .runner
+        .start(ExecutionRequest {
+            workflow_id: workflow.id.clone().unwrap_or_default(),
+            workflow: workflow.clone(),
+            mode: ExecutionMode::Trigger,
+            start_node: Some(node.to_owned()),
+            items,
+            respond: None,
+        })
+        .await;
+    match started {
+        Ok(execution) => Begin::Started(execution),
         Err(e) => {
             tracing::error!(error = %e, "could not record a trigger execution; skipping this fire");
             Begin::Failed
-        }
-    }
-}
-
-/// Runs the workflow from `node` with `items` and stores how it ended. True when the items
-/// were delivered (the run happened) and its end is stored.
-async fn execute(
-    svc: &WorkflowService,
-    workflow: Arc<Workflow>,
-    node: &str,
-    execution_id: &str,
-    cancel: CancelHandle,
-    items: Vec<Item>,
-) -> bool {
-    let workflow_ref = workflow.clone();
-    let result = svc
-        .executor
-        .run(RunRequest {
-            workflow,
-            execution_id: execution_id.to_string(),
-            mode: ExecutionMode::Trigger,
-            start_node: Some(node.to_string()),
-            items,
-            cancel,
-            respond_early: None,
-        })
-        .await;
-    let (delivered, stored) = match result {
-        Ok(r) => (
-            true,
-            // An execution the saving policy drops counts as recorded: its end is settled.
-            svc.store
-                .finish_execution_by_policy(
-                    execution_id,
-                    &workflow_ref,
-                    ExecutionMode::Trigger.as_str(),
-                    &r,
-                )
-                .await
-                .map(drop),
-        ),
-        Err(e) => {
-            tracing::warn!(execution_id, error = %e, "trigger execution could not start");
-            (
-                false,
-                svc.store.mark_failed(execution_id, &e.to_string()).await,
-            )
-        }
-    };
-    match stored {
-        Ok(()) => delivered,
-        Err(e) => {
-            tracing::error!(execution_id, error = %e, "the trigger execution was not stored");
-            false
         }
     }
 }
@@ -496,18 +453,19 @@ async fn poll_once(
     match polled {
         Err(e) => {
             tracing::warn!(error = %e.message, "poll failed; the trigger's state is kept");
-            match begin_execution(svc, gate, &workflow_id).await {
-                Begin::Started(execution_id, _) => {
-                    let message =
-                        format!("polling trigger \"{}\" failed: {}", node.name, e.message);
-                    if let Err(e) = svc.store.mark_failed(&execution_id, &message).await {
-                        tracing::error!(error = %e, "could not record the failed poll");
-                    }
-                    true
-                }
-                Begin::Closed => false,
-                Begin::Failed => true,
+            let closed = gate.closed.lock().await;
+            if *closed {
+                return false;
             }
+            let message = format!("polling trigger \"{}\" failed: {}", node.name, e.message);
+            if let Err(e) = svc
+                .runner
+                .record_failure(&workflow_id, ExecutionMode::Trigger, &message)
+                .await
+            {
+                tracing::error!(error = %e, "could not record the failed poll");
+            }
+            true
         }
         Ok(None) => {
             save_state(svc, &workflow_id, &node.name, &state).await;
@@ -517,19 +475,12 @@ async fn poll_once(
             save_state(svc, &workflow_id, &node.name, &state).await;
             true
         }
-        Ok(Some(items)) => match begin_execution(svc, gate, &workflow_id).await {
-            Begin::Started(execution_id, cancel) => {
+        Ok(Some(items)) => match begin(svc, gate, workflow, &node.name, items).await {
+            Begin::Started(execution) => {
                 // Awaited, not spawned: the next poll must see the state this one leaves.
-                if execute(
-                    svc,
-                    workflow.clone(),
-                    &node.name,
-                    &execution_id,
-                    cancel,
-                    items,
-                )
-                .await
-                {
+                // The state moves only when the items were delivered and that is stored.
+                let ended = execution.wait().await;
+                if ended.outcome.is_ok() && ended.stored.is_ok() {
                     save_state(svc, &workflow_id, &node.name, &state).await;
                 }
                 true

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use workflow::{validate, CredentialLookup, Executor, Workflow, WorkflowError};
 
+use crate::runner::Runner;
 use crate::store::WorkflowStore;
 use crate::triggers::TriggerRuntime;
 
@@ -13,8 +14,10 @@ use crate::triggers::TriggerRuntime;
 pub struct WorkflowService {
     /// Where workflows and executions live.
     pub store: WorkflowStore,
-    /// Runs workflows.
+    /// Runs workflows (the runner uses it; validation and polls ask it too).
     pub executor: Executor,
+    /// Starts and records every execution.
+    pub runner: Runner,
     /// Checks credential references on save; `None` skips that check.
     pub credentials: Option<Arc<dyn CredentialLookup>>,
     /// The schedules and polling triggers of active workflows.
@@ -22,6 +25,23 @@ pub struct WorkflowService {
 }
 
 impl WorkflowService {
+    /// The service over `store` and `executor`, checking credential references with
+    /// `credentials` (none: no check), with schedules in `triggers`' time zone.
+    pub fn new(
+        store: WorkflowStore,
+        executor: Executor,
+        credentials: Option<Arc<dyn CredentialLookup>>,
+        triggers: TriggerRuntime,
+    ) -> Self {
+        Self {
+            runner: Runner::new(store.clone(), executor.clone()),
+            store,
+            executor,
+            credentials,
+            triggers,
+        }
+    }
+
     /// Parses n8n workflow JSON and validates it against the node types and credentials.
     pub async fn parse_and_validate(&self, json: Value) -> Result<Workflow, WorkflowError> {
         let wf = Workflow::from_value(json)?;

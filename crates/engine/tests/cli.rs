@@ -678,15 +678,73 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
     }
 }
 
+/// `SWITCHYARD_EXPRESSION_TIME_LIMIT_MS` reaches the sandbox of the real server: an
+/// expression that loops for 3 s is stopped at 200 ms, and the execution says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_expression_time_limit_is_a_setting() {
+    let env = TestEnv::new(Backend::Sqlite, "expression_limit")
+        .await
+        .unwrap();
+    let api_key = env.api_key(KEY_A);
+    let (mut child, logs) = spawn_server_with(
+        &env,
+        KEY_A,
+        None,
+        "info",
+        &[("SWITCHYARD_EXPRESSION_TIME_LIMIT_MS", "200")],
+    );
+    let base = wait_ready(&mut child, &logs);
+    let http = client(&api_key);
+    let workflow = json!({
+        "name": "slow expression",
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Slow", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                "assignments": {"assignments": [{"id": "a", "name": "x", "type": "number",
+                    "value": "={{ (() => { const t = Date.now(); while (Date.now() - t < 3000) {} return 1; })() }}"}]}}}
+        ],
+        "connections": {"Start": {"main": [[{"node": "Slow", "type": "main", "index": 0}]]}}
+    });
+    let (status, stored) = common::answer(
+        http.post(format!("{base}/api/v1/workflows"))
+            .json(&workflow),
+    )
+    .await;
+    assert_eq!(status, 200, "{stored}");
+    let id = stored["id"].as_str().unwrap();
+    let (status, execution) =
+        common::answer(http.post(format!("{base}/api/v1/workflows/{id}/run?wait=true"))).await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["status"], "error", "{execution}");
+    let message = execution["error"].to_string();
+    assert!(
+        message.contains("longer than 200 ms"),
+        "the configured limit is named: {message}"
+    );
+    assert!(terminate(child).success());
+}
+
 fn spawn_server(
     env: &TestEnv,
     key: &str,
     previous: Option<&str>,
     level: &str,
 ) -> (Child, Arc<Mutex<Vec<String>>>) {
+    spawn_server_with(env, key, previous, level, &[])
+}
+
+/// [`spawn_server`] with more environment variables set.
+fn spawn_server_with(
+    env: &TestEnv,
+    key: &str,
+    previous: Option<&str>,
+    level: &str,
+    vars: &[(&str, &str)],
+) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut child = env
         .command(key, previous, &["start"])
         .env("SWITCHYARD_LOG", level)
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -11,12 +11,12 @@ use serde_json::{json, Value};
 use workflow::Executor;
 
 async fn serve(db: Db) -> String {
-    let svc = Arc::new(WorkflowService {
-        store: WorkflowStore::new(db),
-        executor: Executor::with_core_nodes(),
-        credentials: None,
-        triggers: Default::default(),
-    });
+    let svc = Arc::new(WorkflowService::new(
+        WorkflowStore::new(db),
+        Executor::with_core_nodes(),
+        None,
+        Default::default(),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(svc)).await.unwrap() });

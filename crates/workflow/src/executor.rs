@@ -258,19 +258,9 @@ impl Executor {
             Some(n) => wf
                 .node(n)
                 .ok_or_else(|| WorkflowError::NoStartNode(format!("no node named \"{n}\"")))?,
-            None => wf
-                .nodes
-                .iter()
-                .find(|n| {
-                    !n.is_disabled()
-                        && self
-                            .registry
-                            .description(&n.node_type)
-                            .is_some_and(|d| d.trigger)
-                })
-                .ok_or_else(|| {
-                    WorkflowError::NoStartNode("the workflow has no enabled trigger node".into())
-                })?,
+            None => self.first_trigger(&wf).ok_or_else(|| {
+                WorkflowError::NoStartNode("the workflow has no enabled trigger node".into())
+            })?,
         };
         let span = tracing::info_span!(
             "execution",
@@ -767,6 +757,25 @@ fn is_error_item(item: &Item) -> bool {
 
 /// What the trigger runtime needs to call a polling trigger outside an execution.
 impl Executor {
+    /// The node a run without a named start node starts from: the first enabled trigger.
+    pub fn first_trigger<'w>(&self, wf: &'w Workflow) -> Option<&'w WorkflowNode> {
+        wf.nodes.iter().find(|n| {
+            !n.is_disabled()
+                && self
+                    .registry
+                    .description(&n.node_type)
+                    .is_some_and(|d| d.trigger)
+        })
+    }
+
+    /// The polling trigger implementing `node`, when it is one.
+    pub fn polling_trigger(&self, node: &WorkflowNode) -> Option<Arc<dyn PollingTrigger>> {
+        if self.registry.node(&node.node_type).is_some() {
+            return None;
+        }
+        self.registry.trigger(&node.node_type).cloned()
+    }
+
     /// Polls `trigger` for `node` of `wf` (see [`PollingTrigger::poll`]), with the node's
     /// parameters (expressions resolved with no input item), its credentials and the shared
     /// HTTP client.

@@ -145,6 +145,49 @@ pub async fn run_webhook(
     })
 }
 
+/// When a webhook call is answered (the Webhook node's `responseMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// At once, before the workflow runs (n8n's default).
+    OnReceived,
+    /// When the workflow ends, with the last node's output.
+    LastNode,
+    /// When a Respond to Webhook node runs (or at the end, if none does).
+    ResponseNode,
+}
+
+/// The response mode of `webhook`; unknown values count as n8n's default, `onReceived`.
+pub fn response_mode(webhook: &WorkflowNode) -> ResponseMode {
+    match webhook
+        .parameters
+        .get("responseMode")
+        .and_then(Value::as_str)
+    {
+        Some("lastNode") => ResponseMode::LastNode,
+        Some("responseNode") => ResponseMode::ResponseNode,
+        _ => ResponseMode::OnReceived,
+    }
+}
+
+/// The answer to a webhook call as soon as it is known, as n8n gives it: at once for
+/// `onReceived`, when Respond to Webhook sends one (`responded`) for `responseNode`, and
+/// when the execution has `ended` for `lastNode` (or when no Respond node answered).
+/// `ended` is only awaited when the answer needs it.
+pub async fn answer<E>(
+    webhook: &WorkflowNode,
+    responded: tokio::sync::oneshot::Receiver<WebhookResponse>,
+    ended: impl std::future::Future<Output = Result<ExecutionResult, E>>,
+) -> Result<WebhookResponse, E> {
+    match response_mode(webhook) {
+        ResponseMode::OnReceived => Ok(on_received_response(webhook)),
+        ResponseMode::ResponseNode => match responded.await {
+            Ok(response) => Ok(response),
+            Err(_) => Ok(response_for(webhook, &ended.await?)),
+        },
+        ResponseMode::LastNode => Ok(response_for(webhook, &ended.await?)),
+    }
+}
+
 /// A webhook call under way: the answer to send now, and the execution still running.
 #[derive(Debug)]
 pub struct WebhookStart {
@@ -154,9 +197,9 @@ pub struct WebhookStart {
     pub execution: tokio::task::JoinHandle<Result<ExecutionResult, WorkflowError>>,
 }
 
-/// Starts the execution in the background and returns the answer as soon as it is known, as
-/// n8n does: at once for `onReceived`, when Respond to Webhook runs for `responseNode`, and
-/// at the end for `lastNode` (or when no Respond node answered).
+/// Starts the execution on its own task and returns the [`answer`] as soon as it is known,
+/// without storing anything (the engine's runner stores executions; this serves tests and
+/// embedders).
 pub async fn start_webhook(
     executor: Executor,
     workflow: Arc<Workflow>,
@@ -164,37 +207,10 @@ pub async fn start_webhook(
     execution_id: String,
     request: WebhookRequest,
 ) -> Result<WebhookStart, WorkflowError> {
-    start_webhook_cancellable(
-        executor,
-        workflow,
-        node,
-        execution_id,
-        request,
-        CancelHandle::new(),
-    )
-    .await
-}
-
-/// [`start_webhook`] with the handle that stops the execution
-/// (`POST /api/v1/executions/{id}/stop`).
-pub async fn start_webhook_cancellable(
-    executor: Executor,
-    workflow: Arc<Workflow>,
-    node: &str,
-    execution_id: String,
-    request: WebhookRequest,
-    cancel: CancelHandle,
-) -> Result<WebhookStart, WorkflowError> {
     let webhook = workflow
         .node(node)
         .cloned()
         .ok_or_else(|| WorkflowError::NoStartNode(format!("no node named \"{node}\"")))?;
-    let mode = webhook
-        .parameters
-        .get("responseMode")
-        .and_then(Value::as_str)
-        .unwrap_or("onReceived")
-        .to_string();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let run = RunRequest {
         workflow,
@@ -206,34 +222,27 @@ pub async fn start_webhook_cancellable(
         },
         start_node: Some(webhook.name.clone()),
         items: vec![webhook_item(&request)],
-        cancel,
+        cancel: CancelHandle::new(),
         respond_early: Some(tx),
     };
-    let execution = tokio::spawn(async move { executor.run(run).await });
-    match mode.as_str() {
-        "lastNode" => {}
-        "responseNode" => {
-            if let Ok(response) = rx.await {
-                return Ok(WebhookStart {
-                    response,
-                    execution,
-                });
-            }
-        }
-        _ => {
-            return Ok(WebhookStart {
-                response: on_received_response(&webhook),
-                execution,
-            })
-        }
-    }
-    let result = execution
-        .await
-        .map_err(|e| WorkflowError::NoStartNode(format!("the execution task failed: {e}")))??;
-    let response = response_for(&webhook, &result);
+    let mut execution = tokio::spawn(async move { executor.run(run).await });
+    // A finished task cannot be awaited twice: keep its result for the handle returned.
+    let mut finished = None;
+    let ended = async {
+        let result = (&mut execution)
+            .await
+            .map_err(|e| WorkflowError::NoStartNode(format!("the execution task failed: {e}")))??;
+        finished = Some(result.clone());
+        Ok::<_, WorkflowError>(result)
+    };
+    let response = answer(&webhook, rx, ended).await?;
+    let execution = match finished {
+        Some(result) => tokio::spawn(async move { Ok(result) }),
+        None => execution,
+    };
     Ok(WebhookStart {
         response,
-        execution: tokio::spawn(async move { Ok(result) }),
+        execution,
     })
 }
 

@@ -11,14 +11,14 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use node_api::WebhookResponse;
+use node_api::ExecutionMode;
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::runner::ExecutionRequest;
 use crate::webhook_index::WebhookTarget;
-use crate::workflows::WorkflowService;
-use workflow::webhook::{find_webhook_node, start_webhook_cancellable, WebhookRequest};
+use workflow::webhook::{answer, find_webhook_node, webhook_item, WebhookRequest};
 
 /// The webhook routes; their body limit is the webhook one, not the API's.
 pub fn router(body_limit: usize) -> Router<AppState> {
@@ -65,19 +65,35 @@ async fn handle(
         base_url: state.settings.public_url.trim_end_matches('/').to_owned(),
         test,
     };
-    // Everything from the execution row to its recorded end runs in its own task: a caller
-    // that hangs up drops this handler, and must not leave an execution `running` forever.
-    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(run_and_record(
-        state.workflows.clone(),
-        target,
-        request,
-        test,
-        answer_tx,
-    ));
-    let answer = answer_rx.await.map_err(|err| {
-        ApiError::Internal(anyhow::anyhow!("the webhook task ended early: {err}"))
-    })??;
+    let webhook = target
+        .workflow
+        .node(&target.node)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("no node named \"{}\"", target.node)))?;
+    let (respond, responded) = tokio::sync::oneshot::channel();
+    let execution = state
+        .workflows
+        .runner
+        .start(ExecutionRequest {
+            workflow_id: target.workflow_id,
+            workflow: target.workflow,
+            mode: if test {
+                ExecutionMode::Manual
+            } else {
+                ExecutionMode::Webhook
+            },
+            start_node: Some(webhook.name.clone()),
+            items: vec![webhook_item(&request)],
+            respond: Some(respond),
+        })
+        .await?;
+    // The run goes on in its own task: a caller hanging up here stops nothing.
+    let ended = async {
+        let ended = execution.wait().await;
+        ended.stored?;
+        ended.outcome.map_err(ApiError::from)
+    };
+    let answer = answer(&webhook, responded, ended).await?;
     let mut response =
         Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
     for (name, value) in &answer.headers {
@@ -87,82 +103,6 @@ async fn handle(
         .body(Body::from(answer.body.unwrap_or_default()))
         .map_err(|err| ApiError::Internal(err.into()))
         .map(IntoResponse::into_response)
-}
-
-/// Stores the execution, runs it, sends the answer on `answer` as soon as it is known, and
-/// records how the execution ended.
-async fn run_and_record(
-    workflows: Arc<WorkflowService>,
-    target: WebhookTarget,
-    request: WebhookRequest,
-    test: bool,
-    answer: tokio::sync::oneshot::Sender<ApiResult<WebhookResponse>>,
-) {
-    let execution_id = uuid::Uuid::new_v4().to_string();
-    let mode = if test { "manual" } else { "webhook" };
-    // The workflow starts while its `running` row is being written; the answer waits for
-    // the row, so that a caller is never told of an execution that a crash could erase.
-    let begun = workflows
-        .store
-        .begin_execution(&execution_id, &target.workflow_id, mode)
-        .await;
-    let started = start_webhook_cancellable(
-        workflows.executor.clone(),
-        target.workflow.clone(),
-        &target.node,
-        execution_id.clone(),
-        request,
-        begun.cancel.clone(),
-    )
-    .await;
-    let row = begun.stored().await;
-    let started = match (started, row) {
-        (Ok(started), Ok(())) => started,
-        (Err(err), Ok(())) => {
-            let recorded = workflows
-                .store
-                .mark_failed(&execution_id, &err.to_string())
-                .await;
-            let _ = answer.send(match recorded {
-                Ok(()) => Err(err.into()),
-                Err(store) => Err(store.into()),
-            });
-            return;
-        }
-        (started, Err(store)) => {
-            // No row: stop the run and answer with the database's error.
-            if let Ok(started) = started {
-                started.execution.abort();
-            }
-            workflows.store.forget_running(&execution_id);
-            let _ = answer.send(Err(store.into()));
-            return;
-        }
-    };
-    // The answer may go out before the execution ends (onReceived, Respond to Webhook).
-    let _ = answer.send(Ok(started.response));
-    let recorded = match started.execution.await {
-        Ok(Ok(result)) => workflows
-            .store
-            .finish_execution_by_policy(&execution_id, &target.workflow, mode, &result)
-            .await
-            .map(drop),
-        Ok(Err(err)) => {
-            workflows
-                .store
-                .mark_failed(&execution_id, &err.to_string())
-                .await
-        }
-        Err(err) => {
-            workflows
-                .store
-                .mark_failed(&execution_id, &format!("the execution task failed: {err}"))
-                .await
-        }
-    };
-    if let Err(err) = recorded {
-        tracing::error!(execution_id = %execution_id, error = %err, "could not record a webhook execution");
-    }
 }
 
 /// The workflow and Webhook node listening on `method` `path`: among active workflows for

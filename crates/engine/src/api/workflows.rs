@@ -9,13 +9,15 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use node_api::{ExecutionMode, Item};
+use node_api::{ExecutionMode, Item, PollMode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use workflow::executor::{ExecutionResult, ExecutionStatus, RunRequest};
+use workflow::executor::{ExecutionResult, ExecutionStatus};
+use workflow::Workflow;
 
 use crate::error::ApiError;
+use crate::runner::ExecutionRequest;
 use crate::store::{ExecutionFilter, StoredExecution};
 use crate::workflows::WorkflowService;
 
@@ -181,64 +183,79 @@ async fn run(
             ))
         }
     };
-    let execution_id = uuid::Uuid::new_v4().to_string();
-    let cancel = svc
-        .store
-        .start_execution(&execution_id, &id, "manual")
-        .await?;
-    let task = {
-        let svc = svc.clone();
-        let execution_id = execution_id.clone();
-        let workflow = Arc::new(stored.workflow);
-        async move {
-            let result = svc
-                .executor
-                .run(RunRequest {
-                    workflow: workflow.clone(),
-                    execution_id: execution_id.clone(),
-                    mode: ExecutionMode::Manual,
-                    start_node: None,
-                    items,
-                    cancel,
-                    respond_early: None,
-                })
-                .await;
-            match result {
-                Ok(r) => svc
-                    .store
-                    .finish_execution_by_policy(&execution_id, &workflow, "manual", &r)
-                    .await
-                    .map(|saved| (!saved).then_some(r)),
-                Err(e) => {
-                    tracing::warn!(execution_id = %execution_id, error = %e, "execution could not start");
-                    svc.store
-                        .mark_failed(&execution_id, &e.to_string())
-                        .await
-                        .map(|()| None)
-                }
-            }
-        }
+    let workflow = Arc::new(stored.workflow);
+    let items = if items.is_empty() {
+        fetch_test_event(&svc, &id, &workflow).await?
+    } else {
+        items
     };
-    // Its own task, so that a caller hanging up on `?wait=true` does not stop the recording.
-    let task = tokio::spawn(task);
-    if q.wait {
-        let recorded = task
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the execution task failed: {e}")))?;
-        // An execution the saving policy did not keep is answered from memory.
-        if let Some(unsaved) = recorded? {
-            return Ok(Json(unsaved_execution_json(&execution_id, &id, &unsaved)));
-        }
-        return Ok(Json(execution_json(
-            &svc.store.get_execution(&execution_id, true).await?,
-        )));
+    let execution = svc
+        .runner
+        .start(ExecutionRequest {
+            workflow_id: id.clone(),
+            workflow,
+            mode: ExecutionMode::Manual,
+            start_node: None,
+            items,
+            respond: None,
+        })
+        .await?;
+    let execution_id = execution.id.clone();
+    if !q.wait {
+        return Ok(Json(json!({ "executionId": execution_id })));
     }
-    tokio::spawn(async move {
-        if let Ok(Err(e)) = task.await {
-            tracing::error!(error = %e, "could not record an execution");
+    // The run is on its own task: a caller hanging up on `?wait=true` stops nothing.
+    let ended = execution.wait().await;
+    match (ended.outcome, ended.stored?) {
+        // An execution the saving policy did not keep is answered from memory.
+        (Ok(result), false) => Ok(Json(unsaved_execution_json(&execution_id, &id, &result))),
+        _ => Ok(Json(execution_json(
+            &svc.store.get_execution(&execution_id, true).await?,
+        ))),
+    }
+}
+
+/// A manual run of a workflow that starts with a polling trigger polls it first, as n8n's
+/// "fetch test event" does: the trigger returns its latest matching data without moving its
+/// saved state. A failed poll is stored as a failed manual execution and answered 500.
+async fn fetch_test_event(
+    svc: &WorkflowService,
+    id: &str,
+    workflow: &Workflow,
+) -> ApiResult<Vec<Item>> {
+    let Some(node) = svc.executor.first_trigger(workflow) else {
+        return Ok(Vec::new());
+    };
+    let Some(trigger) = svc.executor.polling_trigger(node) else {
+        return Ok(Vec::new());
+    };
+    let mut state = svc
+        .store
+        .trigger_state(id, &node.name)
+        .await?
+        .unwrap_or_else(|| json!({}));
+    let mut with_id = workflow.clone();
+    with_id.id = Some(id.to_owned());
+    match svc
+        .executor
+        .poll(
+            &with_id,
+            node,
+            trigger.as_ref(),
+            &mut state,
+            PollMode::Manual,
+        )
+        .await
+    {
+        Ok(items) => Ok(items.unwrap_or_default()),
+        Err(e) => {
+            let message = format!("polling trigger \"{}\" failed: {}", node.name, e.message);
+            svc.runner
+                .record_failure(id, ExecutionMode::Manual, &message)
+                .await?;
+            Err(ApiError::Execution(message))
         }
-    });
-    Ok(Json(json!({ "executionId": execution_id })))
+    }
 }
 
 fn status_name(status: ExecutionStatus) -> &'static str {

@@ -80,6 +80,9 @@ pub enum StoreError {
         /// Its stored status.
         status: String,
     },
+    /// The task recording an execution stopped before its end was stored.
+    #[error("the execution stopped before its end was recorded")]
+    Interrupted,
     /// The database failed (details stay in logs, not in API answers).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -554,6 +557,16 @@ impl WorkflowStore {
     /// How many executions run in this process right now (their end not yet stored).
     pub fn running_count(&self) -> usize {
         self.shared.running.lock().map_or(0, |r| r.len())
+    }
+
+    /// Cancels every execution running in this process; returns how many.
+    pub fn cancel_running(&self) -> usize {
+        self.shared.running.lock().map_or(0, |running| {
+            for r in running.values() {
+                r.cancel.cancel();
+            }
+            running.len()
+        })
     }
 
     pub(crate) fn forget_running(&self, id: &str) {

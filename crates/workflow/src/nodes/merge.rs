@@ -213,6 +213,33 @@ fn combine_by_fields(
     let a_unmatched = a_unmatched
         .into_iter()
         .map(|(i, x)| x.clone().paired_with_input(i, 0));
+    // Every item of input `keep` (0 or 1), merged with its matches from the other input
+    // when it has any, in that input's order.
+    let enrich = |keep: usize| -> Vec<Item> {
+        let (kept, other) = if keep == 0 { (a, b) } else { (b, a) };
+        let mut result = Vec::new();
+        for (k, item) in kept.iter().enumerate() {
+            let mut any = false;
+            for (o, candidate) in other.iter().enumerate() {
+                let (x, y) = if keep == 0 {
+                    ((k, item), (o, candidate))
+                } else {
+                    ((o, candidate), (k, item))
+                };
+                if matches(x.1, y.1) {
+                    any = true;
+                    result.push(merge_pair(Some(x), Some(y), clash, deep));
+                    if first_only {
+                        break;
+                    }
+                }
+            }
+            if !any {
+                result.push(item.clone().paired_with_input(k, keep));
+            }
+        }
+        result
+    };
     Ok(match join {
         "keepMatches" => {
             if output_from == "input1" {
@@ -231,45 +258,8 @@ fn combine_by_fields(
             .chain(a_unmatched)
             .chain(b_unmatched)
             .collect(),
-        "enrichInput1" => {
-            // Every input-1 item, merged with its matches when it has any, in input-1 order.
-            let mut result = Vec::new();
-            for (i, x) in a.iter().enumerate() {
-                let mut any = false;
-                for (j, y) in b.iter().enumerate() {
-                    if matches(x, y) {
-                        any = true;
-                        result.push(merge_pair(Some((i, x)), Some((j, y)), clash, deep));
-                        if first_only {
-                            break;
-                        }
-                    }
-                }
-                if !any {
-                    result.push(x.clone().paired_with_input(i, 0));
-                }
-            }
-            result
-        }
-        "enrichInput2" => {
-            let mut result = Vec::new();
-            for (j, y) in b.iter().enumerate() {
-                let mut any = false;
-                for (i, x) in a.iter().enumerate() {
-                    if matches(x, y) {
-                        any = true;
-                        result.push(merge_pair(Some((i, x)), Some((j, y)), clash, deep));
-                        if first_only {
-                            break;
-                        }
-                    }
-                }
-                if !any {
-                    result.push(y.clone().paired_with_input(j, 1));
-                }
-            }
-            result
-        }
+        "enrichInput1" => enrich(0),
+        "enrichInput2" => enrich(1),
         other => {
             return Err(NodeError::parameter(format!(
                 "Parameter \"joinMode\" value \"{other}\" is not supported"
