@@ -92,7 +92,7 @@ pub async fn open_with_plugins(
          or list it in SWITCHYARD_PREVIOUS_ENCRYPTION_KEYS and run `switchyard rotate-key`",
     )?;
     // One outbound client (connection pool, timeouts) for every node and plugin.
-    let http = http_client()?;
+    let http = http_client(settings.ca_file.as_deref())?;
     let started = plugins::Registry::start(
         &plugins,
         &HostParts {
@@ -123,14 +123,30 @@ pub async fn open_with_plugins(
     })
 }
 
-/// The one outbound HTTP client (connection pool, rustls), shared by every node.
-fn http_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The one outbound HTTP client (connection pool, rustls), shared by every node. It trusts the
+/// platform's CA store, and the certificates of `ca_file` (`SWITCHYARD_CA_FILE`) when given.
+pub fn http_client(ca_file: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(300))
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot build the HTTP client")
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("SWITCHYARD_CA_FILE: cannot read {}", path.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| anyhow::anyhow!(node_api::error_with_causes(&e)))
+            .with_context(|| format!("SWITCHYARD_CA_FILE: {} is not a PEM file", path.display()))?;
+        if certificates.is_empty() {
+            anyhow::bail!(
+                "SWITCHYARD_CA_FILE: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            );
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().context("cannot build the HTTP client")
 }
 
 /// The router with its middleware: request ids, a span per request (method and path,

@@ -48,17 +48,17 @@ async fn credentials_connect(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let state = app::open(settings).await?;
-    let url = crate::api::oauth2::authorize_url(&state, id).await;
+    let url = crate::connect::authorize_url(&state, id).await;
     state.db.close().await;
     let url = url.map_err(|e| match e {
-        crate::error::ApiError::Internal(inner) => inner,
+        crate::connect::StartError::Internal(inner) => inner,
         other => anyhow::anyhow!("{other}"),
     })?;
     writeln!(
         out,
         "Open this URL in a browser within 5 minutes and allow access; the service then sends you to {} \
          and the running Switchyard server completes the connection:",
-        crate::api::oauth2::redirect_uri(&state.settings.public_url)
+        crate::connect::redirect_uri(&state.settings.public_url)
     )?;
     writeln!(out, "{url}")?;
     Ok(())

@@ -197,6 +197,10 @@ pub struct Settings {
         global = true
     )]
     pub allow_insecure_hosts: bool,
+    /// A PEM file of CA certificates trusted for outbound HTTPS besides the system's store
+    /// (a private CA, or the CA of a TLS-inspecting proxy).
+    #[arg(long, env = "SWITCHYARD_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -315,6 +319,7 @@ impl std::fmt::Debug for Settings {
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
+            .field("ca_file", &self.ca_file)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
             .field("expression_time_limit_ms", &self.expression_time_limit_ms)

@@ -93,6 +93,17 @@ impl From<workflow::WorkflowError> for ApiError {
     }
 }
 
+impl From<crate::connect::StartError> for ApiError {
+    fn from(err: crate::connect::StartError) -> Self {
+        use crate::connect::StartError as E;
+        match err {
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::Refused(m) => ApiError::BadRequest(m),
+            E::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<crate::runner::RunError> for ApiError {
     fn from(err: crate::runner::RunError) -> Self {
         match err {

@@ -9,6 +9,8 @@
 //! - [`api`]: HTTP routes (`/healthz`, `/metrics`, `/api/v1/...`, webhooks, the OAuth2 connect
 //!   routes) and API-key authentication.
 //! - [`api_keys`]: creating and checking API keys.
+//! - [`connect`]: connecting a credential through OAuth2 (generic over the plugins' types):
+//!   the state, the PKCE verifier, the code exchange and storing the tokens.
 //! - [`cli`]: the commands other than `start`.
 //! - [`error`]: how errors become HTTP answers.
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
@@ -28,6 +30,7 @@ pub mod api_keys;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod error;
 pub mod node_credentials;
 pub mod plugins;

@@ -7,12 +7,14 @@
 //! 2. it runs on its own task, so a caller that goes away (a webhook client hanging up) does
 //!    not stop it, and a panic in a node is caught and recorded as a failure;
 //! 3. its end is stored as the saving policy says (kept with its data, or deleted), or as
-//!    failed when it could not start;
+//!    failed when it could not start; a failed write is retried until it lands;
 //! 4. shutdown cancels what is still running after the drain time, and waits for those ends.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use futures::FutureExt;
 use node_api::{ExecutionMode, Item, WebhookResponse};
 use tokio::task::JoinHandle;
@@ -178,14 +180,33 @@ async fn record(
             Err(RunError::Panicked)
         }
     };
-    let stored = match &outcome {
-        Ok(result) => {
-            store
-                .finish_execution_by_policy(&id, &workflow, mode.as_str(), result)
-                .await
+    // A database that is down (restarting, failing over) must not leave the execution
+    // `running` for good: the end is retried until it lands or the process stops (then the
+    // next start marks it crashed).
+    let store_end = || async {
+        match &outcome {
+            Ok(result) => {
+                store
+                    .finish_execution_by_policy(&id, &workflow, mode.as_str(), result)
+                    .await
+            }
+            Err(e) => store.mark_failed(&id, &e.to_string()).await.map(|()| true),
         }
-        Err(e) => store.mark_failed(&id, &e.to_string()).await.map(|()| true),
     };
+    let stored = store_end
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(5))
+                .with_jitter()
+                .without_max_times(),
+        )
+        .when(|e| matches!(e, StoreError::Database(_)))
+        .notify(|e, wait| {
+            tracing::warn!(execution_id = %id, error = %e, retry_in_ms = wait.as_millis() as u64,
+                "the end of an execution could not be stored; retrying");
+        })
+        .await;
     if let Err(e) = &stored {
         tracing::error!(execution_id = %id, error = %e, "the end of an execution was not stored");
     }

@@ -22,6 +22,7 @@ common::on_both_backends!(
     webhook_index_follows_workflow_changes,
     a_failing_write_fails_alone,
     a_caller_hanging_up_does_not_leave_the_execution_running,
+    an_answered_webhook_call_is_a_stored_execution,
 );
 
 struct Harness {
@@ -627,4 +628,132 @@ fn bad_executions_settings_stop_the_start_naming_the_variable() {
     );
     // Nothing was started: no database file was created.
     assert!(!dir.path().join("switchyard.db").exists());
+}
+
+/// A Webhook answering `mode` -> a Set node that loops `ms` milliseconds.
+fn slow_hook_workflow(path: &str, mode: &str, ms: u64) -> Value {
+    json!({
+        "name": format!("slow {mode}"), "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+             "parameters": {"httpMethod": "POST", "path": path, "responseMode": mode, "options": {}}},
+            {"name": "Slow", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                "assignments": {"assignments": [{"id": "a", "name": "waited", "type": "number",
+                    "value": format!("={{{{ (() => {{ const t = Date.now(); while (Date.now() - t < {ms}) {{}} return {ms}; }})() }}}}")}]}}}
+        ],
+        "connections": {"Webhook": {"main": [[{"node": "Slow", "type": "main", "index": 0}]]}}
+    })
+}
+
+/// A caller told 2xx finds its execution stored with its outcome at once: the answer of
+/// `onReceived` (n8n answers before the run) and `lastNode` waits for the end to be stored.
+async fn an_answered_webhook_call_is_a_stored_execution(backend: Backend) {
+    let Some(h) = Harness::start(backend, "answer_means_stored", |_| {}).await else {
+        return;
+    };
+    for mode in ["onReceived", "lastNode"] {
+        let path = format!("stored-{mode}");
+        let wf = h.create(slow_hook_workflow(&path, mode, 300), true).await;
+        let res = h.hook(&path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{mode}");
+        // Read straight after the answer, with no waiting: it must be there, finished.
+        let list = h
+            .executions(&format!("workflowId={wf}&includeData=true"))
+            .await;
+        let data = list["data"].as_array().unwrap();
+        assert_eq!(data.len(), 1, "{mode}: {list}");
+        assert_eq!(data[0]["status"], "success", "{mode}: {list}");
+        assert!(data[0]["stoppedAt"].is_string(), "{mode}: {list}");
+    }
+    h.server.stop().await;
+}
+
+/// A 3 s outage of the database while an execution ends: its end is written once the
+/// database is back (not left `running` for good), and the caller gets its answer then.
+/// Postgres only: connections to the test database are refused and cut for the outage.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_final_write_during_a_database_outage_is_retried() {
+    let Some(h) = Harness::start(Backend::Postgres, "outage_retry", |_| {}).await else {
+        return;
+    };
+    // The workflow's HTTP call is answered only when the test says: the run ends inside the
+    // outage, whatever the machine's speed.
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gate_url = format!("http://{}/gate", listener.local_addr().unwrap());
+    let gate = axum::Router::new().route(
+        "/gate",
+        axum::routing::get({
+            let release = release.clone();
+            move || async move {
+                release.notified().await;
+                axum::Json(json!({"released": true}))
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, gate).await.unwrap() });
+    let wf = h
+        .create(
+            json!({
+                "name": "outage", "settings": {"executionOrder": "v1"},
+                "nodes": [
+                    {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                     "parameters": {"httpMethod": "POST", "path": "outage", "responseMode": "lastNode", "options": {}}},
+                    {"name": "Call", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+                     "parameters": {"method": "GET", "url": gate_url}}
+                ],
+                "connections": {"Webhook": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}}
+            }),
+            true,
+        )
+        .await;
+    let call = tokio::spawn({
+        let url = h.url("/webhook/outage");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    // Wait until the execution's `running` row is stored, then take the database away.
+    let started = std::time::Instant::now();
+    while h.executions(&format!("workflowId={wf}")).await["data"][0]["status"] != "running" {
+        assert!(started.elapsed() < Duration::from_secs(60), "never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let database = h.env.database_url.rsplit('/').next().unwrap().to_owned();
+    let admin_url = std::env::var("SWITCHYARD_TEST_POSTGRES_URL").unwrap();
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    let outage = |allow: bool| format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS {allow}");
+    sqlx::query(&outage(false)).execute(&admin).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&database)
+        .execute(&admin)
+        .await
+        .unwrap();
+    // The run ends during the outage; its end cannot be written yet.
+    release.notify_one();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!call.is_finished(), "answered before the end was stored");
+    assert_eq!(h.server.state.workflows.store.running_count(), 1);
+    sqlx::query(&outage(true)).execute(&admin).await.unwrap();
+
+    let res = tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("answered once the database is back")
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"released": true})
+    );
+    let list = h.executions(&format!("workflowId={wf}")).await;
+    assert_eq!(list["data"][0]["status"], "success", "{list}");
+    assert_eq!(h.server.state.workflows.store.running_count(), 0);
+    h.server.stop().await;
 }

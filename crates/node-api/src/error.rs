@@ -134,10 +134,50 @@ impl NodeError {
     }
 }
 
+/// An error's text followed by its causes, `error: cause: cause`, each once. An HTTP client's
+/// own text ("error sending request") hides why; the causes say it ("invalid peer certificate:
+/// UnknownIssuer"). For a `reqwest::Error`, pass `e.without_url()`: a query string can hold data.
+pub fn error_with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn causes_follow_the_error_once() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other(
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert_eq!(
+            error_with_causes(&e),
+            "error sending request: invalid peer certificate: UnknownIssuer"
+        );
+    }
 
     #[test]
     fn continue_on_fail_json_has_n8n_keys() {

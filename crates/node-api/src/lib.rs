@@ -38,7 +38,7 @@ pub use credential_type::{
     ValidationError, REDACTED,
 };
 pub use description::{CredentialSpec, NodeDescription, ParameterSpec};
-pub use error::{NodeError, NodeErrorKind};
+pub use error::{error_with_causes, NodeError, NodeErrorKind};
 pub use item::{BinaryData, Item, ItemRef, JsonObject, PairedSource};
 pub use node::{Node, PollMode, PollingTrigger};
 pub use params::Parameters;

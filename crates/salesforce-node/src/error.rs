@@ -178,7 +178,7 @@ impl Error {
         };
         // Without the URL: a query string could hold record data.
         Error::Transport {
-            detail: e.without_url().to_string(),
+            detail: node_api::error_with_causes(&e.without_url()),
             kind,
         }
     }

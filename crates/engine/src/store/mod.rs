@@ -593,8 +593,9 @@ impl WorkflowStore {
             .writer
             .apply(&self.db, Write::Delete { id: id.to_string() })
             .await;
-        self.forget_running(id);
+        // Still "running here" until its end is settled, so `stop` finds it meanwhile.
         deleted?;
+        self.forget_running(id);
         Ok(false)
     }
 
@@ -665,8 +666,9 @@ impl WorkflowStore {
                 },
             )
             .await;
+        let done = done?;
         self.forget_running(id);
-        if done? == 0 {
+        if done == 0 {
             return Err(StoreError::NotFound {
                 what: "execution",
                 id: id.to_string(),
@@ -789,8 +791,8 @@ impl WorkflowStore {
                 },
             )
             .await;
-        self.forget_running(id);
         done?;
+        self.forget_running(id);
         Ok(())
     }
 

@@ -188,7 +188,7 @@ async fn request(ctx: &dyn ExecuteContext, i: usize) -> Result<Vec<Item>, NodeEr
             NodeErrorKind::Network,
             format!("The connection to the server {kind}"),
         )
-        .with_description(e.without_url().to_string())
+        .with_description(node_api::error_with_causes(&e.without_url()))
     })?;
     let status = resp.status();
     let headers: JsonObject = resp
@@ -210,7 +210,7 @@ async fn request(ctx: &dyn ExecuteContext, i: usize) -> Result<Vec<Item>, NodeEr
             NodeErrorKind::Network,
             "The connection to the server failed while reading the response",
         )
-        .with_description(e.without_url().to_string())
+        .with_description(node_api::error_with_causes(&e.without_url()))
     })?;
     let body_text = String::from_utf8_lossy(&bytes).to_string();
     if (status.is_client_error() || status.is_server_error()) && !never_error {

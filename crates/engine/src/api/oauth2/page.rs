@@ -1,61 +1,12 @@
 //! The HTML pages the callback answers. Every value shown is escaped; no page loads
 //! anything, is cached, or sends a referrer (the callback URL carries the code).
 
+use crate::connect::pending::STATE_TTL;
+use crate::connect::Failure;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use node_api::ConnectError;
-
-use super::pending::STATE_TTL;
-
-/// Why a callback was refused; each names what happened and what to do.
-#[derive(Debug)]
-pub(super) enum Failure {
-    /// `code` and/or `state` missing (named).
-    Missing(String),
-    /// A state this Switchyard did not issue, or an altered one.
-    InvalidState,
-    /// Older than the state lifetime.
-    Expired,
-    /// Already consumed by an earlier callback.
-    AlreadyUsed,
-    /// The user chose Deny at the service (named when the state told which credential).
-    AccessDenied {
-        provider: Option<String>,
-        description: String,
-    },
-    /// The service redirected back with another `error`.
-    Provider {
-        provider: Option<String>,
-        error: String,
-        description: String,
-    },
-    /// The credential was deleted while the user was at the service.
-    CredentialGone,
-    /// The code exchange failed.
-    Exchange {
-        provider: String,
-        error: ConnectError,
-    },
-    /// Storing failed; logged, not shown.
-    Internal(anyhow::Error),
-}
 
 impl Failure {
-    /// A short reason for the log line: never a value from the request.
-    pub(super) fn reason(&self) -> &'static str {
-        match self {
-            Failure::Missing(_) => "missing code or state",
-            Failure::InvalidState => "invalid state",
-            Failure::Expired => "expired state",
-            Failure::AlreadyUsed => "state already used",
-            Failure::AccessDenied { .. } => "access denied at the service",
-            Failure::Provider { .. } => "the service returned an error",
-            Failure::CredentialGone => "credential deleted",
-            Failure::Exchange { .. } => "code exchange failed",
-            Failure::Internal(_) => "internal error",
-        }
-    }
-
     fn status(&self) -> StatusCode {
         match self {
             Failure::AccessDenied { .. } => StatusCode::FORBIDDEN,
