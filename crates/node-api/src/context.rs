@@ -102,4 +102,11 @@ pub trait ExecuteContext: Send + Sync {
 
     /// Hands a response to the webhook that started the execution (Respond to Webhook).
     fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError>;
+
+    /// The engine's own context, for the nodes built into the engine that need more than this
+    /// trait gives (the Code node runs JavaScript against the whole execution, Loop Over Items
+    /// keeps state between its runs). `None` outside the engine; plugins have no use for it.
+    fn engine_context(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }

@@ -52,25 +52,59 @@ impl Item {
 
     /// This item, marked as made from input item `item` of input 0.
     pub fn paired_with(mut self, item: usize) -> Self {
-        self.paired_item = vec![ItemRef { item, input: 0 }];
+        self.paired_item = vec![ItemRef::new(item, 0)];
         self
     }
 
     /// This item, marked as made from input item `item` of input `input`.
     pub fn paired_with_input(mut self, item: usize, input: usize) -> Self {
-        self.paired_item = vec![ItemRef { item, input }];
+        self.paired_item = vec![ItemRef::new(item, input)];
         self
     }
 }
 
 /// A reference to one input item of the node that produced an item (n8n's `IPairedItemData`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRef {
     /// Index of the item within that input.
     pub item: usize,
     /// Which input of the node (0 for single-input nodes).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub input: usize,
+    /// Where the item came from when that is not the node's input of this run: a loop node
+    /// (Loop Over Items) hands out items it received in an earlier run, and names that run's
+    /// source here so `$('Node').item` can follow them back (n8n's `sourceOverwrite`).
+    #[serde(
+        rename = "sourceOverwrite",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_overwrite: Option<PairedSource>,
+}
+
+impl ItemRef {
+    /// A reference to item `item` of input `input`.
+    pub fn new(item: usize, input: usize) -> Self {
+        Self {
+            item,
+            input,
+            source_overwrite: None,
+        }
+    }
+}
+
+/// The output of a node run an item came from (n8n's `ISourceData`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairedSource {
+    /// The node.
+    pub previous_node: String,
+    /// Which of its outputs.
+    #[serde(default)]
+    pub previous_node_output: usize,
+    /// Which of its runs.
+    #[serde(default)]
+    pub previous_node_run: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -150,12 +184,12 @@ fn de_paired<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ItemRef>, D::Error> 
     let repr = Option::<PairedRepr>::deserialize(d)?;
     Ok(match repr {
         None => Vec::new(),
-        Some(PairedRepr::Index(item)) => vec![ItemRef { item, input: 0 }],
+        Some(PairedRepr::Index(item)) => vec![ItemRef::new(item, 0)],
         Some(PairedRepr::One(r)) => vec![r],
         Some(PairedRepr::Many(v)) => v
             .into_iter()
             .map(|p| match p {
-                PairedOne::Index(item) => ItemRef { item, input: 0 },
+                PairedOne::Index(item) => ItemRef::new(item, 0),
                 PairedOne::One(r) => r,
             })
             .collect(),
@@ -172,15 +206,15 @@ mod tests {
         for (input, want) in [
             (
                 json!({"json": {}, "pairedItem": 2}),
-                vec![ItemRef { item: 2, input: 0 }],
+                vec![ItemRef::new(2, 0)],
             ),
             (
                 json!({"json": {}, "pairedItem": {"item": 1, "input": 1}}),
-                vec![ItemRef { item: 1, input: 1 }],
+                vec![ItemRef::new(1, 1)],
             ),
             (
                 json!({"json": {}, "pairedItem": [{"item": 0}, 3]}),
-                vec![ItemRef { item: 0, input: 0 }, ItemRef { item: 3, input: 0 }],
+                vec![ItemRef::new(0, 0), ItemRef::new(3, 0)],
             ),
         ] {
             let item: Item = serde_json::from_value(input).unwrap();
@@ -191,6 +225,22 @@ mod tests {
             serde_json::to_value(&item).unwrap(),
             json!({"json": {}, "pairedItem": {"item": 4}})
         );
+    }
+
+    #[test]
+    fn a_source_overwrite_round_trips_in_n8ns_shape() {
+        let shape = json!({"json": {}, "pairedItem": {"item": 2, "sourceOverwrite": {
+            "previousNode": "Set", "previousNodeOutput": 0, "previousNodeRun": 1}}});
+        let item: Item = serde_json::from_value(shape.clone()).unwrap();
+        assert_eq!(
+            item.paired_item[0].source_overwrite,
+            Some(PairedSource {
+                previous_node: "Set".into(),
+                previous_node_output: 0,
+                previous_node_run: 1
+            })
+        );
+        assert_eq!(serde_json::to_value(&item).unwrap(), shape);
     }
 
     #[test]

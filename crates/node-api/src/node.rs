@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::context::ExecuteContext;
 use crate::description::NodeDescription;
 use crate::error::NodeError;
-use crate::item::Item;
+use crate::item::{Item, JsonObject};
 
 /// A node that turns input items into output items.
 #[async_trait]
@@ -21,6 +21,21 @@ pub trait Node: Send + Sync {
         ctx: &dyn ExecuteContext,
         input: Vec<Item>,
     ) -> Result<Vec<Vec<Item>>, NodeError>;
+
+    /// How many `main` outputs the node has with these (saved, unresolved) parameters. Most
+    /// nodes have a fixed number ([`NodeDescription::outputs`]); a Switch has one per rule,
+    /// and the error output of `continueErrorOutput` comes after them.
+    fn output_count(&self, _parameters: &JsonObject) -> usize {
+        self.description().outputs
+    }
+
+    /// What is wrong with the saved parameters, checked when a workflow is saved. The
+    /// declared rules ([`NodeDescription::parameter_problems`]) by default; a node adds the
+    /// rules its declarations cannot say (one value that depends on another, a language it
+    /// does not run).
+    fn parameter_problems(&self, parameters: &JsonObject) -> Vec<String> {
+        self.description().parameter_problems(parameters)
+    }
 }
 
 /// Why a poll is happening.

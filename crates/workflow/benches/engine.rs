@@ -1,5 +1,6 @@
-//! Cost per execution: evaluating one expression (fast path and JavaScript path) and running
-//! a 5-node workflow over 100 items.
+//! Cost per execution: evaluating one expression (fast path and JavaScript path), running a
+//! 5-node workflow over 100 items, and the Code node against a Set node doing the same work
+//! over 10,000 items (issue 13: at most 3x), and per call.
 
 use std::sync::Arc;
 
@@ -153,5 +154,99 @@ fn workflow_run(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, expressions, workflow_run);
+/// Trigger -> `node`, the node named `Node`.
+fn two_nodes(node: serde_json::Value) -> Arc<Workflow> {
+    let mut node = node;
+    node["name"] = json!("Node");
+    node["position"] = json!([200, 0]);
+    Arc::new(
+        Workflow::from_value(json!({
+            "id": "bench", "name": "bench",
+            "nodes": [
+                {"name": "Trigger", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "position": [0, 0], "parameters": {}},
+                node
+            ],
+            "connections": {"Trigger": {"main": [[{"node": "Node", "type": "main", "index": 0}]]}},
+            "settings": {"executionOrder": "v1"}
+        }))
+        .unwrap(),
+    )
+}
+
+/// The same change to every item, by a Set node (one assignment on the fast path, one in
+/// JavaScript) and by a Code node over all items at once.
+fn code_against_set(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let executor = Executor::with_core_nodes();
+    let set = two_nodes(
+        json!({"type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+        "assignments": {"assignments": [
+            {"id": "1", "name": "double", "value": "={{ $json.n * 2 }}", "type": "number"},
+            {"id": "2", "name": "copy", "value": "={{ $json.name }}", "type": "string"}
+        ]}, "includeOtherFields": true, "options": {}}}),
+    );
+    let code = two_nodes(
+        json!({"type": "n8n-nodes-base.code", "typeVersion": 2, "parameters": {
+        "mode": "runOnceForAllItems", "language": "javaScript",
+        "jsCode": "return $input.all().map(i => ({ json: { ...i.json, double: i.json.n * 2, copy: i.json.name } }));"}}),
+    );
+    let noop =
+        two_nodes(json!({"type": "n8n-nodes-base.noOp", "typeVersion": 1, "parameters": {}}));
+    let passthrough = two_nodes(
+        json!({"type": "n8n-nodes-base.code", "typeVersion": 2, "parameters": {
+        "mode": "runOnceForAllItems", "jsCode": "return $input.all();"}}),
+    );
+    let many: Vec<Item> = (0..10_000)
+        .map(|n| Item::from_value(json!({"n": n, "name": format!("n{n}")})).unwrap())
+        .collect();
+    let one = vec![Item::from_value(json!({"n": 1, "name": "n1"})).unwrap()];
+    let run = |wf: &Arc<Workflow>, items: &Vec<Item>| {
+        executor.run(RunRequest {
+            workflow: wf.clone(),
+            execution_id: "bench".into(),
+            mode: ExecutionMode::Trigger,
+            start_node: None,
+            items: items.clone(),
+            cancel: CancelHandle::new(),
+            respond_early: None,
+        })
+    };
+    for wf in [&set, &code] {
+        let r = rt.block_on(run(wf, &many)).unwrap();
+        assert_eq!(
+            r.status,
+            workflow::ExecutionStatus::Success,
+            "{:?}",
+            r.error
+        );
+        assert_eq!(r.last_node_output()[9_999].json["double"], json!(19_998));
+    }
+    let mut group = c.benchmark_group("10,000 items");
+    group.sample_size(10);
+    group.bench_function("Set node (2 assignments)", |b| {
+        b.to_async(&rt)
+            .iter(|| async { run(&set, &many).await.unwrap() })
+    });
+    group.bench_function("Code node, all items at once", |b| {
+        b.to_async(&rt)
+            .iter(|| async { run(&code, &many).await.unwrap() })
+    });
+    group.finish();
+    c.bench_function("per call: trigger -> NoOp, 1 item", |b| {
+        b.to_async(&rt)
+            .iter(|| async { run(&noop, &one).await.unwrap() })
+    });
+    c.bench_function(
+        "per call: trigger -> Code (return $input.all()), 1 item",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| async { run(&passthrough, &one).await.unwrap() })
+        },
+    );
+}
+
+criterion_group!(benches, expressions, workflow_run, code_against_set);
 criterion_main!(benches);

@@ -154,6 +154,21 @@ pub(crate) struct NodeContext {
 }
 
 impl NodeContext {
+    /// The engine's context behind `ctx`, for the nodes built into the engine; an error naming
+    /// `node_type` when `ctx` is some other implementation (a plugin's test harness).
+    pub(crate) fn of<'a>(
+        ctx: &'a dyn ExecuteContext,
+        node_type: &str,
+    ) -> Result<&'a NodeContext, NodeError> {
+        ctx.engine_context()
+            .and_then(|c| c.downcast_ref::<NodeContext>())
+            .ok_or_else(|| {
+                NodeError::operation(format!(
+                    "the {node_type} node runs only inside the Switchyard executor"
+                ))
+            })
+    }
+
     fn reference(&self, credential_type: &str) -> Result<&CredentialRef, NodeError> {
         self.credential_refs.get(credential_type).ok_or_else(|| {
             NodeError::credentials(format!(
@@ -241,6 +256,10 @@ impl ExecuteContext for NodeContext {
         }
         *slot = Some(response);
         Ok(())
+    }
+
+    fn engine_context(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 

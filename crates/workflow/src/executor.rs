@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use node_api::{
-    CredentialProvider, CredentialRef, ExecutionMode, Item, JsonObject, NodeError, NodeInfo,
-    PollMode, PollingTrigger, WebhookResponse,
+    CredentialProvider, CredentialRef, ExecutionMode, Item, ItemRef, JsonObject, NodeError,
+    NodeInfo, PollMode, PollingTrigger, WebhookResponse,
 };
 use serde::Serialize;
 use tokio::sync::watch;
@@ -26,7 +26,9 @@ use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
 use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
-use super::run::{parents_of, ExprData, NodeRun, Parents, Runs, SourceRef, TaskData, TaskOutputs};
+use super::run::{
+    parents_of, ExprData, NodeContexts, NodeRun, Parents, Runs, SourceRef, TaskData, TaskOutputs,
+};
 
 /// Runs workflows. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -35,7 +37,12 @@ pub struct Executor {
     http: reqwest::Client,
     credentials: Arc<dyn CredentialProvider>,
     default_timezone: Tz,
+    max_node_runs: usize,
 }
+
+/// Runs one node may have in one execution unless set otherwise
+/// ([`Executor::with_max_node_runs`]).
+pub const DEFAULT_MAX_NODE_RUNS: usize = 100_000;
 
 const SCHEDULE_TRIGGER: &str = "n8n-nodes-base.scheduleTrigger";
 
@@ -204,7 +211,17 @@ impl Executor {
             http,
             credentials,
             default_timezone: Tz::UTC,
+            max_node_runs: DEFAULT_MAX_NODE_RUNS,
         }
+    }
+
+    /// How many times one node may run in one execution before the execution fails. A
+    /// workflow with a loop (Loop Over Items, or a connection back to an earlier node) runs
+    /// nodes many times; one whose loop never ends stops here instead of running until its
+    /// time limit, or for ever when it has none.
+    pub fn with_max_node_runs(mut self, runs: usize) -> Self {
+        self.max_node_runs = runs.max(1);
+        self
     }
 
     /// The server's time zone (`GENERIC_TIMEZONE`), used where a workflow sets none: a
@@ -250,6 +267,11 @@ impl Executor {
             execution_id = %request.execution_id,
             workflow_id = wf.id.as_deref().unwrap_or(""),
         );
+        let timezone = workflow_timezone(
+            wf.settings.as_ref().and_then(|s| s.extra.get("timezone")),
+            self.default_timezone,
+        )
+        .unwrap_or(self.default_timezone);
         let mut run = Run {
             executor: self,
             wf: wf.clone(),
@@ -257,6 +279,8 @@ impl Executor {
             input_counts: input_counts(&wf),
             parents: Arc::new(parents_of(&wf.connections)),
             runs: Arc::new(HashMap::new()),
+            contexts: Arc::new(NodeContexts::default()),
+            timezone: timezone.name().to_string(),
             run_data: BTreeMap::new(),
             last_node: None,
             response,
@@ -333,6 +357,10 @@ struct Run<'a> {
     /// `main` connections by destination, shared with every expression view.
     parents: Arc<Parents>,
     runs: Arc<Runs>,
+    /// Node contexts (n8n's `getContext('node')`), kept for the whole execution.
+    contexts: Arc<NodeContexts>,
+    /// The workflow's time zone name, for `$now`.
+    timezone: String,
     run_data: BTreeMap<String, Vec<TaskData>>,
     last_node: Option<String>,
     response: Arc<ResponseSlot>,
@@ -360,6 +388,18 @@ impl Run<'_> {
                 })
             })?;
             let run_index = self.runs.get(&node.name).map_or(0, Vec::len);
+            if run_index >= self.executor.max_node_runs {
+                return Err(Stop::Failed(ExecutionFailure {
+                    node: Some(node.name.clone()),
+                    message: format!(
+                        "node \"{}\" ran {run_index} times in this execution, the most one node may: \
+                         a loop that never ends? (Loop Over Items whose done output leads back into \
+                         it, or a connection back to an earlier node that always has items)",
+                        node.name
+                    ),
+                    node_error: None,
+                }));
+            }
             let outputs = self.run_node(&node, &pending, run_index).await?;
             self.last_node = Some(node.name.clone());
 
@@ -531,7 +571,7 @@ impl Run<'_> {
                     node.node_type
                 )))
             })?;
-        let outputs_count = implementation.description().outputs;
+        let outputs_count = implementation.output_count(&node.parameters);
         let mut inputs = pending.inputs.clone();
         if node.execute_once == Some(true) {
             for input in inputs.iter_mut().flatten() {
@@ -557,6 +597,8 @@ impl Run<'_> {
             source: pending.source.clone(),
             runs: self.runs.clone(),
             parents: self.parents.clone(),
+            contexts: self.contexts.clone(),
+            timezone: self.timezone.clone(),
         });
         let span = tracing::info_span!("node", node = %node.name, node_type = %node.node_type);
         let ctx = NodeContext {
@@ -635,6 +677,7 @@ impl Run<'_> {
         if outputs.len() < outputs_count {
             outputs.resize(outputs_count, Vec::new());
         }
+        assign_missing_pairing(&mut outputs, pending);
         if on_error == OnError::ContinueErrorOutput {
             route_error_items(&mut outputs, outputs_count);
         }
@@ -660,6 +703,34 @@ impl Run<'_> {
                 r = fut => Ok(r),
                 _ = cancel => Err(Stop::Cancelled),
             },
+        }
+    }
+}
+
+/// Gives items a node returned without `pairedItem` the pairing n8n's executor assumes
+/// (`assignPairedItems`): all from the one input item when there was one, else item `i` from
+/// input item `i` when one input and one output have the same number of items. Otherwise
+/// they stay unpaired, as in n8n.
+fn assign_missing_pairing(outputs: &mut [Vec<Item>], pending: &Pending) {
+    let inputs: Vec<usize> = pending
+        .inputs
+        .iter()
+        .map(|i| i.as_ref().map_or(0, Vec::len))
+        .collect();
+    let single_input_item = inputs == [1];
+    let same_count = inputs.len() == 1 && outputs.len() == 1 && inputs[0] == outputs[0].len();
+    'outputs: for output in outputs.iter_mut() {
+        for (index, item) in output.iter_mut().enumerate() {
+            if !item.paired_item.is_empty() {
+                continue;
+            }
+            if single_input_item {
+                item.paired_item = vec![ItemRef::new(0, 0)];
+            } else if same_count {
+                item.paired_item = vec![ItemRef::new(index, 0)];
+            } else {
+                break 'outputs;
+            }
         }
     }
 }

@@ -6,15 +6,21 @@
 //! - [`model`]: [`Workflow`] and its nodes, connections and settings (n8n's JSON, round-tripped).
 //! - [`validate`]: checks before saving or running; every problem names its node.
 //! - [`expr`]: `={{ ... }}` expressions, with a fast path and a sandboxed QuickJS engine.
-//! - [`executor`]: runs a workflow in n8n's v1 order and records run data.
+//! - [`datetime`]: Luxon's dates (zones, calendar arithmetic, format tokens) for expressions,
+//!   the Code node and the Date & Time node.
+//! - [`executor`]: runs a workflow in n8n's v1 order and records run data; a node may run
+//!   several times (loops), keeping its context between runs.
 //! - [`run`]: run data shapes and the view expressions resolve `$('Node')` against.
-//! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, ...).
+//! - [`nodes`]: the core nodes (manual, webhook, schedule, set, if, filter, merge, code,
+//!   switch, loop over items, aggregate, sort, limit, remove duplicates, summarize, date &
+//!   time, rename keys, ...).
 //! - [`webhook`]: a webhook call as the Webhook node's item, and the answer its response
 //!   mode gives.
 //! - [`registry`]: node types by name.
 //! - [`error`]: [`WorkflowError`] and [`ExpressionError`].
 
 mod context;
+pub mod datetime;
 pub mod error;
 pub mod executor;
 pub mod expr;

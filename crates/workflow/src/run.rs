@@ -2,9 +2,9 @@
 //! that expressions (`$('Node')`, `$input`, `$node`) resolve against.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use node_api::{Item, NodeError};
+use node_api::{Item, ItemRef, JsonObject, NodeError, PairedSource};
 use serde::Serialize;
 
 use super::model::NodeConnections;
@@ -32,6 +32,31 @@ pub struct NodeRun {
 
 /// Every finished run so far, by node name.
 pub type Runs = HashMap<String, Vec<Arc<NodeRun>>>;
+
+/// Each node's context for the execution (n8n's `getContext('node')`), by node name: what a
+/// node keeps between its runs (Loop Over Items' remaining items), readable by expressions as
+/// `$('Node').context`.
+pub type NodeContexts = Mutex<HashMap<String, JsonObject>>;
+
+impl From<&PairedSource> for SourceRef {
+    fn from(s: &PairedSource) -> Self {
+        Self {
+            previous_node: s.previous_node.clone(),
+            previous_node_output: s.previous_node_output,
+            previous_node_run: s.previous_node_run,
+        }
+    }
+}
+
+impl From<&SourceRef> for PairedSource {
+    fn from(s: &SourceRef) -> Self {
+        Self {
+            previous_node: s.previous_node.clone(),
+            previous_node_output: s.previous_node_output,
+            previous_node_run: s.previous_node_run,
+        }
+    }
+}
 
 /// `main` connections by destination node: per input index, the `(source node, source output)`
 /// pairs feeding it, in the order n8n's `connectionsByDestinationNode` lists them (source nodes
@@ -87,6 +112,10 @@ pub struct ExprData {
     /// The workflow's `main` connections by destination, to find which output of a referenced
     /// node leads to this one.
     pub parents: Arc<Parents>,
+    /// Every node's context (`$('Node').context`), live.
+    pub contexts: Arc<NodeContexts>,
+    /// The workflow's time zone (IANA name), the zone of `$now` and `$today`.
+    pub timezone: String,
 }
 
 impl ExprData {
@@ -180,23 +209,24 @@ impl ExprData {
     fn trace<'a>(
         &'a self,
         node: &str,
-        src: &'a SourceRef,
+        src: &SourceRef,
         index: usize,
         depth: usize,
     ) -> Result<(ItemAt<'a>, &'a Item), String> {
-        let run = self
+        let (name, runs) = self
             .runs
-            .get(&src.previous_node)
-            .and_then(|r| r.get(src.previous_node_run))
+            .get_key_value(&src.previous_node)
             .ok_or_else(|| format!("no run data for node \"{}\"", src.previous_node))?;
+        let run = runs
+            .get(src.previous_node_run)
+            .ok_or_else(|| format!("no run data for node \"{name}\""))?;
         let item = run
             .outputs
             .get(src.previous_node_output)
             .and_then(|o| o.get(index))
             .ok_or_else(|| {
                 format!(
-                    "Can't get data for expression: item {index} of node \"{}\" does not exist",
-                    src.previous_node
+                    "Can't get data for expression: item {index} of node \"{name}\" does not exist"
                 )
             })?;
         let no_path = || {
@@ -205,9 +235,9 @@ impl ExprData {
                 self.node_name
             )
         };
-        if src.previous_node == node {
+        if name == node {
             let at = (
-                src.previous_node.as_str(),
+                name.as_str(),
                 src.previous_node_run,
                 src.previous_node_output,
                 index,
@@ -218,26 +248,31 @@ impl ExprData {
             return Err(no_path());
         }
         // n8n guesses the same index when a node did not record pairing and has one input.
-        let refs: Vec<(usize, usize)> = if item.paired_item.is_empty() {
-            vec![(index, 0)]
+        // An item a loop node hands out again names the run it first came from
+        // (`sourceOverwrite`), which replaces the run's own source.
+        let guess = [ItemRef::new(index, 0)];
+        let refs: &[ItemRef] = if item.paired_item.is_empty() {
+            &guess
         } else {
-            item.paired_item.iter().map(|r| (r.item, r.input)).collect()
+            &item.paired_item
         };
-        let step = |(next, input): (usize, usize)| match run.source.get(input) {
-            Some(Some(s)) => self.trace(node, s, next, depth - 1),
+        let step = |r: &ItemRef| match (&r.source_overwrite, run.source.get(r.input)) {
+            (Some(overwrite), _) => {
+                self.trace(node, &SourceRef::from(overwrite), r.item, depth - 1)
+            }
+            (None, Some(Some(s))) => self.trace(node, s, r.item, depth - 1),
             _ => Err(no_path()),
         };
-        if let [only] = refs[..] {
+        if let [only] = refs {
             return step(only);
         }
-        let found: Vec<_> = refs.into_iter().filter_map(|r| step(r).ok()).collect();
+        let found: Vec<_> = refs.iter().filter_map(|r| step(r).ok()).collect();
         match found.first() {
             None => Err(no_path()),
             Some(first) if found.iter().all(|f| f.0 == first.0) => Ok(*first),
             Some(_) => Err(format!(
-                "Multiple matching items for expression [item {index}]: node \"{}\" combined \
-                 items that come from different items of node \"{node}\"",
-                src.previous_node
+                "Multiple matching items for expression [item {index}]: node \"{name}\" combined \
+                 items that come from different items of node \"{node}\""
             )),
         }
     }

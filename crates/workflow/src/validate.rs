@@ -63,7 +63,11 @@ pub async fn validate(
                     .into(),
             ));
         }
-        for message in desc.parameter_problems(&node.parameters) {
+        let parameter_problems = match registry.node(&node.node_type) {
+            Some(implementation) => implementation.parameter_problems(&node.parameters),
+            None => desc.parameter_problems(&node.parameters),
+        };
+        for message in parameter_problems {
             problems.push(problem(message));
         }
         check_credentials(node, desc, credentials, &mut problems).await;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use node_api::JsonObject;
 use serde_json::Value;
 
+pub(crate) use js::{run_code, CodeFailure, CodeMode};
 pub use js::{set_limits, Limits};
 
 use super::error::{ExpressionError, ExpressionErrorKind};
@@ -240,6 +241,21 @@ fn push_text(out: &mut String, v: &Value) {
     }
 }
 
+/// Formats a float as JavaScript's `String(n)` does for the common cases (whole numbers
+/// without a fraction, `NaN`, `Infinity`).
+pub fn js_number_f64(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        return format!("{f:.0}");
+    }
+    f.to_string()
+}
+
 /// Formats a number as JavaScript's `String(n)` does for the common cases.
 pub fn js_number(n: &serde_json::Number) -> String {
     if n.is_f64() {
@@ -273,6 +289,43 @@ pub fn regex_test(pattern: &str, text: &str) -> Result<bool, ExpressionError> {
         other => Err(ExpressionError::new(
             ExpressionErrorKind::Runtime,
             format!("regular expression test returned {other}"),
+        )),
+    }
+}
+
+/// Renames the keys of `object` that match a JavaScript regular expression, as n8n's Rename
+/// Keys node does (`key.replace(regex, replacement)`, `$1` captures, the first match only),
+/// down to `depth` levels (-1 for all, 0 for the top level). Runs in the sandbox, under its
+/// limits, so the regular expressions and replacements are JavaScript's own.
+pub fn regex_rename_keys(
+    object: &JsonObject,
+    search: &str,
+    replacement: &str,
+    case_insensitive: bool,
+    depth: i64,
+) -> Result<JsonObject, ExpressionError> {
+    let mut json = JsonObject::new();
+    json.insert("o".into(), Value::Object(object.clone()));
+    json.insert("s".into(), Value::String(search.to_string()));
+    json.insert("r".into(), Value::String(replacement.to_string()));
+    json.insert("i".into(), Value::Bool(case_insensitive));
+    json.insert("d".into(), Value::from(depth));
+    let data = Arc::new(ExprData {
+        input: Arc::new(vec![node_api::Item::new(json)]),
+        ..ExprData::default()
+    });
+    // The walk of n8n's `renameObjectKeys`: arrays are walked into, not renamed; an object's
+    // children are renamed before its own keys.
+    let code = "(() => { const regex = new RegExp($json.s, $json.i ? 'i' : undefined);                 const walk = (obj, depth) => { for (const key in obj) {                   if (Array.isArray(obj)) { if (depth !== 0) walk(obj[key], depth - 1); }                   else if (Object.prototype.hasOwnProperty.call(obj, key)) {                     if (typeof obj[key] === 'object' && depth !== 0) walk(obj[key], depth - 1);                     if (key.match(regex)) { const renamed = key.replace(regex, $json.r);                       if (renamed !== key) { obj[renamed] = obj[key]; delete obj[key]; } } } }                   return obj; };                 return walk($json.o, $json.d); })()";
+    let scope = Scope {
+        data: &data,
+        item_index: 0,
+    };
+    match js::evaluate(code, &scope)? {
+        Value::Object(o) => Ok(o),
+        other => Err(ExpressionError::new(
+            ExpressionErrorKind::Runtime,
+            format!("renaming keys returned {other}"),
         )),
     }
 }

@@ -2,12 +2,17 @@
 //! type validation.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use node_api::{item::json_type_name, NodeError, Parameters};
+use node_api::{item::json_type_name, JsonObject, NodeError, Parameters};
 use serde_json::Value;
 
 /// Evaluates the `conditions` parameter (already resolved for one item).
 pub(crate) fn evaluate(p: &Parameters, item_index: usize) -> Result<bool, NodeError> {
-    let options = p.object_or_empty("conditions.options")?;
+    let filter = p.object_or_empty("conditions")?;
+    let options = filter
+        .get("options")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let case_sensitive = options
         .get("caseSensitive")
         .and_then(Value::as_bool)
@@ -15,8 +20,21 @@ pub(crate) fn evaluate(p: &Parameters, item_index: usize) -> Result<bool, NodeEr
         && !p.bool_or("options.ignoreCase", false)?;
     let loose = options.get("typeValidation").and_then(Value::as_str) == Some("loose")
         || p.bool_or("looseTypeValidation", false)?;
-    let combinator = p.string_or("conditions.combinator", "and")?;
-    let conditions = p.collection("conditions.conditions")?;
+    evaluate_filter(&filter, case_sensitive, loose, item_index)
+}
+
+/// Evaluates one filter value (`{options, conditions, combinator}`, already resolved for one
+/// item) with the case sensitivity and type validation the node decides: the If's and the
+/// Filter's conditions as well as a Switch rule's.
+pub(crate) fn evaluate_filter(
+    filter: &JsonObject,
+    case_sensitive: bool,
+    loose: bool,
+    item_index: usize,
+) -> Result<bool, NodeError> {
+    let filter = Parameters::new(filter.clone());
+    let combinator = filter.string_or("combinator", "and")?;
+    let conditions = filter.collection("conditions")?;
     let mut results = Vec::with_capacity(conditions.len());
     for (n, c) in conditions.iter().enumerate() {
         let op = c.get("operator").and_then(Value::as_object);
@@ -43,6 +61,103 @@ pub(crate) fn evaluate(p: &Parameters, item_index: usize) -> Result<bool, NodeEr
     } else {
         results.iter().all(|r| *r)
     })
+}
+
+/// The operations [`evaluate_filter`] implements, per operator type; `exists`, `notExists`,
+/// `empty` and `notEmpty` work on every type.
+const OPERATIONS: &[(&str, &[&str])] = &[
+    (
+        "string",
+        &[
+            "equals",
+            "notEquals",
+            "contains",
+            "notContains",
+            "startsWith",
+            "notStartsWith",
+            "endsWith",
+            "notEndsWith",
+            "regex",
+            "notRegex",
+        ],
+    ),
+    ("number", &["equals", "notEquals", "gt", "lt", "gte", "lte"]),
+    ("boolean", &["true", "false", "equals", "notEquals"]),
+    (
+        "dateTime",
+        &[
+            "equals",
+            "notEquals",
+            "after",
+            "before",
+            "afterOrEquals",
+            "beforeOrEquals",
+        ],
+    ),
+    (
+        "array",
+        &[
+            "contains",
+            "notContains",
+            "lengthEquals",
+            "lengthNotEquals",
+            "lengthGt",
+            "lengthLt",
+            "lengthGte",
+            "lengthLte",
+        ],
+    ),
+    ("object", &[]),
+];
+
+/// What is wrong with a saved filter value at `path`: operators this implementation does not
+/// evaluate, named with the ones it does, so a workflow is refused at save rather than failing
+/// on its first item.
+pub(crate) fn filter_problems(filter: &Value, path: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(c) = filter.get("combinator").and_then(Value::as_str) {
+        if !matches!(c, "and" | "or") && !c.starts_with('=') {
+            problems.push(format!(
+                "Parameter \"{path}.combinator\" has an unknown value \"{c}\" (accepted: and, or)"
+            ));
+        }
+    }
+    let conditions = filter
+        .get("conditions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (n, c) in conditions.iter().enumerate() {
+        let op = c.get("operator");
+        let ty = op
+            .and_then(|o| o.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("string");
+        let operation = op
+            .and_then(|o| o.get("operation"))
+            .and_then(Value::as_str)
+            .unwrap_or("equals");
+        if matches!(operation, "exists" | "notExists" | "empty" | "notEmpty") {
+            continue;
+        }
+        let Some((_, known)) = OPERATIONS.iter().find(|(t, _)| *t == ty) else {
+            let types: Vec<&str> = OPERATIONS.iter().map(|(t, _)| *t).collect();
+            problems.push(format!(
+                "Parameter \"{path}.conditions[{n}].operator.type\" has an unknown value \"{ty}\" (accepted: {})",
+                types.join(", ")
+            ));
+            continue;
+        };
+        if !known.contains(&operation) {
+            let mut accepted: Vec<&str> = known.to_vec();
+            accepted.extend(["exists", "notExists", "empty", "notEmpty"]);
+            problems.push(format!(
+                "Parameter \"{path}.conditions[{n}].operator.operation\" has an unknown value \"{operation}\" for type {ty} (accepted: {})",
+                accepted.join(", ")
+            ));
+        }
+    }
+    problems
 }
 
 fn is_empty_value(v: &Value) -> bool {

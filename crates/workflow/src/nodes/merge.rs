@@ -293,9 +293,9 @@ fn merge_pair(
     }
     let mut item = Item::new(json);
     item.paired_item = a
-        .map(|(i, _)| ItemRef { item: i, input: 0 })
+        .map(|(i, _)| ItemRef::new(i, 0))
         .into_iter()
-        .chain(b.map(|(j, _)| ItemRef { item: j, input: 1 }))
+        .chain(b.map(|(j, _)| ItemRef::new(j, 1)))
         .collect();
     let binary = [first, second]
         .into_iter()

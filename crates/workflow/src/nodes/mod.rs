@@ -2,20 +2,31 @@
 
 use std::sync::Arc;
 
-use node_api::{Item, JsonObject, Node, NodeDescription, NodeError};
+use node_api::{Item, JsonObject, Node, NodeDescription, NodeError, ParameterSpec};
 use serde_json::Value;
 
+mod aggregate;
+mod code;
 mod conditions;
+mod date_time;
 mod filter;
 mod http_request;
 mod if_node;
+mod limit;
 mod merge;
 mod misc;
+mod remove_duplicates;
+mod rename_keys;
 mod respond;
 mod schedule;
 mod set;
+mod sort;
+mod split_in_batches;
 mod split_out;
+mod summarize;
+mod switch;
 mod triggers;
+mod values;
 
 pub use schedule::{
     fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, workflow_timezone,
@@ -37,12 +48,85 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(split_out::SplitOut::new()),
         Arc::new(http_request::HttpRequest::new()),
         Arc::new(respond::RespondToWebhook::new()),
+        Arc::new(code::Code::new()),
+        Arc::new(switch::Switch::new()),
+        Arc::new(split_in_batches::SplitInBatches::new()),
+        Arc::new(aggregate::Aggregate::new()),
+        Arc::new(sort::Sort::new()),
+        Arc::new(limit::Limit::new()),
+        Arc::new(remove_duplicates::RemoveDuplicates::new()),
+        Arc::new(summarize::Summarize::new()),
+        Arc::new(date_time::DateTimeNode::new()),
+        Arc::new(rename_keys::RenameKeys::new()),
     ]
 }
 
 /// A description for a base node: `n8n-nodes-base.{name}`.
 fn describe(name: &str, display: &str, versions: &[f64]) -> NodeDescription {
     NodeDescription::new(&format!("n8n-nodes-base.{name}"), display, versions)
+}
+
+/// A parameter with a fixed list of values (n8n's `options` type) and its default.
+fn choice(name: &str, default: &str, values: &[&str]) -> ParameterSpec {
+    ParameterSpec {
+        name: name.to_string(),
+        required: false,
+        default: Some(Value::String(default.to_string())),
+        show: Default::default(),
+        options: Some(
+            values
+                .iter()
+                .map(|v| Value::String(v.to_string()))
+                .collect(),
+        ),
+    }
+}
+
+/// `spec`, checked only when parameter `param` has one of `values` (n8n's `displayOptions`).
+fn shown_when(mut spec: ParameterSpec, param: &str, values: &[&str]) -> ParameterSpec {
+    spec.show.insert(
+        param.to_string(),
+        values
+            .iter()
+            .map(|v| Value::String(v.to_string()))
+            .collect(),
+    );
+    spec
+}
+
+/// An n8n option this implementation does not have: refused at save unless it keeps n8n's
+/// default, so that a workflow never runs with a setting silently ignored.
+fn unsupported(name: &str, default: Value) -> ParameterSpec {
+    ParameterSpec {
+        name: name.to_string(),
+        required: false,
+        default: Some(default.clone()),
+        show: Default::default(),
+        options: Some(vec![default]),
+    }
+}
+
+/// Problems with the keys of the collection parameter `collection` (an `options` object):
+/// every key not in `known` is named, as n8n would have no such option either, or this
+/// implementation does not have it.
+fn unknown_options(parameters: &JsonObject, collection: &str, known: &[&str]) -> Vec<String> {
+    let Some(Value::Object(options)) = get_path(parameters, collection) else {
+        return Vec::new();
+    };
+    options
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            format!(
+                "Parameter \"{collection}.{k}\" is not supported (supported options: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+        .collect()
 }
 
 /// Sets `value` at a dotted `path` in `obj`, creating objects on the way (n8n's dot notation).

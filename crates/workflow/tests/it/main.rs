@@ -1,0 +1,13 @@
+//! Integration tests of the workflow core, in one binary so it links once: workflows run
+//! through the real executor with the core nodes, outputs compared item for item.
+
+mod node_aggregate;
+mod node_code;
+mod node_date_time;
+mod node_flows;
+mod node_loop;
+mod node_remove_duplicates;
+mod node_rename_keys;
+mod node_sort_limit;
+mod node_summarize;
+mod node_switch;
