@@ -32,7 +32,8 @@ ENV SWITCHYARD_DATA_DIR=/data \
     SWITCHYARD_LISTEN=0.0.0.0:5678
 VOLUME ["/data"]
 EXPOSE 5678
-# GET /healthz on the port SWITCHYARD_LISTEN names, with bash alone (the image has no curl).
+# GET /readyz (the database answers and holds this build's schema) on the port
+# SWITCHYARD_LISTEN names, with bash alone (the image has no curl).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["switchyard-healthcheck"]
 # SIGTERM (Docker's default stop signal) starts a drain of up to 30 s for running executions: give
 # `docker stop` more than that (`docker run --stop-timeout 45`, compose `stop_grace_period: 45s`).

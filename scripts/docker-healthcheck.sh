@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The image's HEALTHCHECK: exit 0 when GET /healthz answers 200 on the address SWITCHYARD_LISTEN
+# The image's HEALTHCHECK: exit 0 when GET /readyz answers 200 on the address SWITCHYARD_LISTEN
 # names (0.0.0.0 and :: are asked on loopback). Bash alone: the image has no curl.
 set -u
 listen=${SWITCHYARD_LISTEN:-0.0.0.0:5678}
@@ -12,6 +12,6 @@ case $host in
   ::) host=::1 ;;
 esac
 exec 3<>"/dev/tcp/$host/$port" || exit 1
-printf 'GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+printf 'GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
 read -r _ status _ <&3 || exit 1
-[ "$status" = 200 ] || { echo "GET /healthz on $host:$port answered ${status:-nothing}"; exit 1; }
+[ "$status" = 200 ] || { echo "GET /readyz on $host:$port answered ${status:-nothing}"; exit 1; }

@@ -101,20 +101,35 @@ impl Db {
         Ok(db)
     }
 
-    async fn migrate(&self) -> Result<(), DbError> {
+    fn migrator(&self) -> sqlx::migrate::Migrator {
         match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("../../migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("../../migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            Backend::Sqlite => sqlx::migrate!("../../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../../migrations/postgres"),
         }
+    }
+
+    async fn migrate(&self) -> Result<(), DbError> {
+        self.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Whether the database holds the schema this build migrates to: every embedded migration
+    /// applied successfully. `false` for a database dropped and recreated empty, or one
+    /// another build migrated further or not as far.
+    pub async fn schema_is_current(&self) -> Result<bool, DbError> {
+        let expected: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
+        let applied: Vec<i64> = match sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        {
+            Ok(v) => v,
+            // No migrations table at all: the schema is gone.
+            Err(sqlx::Error::Database(_)) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(applied == expected)
     }
 
     /// The pool, for running queries.

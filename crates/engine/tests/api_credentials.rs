@@ -13,6 +13,7 @@ common::on_both_backends!(
     bad_input_is_refused_and_nothing_is_stored,
     schema_describes_each_type,
     restart_keeps_everything,
+    readiness_follows_the_database_schema,
 );
 
 async fn setup(backend: Backend, test: &str) -> Option<(TestEnv, TestServer, String)> {
@@ -598,5 +599,43 @@ async fn restart_keeps_everything(backend: Backend) {
     );
     let stored = server.state.credentials.get(&id).await.unwrap();
     assert_eq!(stored.data.expose()["clientSecret"], "s3cr3t-oauth-value");
+    server.stop().await;
+}
+
+/// `/healthz` is liveness and reads nothing; `/readyz` says 503 once the database no longer
+/// holds this build's schema (dropped and recreated empty), and 200 again when it does.
+async fn readiness_follows_the_database_schema(backend: Backend) {
+    let Some((env, server, _key)) = setup(backend, "readiness_follows_the_database_schema").await
+    else {
+        return;
+    };
+    let anonymous = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let req = anonymous.get(server.url(path));
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(status("/readyz").await, StatusCode::OK);
+    assert_eq!(status("/healthz").await, StatusCode::OK);
+
+    // Another client empties the database, as `DROP DATABASE` + `CREATE DATABASE` would.
+    let raw = sqlx::AnyPool::connect(&env.database_url).await.unwrap();
+    let empty = match backend {
+        Backend::Sqlite => "DROP TABLE _sqlx_migrations",
+        Backend::Postgres => "DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+    };
+    sqlx::raw_sql(empty).execute(&raw).await.unwrap();
+
+    let res = anonymous.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        res.text().await.unwrap().contains("schema"),
+        "the answer says what is wrong"
+    );
+    assert_eq!(
+        status("/healthz").await,
+        StatusCode::OK,
+        "liveness does not depend on the database"
+    );
+    raw.close().await;
     server.stop().await;
 }

@@ -1,4 +1,4 @@
-//! The HTTP surface: `/healthz`, `/metrics`, `/api/v1` behind API-key authentication,
+//! The HTTP surface: `/healthz` (liveness), `/readyz` (readiness), `/metrics`, `/api/v1` behind API-key authentication,
 //! webhooks, and the OAuth2 connect routes under `/rest/oauth2-credential`.
 
 mod auth;
@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let workflows = workflows::router(state.workflows.clone()).route_layer(require_key());
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(metrics::router())
         .merge(v1)
         .merge(oauth2::callback_router())
@@ -36,12 +37,34 @@ pub fn router(state: AppState) -> Router {
         .merge(workflows)
 }
 
-/// 200 when the database answers, 503 when it does not.
-async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(err) => {
-            tracing::warn!(error = %err, "health check: database does not answer");
+/// Liveness: 200 while the process answers requests. It reads nothing, so an unreachable
+/// database does not make an orchestrator restart a process that would heal by itself.
+async fn healthz() -> (StatusCode, &'static str) {
+    (StatusCode::OK, "ok")
+}
+
+/// How long readiness waits for the database before saying 503.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// Readiness: 200 when the database answers and holds the schema this build migrated to;
+/// 503 otherwise (unreachable, slow past a second, or dropped and recreated empty), each
+/// within a second.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match tokio::time::timeout(READY_WAIT, state.db.schema_is_current()).await {
+        Ok(Ok(true)) => (StatusCode::OK, "ready"),
+        Ok(Ok(false)) => {
+            tracing::warn!("readiness: the database does not hold this build's schema");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database does not hold this build's schema",
+            )
+        }
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness: database did not answer within a second");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
