@@ -12,7 +12,7 @@ use workflow::NodeRegistry;
 
 /// The plugins built into this binary.
 pub fn builtin() -> Vec<Arc<dyn Plugin>> {
-    vec![salesforce_node::plugin()]
+    vec![workflow::core_plugin(), salesforce_node::plugin()]
 }
 
 /// Every setting the plugins declare, in plugin order.

@@ -17,15 +17,19 @@
 //! - [`webhook`]: a webhook call as the Webhook node's item, and the answer its response
 //!   mode gives.
 //! - [`registry`]: node types by name.
+//! - [`plugin`] and [`credential_types`]: the core plugin and its credential types (HTTP
+//!   Basic, Header, Query and Bearer auth), registered by the engine like any integration.
 //! - [`error`]: [`WorkflowError`] and [`ExpressionError`].
 
 mod context;
+pub mod credential_types;
 pub mod datetime;
 pub mod error;
 pub mod executor;
 pub mod expr;
 pub mod model;
 pub mod nodes;
+pub mod plugin;
 pub mod registry;
 pub mod run;
 pub mod validate;
@@ -35,5 +39,6 @@ pub use context::NoCredentials;
 pub use error::{ExpressionError, ExpressionErrorKind, Problem, WorkflowError};
 pub use executor::{CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest};
 pub use model::{OnError, Workflow, WorkflowNode};
+pub use plugin::core_plugin;
 pub use registry::NodeRegistry;
 pub use validate::{validate, CredentialLookup};
