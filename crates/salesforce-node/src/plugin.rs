@@ -1,7 +1,8 @@
 //! The Salesforce plugin: what this crate hands the engine. Its settings, its three
 //! credential types, and once started, the node, the credential test (sign in, then
-//! `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, cache invalidation
-//! when a credential changes, and per-credential metrics.
+//! `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, request signing for
+//! the HTTP Request node, cache invalidation when a credential changes, and per-credential
+//! metrics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,13 +10,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use node_api::{
     AuthorizeRequest, CodeExchange, ConnectError, CredentialType, Host, MetricFamily, MetricKind,
-    Node, OAuth2Connect, Plugin, PluginRuntime, Sample, Setting, SettingValues, StoredCredential,
+    Node, OAuth2Connect, Plugin, PluginRuntime, Sample, Setting, SettingValues, SignRequest,
+    SignedRequest, StoredCredential,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::auth::{AuthSettings, Method};
 use crate::client::{parse_api_version, Client, RetryPolicy, API_VERSION_SETTING};
-use crate::credential_types::{credential_types, OAUTH2};
+use crate::credential_types::{credential_types, CLIENT_CREDENTIALS, JWT, OAUTH2};
 use crate::error::Error;
 use crate::metrics::CredentialMetrics;
 use crate::node::SalesforceNode;
@@ -144,6 +147,41 @@ impl PluginRuntime for Salesforce {
         (credential_type == OAUTH2).then_some(&self.oauth2 as &dyn OAuth2Connect)
     }
 
+    fn signed_credential_types(&self) -> Vec<&'static str> {
+        vec![OAUTH2, JWT, CLIENT_CREDENTIALS]
+    }
+
+    /// A bearer token for the credential's org, and the URL on its instance: n8n users call
+    /// endpoints the node lacks this way. A 401 the caller saw makes the rejected token be
+    /// replaced (one new sign-in or refresh, shared with concurrent callers).
+    async fn sign_request(
+        &self,
+        _credential_type: &str,
+        credential_id: &str,
+        request: &SignRequest,
+    ) -> Result<SignedRequest, String> {
+        let provider = self.client.provider();
+        let mut token = provider
+            .token(credential_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if request.after_unauthorized {
+            tracing::info!(credential_id = %credential_id, "the signed request was refused; signing in again once");
+            provider.rejected(credential_id, &token).await;
+            token = provider
+                .token(credential_id)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let url = instance_url(&token.instance_url, &request.url)?;
+        provider.counters(credential_id).api_call();
+        let bearer = format!("Bearer {}", token.access_token.expose_secret());
+        Ok(SignedRequest {
+            url,
+            headers: vec![("Authorization".into(), SecretString::from(bearer))],
+        })
+    }
+
     fn credential_changed(&self, id: &str) {
         self.client.provider().invalidate(id);
     }
@@ -151,6 +189,31 @@ impl PluginRuntime for Salesforce {
     fn metrics(&self) -> Vec<MetricFamily> {
         metric_families(&self.client.metrics())
     }
+}
+
+/// Where a signed request goes: a relative URL (`/services/data/v64.0/limits`) below the
+/// instance URL, an absolute one only when it is on the instance: the token is never sent
+/// to another host.
+fn instance_url(instance: &str, url: &str) -> Result<url::Url, String> {
+    let base = url::Url::parse(instance)
+        .map_err(|e| format!("the credential's instance URL is not valid ({e})"))?;
+    let bad = |e: url::ParseError| format!("Parameter \"url\" is not a valid URL ({e})");
+    let target = match url::Url::parse(url) {
+        Ok(absolute) => absolute,
+        Err(url::ParseError::RelativeUrlWithoutBase) => base
+            .join(&format!("/{}", url.trim_start_matches('/')))
+            .map_err(bad)?,
+        Err(e) => return Err(bad(e)),
+    };
+    if target.origin() != base.origin() {
+        return Err(format!(
+            "Parameter \"url\": {} is not on the credential's Salesforce instance ({}); \
+             use a path such as /services/data/v64.0/limits, or a URL on the instance",
+            target.origin().ascii_serialization(),
+            base.origin().ascii_serialization()
+        ));
+    }
+    Ok(target)
 }
 
 /// The OAuth2 web server flow of `salesforceOAuth2Api`.
