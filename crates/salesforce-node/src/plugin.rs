@@ -20,13 +20,14 @@ use crate::auth::{AuthSettings, Method};
 use crate::client::{parse_api_version, Client, RetryPolicy, API_VERSION_SETTING};
 use crate::credential_types::{credential_types, CLIENT_CREDENTIALS, JWT, OAUTH2};
 use crate::error::Error;
-use crate::metrics::CredentialMetrics;
+use crate::metrics::{CredentialMetrics, DEFAULT_WARNING_PERCENT};
 use crate::node::SalesforceNode;
 use crate::provider::TokenProvider;
 
 const MAX_ATTEMPTS: &str = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS";
 const MAX_RETRY_WAIT: &str = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS";
 const TIMEOUT: &str = "SWITCHYARD_SALESFORCE_TIMEOUT_SECS";
+const LIMIT_WARNING_PERCENT: &str = "SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT";
 
 /// The Salesforce plugin; hand it to the engine.
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,6 +79,13 @@ impl Plugin for SalesforcePlugin {
                 default: "120",
                 check: |v| whole_number(1, 3600)(v).map(drop),
             },
+            Setting {
+                env: LIMIT_WARNING_PERCENT,
+                help: "Share of the org's daily API limit (percent, from Sforce-Limit-Info) at \
+                       which a warning is logged, once per crossing, and shown on /metrics",
+                default: "90",
+                check: |v| whole_number(1, 100)(v).map(drop),
+            },
         ]
     }
 
@@ -94,7 +102,9 @@ impl Plugin for SalesforcePlugin {
         let auth = AuthSettings {
             allow_insecure_hosts: host.allow_insecure_hosts,
         };
-        let provider = TokenProvider::new(host.credentials, host.http, auth);
+        let warn_at = settings.parse_or(LIMIT_WARNING_PERCENT, DEFAULT_WARNING_PERCENT)?;
+        let provider = TokenProvider::new(host.credentials, host.http, auth)
+            .with_limit_warning_percent(warn_at);
         let client =
             Client::new(Arc::new(provider), api_version).with_retry(retry_policy(settings)?);
         Ok(Arc::new(Salesforce {
@@ -267,12 +277,13 @@ impl OAuth2Connect for Connect {
     }
 }
 
-/// Per credential: the API usage Salesforce last reported (used and max, gauges) and
-/// counters of API calls, sign-ins and token refreshes. Labels are credential ids only:
+/// Per credential: the API usage Salesforce last reported (used and max, gauges, and
+/// whether it is above the warning share) and counters of API calls, sign-ins, token
+/// refreshes and usage warnings. Labels are credential ids only:
 /// names can say whose account it is.
 pub fn metric_families(all: &[CredentialMetrics]) -> Vec<MetricFamily> {
     type Read = fn(&CredentialMetrics) -> Option<u64>;
-    let families: [(&str, MetricKind, &str, Read); 5] = [
+    let families: [(&str, MetricKind, &str, Read); 7] = [
         (
             "switchyard_salesforce_api_requests_used",
             MetricKind::Gauge,
@@ -302,6 +313,18 @@ pub fn metric_families(all: &[CredentialMetrics]) -> Vec<MetricFamily> {
             MetricKind::Counter,
             "OAuth2 access token refreshes attempted.",
             |m| Some(m.refreshes),
+        ),
+        (
+            "switchyard_salesforce_api_usage_above_warning",
+            MetricKind::Gauge,
+            "1 while the last reported API usage is at or above SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT of the daily limit.",
+            |m| m.api_usage.map(|_| u64::from(m.above_warning)),
+        ),
+        (
+            "switchyard_salesforce_api_usage_warnings_total",
+            MetricKind::Counter,
+            "Times the API usage crossed SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT of the daily limit (each logged once).",
+            |m| Some(m.usage_warnings),
         ),
     ];
     families
@@ -349,6 +372,8 @@ mod tests {
         let mut values = SettingValues::default();
         values.set(MAX_ATTEMPTS, "1");
         values.set(TIMEOUT, "30");
+        assert_eq!(by_env(LIMIT_WARNING_PERCENT).default, "90");
+        assert!((by_env(LIMIT_WARNING_PERCENT).check)("101").is_err());
         let retry = retry_policy(&values).unwrap();
         assert_eq!(retry.max_attempts, 1);
         assert_eq!(retry.timeout, Duration::from_secs(30));
@@ -366,6 +391,8 @@ mod tests {
                     used: 45,
                     max: 15000,
                 }),
+                above_warning: false,
+                usage_warnings: 0,
             },
             CredentialMetrics {
                 credential_id: "c".into(),
@@ -373,6 +400,8 @@ mod tests {
                 sign_ins: 1,
                 refreshes: 2,
                 api_usage: None,
+                above_warning: false,
+                usage_warnings: 0,
             },
         ]);
         let used = &families[0];
