@@ -42,6 +42,17 @@ pub enum Command {
     /// Work with stored credentials.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Try Switchyard without an org of your own: the server with a fake org in the same
+    /// process, a credential and two workflows, each run once, then the commands to try next.
+    Demo(DemoArgs),
+}
+
+/// `switchyard demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Records the fake org starts with, per object.
+    #[arg(long, default_value_t = 25)]
+    pub seed: usize,
 }
 
 /// `switchyard credentials ...`

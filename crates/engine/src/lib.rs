@@ -12,6 +12,8 @@
 //! - [`connect`]: connecting a credential through OAuth2 (generic over the plugins' types):
 //!   the state, the PKCE verifier, the code exchange and storing the tokens.
 //! - [`cli`]: the commands other than `start`.
+//! - [`demo`]: `switchyard demo`, the server with a fake org in the process; with
+//!   [`plugins`], the only module that names a plugin.
 //! - [`error`]: how errors become HTTP answers.
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
 //! - [`plugins`]: the plugins this server hosts ([`plugins::builtin`] names them, the only
@@ -31,6 +33,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod demo;
 pub mod error;
 pub mod node_credentials;
 pub mod plugins;
