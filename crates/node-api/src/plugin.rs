@@ -331,6 +331,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_signature_is_sensitive_and_hidden_from_debug() {
+        let signed = SignedRequest {
+            url: reqwest::Url::parse("https://acme.my.salesforce.com/x").unwrap(),
+            headers: vec![("Authorization".into(), SecretString::from("Bearer s3cret"))],
+        };
+        let debug = format!("{signed:?}");
+        assert!(
+            debug.contains("Authorization") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+        let request = signed
+            .apply(reqwest::Client::new().get(signed.url.clone()))
+            .unwrap()
+            .build()
+            .unwrap();
+        let value = &request.headers()["authorization"];
+        assert_eq!(value, "Bearer s3cret");
+        assert!(value.is_sensitive());
+        let bad = SignedRequest {
+            url: signed.url.clone(),
+            headers: vec![("Bad Name".into(), SecretString::from("x"))],
+        };
+        assert!(bad
+            .apply(reqwest::Client::new().get(bad.url.clone()))
+            .is_err());
+    }
+
+    #[test]
     fn flags_follow_the_variable() {
         let s = Setting {
             env: "SWITCHYARD_SALESFORCE_API_VERSION",
