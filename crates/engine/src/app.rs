@@ -217,6 +217,22 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
     let workflows = state.workflows.clone();
+    // Only a server that holds its listener does this (a second server on the same address
+    // fails to bind before it touches anything), and only for executions of processes that
+    // are gone: a live server beside this one on the same database keeps its own.
+    workflows
+        .store
+        .register_process()
+        .await
+        .context("cannot register this server process in the database")?;
+    let crashed = workflows.store.mark_crashed().await?;
+    if crashed > 0 {
+        tracing::warn!(
+            crashed,
+            "executions left running by a server that is gone were marked crashed"
+        );
+    }
+    let heartbeat = workflows.store.spawn_heartbeat();
     let started = start_active_workflows(&workflows)
         .await
         .context("cannot read the active workflows")?;
@@ -253,6 +269,10 @@ pub async fn serve(
     if let Some(pruning) = pruning {
         pruning.abort();
     }
+    heartbeat.abort();
+    if let Err(err) = workflows.store.unregister_process().await {
+        tracing::warn!(error = %err, "could not remove this server's process row");
+    }
     result?;
     db.close().await;
     tracing::info!("stopped");
@@ -264,14 +284,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<()> {
     let began = Instant::now();
     let listen = settings.listen;
     let state = open(settings).await?;
-    // Only the server may do this: a command run beside it must not touch its executions.
-    let crashed = state.workflows.store.mark_crashed().await?;
-    if crashed > 0 {
-        tracing::warn!(
-            crashed,
-            "executions left running by an earlier stop were marked crashed"
-        );
-    }
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

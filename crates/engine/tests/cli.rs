@@ -22,6 +22,7 @@ common::on_both_backends!(
     in_flight_requests_finish_on_sigterm,
     workflows_import_and_export_in_n8n_format,
     no_secret_reaches_any_log_line,
+    a_second_server_leaves_a_live_servers_executions_alone,
 );
 
 fn key_id(hex: &str) -> String {
@@ -883,4 +884,124 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+async fn execution_status(env: &TestEnv, id: &str) -> String {
+    let db = db::Db::connect(&env.database_url).await.unwrap();
+    let (status,): (String,) = sqlx::query_as("SELECT status FROM executions WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    status
+}
+
+/// A second server on the same database: on the first one's address it fails to bind
+/// before touching anything; on its own address it serves beside it and leaves the first
+/// one's running execution alone. Once the first is killed (`kill -9`), the second marks
+/// that execution crashed at its next heartbeat.
+async fn a_second_server_leaves_a_live_servers_executions_alone(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "second_server").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    // An endpoint that never answers keeps the first server's execution running.
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_url = format!("http://{}/hang", listener.local_addr().unwrap());
+    let hang = axum::Router::new().route(
+        "/hang",
+        axum::routing::get({
+            let reached = reached.clone();
+            move || async move {
+                reached.notify_one();
+                std::future::pending::<()>().await;
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, hang).await.unwrap() });
+
+    let (mut first, first_logs) = spawn_server(&env, KEY_A, None, "info");
+    let first_url = wait_ready(&mut first, &first_logs);
+    let api = client(&key);
+    let created: Value = api
+        .post(format!("{first_url}/api/v1/workflows"))
+        .json(&json!({
+            "name": "hangs", "settings": {"executionOrder": "v1"},
+            "nodes": [
+                {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                {"name": "Call", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+                 "parameters": {"method": "GET", "url": hang_url}}
+            ],
+            "connections": {"Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wf = created["id"].as_str().unwrap().to_owned();
+    let started: Value = api
+        .post(format!("{first_url}/api/v1/workflows/{wf}/run"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let execution = started["executionId"].as_str().unwrap().to_owned();
+    tokio::time::timeout(Duration::from_secs(30), reached.notified())
+        .await
+        .expect("the first server's execution reached the endpoint");
+    assert_eq!(execution_status(&env, &execution).await, "running");
+
+    // Same address: refused at bind, and the running execution is untouched.
+    let address = first_url.trim_start_matches("http://").to_owned();
+    let clash = env
+        .command(KEY_A, None, &["start"])
+        .env("SWITCHYARD_LISTEN", &address)
+        .output()
+        .unwrap();
+    assert!(
+        !clash.status.success(),
+        "a second server on a taken address fails"
+    );
+    assert!(
+        String::from_utf8_lossy(&clash.stderr).contains("cannot listen"),
+        "{}",
+        String::from_utf8_lossy(&clash.stderr)
+    );
+    assert_eq!(execution_status(&env, &execution).await, "running");
+
+    // Its own address: it serves beside the first and leaves its execution alone.
+    let (mut second, second_logs) = spawn_server(&env, KEY_A, None, "info");
+    let second_url = wait_ready(&mut second, &second_logs);
+    assert_eq!(
+        reqwest::get(format!("{second_url}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        reqwest::StatusCode::OK
+    );
+    assert_eq!(execution_status(&env, &execution).await, "running");
+
+    // The first one dies: the second notices at a heartbeat.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let deadline = Instant::now() + engine::store::HEARTBEAT_EVERY * 3;
+    loop {
+        let status = execution_status(&env, &execution).await;
+        if status == "crashed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {status} after the first server died: {}",
+            second_logs.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(terminate(second).code(), Some(0));
 }

@@ -19,7 +19,10 @@ use workflow::model::Workflow;
 use crate::webhook_index::{WebhookIndex, WebhookTarget};
 use writes::{Write, Writer};
 
+mod processes;
 mod writes;
+
+pub use processes::{HEARTBEAT_EVERY, STALE_AFTER};
 
 /// Which finished executions are kept, and for how long: n8n's `EXECUTIONS_DATA_*`
 /// settings. Each workflow's `settings` may override the saving ones.
@@ -164,6 +167,9 @@ struct Shared {
     running: Mutex<HashMap<String, Running>>,
     webhooks: WebhookIndex,
     writer: Writer,
+    /// This process's id in the `processes` table (migration 0007), written into every
+    /// execution it starts.
+    process_id: String,
 }
 
 /// An execution whose `running` row is queued, not yet known to be written.
@@ -258,6 +264,7 @@ impl WorkflowStore {
             db,
             shared: Arc::new(Shared {
                 settings,
+                process_id: uuid::Uuid::new_v4().to_string(),
                 ..Shared::default()
             }),
         }
@@ -496,6 +503,7 @@ impl WorkflowStore {
                     workflow_id: workflow_id.to_string(),
                     mode: mode.to_string(),
                     started_at: now(),
+                    process_id: self.shared.process_id.clone(),
                 },
             )
             .await?;
@@ -518,6 +526,7 @@ impl WorkflowStore {
                     workflow_id: workflow_id.to_string(),
                     mode: mode.to_string(),
                     started_at: now(),
+                    process_id: self.shared.process_id.clone(),
                 },
             )
             .await;
@@ -848,17 +857,6 @@ impl WorkflowStore {
                 }
             }
         }))
-    }
-
-    /// Marks executions left `running` by a crash as `crashed`; call once at start-up.
-    pub async fn mark_crashed(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE executions SET status = 'crashed', stopped_at = $1 WHERE status = 'running'",
-        )
-        .bind(now())
-        .execute(self.db.pool())
-        .await?;
-        Ok(done.rows_affected())
     }
 }
 
