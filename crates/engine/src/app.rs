@@ -233,6 +233,9 @@ pub async fn serve(
         );
     }
     let heartbeat = workflows.store.spawn_heartbeat();
+    let watching = crate::sync::start(workflows.clone(), crate::sync::SYNC_EVERY)
+        .await
+        .context("cannot read the workflows")?;
     let started = start_active_workflows(&workflows)
         .await
         .context("cannot read the active workflows")?;
@@ -270,6 +273,7 @@ pub async fn serve(
         pruning.abort();
     }
     heartbeat.abort();
+    watching.abort();
     if let Err(err) = workflows.store.unregister_process().await {
         tracing::warn!(error = %err, "could not remove this server's process row");
     }

@@ -255,7 +255,8 @@ async fn import_workflows(
     }
     writeln!(
         out,
-        "Imported workflows: {created} created, {updated} updated (inactive until activated)."
+        "Imported workflows: {created} created, {updated} updated (new ones are inactive until activated; \
+         a running server serves updated active ones within a second)."
     )?;
     state.db.close().await;
     Ok(())

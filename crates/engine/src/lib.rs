@@ -24,6 +24,8 @@
 //!   policy and pruning; execution rows are written in groups.
 //! - [`triggers`]: schedules and polling triggers of active workflows.
 //! - [`webhook_index`]: the production webhooks of active workflows, in memory.
+//! - [`sync`]: workflow changes made by another process (the CLI, a second server) reach
+//!   this server within a second.
 
 pub mod api;
 pub mod api_keys;
@@ -36,6 +38,7 @@ pub mod node_credentials;
 pub mod plugins;
 pub mod runner;
 pub mod store;
+pub mod sync;
 pub mod triggers;
 pub mod webhook_index;
 pub mod workflows;

@@ -23,6 +23,7 @@ common::on_both_backends!(
     workflows_import_and_export_in_n8n_format,
     no_secret_reaches_any_log_line,
     a_second_server_leaves_a_live_servers_executions_alone,
+    an_import_over_an_active_workflow_reaches_the_running_server,
 );
 
 fn key_id(hex: &str) -> String {
@@ -1004,4 +1005,66 @@ async fn a_second_server_leaves_a_live_servers_executions_alone(backend: Backend
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(terminate(second).code(), Some(0));
+}
+
+/// `switchyard import workflow` over an active workflow, run beside a live server: the
+/// server serves the new definition on its new path within seconds, and the old path no
+/// longer answers.
+async fn an_import_over_an_active_workflow_reaches_the_running_server(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "import_reaches_server").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let flow = |path: &str| {
+        json!({"id": "wfLive", "name": "live", "settings": {"executionOrder": "v1"},
+               "nodes": [{"name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                          "parameters": {"httpMethod": "GET", "path": path, "options": {}}}],
+               "connections": {}})
+    };
+    let (mut server, logs) = spawn_server(&env, KEY_A, None, "info");
+    let base = wait_ready(&mut server, &logs);
+    let api = client(&key);
+    let res = api
+        .post(format!("{base}/api/v1/workflows"))
+        .json(&flow("before"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let res = api
+        .post(format!("{base}/api/v1/workflows/wfLive/activate"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let status = |path: &'static str| {
+        let url = format!("{base}/webhook/{path}");
+        async move { reqwest::get(url).await.unwrap().status() }
+    };
+    assert_eq!(status("before").await, reqwest::StatusCode::OK);
+    assert_eq!(status("after").await, reqwest::StatusCode::NOT_FOUND);
+
+    let file = env.path().join("live.json");
+    std::fs::write(&file, serde_json::to_vec(&flow("after")).unwrap()).unwrap();
+    let out = env.switchyard(KEY_A, None, &["import", "workflow", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status("after").await != reqwest::StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "the server still does not serve the imported path: {}",
+            logs.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status("before").await,
+        reqwest::StatusCode::NOT_FOUND,
+        "the old path is gone with the old definition"
+    );
+    assert_eq!(terminate(server).code(), Some(0));
 }

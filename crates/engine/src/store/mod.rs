@@ -459,6 +459,45 @@ impl WorkflowStore {
         Ok(())
     }
 
+    /// Brings the in-memory webhook index up to date with workflow `id` as the database holds
+    /// it now (another process, such as `switchyard import workflow`, changed it).
+    pub async fn reindex(&self, id: &str) -> Result<Option<StoredWorkflow>, StoreError> {
+        let _writing = self.shared.webhooks.writing().await;
+        match self.get(id).await {
+            Ok(stored) => {
+                self.shared.webhooks.put(&stored);
+                Ok(Some(stored))
+            }
+            Err(StoreError::NotFound { .. }) => {
+                self.shared.webhooks.remove(id);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What tells that workflows changed: their count and latest `updated_at`, read in one
+    /// cheap query each second by [`crate::sync`].
+    pub async fn workflows_fingerprint(&self) -> Result<(i64, Option<String>), StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, MAX(updated_at) AS latest FROM workflows")
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok((row.try_get("n")?, row.try_get("latest")?))
+    }
+
+    /// Every workflow's id, active flag and `updated_at`, without bodies.
+    pub async fn workflow_versions(&self) -> Result<Vec<(String, bool, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, active, updated_at FROM workflows")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let active: i64 = r.try_get("active")?;
+                Ok((r.try_get("id")?, active != 0, r.try_get("updated_at")?))
+            })
+            .collect()
+    }
+
     /// The active workflow whose Webhook node listens on `method` `path`, from the in-memory
     /// index (filled from the database on first use).
     pub async fn webhook_target(
