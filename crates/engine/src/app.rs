@@ -38,6 +38,8 @@ pub struct AppState {
     pub validate_options: ValidateOptions,
     /// Workflows and executions: storage, executor, API.
     pub workflows: Arc<WorkflowService>,
+    /// Webhook executions at once, and waiting.
+    pub webhook_gate: Arc<crate::api::gate::WebhookGate>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
 }
@@ -120,6 +122,10 @@ pub async fn open_with_plugins(
         plugins: Arc::new(started),
         validate_options,
         workflows,
+        webhook_gate: Arc::new(crate::api::gate::WebhookGate::new(
+            usize::try_from(settings.webhook_concurrency).unwrap_or(usize::MAX),
+            usize::try_from(settings.webhook_queue).unwrap_or(usize::MAX),
+        )),
         settings: Arc::new(settings),
     })
 }
@@ -243,15 +249,15 @@ pub async fn serve(
         tracing::info!(workflows = started, "triggers of active workflows started");
     }
     let pruning = workflows.store.spawn_pruning(PRUNE_EVERY);
+    let limits = state.settings.connection_limits();
     let app = router(state);
     let stopping = workflows.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Stop firing at once, while in-flight requests drain.
-            stopping.triggers.close().await;
-        })
-        .await;
+    crate::server::serve(listener, app, limits, async move {
+        shutdown.await;
+        // Stop firing at once, while in-flight requests drain.
+        stopping.triggers.close().await;
+    })
+    .await;
     workflows.triggers.shutdown().await;
     // A webhook's answer can go out before its execution ends (onReceived, Respond to
     // Webhook): wait for those ends to be stored before the database closes; past the drain
@@ -277,7 +283,6 @@ pub async fn serve(
     if let Err(err) = workflows.store.unregister_process().await {
         tracing::warn!(error = %err, "could not remove this server's process row");
     }
-    result?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -207,6 +207,35 @@ pub struct Settings {
     /// Largest webhook request body, in bytes (n8n's default is 16 MiB).
     #[arg(long, env = "SWITCHYARD_MAX_WEBHOOK_BODY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_webhook_body_bytes: usize,
+    /// Seconds a client has to send a complete request header; a kept-alive connection that
+    /// sends no new request within it is closed too.
+    #[arg(long, env = "SWITCHYARD_HEADER_READ_TIMEOUT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
+    pub header_read_timeout_secs: u64,
+    /// Bytes per second a request body must keep up once its grace period is over (0: no floor).
+    #[arg(
+        long,
+        env = "SWITCHYARD_BODY_MIN_BYTES_PER_SEC",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub body_min_bytes_per_sec: u64,
+    /// Seconds a request body may take before the rate floor applies.
+    #[arg(long, env = "SWITCHYARD_BODY_RATE_GRACE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
+    pub body_rate_grace_secs: u64,
+    /// Connections served at once; past it a new connection gets 503 with Retry-After.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
+    pub max_connections: u64,
+    /// Webhook executions running at once; more wait in a queue.
+    #[arg(long, env = "SWITCHYARD_WEBHOOK_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
+    pub webhook_concurrency: u64,
+    /// Webhook calls waiting for a slot at most; past it a call gets 503 with Retry-After.
+    #[arg(long, env = "SWITCHYARD_WEBHOOK_QUEUE", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000), global = true)]
+    pub webhook_queue: u64,
     /// Seconds to keep retrying the first connection to a Postgres server that does not
     /// answer yet (it may still be starting); 0 fails at once.
     #[arg(long, env = "SWITCHYARD_DATABASE_CONNECT_WAIT_SECS", default_value_t = 30,
@@ -327,6 +356,12 @@ impl std::fmt::Debug for Settings {
             .field("ca_file", &self.ca_file)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("body_min_bytes_per_sec", &self.body_min_bytes_per_sec)
+            .field("body_rate_grace_secs", &self.body_rate_grace_secs)
+            .field("max_connections", &self.max_connections)
+            .field("webhook_concurrency", &self.webhook_concurrency)
+            .field("webhook_queue", &self.webhook_queue)
             .field(
                 "database_connect_wait_secs",
                 &self.database_connect_wait_secs,
@@ -380,6 +415,16 @@ impl Settings {
             _ => return Ok(chrono_tz::Tz::UTC),
         };
         workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// The limits the accept loop serves every connection under.
+    pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
+        crate::server::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            body_min_bytes_per_sec: self.body_min_bytes_per_sec,
+            body_rate_grace: std::time::Duration::from_secs(self.body_rate_grace_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
     }
 
     /// How long the first Postgres connection is retried.

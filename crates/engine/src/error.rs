@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("request body is larger than the configured limit (SWITCHYARD_MAX_BODY_BYTES)")]
     PayloadTooLarge,
+    /// Too much work at once (webhook executions past their queue): 503 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
     /// Anything else: logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -46,12 +49,20 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Execution(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        (status, Json(json!({ "message": self.to_string() }))).into_response()
+        let mut response = (status, Json(json!({ "message": self.to_string() }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

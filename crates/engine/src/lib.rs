@@ -13,6 +13,8 @@
 //!   the state, the PKCE verifier, the code exchange and storing the tokens.
 //! - [`cli`]: the commands other than `start`.
 //! - [`error`]: how errors become HTTP answers.
+//! - [`metrics`]: the engine's metrics (`prometheus-client`), encoded with the plugins' at
+//!   `/metrics`.
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
 //! - [`plugins`]: the plugins this server hosts ([`plugins::builtin`] names them, the only
 //!   place that does) and the [`plugins::Registry`] the rest asks.
@@ -24,6 +26,8 @@
 //!   policy and pruning; execution rows are written in groups.
 //! - [`triggers`]: schedules and polling triggers of active workflows.
 //! - [`webhook_index`]: the production webhooks of active workflows, in memory.
+//! - [`server`]: the accept loop and its limits (header timeout, body rate floor,
+//!   connection cap).
 //! - [`sync`]: workflow changes made by another process (the CLI, a second server) reach
 //!   this server within a second.
 
@@ -34,9 +38,11 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod error;
+pub mod metrics;
 pub mod node_credentials;
 pub mod plugins;
 pub mod runner;
+pub mod server;
 pub mod store;
 pub mod sync;
 pub mod triggers;

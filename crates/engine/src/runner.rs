@@ -124,7 +124,15 @@ impl Runner {
             request.workflow,
         ));
         match begun.stored().await {
-            Ok(()) => Ok(Execution { id, ended }),
+            Ok(()) => {
+                crate::metrics::engine()
+                    .started
+                    .get_or_create(&crate::metrics::ModeLabels {
+                        mode: mode.as_str().to_owned(),
+                    })
+                    .inc();
+                Ok(Execution { id, ended })
+            }
             Err(e) => {
                 ended.abort();
                 self.store.forget_running(&id);
@@ -164,6 +172,7 @@ async fn record(
 ) -> Ended {
     let id = run.execution_id.clone();
     let mode = run.mode;
+    let began = std::time::Instant::now();
     let outcome = match AssertUnwindSafe(executor.run(run)).catch_unwind().await {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(e)) => {
@@ -210,5 +219,27 @@ async fn record(
     if let Err(e) = &stored {
         tracing::error!(execution_id = %id, error = %e, "the end of an execution was not stored");
     }
+    let metrics = crate::metrics::engine();
+    let status = match &outcome {
+        Ok(result) => match result.status {
+            workflow::ExecutionStatus::Success => "success",
+            workflow::ExecutionStatus::Error => "error",
+            workflow::ExecutionStatus::Canceled => "canceled",
+        },
+        Err(_) => "error",
+    };
+    metrics
+        .finished
+        .get_or_create(&crate::metrics::EndLabels {
+            mode: mode.as_str().to_owned(),
+            status: status.to_owned(),
+        })
+        .inc();
+    metrics
+        .duration
+        .get_or_create(&crate::metrics::ModeLabels {
+            mode: mode.as_str().to_owned(),
+        })
+        .observe(began.elapsed().as_secs_f64());
     Ended { outcome, stored }
 }

@@ -24,6 +24,7 @@ common::on_both_backends!(
     a_caller_hanging_up_does_not_leave_the_execution_running,
     an_answered_webhook_call_is_a_stored_execution,
     stop_stops_a_node_working_through_items,
+    a_list_reads_run_data_only_when_asked,
 );
 
 struct Harness {
@@ -293,6 +294,21 @@ async fn pruning_keeps_running_and_the_newest_finished(backend: Backend) {
     let store = &h.server.state.workflows.store;
     store
         .start_execution("still-running", &wf, "trigger")
+        .await
+        .unwrap();
+    // It belongs to another server, alive on another host (the restart below would
+    // otherwise rightly mark it crashed: its own server stopped). Its heartbeat stays fresh
+    // however long the stop below drains.
+    let db = h.server.state.db.pool();
+    sqlx::query(
+        "INSERT INTO processes (id, host, pid, started_at, heartbeat_at) \
+         VALUES ('neighbour', 'elsewhere', 1, '2026-01-01T00:00:00.000Z', '2999-01-01T00:00:00.000Z')",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE executions SET process_id = 'neighbour' WHERE id = 'still-running'")
+        .execute(db)
         .await
         .unwrap();
     let mut finished = Vec::new();
@@ -819,5 +835,37 @@ async fn stop_stops_a_node_working_through_items(backend: Backend) {
         took < Duration::from_secs(8),
         "stop answered after {took:?}, as if the node had not stopped"
     );
+    h.server.stop().await;
+}
+
+/// Listing executions returns metadata only (the data column is not even read); with
+/// `includeData=true` each listed execution carries its run data.
+async fn a_list_reads_run_data_only_when_asked(backend: Backend) {
+    let Some(h) = Harness::start(backend, "list_metadata", |_| {}).await else {
+        return;
+    };
+    let wf = h.create(manual_workflow("listed", json!({})), false).await;
+    for _ in 0..3 {
+        h.run_waiting(&wf).await;
+    }
+    let plain = h.executions(&format!("workflowId={wf}")).await;
+    let plain = plain["data"].as_array().unwrap();
+    assert_eq!(plain.len(), 3);
+    for e in plain {
+        assert_eq!(e["status"], "success", "{e}");
+        assert!(e.get("data").is_none_or(Value::is_null), "no run data: {e}");
+    }
+    let full = h
+        .executions(&format!("workflowId={wf}&includeData=true&limit=2"))
+        .await;
+    let items = full["data"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    for e in items {
+        assert!(
+            e["data"]["resultData"]["runData"]["Set"].is_array(),
+            "run data when asked: {e}"
+        );
+    }
+    assert!(full["nextCursor"].is_string(), "{full}");
     h.server.stop().await;
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod body;
 pub mod credentials;
+pub mod gate;
 pub mod metrics;
 pub mod oauth2;
 pub mod webhooks;

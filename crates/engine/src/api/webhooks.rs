@@ -35,6 +35,18 @@ pub fn router(body_limit: usize) -> Router<AppState> {
             any(|s, m, p, q, h, b| handle(s, m, p, q, h, b, true)),
         )
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(count_answer))
+}
+
+/// Counts each webhook answer by status for `/metrics`.
+async fn count_answer(response: Response) -> Response {
+    crate::metrics::engine()
+        .webhook_answers
+        .get_or_create(&crate::metrics::AnswerLabels {
+            status: response.status().as_u16().to_string(),
+        })
+        .inc();
+    response
 }
 
 async fn handle(
@@ -56,6 +68,14 @@ async fn handle(
             "The requested webhook \"{method} {path}\" is not registered."
         )));
     };
+    // A slot before anything is parsed or stored: past the queue, a clear 503.
+    let _slot = state.webhook_gate.enter().await.map_err(|_| {
+        ApiError::Busy(
+            "too many webhook calls at once (SWITCHYARD_WEBHOOK_CONCURRENCY running, \
+             SWITCHYARD_WEBHOOK_QUEUE waiting); retry later"
+                .into(),
+        )
+    })?;
     let request = WebhookRequest {
         method: method.to_string(),
         path: path.clone(),

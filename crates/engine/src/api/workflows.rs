@@ -312,6 +312,7 @@ async fn list_executions(
         status: q.status,
         limit: q.limit,
         cursor: q.cursor,
+        include_data: q.include_data,
     };
     let (items, next) = svc.store.list_executions(&filter).await?;
     let data: Vec<Value> = items.iter().map(execution_json).collect();

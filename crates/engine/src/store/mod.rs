@@ -152,7 +152,14 @@ pub struct ExecutionFilter {
     pub limit: Option<u32>,
     /// Continue after this cursor (from a previous page).
     pub cursor: Option<String>,
+    /// Return each execution's run data too (n8n's `includeData`); a page then stops early
+    /// once [`LIST_DATA_BUDGET`] bytes of data are in it.
+    pub include_data: bool,
 }
+
+/// Bytes of run data one page of an execution list holds at most when data is asked for
+/// (the first execution always comes, whatever its size); the cursor continues the rest.
+pub const LIST_DATA_BUDGET: usize = 16 * 1024 * 1024;
 
 /// Workflows and executions over the shared database handle.
 #[derive(Clone, Debug)]
@@ -457,6 +464,11 @@ impl WorkflowStore {
         tx.commit().await?;
         self.shared.webhooks.remove(id);
         Ok(())
+    }
+
+    /// Execution row writes waiting for the grouped writer.
+    pub fn queued_writes(&self) -> usize {
+        self.shared.writer.queued()
     }
 
     /// Brings the in-memory webhook index up to date with workflow `id` as the database holds
@@ -779,28 +791,45 @@ impl WorkflowStore {
             })?,
         };
         // Empty strings mean "any": one fixed statement serves every filter combination.
-        let rows = sqlx::query(
-            "SELECT id, seq, workflow_id, mode, status, started_at, stopped_at, data, error FROM executions \
+        // Without `includeData` the data column is not read at all: a list of large
+        // executions costs their metadata only.
+        let data_column = if filter.include_data {
+            "data"
+        } else {
+            "NULL AS data"
+        };
+        let sql = format!(
+            "SELECT id, seq, workflow_id, mode, status, started_at, stopped_at, {data_column}, error \
+             FROM executions \
              WHERE seq < $1 AND ($2 = '' OR workflow_id = $3) AND ($4 = '' OR status = $5) \
-             ORDER BY seq DESC LIMIT $6",
-        )
-        .bind(before)
-        .bind(filter.workflow_id.clone().unwrap_or_default())
-        .bind(filter.workflow_id.clone().unwrap_or_default())
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(limit + 1)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut seqs = Vec::with_capacity(rows.len());
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
+             ORDER BY seq DESC LIMIT $6"
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(before)
+            .bind(filter.workflow_id.clone().unwrap_or_default())
+            .bind(filter.workflow_id.clone().unwrap_or_default())
+            .bind(filter.status.clone().unwrap_or_default())
+            .bind(filter.status.clone().unwrap_or_default())
+            .bind(limit + 1)
+            .fetch(self.db.pool());
+        let mut seqs = Vec::new();
+        let mut out = Vec::new();
+        let mut data_bytes = 0usize;
+        let mut more = false;
+        while let Some(row) = futures::TryStreamExt::try_next(&mut rows).await? {
+            if out.len() as i64 == limit || (!out.is_empty() && data_bytes > LIST_DATA_BUDGET) {
+                more = true;
+                break;
+            }
+            if filter.include_data {
+                let text: Option<String> = row.try_get("data")?;
+                data_bytes += text.as_ref().map_or(0, String::len);
+            }
             seqs.push(row.try_get::<i64, _>("seq")?);
-            out.push(Self::to_execution(row, false)?);
+            out.push(Self::to_execution(&row, filter.include_data)?);
         }
-        let next = if out.len() as i64 > limit {
-            out.truncate(limit as usize);
-            seqs.get(limit as usize - 1).map(|s| s.to_string())
+        let next = if more {
+            seqs.last().map(|s| s.to_string())
         } else {
             None
         };

@@ -63,6 +63,13 @@ impl std::fmt::Debug for Queued {
 }
 
 impl Writer {
+    /// Writes queued and not yet taken into a group.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue
+            .get()
+            .map_or(0, |q| q.max_capacity() - q.capacity())
+    }
+
     /// Applies `write` in the next group and returns the rows it affected.
     pub(crate) async fn apply(&self, db: &Db, write: Write) -> Result<u64, sqlx::Error> {
         self.submit(db, write)
