@@ -1,7 +1,7 @@
 //! The Salesforce plugin: what this crate hands the engine. Its settings, its three
-//! credential types, and once started, the node, the credential test (sign in, then
-//! `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, cache invalidation
-//! when a credential changes, and per-credential metrics.
+//! credential types, and once started, the node, the polling trigger, the credential test
+//! (sign in, then `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, cache
+//! invalidation when a credential changes, and per-credential metrics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use node_api::{
     AuthorizeRequest, CodeExchange, ConnectError, CredentialType, Host, MetricFamily, MetricKind,
-    Node, OAuth2Connect, Plugin, PluginRuntime, Sample, Setting, SettingValues, StoredCredential,
+    Node, OAuth2Connect, Plugin, PluginRuntime, PollingTrigger, Sample, Setting, SettingValues,
+    StoredCredential,
 };
 use serde_json::Value;
 
@@ -20,6 +21,7 @@ use crate::error::Error;
 use crate::metrics::CredentialMetrics;
 use crate::node::SalesforceNode;
 use crate::provider::TokenProvider;
+use crate::trigger::SalesforceTrigger;
 
 const MAX_ATTEMPTS: &str = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS";
 const MAX_RETRY_WAIT: &str = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS";
@@ -96,6 +98,7 @@ impl Plugin for SalesforcePlugin {
             Client::new(Arc::new(provider), api_version).with_retry(retry_policy(settings)?);
         Ok(Arc::new(Salesforce {
             node: Arc::new(SalesforceNode::new(client.clone())),
+            trigger: Arc::new(SalesforceTrigger::new(client.clone())),
             oauth2: Connect {
                 client: client.clone(),
             },
@@ -125,6 +128,7 @@ pub fn retry_policy(settings: &SettingValues) -> Result<RetryPolicy, String> {
 struct Salesforce {
     client: Client,
     node: Arc<SalesforceNode>,
+    trigger: Arc<SalesforceTrigger>,
     oauth2: Connect,
 }
 
@@ -132,6 +136,10 @@ struct Salesforce {
 impl PluginRuntime for Salesforce {
     fn nodes(&self) -> Vec<Arc<dyn Node>> {
         vec![self.node.clone()]
+    }
+
+    fn polling_triggers(&self) -> Vec<Arc<dyn PollingTrigger>> {
+        vec![self.trigger.clone()]
     }
 
     async fn test_credential(&self, credential: &StoredCredential) -> Option<Result<(), String>> {
