@@ -482,3 +482,31 @@ async fn a_backlog_of_50_000_changes_costs_at_most_26_calls() {
     assert!(used <= 26, "{used} calls");
     eprintln!("backlog of 50,000 updates: {used} calls, {took:?}");
 }
+
+#[tokio::test]
+async fn a_session_that_cannot_be_renewed_fails_the_poll_and_keeps_the_cursor() {
+    let mut env = env().await;
+    // An OAuth2 connection holding an access token and no refresh token.
+    let oauth = env.connect_oauth2("OAUTH-TOKEN").await;
+    let params = json!({"triggerOn": "accountCreated", "authentication": "oAuth2"});
+    let mut t = Poller::new(&env, params);
+    t.ok().await;
+    account(&env, "a");
+    env.org.revoke_all_tokens();
+    let before = t.state.clone();
+    let e = t.poll().await.unwrap_err();
+    assert_eq!(t.state, before, "{e:?}");
+    // Connected again (the OAuth2 callback stores new tokens and tells the plugin): the
+    // record arrives, once.
+    env.org
+        .accept_token("NEW-TOKEN", crate::common::USER)
+        .unwrap();
+    let tokens = json!({"access_token": "NEW-TOKEN", "instance_url": env.org.base_url()});
+    env.store
+        .set_token_data(&oauth, Some(tokens))
+        .await
+        .unwrap();
+    env.client.provider().invalidate(&oauth);
+    assert_eq!(names(&t.ok().await), ["a"]);
+    assert!(t.ok().await.is_empty());
+}
