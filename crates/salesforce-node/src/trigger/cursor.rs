@@ -10,6 +10,12 @@
 //! window. The set is bounded by the window, not by a count (n8n keeps the last 10,000 keys,
 //! so a burst of more repeats records).
 //!
+//! A cursor alone would re-read its window on every poll while nothing changes. So each poll
+//! that read its query to the end also notes the org's clock (the `Date` of the answer):
+//! whatever was stamped more than the window (and a margin for the query's own duration)
+//! before that had committed when the query ran, and was read. The next query starts at the
+//! later of the two bounds, so a quiet org costs one call returning nothing.
+//!
 //! The Id half of the keyset is not sent as `(ts = :t AND Id > :id)`: a record committing
 //! late may carry the cursor's very stamp and a smaller Id. The Id orders rows that share a
 //! stamp, so that a limited delivery stops at a well-defined row.
@@ -74,7 +80,14 @@ pub(crate) struct Cursor {
     pub last: Option<(Stamp, String)>,
     /// Ids delivered (or present at activation), by stamp, for stamps inside the window.
     pub seen: BTreeMap<Stamp, BTreeSet<String>>,
+    /// Stamps below this had all committed when a poll read them all.
+    #[serde(default)]
+    pub settled: Option<Stamp>,
 }
+
+/// How long before its answer's `Date` a query may have read the org (our client lets a
+/// request take up to two minutes).
+const QUERY_MARGIN: Duration = Duration::minutes(2);
 
 impl Cursor {
     /// The state of a trigger that has never polled: `None` (also for a state that belongs
@@ -93,10 +106,25 @@ impl Cursor {
         state["salesforce"] = serde_json::to_value(self).unwrap_or(Value::Null);
     }
 
-    /// Where the next query starts: the overlap window below the cursor.
+    /// Where the next query starts: the overlap window below the cursor, or the settled
+    /// stamp when that is later.
     pub fn lower(&self, window: Duration) -> Option<DateTime<Utc>> {
-        let (ts, _) = self.last.as_ref()?;
-        parse_stamp(ts).map(|t| t - window)
+        let below_last = self
+            .last
+            .as_ref()
+            .and_then(|(ts, _)| parse_stamp(ts))
+            .map(|t| t - window);
+        let settled = self.settled.as_deref().and_then(parse_stamp);
+        below_last.max(settled)
+    }
+
+    /// A poll read everything from its lower bound as the org's clock said `server_time`.
+    fn settle(&mut self, window: Duration, server_time: Option<DateTime<Utc>>) {
+        let Some(now) = server_time else { return };
+        let settled = stamp(now - window - QUERY_MARGIN);
+        if self.settled.as_ref().is_none_or(|s| settled > *s) {
+            self.settled = Some(settled);
+        }
     }
 
     /// The first stamp the next query reads (the window's start, floored to the second as
@@ -132,6 +160,7 @@ impl Cursor {
         event: Event,
         window: Duration,
         rows: &[Value],
+        server_time: Option<DateTime<Utc>>,
     ) -> Result<Cursor, String> {
         let mut cursor = Cursor {
             query: query.to_owned(),
@@ -141,6 +170,7 @@ impl Cursor {
             let key = Key::of(row, event)?;
             cursor.remember(key.ts, key.id);
         }
+        cursor.settle(window, server_time);
         cursor.prune(window);
         Ok(cursor)
     }
@@ -228,8 +258,17 @@ impl Delivery {
         Ok(())
     }
 
-    /// The records to deliver and the cursor to save once they are stored.
-    pub fn finish(mut self) -> (Cursor, Vec<Value>) {
+    /// The records to deliver and the cursor to save once they are stored. `read_all`:
+    /// the query's rows were read to their end, the first answered at `server_time`.
+    pub fn finish(
+        mut self,
+        read_all: bool,
+        server_time: Option<DateTime<Utc>>,
+    ) -> (Cursor, Vec<Value>) {
+        // Rows left unread past a limit have not been seen: nothing settles.
+        if read_all && !self.full() {
+            self.cursor.settle(self.window, server_time);
+        }
         self.cursor.prune(self.window);
         (self.cursor, self.items)
     }
@@ -262,7 +301,7 @@ mod tests {
         for r in rows {
             d.offer(r).unwrap();
         }
-        d.finish()
+        d.finish(true, None)
     }
 
     #[test]
@@ -272,6 +311,7 @@ mod tests {
             Event::Created,
             W,
             &[row("a0", "09:00:00", "09:00:00")],
+            None,
         )
         .unwrap();
         let rows = [
@@ -344,12 +384,37 @@ mod tests {
     }
 
     #[test]
+    fn a_quiet_org_settles_and_the_window_stops_being_read() {
+        let at = |t: &str| parse_stamp(&format!("2026-01-01T{t}.000+0000"));
+        let c = Cursor::baseline(
+            "q",
+            Event::Created,
+            W,
+            &[row("a", "10:00:00", "10:00:00")],
+            at("10:01:00"),
+        )
+        .unwrap();
+        assert_eq!(c.lower(W), at("09:45:00"));
+        // An hour later, nothing new: the next query starts at 11:01 - 15 min - 2 min.
+        let d = Delivery::new(Event::Created, W, c, None);
+        let (c, _) = d.finish(true, at("11:01:00"));
+        assert_eq!(c.lower(W), at("10:44:00"));
+        assert!(c.seen.is_empty(), "{:?}", c.seen);
+        // A delivery cut by its limit settles nothing.
+        let mut d = Delivery::new(Event::Created, W, c.clone(), Some(1));
+        d.offer(&row("b", "11:00:00", "11:00:00")).unwrap();
+        let (after, out) = d.finish(false, at("12:00:00"));
+        assert_eq!((ids(&out), after.settled), (vec!["b"], c.settled));
+    }
+
+    #[test]
     fn state_round_trips_and_belongs_to_one_query() {
         let c = Cursor::baseline(
             "Account.CreatedDate",
             Event::Created,
             W,
             &[row("a", "10:00:00", "10:00:00")],
+            None,
         )
         .unwrap();
         let mut state = json!({});

@@ -221,7 +221,9 @@ impl SalesforceTrigger {
         futures::pin_mut!(pages);
         let mut rows: Vec<Value> = Vec::new();
         let mut oldest = None;
+        let mut server_time = None;
         'pages: while let Some(page) = pages.try_next().await.map_err(|e| node_error(&e))? {
+            server_time = server_time.or(page.server_time);
             for row in page.records {
                 let Some(at) = row[field].as_str().and_then(parse_stamp) else {
                     return Err(NodeError::operation(format!(
@@ -235,7 +237,8 @@ impl SalesforceTrigger {
                 rows.push(row);
             }
         }
-        Cursor::baseline(query, watch.event, self.window, &rows).map_err(NodeError::operation)
+        Cursor::baseline(query, watch.event, self.window, &rows, server_time)
+            .map_err(NodeError::operation)
     }
 
     /// The latest record matching the event, for a manual run.
@@ -457,12 +460,11 @@ impl PollingTrigger for SalesforceTrigger {
             select,
             field,
         };
-        let delivery = self
+        let (cursor, rows) = self
             .polls
             .run(&self.client, key, delivery)
             .await
             .inspect_err(|e| self.forget(&credential, &watch, e))?;
-        let (cursor, rows) = delivery.finish();
         cursor.store(state);
         tracing::debug!(parent: ctx.span(), records = rows.len(), "Salesforce trigger polled");
         if rows.is_empty() {

@@ -19,7 +19,9 @@ use futures::TryStreamExt;
 use node_api::NodeError;
 use tokio::sync::oneshot;
 
-use super::cursor::{soql_datetime, Delivery};
+use serde_json::Value;
+
+use super::cursor::{soql_datetime, Cursor, Delivery};
 use crate::client::{Client, QueryOptions};
 use crate::node::api::node_error;
 
@@ -36,8 +38,11 @@ pub(crate) struct QueryKey {
 
 struct Member {
     delivery: Delivery,
-    reply: oneshot::Sender<Result<Delivery, NodeError>>,
+    reply: oneshot::Sender<Result<Finished, NodeError>>,
 }
+
+/// A member's answer: its cursor to save and its records.
+pub(crate) type Finished = (Cursor, Vec<Value>);
 
 type Open = HashMap<QueryKey, Arc<Mutex<Vec<Member>>>>;
 
@@ -62,7 +67,7 @@ impl Polls {
         client: &Client,
         key: QueryKey,
         delivery: Delivery,
-    ) -> Result<Delivery, NodeError> {
+    ) -> Result<Finished, NodeError> {
         let (reply, answer) = oneshot::channel();
         let member = Member { delivery, reply };
         let started = {
@@ -100,7 +105,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Reads the query's pages until every member is full or the rows end, then answers each.
+/// Reads the query's pages until every member is full or the rows end, then answers each
+/// with its cursor and records.
 async fn query(client: &Client, key: &QueryKey, mut members: Vec<Member>) {
     let lowers: Vec<_> = members.iter().map(|m| m.delivery.lower()).collect();
     // A member without a cursor reads everything.
@@ -114,13 +120,17 @@ async fn query(client: &Client, key: &QueryKey, mut members: Vec<Member>) {
         .unwrap_or_default();
     let soql = format!("{}{filter} ORDER BY {}, Id", key.select, key.field);
     tracing::debug!(credential_id = %key.credential, members = members.len(), %soql, "Salesforce trigger query");
+    let mut server_time = None;
+    let mut read_all = false;
     let result: Result<(), NodeError> = async {
         let pages = client.query_pages(&key.credential, &soql, QueryOptions::default());
         futures::pin_mut!(pages);
         while !members.iter().all(|m| m.delivery.full()) {
             let Some(page) = pages.try_next().await.map_err(|e| node_error(&e))? else {
+                read_all = true;
                 break;
             };
+            server_time = server_time.or(page.server_time);
             for row in &page.records {
                 for m in &mut members {
                     m.delivery.offer(row).map_err(|e| {
@@ -133,6 +143,9 @@ async fn query(client: &Client, key: &QueryKey, mut members: Vec<Member>) {
     }
     .await;
     for m in members {
-        let _ = m.reply.send(result.clone().map(|()| m.delivery));
+        let answer = result
+            .clone()
+            .map(|()| m.delivery.finish(read_all, server_time));
+        let _ = m.reply.send(answer);
     }
 }
