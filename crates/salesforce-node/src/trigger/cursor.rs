@@ -11,9 +11,9 @@
 //! so a burst of more repeats records).
 //!
 //! A cursor alone would re-read its window on every poll while nothing changes. So each poll
-//! that read its query to the end also notes the org's clock (the `Date` of the answer):
-//! whatever was stamped more than the window (and a margin for the query's own duration)
-//! before that had committed when the query ran, and was read. The next query starts at the
+//! that read its query to the end also notes when, on the org's clock, it surely read (the
+//! `Date` of the first answer, less the longest a request may take): whatever was stamped
+//! more than the window before that had committed when the query ran, and was read. The next query starts at the
 //! later of the two bounds, so a quiet org costs one call returning nothing.
 //!
 //! The Id half of the keyset is not sent as `(ts = :t AND Id > :id)`: a record committing
@@ -85,10 +85,6 @@ pub(crate) struct Cursor {
     pub settled: Option<Stamp>,
 }
 
-/// How long before its answer's `Date` a query may have read the org (our client lets a
-/// request take up to two minutes).
-const QUERY_MARGIN: Duration = Duration::minutes(2);
-
 impl Cursor {
     /// The state of a trigger that has never polled: `None` (also for a state that belongs
     /// to another query).
@@ -118,10 +114,10 @@ impl Cursor {
         below_last.max(settled)
     }
 
-    /// A poll read everything from its lower bound as the org's clock said `server_time`.
-    fn settle(&mut self, window: Duration, server_time: Option<DateTime<Utc>>) {
-        let Some(now) = server_time else { return };
-        let settled = stamp(now - window - QUERY_MARGIN);
+    /// A poll read everything from its lower bound, at `read_at` on the org's clock or later.
+    fn settle(&mut self, window: Duration, read_at: Option<DateTime<Utc>>) {
+        let Some(at) = read_at else { return };
+        let settled = stamp(at - window);
         if self.settled.as_ref().is_none_or(|s| settled > *s) {
             self.settled = Some(settled);
         }
@@ -160,7 +156,7 @@ impl Cursor {
         event: Event,
         window: Duration,
         rows: &[Value],
-        server_time: Option<DateTime<Utc>>,
+        read_at: Option<DateTime<Utc>>,
     ) -> Result<Cursor, String> {
         let mut cursor = Cursor {
             query: query.to_owned(),
@@ -170,7 +166,7 @@ impl Cursor {
             let key = Key::of(row, event)?;
             cursor.remember(key.ts, key.id);
         }
-        cursor.settle(window, server_time);
+        cursor.settle(window, read_at);
         cursor.prune(window);
         Ok(cursor)
     }
@@ -259,15 +255,16 @@ impl Delivery {
     }
 
     /// The records to deliver and the cursor to save once they are stored. `read_all`:
-    /// the query's rows were read to their end, the first answered at `server_time`.
+    /// the query's rows were read to their end, by a query that read the org at `read_at`
+    /// or later.
     pub fn finish(
         mut self,
         read_all: bool,
-        server_time: Option<DateTime<Utc>>,
+        read_at: Option<DateTime<Utc>>,
     ) -> (Cursor, Vec<Value>) {
         // Rows left unread past a limit have not been seen: nothing settles.
         if read_all && !self.full() {
-            self.cursor.settle(self.window, server_time);
+            self.cursor.settle(self.window, read_at);
         }
         self.cursor.prune(self.window);
         (self.cursor, self.items)
@@ -391,13 +388,14 @@ mod tests {
             Event::Created,
             W,
             &[row("a", "10:00:00", "10:00:00")],
-            at("10:01:00"),
+            at("09:59:00"),
         )
         .unwrap();
         assert_eq!(c.lower(W), at("09:45:00"));
-        // An hour later, nothing new: the next query starts at 11:01 - 15 min - 2 min.
+        // An hour later, nothing new, read at 10:59 or later: the next query starts 15
+        // minutes before that.
         let d = Delivery::new(Event::Created, W, c, None);
-        let (c, _) = d.finish(true, at("11:01:00"));
+        let (c, _) = d.finish(true, at("10:59:00"));
         assert_eq!(c.lower(W), at("10:44:00"));
         assert!(c.seen.is_empty(), "{:?}", c.seen);
         // A delivery cut by its limit settles nothing.

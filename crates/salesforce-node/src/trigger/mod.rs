@@ -221,9 +221,11 @@ impl SalesforceTrigger {
         futures::pin_mut!(pages);
         let mut rows: Vec<Value> = Vec::new();
         let mut oldest = None;
-        let mut server_time = None;
+        let margin = chrono::Duration::from_std(self.client.retry_policy().timeout)
+            .unwrap_or(chrono::Duration::MAX);
+        let mut read_at = None;
         'pages: while let Some(page) = pages.try_next().await.map_err(|e| node_error(&e))? {
-            server_time = server_time.or(page.server_time);
+            read_at = read_at.or(page.server_time.map(|t| t - margin));
             for row in page.records {
                 let Some(at) = row[field].as_str().and_then(parse_stamp) else {
                     return Err(NodeError::operation(format!(
@@ -237,7 +239,7 @@ impl SalesforceTrigger {
                 rows.push(row);
             }
         }
-        Cursor::baseline(query, watch.event, self.window, &rows, server_time)
+        Cursor::baseline(query, watch.event, self.window, &rows, read_at)
             .map_err(NodeError::operation)
     }
 

@@ -120,7 +120,11 @@ async fn query(client: &Client, key: &QueryKey, mut members: Vec<Member>) {
         .unwrap_or_default();
     let soql = format!("{}{filter} ORDER BY {}, Id", key.select, key.field);
     tracing::debug!(credential_id = %key.credential, members = members.len(), %soql, "Salesforce trigger query");
-    let mut server_time = None;
+    // The query read the org at the latest when the first page was answered, and at the
+    // earliest a whole request timeout before.
+    let margin =
+        chrono::Duration::from_std(client.retry_policy().timeout).unwrap_or(chrono::Duration::MAX);
+    let mut read_at = None;
     let mut read_all = false;
     let result: Result<(), NodeError> = async {
         let pages = client.query_pages(&key.credential, &soql, QueryOptions::default());
@@ -130,7 +134,7 @@ async fn query(client: &Client, key: &QueryKey, mut members: Vec<Member>) {
                 read_all = true;
                 break;
             };
-            server_time = server_time.or(page.server_time);
+            read_at = read_at.or(page.server_time.map(|t| t - margin));
             for row in &page.records {
                 for m in &mut members {
                     m.delivery.offer(row).map_err(|e| {
@@ -145,7 +149,7 @@ async fn query(client: &Client, key: &QueryKey, mut members: Vec<Member>) {
     for m in members {
         let answer = result
             .clone()
-            .map(|()| m.delivery.finish(read_all, server_time));
+            .map(|()| m.delivery.finish(read_all, read_at));
         let _ = m.reply.send(answer);
     }
 }

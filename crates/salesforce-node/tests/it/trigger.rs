@@ -248,6 +248,23 @@ async fn updates_fire_once_per_state_seen_and_never_for_a_creation() {
     assert_eq!(names(&created.ok().await), ["fresh edited", "untouched"]);
     assert!(updated.ok().await.is_empty());
     assert!(created.ok().await.is_empty());
+
+    // An edit 300 ms after the creation, inside the same second (n8n's `CreatedDate < start`
+    // hides it).
+    let at = tick(&env);
+    let quick = env
+        .org
+        .insert_at("Account", json!({"Name": "quick"}), at)
+        .unwrap();
+    env.org
+        .update_at(
+            &quick,
+            json!({"Name": "quick edited"}),
+            at + chrono::Duration::milliseconds(300),
+        )
+        .unwrap();
+    assert_eq!(names(&updated.ok().await), ["quick edited"]);
+    assert_eq!(names(&created.ok().await), ["quick edited"]);
 }
 
 #[tokio::test]
