@@ -73,8 +73,8 @@ pub(crate) fn soql_datetime(t: DateTime<Utc>) -> String {
 /// The saved state of one trigger (n8n's static data for the node).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Cursor {
-    /// What the state is about (`Account.CreatedDate`): a trigger edited to watch something
-    /// else starts afresh instead of reading another object from this cursor.
+    /// What the state is about (`<credential id>:Account.CreatedDate`): a trigger edited to
+    /// watch something else starts afresh instead of reading another object from this cursor.
     pub query: String,
     /// The last `(stamp, Id)` delivered; `None` while nothing has been seen.
     pub last: Option<(Stamp, String)>,

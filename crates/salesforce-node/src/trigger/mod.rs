@@ -449,7 +449,8 @@ impl PollingTrigger for SalesforceTrigger {
             }
             return Ok(latest?.map(|row| vec![item(row)]));
         }
-        let query = format!("{}.{field}", watch.object);
+        // Another credential may be another org: its cursor would mean nothing there.
+        let query = format!("{credential}:{}.{field}", watch.object);
         let Some(cursor) = Cursor::load(state, &query) else {
             let cursor = self.baseline(&credential, &watch, &query).await?;
             tracing::info!(parent: ctx.span(), object = %watch.object, field, "Salesforce trigger starts from now");
