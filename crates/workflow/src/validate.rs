@@ -65,7 +65,10 @@ pub async fn validate(
         }
         let parameter_problems = match registry.node(&node.node_type) {
             Some(implementation) => implementation.parameter_problems(&node.parameters),
-            None => desc.parameter_problems(&node.parameters),
+            None => match registry.trigger(&node.node_type) {
+                Some(trigger) => trigger.parameter_problems(&node.parameters),
+                None => desc.parameter_problems(&node.parameters),
+            },
         };
         for message in parameter_problems {
             problems.push(problem(message));
