@@ -13,6 +13,11 @@ fn compat_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
+        assert!(
+            !db::testing::in_ci(),
+            "{} is absent: the n8n-core compatibility workflows are required in CI",
+            dir.display()
+        );
         println!(
             "skipped: {} is absent (n8n-core compat workflows)",
             dir.display()
