@@ -14,9 +14,10 @@ pub enum ApiError {
     /// The request is wrong; the message names the fields and what was expected.
     #[error("{0}")]
     BadRequest(String),
-    /// No or wrong API key. No detail is given.
-    #[error("unauthorized")]
-    Unauthorized,
+    /// No or wrong API key: says which header is expected when none was sent, and nothing
+    /// more for a wrong key.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The thing named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -41,7 +42,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

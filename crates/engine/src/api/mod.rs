@@ -9,8 +9,11 @@ pub mod oauth2;
 pub mod webhooks;
 pub mod workflows;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
@@ -68,4 +71,64 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
+}
+
+/// How much of a plain-text error body is read to wrap it in JSON.
+const ERROR_TEXT_MAX: usize = 16 * 1024;
+
+/// Every error answered outside the webhooks is `{"message": ...}`: axum's own answers (no
+/// route, method not allowed, a query string or path that does not parse) come as plain
+/// text or nothing, and are wrapped here, in one place. Webhook answers are the workflow's
+/// to shape; HTML pages (the OAuth2 callback) and JSON stay as they are.
+pub async fn errors_as_json(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    if path.starts_with("/webhook/") || path.starts_with("/webhook-test/") {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.contains("json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, ERROR_TEXT_MAX)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match status {
+        _ if !text.is_empty() => text,
+        StatusCode::NOT_FOUND => format!("no route for {method} {path}"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if allowed.is_empty() {
+                format!("method {method} is not allowed on {path}")
+            } else {
+                format!("method {method} is not allowed on {path}; allowed: {allowed}")
+            }
+        }
+        other => other
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned(),
+    };
+    let body = serde_json::json!({ "message": message }).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }

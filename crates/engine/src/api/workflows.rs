@@ -18,7 +18,7 @@ use workflow::Workflow;
 
 use crate::error::ApiError;
 use crate::runner::ExecutionRequest;
-use crate::store::{ExecutionFilter, StoredExecution};
+use crate::store::{ExecutionFilter, StoredExecution, WorkflowFilter};
 use crate::workflows::WorkflowService;
 
 type ApiResult<T = Json<Value>> = Result<T, ApiError>;
@@ -81,13 +81,31 @@ async fn create(
 }
 
 #[derive(Deserialize)]
-struct Page {
+struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
+    active: Option<bool>,
+    name: Option<String>,
+    /// Comma-separated tag names; a workflow must carry all of them.
+    tags: Option<String>,
 }
 
-async fn list(State(svc): State<Arc<WorkflowService>>, Query(p): Query<Page>) -> ApiResult {
-    let (items, next) = svc.store.list(p.limit, p.cursor.as_deref()).await?;
+async fn list(State(svc): State<Arc<WorkflowService>>, Query(q): Query<ListQuery>) -> ApiResult {
+    let filter = WorkflowFilter {
+        active: q.active,
+        name: q.name.filter(|n| !n.is_empty()),
+        tags: q
+            .tags
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (items, next) = svc.store.list_filtered(&filter).await?;
     let data: Vec<Value> = items.iter().map(json_of).collect();
     Ok(Json(json!({ "data": data, "nextCursor": next })))
 }

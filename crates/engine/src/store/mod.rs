@@ -151,6 +151,57 @@ pub struct ExecutionFilter {
     pub cursor: Option<String>,
 }
 
+/// Filters for listing workflows, as n8n's public API takes them.
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowFilter {
+    /// Only active (or only inactive) workflows.
+    pub active: Option<bool>,
+    /// Only workflows with exactly this name.
+    pub name: Option<String>,
+    /// Only workflows carrying every one of these tag names.
+    pub tags: Vec<String>,
+    /// At most this many (1..=250, default 100).
+    pub limit: Option<u32>,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<String>,
+}
+
+const CURSOR_PREFIX: &str = "workflow:";
+
+/// Cursors are opaque, so that a made-up one is refused rather than read as an id.
+fn encode_cursor(id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_owned))
+        .ok_or_else(|| StoreError::InvalidInput {
+            field: "cursor",
+            reason: "is not a cursor returned by this API".into(),
+        })
+}
+
+/// Whether `workflow` carries every tag in `wanted` (n8n's tags are names or `{name}` objects).
+fn has_tags(workflow: &Workflow, wanted: &[String]) -> bool {
+    let names: Vec<&str> = workflow
+        .extra
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().or_else(|| t.get("name")?.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    wanted.iter().all(|w| names.contains(&w.as_str()))
+}
+
 /// Workflows and executions over the shared database handle.
 #[derive(Clone, Debug)]
 pub struct WorkflowStore {
@@ -357,21 +408,58 @@ impl WorkflowStore {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<(Vec<StoredWorkflow>, Option<String>), StoreError> {
-        let limit = limit_of(limit)?;
-        let rows = sqlx::query(
-            "SELECT id, active, body, created_at, updated_at FROM workflows WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(cursor.unwrap_or(""))
-        .bind(limit + 1)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut out = rows
-            .iter()
-            .map(Self::to_workflow)
-            .collect::<Result<Vec<_>, _>>()?;
+        self.list_filtered(&WorkflowFilter {
+            limit,
+            cursor: cursor.map(str::to_owned),
+            ..WorkflowFilter::default()
+        })
+        .await
+    }
+
+    /// A page of the workflows `filter` selects, ordered by id, and the cursor of the next
+    /// page. Active and name are filtered in SQL; tags live in the workflow JSON, so rows are
+    /// read in batches until the page is full.
+    pub async fn list_filtered(
+        &self,
+        filter: &WorkflowFilter,
+    ) -> Result<(Vec<StoredWorkflow>, Option<String>), StoreError> {
+        let limit = limit_of(filter.limit)?;
+        let mut after = match &filter.cursor {
+            None => String::new(),
+            Some(c) => decode_cursor(c)?,
+        };
+        let active = filter.active.map_or(-1, i64::from);
+        let name = filter.name.clone().unwrap_or_default();
+        let mut out = Vec::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, active, body, created_at, updated_at FROM workflows \
+                 WHERE id > $1 AND ($2 = -1 OR active = $3) AND ($4 = '' OR name = $5) \
+                 ORDER BY id LIMIT $6",
+            )
+            .bind(&after)
+            .bind(active)
+            .bind(active)
+            .bind(&name)
+            .bind(&name)
+            .bind(limit + 1)
+            .fetch_all(self.db.pool())
+            .await?;
+            let exhausted = (rows.len() as i64) <= limit;
+            for row in &rows {
+                let stored = Self::to_workflow(row)?;
+                after = stored.id.clone();
+                if filter.tags.is_empty() || has_tags(&stored.workflow, &filter.tags) {
+                    out.push(stored);
+                }
+            }
+            if exhausted || out.len() as i64 > limit {
+                break;
+            }
+        }
         let next = if out.len() as i64 > limit {
             out.truncate(limit as usize);
-            out.last().map(|w| w.id.clone())
+            out.last().map(|w| encode_cursor(&w.id))
         } else {
             None
         };
