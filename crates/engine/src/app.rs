@@ -179,6 +179,7 @@ pub fn router(state: AppState) -> axum::Router {
         webhook: state.settings.max_webhook_body_bytes,
     };
     crate::api::router(state)
+        .layer(axum::middleware::from_fn(crate::api::refuse_nul_bytes))
         .layer(axum::middleware::from_fn(crate::api::errors_as_json))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(

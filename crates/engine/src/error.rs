@@ -74,7 +74,7 @@ impl From<crate::store::StoreError> for ApiError {
         match err {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::InvalidInput { .. } => ApiError::BadRequest(err.to_string()),
-            E::NotRunning { .. } => ApiError::Conflict(err.to_string()),
+            E::NotRunning { .. } | E::Conflict(_) => ApiError::Conflict(err.to_string()),
             E::Database(_) | E::Interrupted => ApiError::Internal(err.into()),
         }
     }

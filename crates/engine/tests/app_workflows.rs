@@ -11,7 +11,8 @@ common::on_both_backends!(
     workflows_need_a_key_and_run,
     nodes_get_typed_credentials_by_id_or_name,
     every_error_is_json_naming_what_to_fix,
-    workflows_list_filters_and_refuses_bogus_cursors
+    workflows_list_filters_and_refuses_bogus_cursors,
+    nul_bytes_and_bad_ids_are_refused_alike_on_both_backends
 );
 
 fn workflow() -> Value {
@@ -349,5 +350,97 @@ async fn workflows_list_filters_and_refuses_bogus_cursors(backend: Backend) {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bogus}");
         assert!(message.contains("cursor"), "{message}");
     }
+    server.stop().await;
+}
+
+async fn nul_bytes_and_bad_ids_are_refused_alike_on_both_backends(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "nul_bytes_and_bad_ids_are_refused_alike_on_both_backends",
+    )
+    .await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let http = client(&key);
+    let body = json!({"name": "n"});
+    for (method, path, field) in [
+        ("GET", "/api/v1/workflows/a%00b", "id"),
+        ("PUT", "/api/v1/workflows/a%00b", "id"),
+        ("DELETE", "/api/v1/workflows/a%00b", "id"),
+        ("POST", "/api/v1/workflows/a%00b/activate", "id"),
+        ("POST", "/api/v1/workflows/a%00b/deactivate", "id"),
+        ("POST", "/api/v1/workflows/a%00b/run", "id"),
+        ("GET", "/api/v1/executions/a%00b", "id"),
+        ("DELETE", "/api/v1/executions/a%00b", "id"),
+        ("POST", "/api/v1/executions/a%00b/stop", "id"),
+        ("GET", "/api/v1/credentials/a%00b", "id"),
+        ("PATCH", "/api/v1/credentials/a%00b", "id"),
+        ("DELETE", "/api/v1/credentials/a%00b", "id"),
+        ("POST", "/api/v1/credentials/a%00b/test", "id"),
+        ("GET", "/api/v1/credentials/schema/a%00b", "type"),
+        ("GET", "/api/v1/executions?workflowId=a%00b", "workflowId"),
+        ("GET", "/api/v1/workflows?name=a%00b", "name"),
+    ] {
+        let method: reqwest::Method = method.parse().unwrap();
+        let (status, message) =
+            json_error(http.request(method.clone(), server.url(path)).json(&body)).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path}: {message}"
+        );
+        assert!(
+            message.contains(field) && message.contains("NUL"),
+            "{method} {path}: {message}"
+        );
+    }
+
+    let mut named = workflow();
+    named["name"] = json!("a\u{0}b");
+    let (status, message) =
+        json_error(http.post(server.url("/api/v1/workflows")).json(&named)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        message.contains("name") && message.contains("NUL"),
+        "{message}"
+    );
+    for bad in ["a\u{0}b", "../etc", "x".repeat(65).as_str(), "a b"] {
+        let mut with_id = workflow();
+        with_id["id"] = json!(bad);
+        let (status, message) =
+            json_error(http.post(server.url("/api/v1/workflows")).json(&with_id)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert!(message.contains("id"), "{message}");
+    }
+    let (status, message) = json_error(http.post(server.url("/api/v1/credentials")).json(
+        &json!({"name": "a\u{0}b", "type": "httpBasicAuth", "data": {"user": "u", "password": "p"}}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("name"), "{message}");
+    let (_, listed) = common::answer(http.get(server.url("/api/v1/workflows"))).await;
+    assert_eq!(listed["data"], json!([]), "nothing was stored");
+    let (_, listed) = common::answer(http.get(server.url("/api/v1/credentials"))).await;
+    assert_eq!(listed["data"], json!([]), "nothing was stored");
+
+    // A client-chosen id that is taken answers 409 and leaves the first workflow alone.
+    let mut first = workflow();
+    first["id"] = json!("Chosen-Id_1");
+    let (status, body) =
+        common::answer(http.post(server.url("/api/v1/workflows")).json(&first)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "Chosen-Id_1");
+    let mut second = workflow();
+    second["id"] = json!("Chosen-Id_1");
+    second["name"] = json!("intruder");
+    let (status, message) =
+        json_error(http.post(server.url("/api/v1/workflows")).json(&second)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(message.contains("Chosen-Id_1"), "{message}");
+    let (_, stored) = common::answer(http.get(server.url("/api/v1/workflows/Chosen-Id_1"))).await;
+    assert_eq!(stored["name"], "double");
     server.stop().await;
 }

@@ -315,6 +315,10 @@ async fn schema(
 
 fn checked_name(value: Option<&Value>, problems: &mut Vec<String>) -> Option<String> {
     match value {
+        Some(Value::String(name)) if name.contains('\0') => {
+            problems.push("name: must not contain a NUL byte".into());
+            None
+        }
         Some(Value::String(name)) if !name.trim().is_empty() && name.chars().count() <= 128 => {
             Some(name.trim().to_owned())
         }

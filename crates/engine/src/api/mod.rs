@@ -13,13 +13,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 pub use body::{refuse_oversized, ApiJson, BodyLimits};
 
 use crate::app::AppState;
+use crate::error::ApiError;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -131,4 +132,38 @@ pub async fn errors_as_json(request: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Refuses a NUL byte anywhere in the path or query string with 400 naming the field,
+/// before any handler runs. Postgres cannot store NUL in text, and SQLite can, so without
+/// this the same request answered 500 on one backend and was stored on the other.
+/// Webhook paths are left to the webhook lookup, where such a path matches nothing.
+pub async fn refuse_nul_bytes(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let path = uri.path();
+    if !(path.starts_with("/webhook/") || path.starts_with("/webhook-test/")) {
+        let segments: Vec<&str> = path.split('/').collect();
+        // A NUL can only reach a URI percent-encoded.
+        if let Some(at) = segments.iter().position(|s| s.contains("%00")) {
+            let field = match at.checked_sub(1).and_then(|i| segments.get(i)) {
+                Some(&("workflows" | "executions" | "credentials")) => "id",
+                Some(&"schema") => "type",
+                _ => "path",
+            };
+            return ApiError::BadRequest(format!("{field}: must not contain a NUL byte"))
+                .into_response();
+        }
+        if let Some(query) = uri.query() {
+            let bad = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+                .map(|(k, _)| k.replace('\0', ""));
+            if let Some(key) = bad {
+                return ApiError::BadRequest(format!(
+                    "query parameter {key}: must not contain a NUL byte"
+                ))
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }

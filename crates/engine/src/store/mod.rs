@@ -80,6 +80,9 @@ pub enum StoreError {
         /// Its stored status.
         status: String,
     },
+    /// The write collides with a stored row (an id taken, a webhook path owned).
+    #[error("{0}")]
+    Conflict(String),
     /// The task recording an execution stopped before its end was stored.
     #[error("the execution stopped before its end was recorded")]
     Interrupted,
@@ -282,6 +285,37 @@ fn workflow_setting(workflow: &Workflow, name: &str) -> Option<bool> {
     }
 }
 
+/// A workflow name: required, and without NUL bytes, which Postgres cannot store.
+fn check_name(name: &str) -> Result<(), StoreError> {
+    let reason = if name.trim().is_empty() {
+        "is required"
+    } else if name.contains('\0') {
+        "must not contain a NUL byte"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidInput {
+        field: "name",
+        reason: reason.into(),
+    })
+}
+
+/// A client-chosen workflow id: it lands in URLs and logs, so only a plain alphabet.
+fn check_id(id: String) -> Result<String, StoreError> {
+    let ok = id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(id)
+    } else {
+        Err(StoreError::InvalidInput {
+            field: "id",
+            reason: "expected 1 to 64 letters, digits, '-' or '_'".into(),
+        })
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -352,19 +386,14 @@ impl WorkflowStore {
         })
     }
 
-    /// Stores a new workflow, assigning an id when it has none.
+    /// Stores a new workflow, assigning an id when it has none. A client-chosen id must be
+    /// 1 to 64 letters, digits, `-` or `_`; one already taken answers [`StoreError::Conflict`].
     pub async fn create(&self, mut workflow: Workflow) -> Result<StoredWorkflow, StoreError> {
-        if workflow.name.trim().is_empty() {
-            return Err(StoreError::InvalidInput {
-                field: "name",
-                reason: "is required".into(),
-            });
-        }
-        let id = workflow
-            .id
-            .clone()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_string());
+        check_name(&workflow.name)?;
+        let id = match workflow.id.clone().filter(|i| !i.is_empty()) {
+            Some(id) => check_id(id)?,
+            None => uuid::Uuid::new_v4().simple().to_string()[..16].to_string(),
+        };
         workflow.id = Some(id.clone());
         let body = serde_json::to_string(&workflow).map_err(|e| StoreError::InvalidInput {
             field: "body",
@@ -381,7 +410,13 @@ impl WorkflowStore {
         .bind(&at)
         .bind(&at)
         .execute(self.db.pool())
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("a workflow with id \"{id}\" already exists"))
+            }
+            _ => e.into(),
+        })?;
         let stored = self.get(&id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
@@ -472,6 +507,7 @@ impl WorkflowStore {
         id: &str,
         mut workflow: Workflow,
     ) -> Result<StoredWorkflow, StoreError> {
+        check_name(&workflow.name)?;
         workflow.id = Some(id.to_string());
         let body = serde_json::to_string(&workflow).map_err(|e| StoreError::InvalidInput {
             field: "body",
