@@ -42,6 +42,15 @@ pub enum Command {
     /// Work with stored credentials.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Print the audit log (who changed which credential), newest first.
+    Audit {
+        /// Only this credential's records.
+        #[arg(long)]
+        credential: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
 }
 
 /// `switchyard credentials ...`
@@ -64,6 +73,13 @@ pub enum ApiKeyCommand {
         /// A name to recognise the key by in the audit log.
         #[arg(long)]
         name: String,
+    },
+    /// List the API keys: name, id, when created and last used (never the key).
+    List,
+    /// Revoke a key by id or name; a running server refuses it from the next request.
+    Revoke {
+        /// The key's id, or its name when no key has that id.
+        id_or_name: String,
     },
 }
 
