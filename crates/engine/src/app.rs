@@ -219,6 +219,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
     let workflows = state.workflows.clone();
+    workflows
+        .store
+        .claim_active_webhook_paths()
+        .await
+        .context("cannot record which workflows own the webhook paths")?;
     let started = start_active_workflows(&workflows)
         .await
         .context("cannot read the active workflows")?;
@@ -228,6 +233,8 @@ pub async fn serve(
     let pruning = workflows.store.spawn_pruning(PRUNE_EVERY);
     let app = router(state);
     let stopping = workflows.clone();
+    // The peer address is what a webhook's IP allow list checks.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -36,6 +36,8 @@ pub mod node_credentials;
 pub mod plugins;
 pub mod runner;
 pub mod store;
+pub mod test_webhooks;
 pub mod triggers;
+pub mod webhook_auth;
 pub mod webhook_index;
 pub mod workflows;

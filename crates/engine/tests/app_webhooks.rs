@@ -65,6 +65,31 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
         message.contains("POST orders") && message.contains("not registered"),
         "{message}"
     );
+    // A test webhook answers only once armed, and only one call.
+    let res = hooks
+        .post(server.url("/webhook-test/orders?who=ann"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "not armed");
+    let res = hooks
+        .post(server.url(&format!("/api/v1/workflows/{id}/test-webhook")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "arming needs a key");
+    let res = api
+        .post(server.url(&format!("/api/v1/workflows/{id}/test-webhook")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let armed: Value = res.json().await.unwrap();
+    assert_eq!(
+        armed["webhooks"],
+        json!([{"method": "POST", "path": "orders"}])
+    );
     let res = hooks
         .post(server.url("/webhook-test/orders?who=ann"))
         .json(&order)
@@ -76,6 +101,13 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
         res.json::<Value>().await.unwrap(),
         json!({"total": 7.5, "who": "ann"})
     );
+    let res = hooks
+        .post(server.url("/webhook-test/orders?who=ann"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "one call per arming");
 
     let res = api
         .post(server.url(&format!("/api/v1/workflows/{id}/activate")))

@@ -34,6 +34,10 @@ pub fn router(state: Arc<WorkflowService>) -> Router {
         .route("/api/v1/workflows/{id}/activate", post(activate))
         .route("/api/v1/workflows/{id}/deactivate", post(deactivate))
         .route("/api/v1/workflows/{id}/run", post(run))
+        .route(
+            "/api/v1/workflows/{id}/test-webhook",
+            post(arm_test_webhook),
+        )
         .route("/api/v1/executions", get(list_executions))
         .route(
             "/api/v1/executions/{id}",
@@ -164,6 +168,39 @@ async fn deactivate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<Stri
     let stored = svc.store.set_active(&id, false).await?;
     svc.triggers.stop(&id).await;
     Ok(Json(json_of(&stored)))
+}
+
+/// `POST /workflows/{id}/test-webhook`: arms the workflow's Webhook nodes, as saved now, on
+/// `/webhook-test/` for one call within 120 seconds (n8n's "listen for test event").
+async fn arm_test_webhook(
+    State(svc): State<Arc<WorkflowService>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    use crate::test_webhooks::{ArmError, TEST_WEBHOOK_TTL};
+    let stored = svc.store.get(&id).await?;
+    let routes = svc
+        .test_webhooks
+        .arm(&id, Arc::new(stored.workflow), TEST_WEBHOOK_TTL)
+        .map_err(|e| match e {
+            ArmError::NoWebhook => ApiError::BadRequest(format!(
+                "workflow \"{id}\" has no enabled Webhook node to test"
+            )),
+            ArmError::Taken { route, workflow_id } => ApiError::Conflict(format!(
+                "the test webhook {route} is armed for workflow \"{workflow_id}\"; \
+                 try again once it was called or within 120 seconds"
+            )),
+        })?;
+    let expires =
+        chrono::Utc::now() + chrono::Duration::from_std(TEST_WEBHOOK_TTL).unwrap_or_default();
+    let webhooks: Vec<Value> = routes
+        .iter()
+        .map(|(method, path)| json!({ "method": method, "path": path }))
+        .collect();
+    Ok(Json(json!({
+        "workflowId": id,
+        "expiresAt": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "webhooks": webhooks,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,7 @@ use workflow::executor::{CancelHandle, ExecutionResult, ExecutionStatus};
 use workflow::model::Workflow;
 
 use crate::webhook_index::{WebhookIndex, WebhookTarget};
+use workflow::webhook::{route_pattern, webhook_routes};
 use writes::{Write, Writer};
 
 mod writes;
@@ -316,6 +317,58 @@ fn check_id(id: String) -> Result<String, StoreError> {
     }
 }
 
+/// The routes (method, pattern, node name) `workflow` owns while active; two of its own
+/// Webhook nodes on one route are refused.
+fn claimed_routes(workflow: &Workflow) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut routes: Vec<(String, String, String)> = Vec::new();
+    for (method, path, node) in webhook_routes(workflow) {
+        let pattern = route_pattern(&path);
+        if let Some((_, _, other)) = routes
+            .iter()
+            .find(|(m, p, _)| *m == method && *p == pattern)
+        {
+            return Err(StoreError::Conflict(format!(
+                "Webhook nodes \"{other}\" and \"{}\" both listen on {method} {path}; change one's path or method",
+                node.name
+            )));
+        }
+        routes.push((method, pattern, node.name.clone()));
+    }
+    Ok(routes)
+}
+
+/// Inserts `routes` for workflow `id`; returns the first route another workflow owns, after
+/// which the transaction must be dropped (Postgres has aborted it).
+async fn claim_routes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    routes: &[(String, String, String)],
+) -> Result<Option<(String, String)>, StoreError> {
+    sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for (method, path, node) in routes {
+        let done = sqlx::query(
+            "INSERT INTO webhook_paths (method, path, workflow_id, node_name) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(method)
+        .bind(path)
+        .bind(id)
+        .bind(node)
+        .execute(&mut **tx)
+        .await;
+        match done {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(Some((method.clone(), path.clone())))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -501,7 +554,9 @@ impl WorkflowStore {
         Ok((out, next))
     }
 
-    /// Replaces workflow `id` (its id is kept whatever the JSON says).
+    /// Replaces workflow `id` (its id is kept whatever the JSON says). When it is active, its
+    /// webhook routes are claimed anew in the same transaction: a route another active
+    /// workflow owns answers [`StoreError::Conflict`] and nothing changes.
     pub async fn update(
         &self,
         id: &str,
@@ -513,14 +568,17 @@ impl WorkflowStore {
             field: "body",
             reason: e.to_string(),
         })?;
+        let routes = claimed_routes(&workflow)?;
         let _writing = self.shared.webhooks.writing().await;
+        let mut tx = self.db.pool().begin().await?;
+        // The write comes first, so a SQLite transaction holds the write lock from its start.
         let done =
             sqlx::query("UPDATE workflows SET name = $1, body = $2, updated_at = $3 WHERE id = $4")
                 .bind(&workflow.name)
                 .bind(&body)
                 .bind(now())
                 .bind(id)
-                .execute(self.db.pool())
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
@@ -528,19 +586,34 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
+        let (active,): (i64,) = sqlx::query_as("SELECT active FROM workflows WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if active != 0 {
+            if let Some(taken) = claim_routes(&mut tx, id, &routes).await? {
+                drop(tx);
+                return Err(self.route_taken(taken).await);
+            }
+        }
+        tx.commit().await?;
         let stored = self.get(id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
     }
 
     /// Turns the workflow's triggers on or off (its production webhooks answer or not).
+    /// Activation claims its webhook routes in the database, in the same transaction: a route
+    /// another active workflow owns answers [`StoreError::Conflict`] naming that workflow, so
+    /// two concurrent activations on one path cannot both win, in this process or another.
     pub async fn set_active(&self, id: &str, active: bool) -> Result<StoredWorkflow, StoreError> {
         let _writing = self.shared.webhooks.writing().await;
+        let mut tx = self.db.pool().begin().await?;
         let done = sqlx::query("UPDATE workflows SET active = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(active))
             .bind(now())
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
@@ -548,15 +621,108 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
+        sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if active {
+            let row = sqlx::query(
+                "SELECT id, active, body, created_at, updated_at FROM workflows WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let routes = claimed_routes(&Self::to_workflow(&row)?.workflow)?;
+            if let Some(taken) = claim_routes(&mut tx, id, &routes).await? {
+                drop(tx);
+                return Err(self.route_taken(taken).await);
+            }
+        }
+        tx.commit().await?;
         let stored = self.get(id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
+    }
+
+    /// The conflict for a route another workflow owns, naming that workflow.
+    async fn route_taken(&self, (method, path): (String, String)) -> StoreError {
+        let owner: Result<Option<(String,)>, _> =
+            sqlx::query_as("SELECT workflow_id FROM webhook_paths WHERE method = $1 AND path = $2")
+                .bind(&method)
+                .bind(&path)
+                .fetch_optional(self.db.pool())
+                .await;
+        let owner = match owner {
+            Ok(Some((owner,))) => owner,
+            Ok(None) => {
+                return StoreError::Conflict(format!(
+                    "the webhook {method} {path} was being claimed by another workflow; try again"
+                ))
+            }
+            Err(e) => return e.into(),
+        };
+        let name = match self.get(&owner).await {
+            Ok(w) => w.workflow.name,
+            Err(_) => String::new(),
+        };
+        StoreError::Conflict(format!(
+            "the webhook {method} {path} is already used by active workflow \"{name}\" (id {owner}); \
+             deactivate it or change the Webhook node's path or method"
+        ))
+    }
+
+    /// Claims the webhook routes of every active workflow that does not hold them yet (rows
+    /// saved before routes were claimed); a route already owned by another is logged and left
+    /// to its owner. Call once at start-up.
+    pub async fn claim_active_webhook_paths(&self) -> Result<(), StoreError> {
+        let _writing = self.shared.webhooks.writing().await;
+        for stored in self.active_workflows().await? {
+            let routes = match claimed_routes(&stored.workflow) {
+                Ok(routes) => routes,
+                Err(e) => {
+                    tracing::warn!(workflow_id = %stored.id, error = %e, "active workflow's webhooks collide");
+                    continue;
+                }
+            };
+            for (method, path, node) in routes {
+                let done = sqlx::query(
+                    "INSERT INTO webhook_paths (method, path, workflow_id, node_name) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (method, path) DO NOTHING",
+                )
+                .bind(&method)
+                .bind(&path)
+                .bind(&stored.id)
+                .bind(&node)
+                .execute(self.db.pool())
+                .await?;
+                if done.rows_affected() == 0 {
+                    let (owner,): (String,) = sqlx::query_as(
+                        "SELECT workflow_id FROM webhook_paths WHERE method = $1 AND path = $2",
+                    )
+                    .bind(&method)
+                    .bind(&path)
+                    .fetch_one(self.db.pool())
+                    .await?;
+                    if owner != stored.id {
+                        tracing::warn!(
+                            workflow_id = %stored.id, owner = %owner, method = %method, path = %path,
+                            "two active workflows listen on one webhook; the owner keeps it, deactivate the other"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Deletes workflow `id` and every execution of it, in one transaction.
     pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
         let _writing = self.shared.webhooks.writing().await;
         let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM executions WHERE workflow_id = $1")
             .bind(id)
             .execute(&mut *tx)
