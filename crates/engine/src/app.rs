@@ -57,9 +57,9 @@ pub async fn open_with_plugins(
     let default_timezone = settings
         .default_timezone()
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    crate::files::private_data_dir(&settings.data_dir).with_context(|| {
         format!(
-            "cannot create the data directory {}",
+            "cannot create the data directory {} (mode 0700)",
             settings.data_dir.display()
         )
     })?;
@@ -74,9 +74,22 @@ pub async fn open_with_plugins(
         );
     }
     let url = settings.database_url();
+    let sqlite_file = crate::files::sqlite_file(&url);
+    if let Some(path) = &sqlite_file {
+        crate::files::create_private_database(path)
+            .with_context(|| format!("cannot create the database file {}", path.display()))?;
+    }
     let db = connect(&url, settings.database_connect_wait())
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
+    if let Some(path) = &sqlite_file {
+        crate::files::private_database_files(path).with_context(|| {
+            format!(
+                "cannot make the database files under {} private (0600)",
+                path.display()
+            )
+        })?;
+    }
     let types = CredentialTypes::new(plugins::credential_types(&plugins))
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
     let validate_options = ValidateOptions {

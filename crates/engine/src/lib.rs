@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod error;
+pub mod files;
 pub mod node_credentials;
 pub mod plugins;
 pub mod runner;

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -1011,4 +1011,57 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The data directory is 0700 and the SQLite files 0600 from the first start; loosened ones
+/// are tightened on the next start, with a log line.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = root.path().join("data");
+    let db_file = data.join("switchyard.db");
+    let mut settings = engine::config::Settings::with_data_dir(&data);
+    settings.set_keys(Some(KEY_A), None);
+    settings.set_database_url(format!("sqlite://{}", db_file.display()));
+    let server = TestServer::start(settings).await;
+    assert_eq!(mode_of(&data), 0o700, "data directory");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = data.join(format!("switchyard.db{suffix}"));
+        assert!(
+            file.exists(),
+            "{} exists while the server runs",
+            file.display()
+        );
+        assert_eq!(mode_of(&file), 0o600, "{}", file.display());
+    }
+    server.stop().await;
+
+    // Someone loosens them; the next start tightens them and says so.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["api-key", "list"])
+        .env_clear()
+        .env("SWITCHYARD_DATA_DIR", &data)
+        .env("SWITCHYARD_ENCRYPTION_KEY", KEY_A)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("tightened file permissions"), "{logs}");
+    assert_eq!(mode_of(&data), 0o700);
+    assert_eq!(mode_of(&db_file), 0o600);
 }
