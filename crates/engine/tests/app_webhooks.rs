@@ -516,6 +516,30 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     ok(post("open")).await;
     assert_eq!(execution_count(&api, &server, &open_id).await, 1);
 
+    // A credential deleted after saving leaves the webhook closed, not open.
+    let res = api
+        .delete(server.url(&format!(
+            "/api/v1/credentials/{}",
+            header["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post("header")
+        .header("X-Hook-Token", "t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("Hook"), "{body}");
+    assert_eq!(
+        execution_count(&api, &server, &header_id).await,
+        1,
+        "only the accepted call ran"
+    );
+
     // Test webhooks are checked the same way.
     let res = api
         .post(server.url(&format!("/api/v1/workflows/{basic_id}/test-webhook")))
