@@ -15,6 +15,7 @@ common::on_both_backends!(
     one_active_workflow_owns_a_path_even_under_concurrent_activations,
     dynamic_paths_reach_the_node_as_params,
     respond_to_webhook_cannot_forge_the_framing,
+    paths_of_workflows_active_before_the_upgrade_are_claimed_on_start,
 );
 
 fn orders_workflow() -> Value {
@@ -821,5 +822,54 @@ async fn respond_to_webhook_cannot_forge_the_framing(backend: Backend) {
             && hints.contains("warning"),
         "{data}"
     );
+    server.stop().await;
+}
+
+async fn paths_of_workflows_active_before_the_upgrade_are_claimed_on_start(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "paths_of_workflows_active_before_the_upgrade_are_claimed_on_start",
+    )
+    .await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let api = client(&key);
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let live = saved_active(
+        &api,
+        &server,
+        &echo("live", "orders", json!({}), Value::Null),
+    )
+    .await;
+    let (_, body) = save(
+        &api,
+        &server,
+        &echo("newcomer", "orders", json!({}), Value::Null),
+    )
+    .await;
+    let newcomer = body["id"].as_str().unwrap().to_owned();
+    server.stop().await;
+
+    // As a database written before paths were claimed: the live workflow holds no row.
+    let db = db::Db::connect(&env.database_url).await.unwrap();
+    sqlx::query("DELETE FROM webhook_paths")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let (status, body) = activate(&api, &server, &newcomer).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(&live), "{body}");
+    let res = reqwest::Client::new()
+        .post(server.url("/webhook/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(execution_count(&api, &server, &live).await, 1);
     server.stop().await;
 }
