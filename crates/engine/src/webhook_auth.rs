@@ -2,8 +2,9 @@
 //! IP allow list (`options.ipWhitelist`), then the node's `authentication` against its
 //! credential (`httpBasicAuth`, `httpHeaderAuth`, `jwtAuth`).
 //!
-//! The address that counts is the TCP peer's. `X-Forwarded-For` is not read: behind a
-//! proxy, list the proxy's address, or filter at the proxy.
+//! The address that counts is the TCP peer's. `X-Forwarded-For` is read only when the
+//! operator says how many proxies append to it (`SWITCHYARD_PROXY_HOPS`): any caller can send
+//! the header, so only the entries our own proxies appended are believed.
 
 use std::net::IpAddr;
 
@@ -143,6 +144,28 @@ async fn credential_of(
         .get(&reference, credential_type)
         .await
         .map_err(|e| missing(e.message))
+}
+
+/// The caller's address: the TCP `peer`, or with `hops` trusted proxies in front, the
+/// `hops`th `X-Forwarded-For` entry from the right (the one the outermost proxy appended).
+/// Fewer entries than proxies means the call did not come through them: the peer counts.
+pub fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, hops: u64) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let hops = usize::try_from(hops).unwrap_or(usize::MAX);
+    if entries.len() < hops {
+        return peer;
+    }
+    // An entry that is not an address (a proxy's own token) counts as no address at all.
+    entries[entries.len() - hops].parse().ok()
 }
 
 /// Compares through SHA-256 digests, so the time taken says nothing about the secret.

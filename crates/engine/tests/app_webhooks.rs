@@ -16,6 +16,7 @@ common::on_both_backends!(
     dynamic_paths_reach_the_node_as_params,
     respond_to_webhook_cannot_forge_the_framing,
     paths_of_workflows_active_before_the_upgrade_are_claimed_on_start,
+    forwarded_addresses_count_only_through_the_configured_proxies,
 );
 
 fn orders_workflow() -> Value {
@@ -871,5 +872,68 @@ async fn paths_of_workflows_active_before_the_upgrade_are_claimed_on_start(backe
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(execution_count(&api, &server, &live).await, 1);
+    server.stop().await;
+}
+
+async fn forwarded_addresses_count_only_through_the_configured_proxies(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "forwarded_addresses_count_only_through_the_configured_proxies",
+    )
+    .await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let api = client(&key);
+    let hooks = reqwest::Client::new();
+    let office = echo(
+        "office",
+        "office",
+        json!({"options": {"ipWhitelist": "10.0.0.0/8"}}),
+        Value::Null,
+    );
+
+    // Default: the header is anyone's to send, so it is not read.
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    saved_active(&api, &server, &office).await;
+    let call = |server: &TestServer, forwarded: &str| {
+        hooks
+            .post(server.url("/webhook/office"))
+            .header("X-Forwarded-For", forwarded)
+            .send()
+    };
+    assert_eq!(
+        call(&server, "10.1.2.3").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    server.stop().await;
+
+    // One proxy in front: the entry it appended is the client; earlier ones are the caller's.
+    let mut settings = env.settings(KEY_A, None);
+    settings.proxy_hops = 1;
+    let server = TestServer::start(settings).await;
+    assert_eq!(
+        call(&server, "10.1.2.3").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&server, "10.1.2.3, 203.0.113.9")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "a forged first entry does not count"
+    );
+    let res = hooks
+        .post(server.url("/webhook/office"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "no header: the peer, 127.0.0.1"
+    );
     server.stop().await;
 }

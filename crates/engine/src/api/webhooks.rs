@@ -76,7 +76,11 @@ async fn handle(
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("no node named \"{}\"", target.node)))?;
     // Before anything runs or is stored.
-    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let peer = crate::webhook_auth::client_address(
+        &headers,
+        peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
+        state.settings.proxy_hops,
+    );
     let jwt_payload =
         match crate::webhook_auth::check(&webhook, &headers, peer, &state.credentials).await {
             Ok(payload) => payload,
