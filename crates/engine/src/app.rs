@@ -59,9 +59,9 @@ pub async fn open_with_plugins(
     let default_timezone = settings
         .default_timezone()
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    crate::files::private_data_dir(&settings.data_dir).with_context(|| {
         format!(
-            "cannot create the data directory {}",
+            "cannot create the data directory {} (mode 0700)",
             settings.data_dir.display()
         )
     })?;
@@ -76,9 +76,22 @@ pub async fn open_with_plugins(
         );
     }
     let url = settings.database_url();
+    let sqlite_file = crate::files::sqlite_file(&url);
+    if let Some(path) = &sqlite_file {
+        crate::files::create_private_database(path)
+            .with_context(|| format!("cannot create the database file {}", path.display()))?;
+    }
     let db = connect(&url, settings.database_connect_wait())
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
+    if let Some(path) = &sqlite_file {
+        crate::files::private_database_files(path).with_context(|| {
+            format!(
+                "cannot make the database files under {} private (0600)",
+                path.display()
+            )
+        })?;
+    }
     let types = CredentialTypes::new(plugins::credential_types(&plugins))
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
     let validate_options = ValidateOptions {
@@ -185,6 +198,8 @@ pub fn router(state: AppState) -> axum::Router {
         webhook: state.settings.max_webhook_body_bytes,
     };
     crate::api::router(state)
+        .layer(axum::middleware::from_fn(crate::api::refuse_nul_bytes))
+        .layer(axum::middleware::from_fn(crate::api::errors_as_json))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             limits,
@@ -242,6 +257,11 @@ pub async fn serve(
     let watching = crate::sync::start(workflows.clone(), crate::sync::SYNC_EVERY)
         .await
         .context("cannot read the workflows")?;
+    workflows
+        .store
+        .claim_active_webhook_paths()
+        .await
+        .context("cannot record which workflows own the webhook paths")?;
     let started = start_active_workflows(&workflows)
         .await
         .context("cannot read the active workflows")?;

@@ -20,6 +20,13 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::ApiKey(ApiKeyCommand::Create { name }) => {
             api_key_create(cli.settings, &name, out).await
         }
+        Command::ApiKey(ApiKeyCommand::List) => api_key_list(cli.settings, out).await,
+        Command::ApiKey(ApiKeyCommand::Revoke { id_or_name }) => {
+            api_key_revoke(cli.settings, &id_or_name, out).await
+        }
+        Command::Audit { credential, limit } => {
+            audit(cli.settings, credential.as_deref(), limit, out).await
+        }
         Command::RotateKey(args) => rotate_key(cli.settings, args, out).await,
         Command::Export(ExportCommand::Credentials {
             decrypted: _,
@@ -78,6 +85,67 @@ async fn api_key_create(
     )?;
     writeln!(out, "{secret}")?;
     state.db.close().await;
+    Ok(())
+}
+
+async fn api_key_list(settings: Settings, out: &mut impl Write) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let keys = crate::api_keys::list(&state.db).await;
+    state.db.close().await;
+    let keys = keys?;
+    writeln!(out, "NAME\tID\tCREATED\tLAST USED")?;
+    for key in &keys {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}",
+            key.name,
+            key.id,
+            key.created_at,
+            key.last_used_at.as_deref().unwrap_or("never")
+        )?;
+    }
+    Ok(())
+}
+
+async fn api_key_revoke(
+    settings: Settings,
+    id_or_name: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let revoked = crate::api_keys::revoke(&state.db, id_or_name).await;
+    state.db.close().await;
+    let revoked = revoked?;
+    writeln!(
+        out,
+        "Revoked API key {:?} (id {}); requests made with it are refused from now on.",
+        revoked.name, revoked.id
+    )?;
+    Ok(())
+}
+
+async fn audit(
+    settings: Settings,
+    credential: Option<&str>,
+    limit: u32,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let entries = state.credentials.audit(credential, limit).await;
+    state.db.close().await;
+    for entry in entries? {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            entry
+                .at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            entry.actor,
+            entry.action.as_str(),
+            entry.credential_id,
+            entry.credential_name.unwrap_or_default()
+        )?;
+    }
     Ok(())
 }
 

@@ -42,6 +42,15 @@ pub enum Command {
     /// Work with stored credentials.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Print the audit log (who changed which credential), newest first.
+    Audit {
+        /// Only this credential's records.
+        #[arg(long)]
+        credential: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
 }
 
 /// `switchyard credentials ...`
@@ -64,6 +73,13 @@ pub enum ApiKeyCommand {
         /// A name to recognise the key by in the audit log.
         #[arg(long)]
         name: String,
+    },
+    /// List the API keys: name, id, when created and last used (never the key).
+    List,
+    /// Revoke a key by id or name; a running server refuses it from the next request.
+    Revoke {
+        /// The key's id, or its name when no key has that id.
+        id_or_name: String,
     },
 }
 
@@ -204,6 +220,12 @@ pub struct Settings {
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Reverse proxies in front of the server that append to `X-Forwarded-For` (n8n's
+    /// `N8N_PROXY_HOPS`). 0, the default, trusts no such header: a webhook's IP allow list
+    /// checks the TCP peer. With N, the client is the Nth address from the right.
+    #[arg(long, env = "SWITCHYARD_PROXY_HOPS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=16), global = true)]
+    pub proxy_hops: u64,
     /// Largest webhook request body, in bytes (n8n's default is 16 MiB).
     #[arg(long, env = "SWITCHYARD_MAX_WEBHOOK_BODY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_webhook_body_bytes: usize,

@@ -14,9 +14,10 @@ pub enum ApiError {
     /// The request is wrong; the message names the fields and what was expected.
     #[error("{0}")]
     BadRequest(String),
-    /// No or wrong API key. No detail is given.
-    #[error("unauthorized")]
-    Unauthorized,
+    /// No or wrong API key: says which header is expected when none was sent, and nothing
+    /// more for a wrong key.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The thing named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -44,7 +45,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -84,7 +85,7 @@ impl From<crate::store::StoreError> for ApiError {
         match err {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::InvalidInput { .. } => ApiError::BadRequest(err.to_string()),
-            E::NotRunning { .. } => ApiError::Conflict(err.to_string()),
+            E::NotRunning { .. } | E::Conflict(_) => ApiError::Conflict(err.to_string()),
             E::Database(_) | E::Interrupted => ApiError::Internal(err.into()),
         }
     }

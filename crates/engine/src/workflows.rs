@@ -8,6 +8,7 @@ use workflow::{validate, CredentialLookup, Executor, Workflow, WorkflowError};
 
 use crate::runner::Runner;
 use crate::store::WorkflowStore;
+use crate::test_webhooks::TestWebhooks;
 use crate::triggers::TriggerRuntime;
 
 /// Workflows and their executions: storage, running, triggers.
@@ -22,6 +23,8 @@ pub struct WorkflowService {
     pub credentials: Option<Arc<dyn CredentialLookup>>,
     /// The schedules and polling triggers of active workflows.
     pub triggers: TriggerRuntime,
+    /// The armed `/webhook-test/` routes.
+    pub test_webhooks: TestWebhooks,
 }
 
 impl WorkflowService {
@@ -39,6 +42,7 @@ impl WorkflowService {
             executor,
             credentials,
             triggers,
+            test_webhooks: TestWebhooks::default(),
         }
     }
 

@@ -4,17 +4,18 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{client, last_line, Backend, TestEnv, KEY_A, KEY_B};
+use common::{client, last_line, Backend, TestEnv, TestServer, KEY_A, KEY_B};
 use credentials::EncryptionKey;
 use credentials::{Actor, NewCredential};
 use serde_json::{json, Value};
 
 common::on_both_backends!(
     api_key_is_printed_once_and_stored_hashed,
+    api_keys_are_listed_and_revoked_keys_stop_working_at_once,
     rotation_killed_part_way_then_rerun_loses_nothing,
     export_then_import_round_trips_in_n8n_format,
     start_refuses_a_key_ring_without_the_stored_key,
@@ -75,6 +76,133 @@ async fn api_key_is_printed_once_and_stored_hashed(backend: Backend) {
     let empty = env.switchyard(KEY_A, None, &["api-key", "create", "--name", " "]);
     assert!(!empty.status.success());
     assert!(String::from_utf8_lossy(&empty.stderr).contains("--name"));
+}
+
+async fn api_keys_are_listed_and_revoked_keys_stop_working_at_once(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "api_keys_are_listed_and_revoked_keys_stop_working_at_once",
+    )
+    .await
+    else {
+        return;
+    };
+    let created = |name: &str| {
+        let out = env.switchyard(KEY_A, None, &["api-key", "create", "--name", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_line(&out.stdout)
+    };
+    let ops = created("ops");
+    let ci = created("ci");
+    let twin = created("ci");
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let status = |key: String| {
+        let url = server.url("/api/v1/workflows");
+        async move {
+            client(&key)
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(ops.clone()).await, 200);
+    assert_eq!(status(ci.clone()).await, 200);
+    // A credential change, so the audit log has a row.
+    let made = client(&ops)
+        .post(server.url("/api/v1/credentials"))
+        .json(&json!({"name": "hook auth", "type": "httpHeaderAuth", "data": {"name": "X-Token", "value": "t0ken-value"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 200);
+
+    // The list names every key with its id and dates, never the key; use is noted.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let listing = loop {
+        let out = env.switchyard(KEY_A, None, &["api-key", "list"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ops_line = text
+            .lines()
+            .find(|l| l.starts_with("ops\t"))
+            .unwrap()
+            .to_owned();
+        if !ops_line.ends_with("never") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for key in [&ops, &ci, &twin] {
+        assert!(!listing.contains(key.as_str()), "no key in the list");
+    }
+    let rows: Vec<Vec<&str>> = listing
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{listing}");
+    let ops_row = rows.iter().find(|r| r[0] == "ops").unwrap();
+    assert!(ops_row[2].ends_with('Z'), "created: {listing}");
+    assert!(ops_row[3].ends_with('Z'), "last used is noted: {listing}");
+    assert!(
+        rows.iter().any(|r| r[0] == "ci" && r[3] == "never"),
+        "{listing}"
+    );
+
+    // A name two keys share is refused; by id it works.
+    let shared = env.switchyard(KEY_A, None, &["api-key", "revoke", "ci"]);
+    assert!(!shared.status.success());
+    assert!(String::from_utf8_lossy(&shared.stderr).contains("by id"));
+    let revoked = env.switchyard(KEY_A, None, &["api-key", "revoke", "ops"]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+
+    // The running server refuses the revoked key within a second; the others still work.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let code = status(ops.clone()).await;
+        if code == 401 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the revoked key still answers {code}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status(ci.clone()).await, 200);
+    let unknown = env.switchyard(KEY_A, None, &["api-key", "revoke", "nobody"]);
+    assert!(!unknown.status.success());
+
+    // The audit log reads from the command line, naming the key that made the change.
+    let audit = env.switchyard(KEY_A, None, &["audit"]);
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    let text = String::from_utf8_lossy(&audit.stdout);
+    let line = text.lines().next().unwrap_or_default();
+    assert!(
+        line.contains(":ops") && line.contains("created") && line.contains("hook auth"),
+        "{text}"
+    );
+    assert!(!text.contains("t0ken-value"));
+    server.stop().await;
 }
 
 async fn rotation_killed_part_way_then_rerun_loses_nothing(backend: Backend) {
@@ -885,6 +1013,59 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The data directory is 0700 and the SQLite files 0600 from the first start; loosened ones
+/// are tightened on the next start, with a log line.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = root.path().join("data");
+    let db_file = data.join("switchyard.db");
+    let mut settings = engine::config::Settings::with_data_dir(&data);
+    settings.set_keys(Some(KEY_A), None);
+    settings.set_database_url(format!("sqlite://{}", db_file.display()));
+    let server = TestServer::start(settings).await;
+    assert_eq!(mode_of(&data), 0o700, "data directory");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = data.join(format!("switchyard.db{suffix}"));
+        assert!(
+            file.exists(),
+            "{} exists while the server runs",
+            file.display()
+        );
+        assert_eq!(mode_of(&file), 0o600, "{}", file.display());
+    }
+    server.stop().await;
+
+    // Someone loosens them; the next start tightens them and says so.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["api-key", "list"])
+        .env_clear()
+        .env("SWITCHYARD_DATA_DIR", &data)
+        .env("SWITCHYARD_ENCRYPTION_KEY", KEY_A)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("tightened file permissions"), "{logs}");
+    assert_eq!(mode_of(&data), 0o700);
+    assert_eq!(mode_of(&db_file), 0o600);
 }
 
 async fn execution_status(env: &TestEnv, id: &str) -> String {

@@ -79,6 +79,7 @@ async fn compat_workflows_answer_exactly_as_n8n() {
                 query: Default::default(),
                 body,
                 base_url: "http://localhost:5678".into(),
+                params: Default::default(),
                 test: false,
             };
             let node = find_webhook_node(&workflow, method, path)

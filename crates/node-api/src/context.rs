@@ -103,6 +103,12 @@ pub trait ExecuteContext: Send + Sync {
     /// Hands a response to the webhook that started the execution (Respond to Webhook).
     fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError>;
 
+    /// Records a warning about this node's run (something it set that was not applied);
+    /// the engine keeps it in the execution's run data as an n8n hint.
+    fn warn(&self, message: &str) {
+        tracing::warn!(node = %self.node().name, "{message}");
+    }
+
     /// The engine's own context, for the nodes built into the engine that need more than this
     /// trait gives (the Code node runs JavaScript against the whole execution, Loop Over Items
     /// keeps state between its runs). `None` outside the engine; plugins have no use for it.

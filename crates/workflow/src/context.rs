@@ -151,6 +151,8 @@ pub(crate) struct NodeContext {
     pub(crate) continue_on_fail: bool,
     pub(crate) response: Arc<ResponseSlot>,
     pub(crate) cancel: crate::executor::CancelHandle,
+    /// Warnings of the node running now; the executor moves them into its task data.
+    pub(crate) hints: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl NodeContext {
@@ -183,6 +185,13 @@ impl NodeContext {
 impl ExecuteContext for NodeContext {
     fn node(&self) -> &NodeInfo {
         &self.info
+    }
+
+    fn warn(&self, message: &str) {
+        tracing::warn!(parent: &self.span, "{message}");
+        if let Ok(mut hints) = self.hints.lock() {
+            hints.push(message.to_owned());
+        }
     }
 
     fn parameters(&self, item_index: usize) -> Result<Parameters, NodeError> {

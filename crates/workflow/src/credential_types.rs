@@ -12,6 +12,14 @@ pub const HTTP_HEADER_AUTH: &str = "httpHeaderAuth";
 pub const HTTP_QUERY_AUTH: &str = "httpQueryAuth";
 /// `httpBearerAuth`: a bearer token.
 pub const HTTP_BEARER_AUTH: &str = "httpBearerAuth";
+/// `jwtAuth`: a JWT key (a passphrase, or PEM keys) and its algorithm.
+pub const JWT_AUTH: &str = "jwtAuth";
+
+/// The JWT algorithms n8n's `jwtAuth` offers, by name.
+pub const JWT_ALGORITHMS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384",
+    "PS512",
+];
 
 fn text(name: &'static str, secret: bool, description: &'static str) -> FieldSpec {
     FieldSpec {
@@ -65,6 +73,58 @@ pub fn credential_types() -> Vec<CredentialType> {
             HTTP_BEARER_AUTH,
             "Bearer Auth",
             vec![text("token", true, "Bearer token")],
+        ),
+        plain(
+            JWT_AUTH,
+            "JWT Auth",
+            vec![
+                FieldSpec {
+                    name: "keyType",
+                    kind: FieldKind::Options(&["passphrase", "pemKey"]),
+                    required: true,
+                    secret: false,
+                    description: "passphrase (HS* algorithms) or pemKey (RS*, ES*, PS*)",
+                    default: Some("passphrase"),
+                },
+                FieldSpec {
+                    name: "secret",
+                    kind: FieldKind::TextRequiredWhen {
+                        field: "keyType",
+                        equals: "passphrase",
+                    },
+                    required: false,
+                    secret: true,
+                    description: "The passphrase, when keyType is passphrase",
+                    default: None,
+                },
+                FieldSpec {
+                    name: "privateKey",
+                    kind: FieldKind::Text,
+                    required: false,
+                    secret: true,
+                    description: "PEM private key, for signing (not needed to verify)",
+                    default: None,
+                },
+                FieldSpec {
+                    name: "publicKey",
+                    kind: FieldKind::TextRequiredWhen {
+                        field: "keyType",
+                        equals: "pemKey",
+                    },
+                    required: false,
+                    secret: false,
+                    description: "PEM public key that verifies tokens, when keyType is pemKey",
+                    default: None,
+                },
+                FieldSpec {
+                    name: "algorithm",
+                    kind: FieldKind::Options(JWT_ALGORITHMS),
+                    required: true,
+                    secret: false,
+                    description: "The JWT algorithm tokens must use",
+                    default: Some("HS256"),
+                },
+            ],
         ),
     ]
 }

@@ -26,6 +26,7 @@ use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
 use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
+use super::run::Hint;
 use super::run::{
     parents_of, ExprData, NodeContexts, NodeRun, Parents, Runs, SourceRef, TaskData, TaskOutputs,
 };
@@ -287,6 +288,7 @@ impl Executor {
             deadline: wf
                 .execution_timeout()
                 .map(|s| (s, Instant::now() + Duration::from_secs(s))),
+            hints: Arc::default(),
         };
         let started_at = Utc::now();
         let outcome = run
@@ -365,6 +367,8 @@ struct Run<'a> {
     last_node: Option<String>,
     response: Arc<ResponseSlot>,
     deadline: Option<(u64, Instant)>,
+    /// Warnings of the node running now (see `ExecuteContext::warn`).
+    hints: Arc<Mutex<Vec<String>>>,
 }
 
 impl Run<'_> {
@@ -476,7 +480,13 @@ impl Run<'_> {
             Err(other) => return Err(other),
         };
         let failed = error.is_some() || continued.is_some();
+        let hints = self
+            .hints
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default();
         let task = TaskData {
+            hints: hints.into_iter().map(Hint::warning).collect(),
             start_time: started.timestamp_millis(),
             execution_time: clock.elapsed().as_millis() as i64,
             execution_status: if failed { "error" } else { "success" },
@@ -625,6 +635,7 @@ impl Run<'_> {
             continue_on_fail: on_error != OnError::StopWorkflow,
             response: self.response.clone(),
             cancel: self.request.cancel.clone(),
+            hints: self.hints.clone(),
         };
 
         let attempts = node.attempts();
@@ -830,6 +841,7 @@ impl Executor {
             continue_on_fail: false,
             response: Arc::new(ResponseSlot::default()),
             cancel: CancelHandle::new(),
+            hints: Arc::default(),
         }
     }
 }

@@ -327,6 +327,29 @@ pub struct TaskData {
     /// The node's error, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<NodeError>,
+    /// Warnings the node raised (n8n's execution hints).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Hint>,
+}
+
+/// A warning recorded with a node's run, in n8n's hint shape.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Hint {
+    /// What happened.
+    pub message: String,
+    /// Always `warning` here.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl Hint {
+    /// A warning hint.
+    pub fn warning(message: String) -> Self {
+        Self {
+            message,
+            kind: "warning",
+        }
+    }
 }
 
 /// Outputs of a recorded run.

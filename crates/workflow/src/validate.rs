@@ -36,6 +36,15 @@ pub async fn validate(
                 message: format!("a node of type \"{}\" has an empty name", node.node_type),
             });
         }
+        if node.name.contains('\0') {
+            problems.push(Problem {
+                node: None,
+                message: format!(
+                    "a node of type \"{}\" has a name with a NUL byte",
+                    node.node_type
+                ),
+            });
+        }
         if !seen.insert(node.name.as_str()) {
             problems.push(problem("duplicate node name; names must be unique".into()));
         }

@@ -17,6 +17,7 @@ use workflow::executor::{CancelHandle, ExecutionResult, ExecutionStatus};
 use workflow::model::Workflow;
 
 use crate::webhook_index::{WebhookIndex, WebhookTarget};
+use workflow::webhook::{route_pattern, webhook_routes};
 use writes::{Write, Writer};
 
 mod processes;
@@ -83,6 +84,9 @@ pub enum StoreError {
         /// Its stored status.
         status: String,
     },
+    /// The write collides with a stored row (an id taken, a webhook path owned).
+    #[error("{0}")]
+    Conflict(String),
     /// The task recording an execution stopped before its end was stored.
     #[error("the execution stopped before its end was recorded")]
     Interrupted,
@@ -160,6 +164,56 @@ pub struct ExecutionFilter {
 /// Bytes of run data one page of an execution list holds at most when data is asked for
 /// (the first execution always comes, whatever its size); the cursor continues the rest.
 pub const LIST_DATA_BUDGET: usize = 16 * 1024 * 1024;
+/// Filters for listing workflows, as n8n's public API takes them.
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowFilter {
+    /// Only active (or only inactive) workflows.
+    pub active: Option<bool>,
+    /// Only workflows with exactly this name.
+    pub name: Option<String>,
+    /// Only workflows carrying every one of these tag names.
+    pub tags: Vec<String>,
+    /// At most this many (1..=250, default 100).
+    pub limit: Option<u32>,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<String>,
+}
+
+const CURSOR_PREFIX: &str = "workflow:";
+
+/// Cursors are opaque, so that a made-up one is refused rather than read as an id.
+fn encode_cursor(id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_owned))
+        .ok_or_else(|| StoreError::InvalidInput {
+            field: "cursor",
+            reason: "is not a cursor returned by this API".into(),
+        })
+}
+
+/// Whether `workflow` carries every tag in `wanted` (n8n's tags are names or `{name}` objects).
+fn has_tags(workflow: &Workflow, wanted: &[String]) -> bool {
+    let names: Vec<&str> = workflow
+        .extra
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().or_else(|| t.get("name")?.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    wanted.iter().all(|w| names.contains(&w.as_str()))
+}
 
 /// Workflows and executions over the shared database handle.
 #[derive(Clone, Debug)]
@@ -244,6 +298,89 @@ fn workflow_setting(workflow: &Workflow, name: &str) -> Option<bool> {
     }
 }
 
+/// A workflow name: required, and without NUL bytes, which Postgres cannot store.
+fn check_name(name: &str) -> Result<(), StoreError> {
+    let reason = if name.trim().is_empty() {
+        "is required"
+    } else if name.contains('\0') {
+        "must not contain a NUL byte"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidInput {
+        field: "name",
+        reason: reason.into(),
+    })
+}
+
+/// A client-chosen workflow id: it lands in URLs and logs, so only a plain alphabet.
+fn check_id(id: String) -> Result<String, StoreError> {
+    let ok = id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(id)
+    } else {
+        Err(StoreError::InvalidInput {
+            field: "id",
+            reason: "expected 1 to 64 letters, digits, '-' or '_'".into(),
+        })
+    }
+}
+
+/// The routes (method, pattern, node name) `workflow` owns while active; two of its own
+/// Webhook nodes on one route are refused.
+fn claimed_routes(workflow: &Workflow) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut routes: Vec<(String, String, String)> = Vec::new();
+    for (method, path, node) in webhook_routes(workflow) {
+        let pattern = route_pattern(&path);
+        if let Some((_, _, other)) = routes
+            .iter()
+            .find(|(m, p, _)| *m == method && *p == pattern)
+        {
+            return Err(StoreError::Conflict(format!(
+                "Webhook nodes \"{other}\" and \"{}\" both listen on {method} {path}; change one's path or method",
+                node.name
+            )));
+        }
+        routes.push((method, pattern, node.name.clone()));
+    }
+    Ok(routes)
+}
+
+/// Inserts `routes` for workflow `id`; returns the first route another workflow owns, after
+/// which the transaction must be dropped (Postgres has aborted it).
+async fn claim_routes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    routes: &[(String, String, String)],
+) -> Result<Option<(String, String)>, StoreError> {
+    sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for (method, path, node) in routes {
+        let done = sqlx::query(
+            "INSERT INTO webhook_paths (method, path, workflow_id, node_name) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(method)
+        .bind(path)
+        .bind(id)
+        .bind(node)
+        .execute(&mut **tx)
+        .await;
+        match done {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(Some((method.clone(), path.clone())))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -315,19 +452,14 @@ impl WorkflowStore {
         })
     }
 
-    /// Stores a new workflow, assigning an id when it has none.
+    /// Stores a new workflow, assigning an id when it has none. A client-chosen id must be
+    /// 1 to 64 letters, digits, `-` or `_`; one already taken answers [`StoreError::Conflict`].
     pub async fn create(&self, mut workflow: Workflow) -> Result<StoredWorkflow, StoreError> {
-        if workflow.name.trim().is_empty() {
-            return Err(StoreError::InvalidInput {
-                field: "name",
-                reason: "is required".into(),
-            });
-        }
-        let id = workflow
-            .id
-            .clone()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_string());
+        check_name(&workflow.name)?;
+        let id = match workflow.id.clone().filter(|i| !i.is_empty()) {
+            Some(id) => check_id(id)?,
+            None => uuid::Uuid::new_v4().simple().to_string()[..16].to_string(),
+        };
         workflow.id = Some(id.clone());
         let body = serde_json::to_string(&workflow).map_err(|e| StoreError::InvalidInput {
             field: "body",
@@ -344,7 +476,13 @@ impl WorkflowStore {
         .bind(&at)
         .bind(&at)
         .execute(self.db.pool())
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("a workflow with id \"{id}\" already exists"))
+            }
+            _ => e.into(),
+        })?;
         let stored = self.get(&id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
@@ -371,46 +509,89 @@ impl WorkflowStore {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<(Vec<StoredWorkflow>, Option<String>), StoreError> {
-        let limit = limit_of(limit)?;
-        let rows = sqlx::query(
-            "SELECT id, active, body, created_at, updated_at FROM workflows WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(cursor.unwrap_or(""))
-        .bind(limit + 1)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut out = rows
-            .iter()
-            .map(Self::to_workflow)
-            .collect::<Result<Vec<_>, _>>()?;
+        self.list_filtered(&WorkflowFilter {
+            limit,
+            cursor: cursor.map(str::to_owned),
+            ..WorkflowFilter::default()
+        })
+        .await
+    }
+
+    /// A page of the workflows `filter` selects, ordered by id, and the cursor of the next
+    /// page. Active and name are filtered in SQL; tags live in the workflow JSON, so rows are
+    /// read in batches until the page is full.
+    pub async fn list_filtered(
+        &self,
+        filter: &WorkflowFilter,
+    ) -> Result<(Vec<StoredWorkflow>, Option<String>), StoreError> {
+        let limit = limit_of(filter.limit)?;
+        let mut after = match &filter.cursor {
+            None => String::new(),
+            Some(c) => decode_cursor(c)?,
+        };
+        let active = filter.active.map_or(-1, i64::from);
+        let name = filter.name.clone().unwrap_or_default();
+        let mut out = Vec::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, active, body, created_at, updated_at FROM workflows \
+                 WHERE id > $1 AND ($2 = -1 OR active = $3) AND ($4 = '' OR name = $5) \
+                 ORDER BY id LIMIT $6",
+            )
+            .bind(&after)
+            .bind(active)
+            .bind(active)
+            .bind(&name)
+            .bind(&name)
+            .bind(limit + 1)
+            .fetch_all(self.db.pool())
+            .await?;
+            let exhausted = (rows.len() as i64) <= limit;
+            for row in &rows {
+                let stored = Self::to_workflow(row)?;
+                after = stored.id.clone();
+                if filter.tags.is_empty() || has_tags(&stored.workflow, &filter.tags) {
+                    out.push(stored);
+                }
+            }
+            if exhausted || out.len() as i64 > limit {
+                break;
+            }
+        }
         let next = if out.len() as i64 > limit {
             out.truncate(limit as usize);
-            out.last().map(|w| w.id.clone())
+            out.last().map(|w| encode_cursor(&w.id))
         } else {
             None
         };
         Ok((out, next))
     }
 
-    /// Replaces workflow `id` (its id is kept whatever the JSON says).
+    /// Replaces workflow `id` (its id is kept whatever the JSON says). When it is active, its
+    /// webhook routes are claimed anew in the same transaction: a route another active
+    /// workflow owns answers [`StoreError::Conflict`] and nothing changes.
     pub async fn update(
         &self,
         id: &str,
         mut workflow: Workflow,
     ) -> Result<StoredWorkflow, StoreError> {
+        check_name(&workflow.name)?;
         workflow.id = Some(id.to_string());
         let body = serde_json::to_string(&workflow).map_err(|e| StoreError::InvalidInput {
             field: "body",
             reason: e.to_string(),
         })?;
+        let routes = claimed_routes(&workflow)?;
         let _writing = self.shared.webhooks.writing().await;
+        let mut tx = self.db.pool().begin().await?;
+        // The write comes first, so a SQLite transaction holds the write lock from its start.
         let done =
             sqlx::query("UPDATE workflows SET name = $1, body = $2, updated_at = $3 WHERE id = $4")
                 .bind(&workflow.name)
                 .bind(&body)
                 .bind(now())
                 .bind(id)
-                .execute(self.db.pool())
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
@@ -418,19 +599,34 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
+        let (active,): (i64,) = sqlx::query_as("SELECT active FROM workflows WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if active != 0 {
+            if let Some(taken) = claim_routes(&mut tx, id, &routes).await? {
+                drop(tx);
+                return Err(self.route_taken(taken).await);
+            }
+        }
+        tx.commit().await?;
         let stored = self.get(id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
     }
 
     /// Turns the workflow's triggers on or off (its production webhooks answer or not).
+    /// Activation claims its webhook routes in the database, in the same transaction: a route
+    /// another active workflow owns answers [`StoreError::Conflict`] naming that workflow, so
+    /// two concurrent activations on one path cannot both win, in this process or another.
     pub async fn set_active(&self, id: &str, active: bool) -> Result<StoredWorkflow, StoreError> {
         let _writing = self.shared.webhooks.writing().await;
+        let mut tx = self.db.pool().begin().await?;
         let done = sqlx::query("UPDATE workflows SET active = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(active))
             .bind(now())
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
@@ -438,15 +634,108 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
+        sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if active {
+            let row = sqlx::query(
+                "SELECT id, active, body, created_at, updated_at FROM workflows WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let routes = claimed_routes(&Self::to_workflow(&row)?.workflow)?;
+            if let Some(taken) = claim_routes(&mut tx, id, &routes).await? {
+                drop(tx);
+                return Err(self.route_taken(taken).await);
+            }
+        }
+        tx.commit().await?;
         let stored = self.get(id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
+    }
+
+    /// The conflict for a route another workflow owns, naming that workflow.
+    async fn route_taken(&self, (method, path): (String, String)) -> StoreError {
+        let owner: Result<Option<(String,)>, _> =
+            sqlx::query_as("SELECT workflow_id FROM webhook_paths WHERE method = $1 AND path = $2")
+                .bind(&method)
+                .bind(&path)
+                .fetch_optional(self.db.pool())
+                .await;
+        let owner = match owner {
+            Ok(Some((owner,))) => owner,
+            Ok(None) => {
+                return StoreError::Conflict(format!(
+                    "the webhook {method} {path} was being claimed by another workflow; try again"
+                ))
+            }
+            Err(e) => return e.into(),
+        };
+        let name = match self.get(&owner).await {
+            Ok(w) => w.workflow.name,
+            Err(_) => String::new(),
+        };
+        StoreError::Conflict(format!(
+            "the webhook {method} {path} is already used by active workflow \"{name}\" (id {owner}); \
+             deactivate it or change the Webhook node's path or method"
+        ))
+    }
+
+    /// Claims the webhook routes of every active workflow that does not hold them yet (rows
+    /// saved before routes were claimed); a route already owned by another is logged and left
+    /// to its owner. Call once at start-up.
+    pub async fn claim_active_webhook_paths(&self) -> Result<(), StoreError> {
+        let _writing = self.shared.webhooks.writing().await;
+        for stored in self.active_workflows().await? {
+            let routes = match claimed_routes(&stored.workflow) {
+                Ok(routes) => routes,
+                Err(e) => {
+                    tracing::warn!(workflow_id = %stored.id, error = %e, "active workflow's webhooks collide");
+                    continue;
+                }
+            };
+            for (method, path, node) in routes {
+                let done = sqlx::query(
+                    "INSERT INTO webhook_paths (method, path, workflow_id, node_name) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (method, path) DO NOTHING",
+                )
+                .bind(&method)
+                .bind(&path)
+                .bind(&stored.id)
+                .bind(&node)
+                .execute(self.db.pool())
+                .await?;
+                if done.rows_affected() == 0 {
+                    let (owner,): (String,) = sqlx::query_as(
+                        "SELECT workflow_id FROM webhook_paths WHERE method = $1 AND path = $2",
+                    )
+                    .bind(&method)
+                    .bind(&path)
+                    .fetch_one(self.db.pool())
+                    .await?;
+                    if owner != stored.id {
+                        tracing::warn!(
+                            workflow_id = %stored.id, owner = %owner, method = %method, path = %path,
+                            "two active workflows listen on one webhook; the owner keeps it, deactivate the other"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Deletes workflow `id` and every execution of it, in one transaction.
     pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
         let _writing = self.shared.webhooks.writing().await;
         let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM executions WHERE workflow_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -32,6 +32,7 @@ pub use schedule::{
     fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, workflow_timezone,
     ScheduleRule,
 };
+pub use triggers::{parse_ip_allow_list, WEBHOOK_AUTHENTICATION};
 
 /// Every core node, ready to register.
 pub fn core_nodes() -> Vec<Arc<dyn Node>> {
