@@ -324,7 +324,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<()> {
     serve(state, listener, shutdown_signal()).await
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl+C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -44,6 +44,7 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::Credentials(CredentialsCommand::Connect { id }) => {
             credentials_connect(cli.settings, &id, out).await
         }
+        Command::Demo(args) => crate::demo::run(cli.settings, args, out).await,
     }
 }
 

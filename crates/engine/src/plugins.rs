@@ -1,6 +1,7 @@
 //! The plugins this server hosts. [`builtin`] is the one place that names them; everything
 //! else asks the [`Registry`]: which plugin owns a credential type, which node types there
-//! are, who must hear that a credential changed, what metrics there are.
+//! are, who signs HTTP requests for which credential type, who must hear that a credential
+//! changed, what metrics there are.
 
 use std::sync::Arc;
 
@@ -79,9 +80,12 @@ impl Registry {
         Ok(Self { started })
     }
 
-    /// Adds every plugin's nodes and polling triggers to `nodes`.
+    /// Adds every plugin's nodes, polling triggers and request signers to `nodes`.
     pub fn register_nodes(&self, nodes: &mut NodeRegistry) {
         for s in &self.started {
+            for credential_type in s.runtime.signed_credential_types() {
+                nodes.register_signer(credential_type, s.runtime.clone());
+            }
             for node in s.runtime.nodes() {
                 nodes.register(node);
             }

@@ -6,6 +6,7 @@ use crate::credential::DecryptedCredential;
 use crate::error::NodeError;
 use crate::item::Item;
 use crate::params::Parameters;
+use crate::plugin::{SignRequest, SignedRequest};
 
 /// How the execution was started (n8n's `WorkflowExecuteMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +75,20 @@ pub trait ExecuteContext: Send + Sync {
     /// decrypting it: what a plugin's token provider is asked for. Tokens are the provider's
     /// to write; a node never writes token data itself.
     async fn credential_id(&self, credential_type: &str) -> Result<String, NodeError>;
+
+    /// Signs an outbound HTTP request with the node's credential of `credential_type`,
+    /// through the plugin that declared that type (the HTTP Request node's
+    /// `predefinedCredentialType`).
+    async fn sign_request(
+        &self,
+        credential_type: &str,
+        request: &SignRequest,
+    ) -> Result<SignedRequest, NodeError> {
+        let _ = request;
+        Err(NodeError::credentials(format!(
+            "HTTP requests cannot be signed with \"{credential_type}\" credentials here"
+        )))
+    }
 
     /// The shared HTTP client (rustls, timeouts); reuse it, do not build your own.
     fn http(&self) -> &reqwest::Client;

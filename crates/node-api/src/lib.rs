@@ -44,7 +44,7 @@ pub use node::{Node, PollMode, PollingTrigger};
 pub use params::Parameters;
 pub use plugin::{
     AuthorizeRequest, CodeExchange, ConnectError, Host, MetricFamily, MetricKind, OAuth2Connect,
-    Plugin, PluginRuntime, Sample, Setting, SettingValues,
+    Plugin, PluginRuntime, Sample, Setting, SettingValues, SignRequest, SignedRequest,
 };
 
 /// Re-exported so plugins use the same `async_trait` as the traits they implement.

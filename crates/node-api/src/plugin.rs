@@ -4,8 +4,9 @@
 //! and its credential types, so the store can validate them), and is then started with a
 //! [`Host`]: the shared HTTP client, the credential store and the values of its settings. What
 //! it gives back, a [`PluginRuntime`], brings its nodes and polling triggers and the optional
-//! hooks the engine calls: test a credential, connect one through OAuth2, forget what is
-//! cached for a credential that changed, and report metrics. The engine never names a plugin:
+//! hooks the engine calls: test a credential, connect one through OAuth2, sign an HTTP
+//! request with a credential, forget what is cached for a credential that changed, and
+//! report metrics. The engine never names a plugin:
 //! it asks each one.
 
 use std::collections::BTreeMap;
@@ -68,6 +69,29 @@ pub trait PluginRuntime: Send + Sync {
         None
     }
 
+    /// Credential types whose HTTP requests [`PluginRuntime::sign_request`] signs: what the
+    /// HTTP Request node accepts as `nodeCredentialType` with `authentication:
+    /// predefinedCredentialType`. Any other type is refused when the workflow is saved.
+    fn signed_credential_types(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Signs an outbound request with credential `credential_id` of `credential_type` (one
+    /// of [`PluginRuntime::signed_credential_types`]): where to send it (a relative URL
+    /// resolved against the service's base) and the headers that authenticate it. The error
+    /// says what to fix and holds no secret.
+    async fn sign_request(
+        &self,
+        credential_type: &str,
+        credential_id: &str,
+        request: &SignRequest,
+    ) -> Result<SignedRequest, String> {
+        let _ = (credential_id, request);
+        Err(format!(
+            "credential type \"{credential_type}\" cannot sign HTTP requests"
+        ))
+    }
+
     /// Credential `id` was changed or deleted (or new tokens were stored for it): drop what
     /// is cached for it, so the next call uses the new settings.
     fn credential_changed(&self, id: &str) {
@@ -77,6 +101,54 @@ pub trait PluginRuntime: Send + Sync {
     /// The plugin's metrics, read when `/metrics` is scraped.
     fn metrics(&self) -> Vec<MetricFamily> {
         Vec::new()
+    }
+}
+
+/// An outbound HTTP request a node wants signed with a credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignRequest {
+    /// The URL as the node has it: absolute, or relative to the service's base URL (for
+    /// Salesforce, the instance URL).
+    pub url: String,
+    /// The service refused the previous signature (401): get a new token before signing.
+    pub after_unauthorized: bool,
+}
+
+/// Where to send a signed request and the headers that sign it. `Debug` hides the values.
+pub struct SignedRequest {
+    /// The absolute URL to send the request to.
+    pub url: reqwest::Url,
+    /// Header names and their (secret) values, e.g. `Authorization: Bearer ...`.
+    pub headers: Vec<(String, SecretString)>,
+}
+
+impl SignedRequest {
+    /// Adds the signing headers to `request`, marked sensitive (never logged by `reqwest`
+    /// or `hyper`). Fails when a value is not a valid header value.
+    pub fn apply(
+        &self,
+        mut request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        use secrecy::ExposeSecret;
+        for (name, value) in &self.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("the signature's header name \"{name}\" is not valid"))?;
+            let mut value = reqwest::header::HeaderValue::from_str(value.expose_secret())
+                .map_err(|_| format!("the signature's \"{name}\" value is not a valid header"))?;
+            value.set_sensitive(true);
+            request = request.header(name, value);
+        }
+        Ok(request)
+    }
+}
+
+impl fmt::Debug for SignedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("SignedRequest")
+            .field("url", &self.url.as_str())
+            .field("headers", &names)
+            .finish()
     }
 }
 
@@ -257,6 +329,34 @@ pub struct Sample {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_is_sensitive_and_hidden_from_debug() {
+        let signed = SignedRequest {
+            url: reqwest::Url::parse("https://acme.my.salesforce.com/x").unwrap(),
+            headers: vec![("Authorization".into(), SecretString::from("Bearer s3cret"))],
+        };
+        let debug = format!("{signed:?}");
+        assert!(
+            debug.contains("Authorization") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+        let request = signed
+            .apply(reqwest::Client::new().get(signed.url.clone()))
+            .unwrap()
+            .build()
+            .unwrap();
+        let value = &request.headers()["authorization"];
+        assert_eq!(value, "Bearer s3cret");
+        assert!(value.is_sensitive());
+        let bad = SignedRequest {
+            url: signed.url.clone(),
+            headers: vec![("Bad Name".into(), SecretString::from("x"))],
+        };
+        assert!(bad
+            .apply(reqwest::Client::new().get(bad.url.clone()))
+            .is_err());
+    }
 
     #[test]
     fn flags_follow_the_variable() {

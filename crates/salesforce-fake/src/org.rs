@@ -253,7 +253,7 @@ impl FakeOrgBuilder {
         self
     }
 
-    /// Adds a custom object.
+    /// Adds a custom object, or custom fields to a standard object (see [`CustomObject::new`]).
     pub fn custom_object(mut self, object: CustomObject) -> Self {
         self.custom_objects.push(object);
         self

@@ -332,7 +332,9 @@ pub struct CustomObject {
 }
 
 impl CustomObject {
-    /// A custom object named `name` (which should end in `__c`), with a `Name` field.
+    /// A custom object named `name` (which should end in `__c`), with a `Name` field. Named
+    /// like a standard object (`Contact`), it adds its fields to that object instead: custom
+    /// fields, as an admin adds them.
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_string(),
@@ -492,10 +494,21 @@ impl Schema {
     /// The standard objects plus the given custom objects (key prefixes a01, a02, ...).
     pub(crate) fn new(custom: &[CustomObject]) -> Self {
         let mut objects = standard_objects();
-        for (i, c) in custom.iter().enumerate() {
+        let mut next_prefix = 1;
+        for c in custom {
+            // Custom fields on a standard object (`Contact` with `Demo_Key__c`, say).
+            if let Some(standard) = objects
+                .iter_mut()
+                .find(|o| !o.custom && o.name.eq_ignore_ascii_case(&c.name))
+            {
+                standard.fields.extend(c.fields.iter().cloned());
+                standard.reindex();
+                continue;
+            }
             let mut fields = vec![Field::text("Name", 80)];
             fields.extend(c.fields.iter().cloned());
-            let prefix = format!("a{:02}", i + 1);
+            let prefix = format!("a{next_prefix:02}");
+            next_prefix += 1;
             objects.push(ObjectSchema::new(&c.name, &prefix, "", true, fields));
         }
         let by_lower = objects

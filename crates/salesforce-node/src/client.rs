@@ -309,7 +309,7 @@ impl Client {
     ) -> Result<Response> {
         loop {
             let token = self.provider.token(id).await?;
-            match self.send(&token, call, counters).await {
+            match self.send(id, &token, call, counters).await {
                 Sent::Done(result) => return result,
                 Sent::SessionInvalid => {
                     if reauthed.swap(true, Ordering::SeqCst) {
@@ -322,7 +322,7 @@ impl Client {
         }
     }
 
-    async fn send(&self, token: &Token, call: &Call<'_>, counters: &Counters) -> Sent {
+    async fn send(&self, id: &str, token: &Token, call: &Call<'_>, counters: &Counters) -> Sent {
         let url = if call.path.starts_with("/services/") {
             format!("{}{}", token.instance_url, call.path)
         } else {
@@ -374,7 +374,16 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_limit_info);
         if let Some((used, max)) = api_usage {
-            counters.usage(ApiUsage { used, max });
+            if counters.usage(ApiUsage { used, max }) {
+                tracing::warn!(
+                    credential_id = %id,
+                    used,
+                    max,
+                    warn_at_percent = counters.warn_at_percent(),
+                    "Salesforce API usage reached {}% of the org's daily limit ({used} of {max} requests)",
+                    counters.warn_at_percent()
+                );
+            }
         }
         let server_time = res
             .headers()

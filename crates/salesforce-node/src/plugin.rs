@@ -1,7 +1,8 @@
 //! The Salesforce plugin: what this crate hands the engine. Its settings, its three
 //! credential types, and once started, the node, the polling trigger, the credential test
-//! (sign in, then `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, cache
-//! invalidation when a credential changes, and per-credential metrics.
+//! (sign in, then `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, request
+//! signing for the HTTP Request node, cache invalidation when a credential changes, and
+//! per-credential metrics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,15 +11,16 @@ use async_trait::async_trait;
 use node_api::{
     AuthorizeRequest, CodeExchange, ConnectError, CredentialType, Host, MetricFamily, MetricKind,
     Node, OAuth2Connect, Plugin, PluginRuntime, PollingTrigger, Sample, Setting, SettingValues,
-    StoredCredential,
+    SignRequest, SignedRequest, StoredCredential,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::auth::{AuthSettings, Method};
 use crate::client::{parse_api_version, Client, RetryPolicy, API_VERSION_SETTING};
-use crate::credential_types::{credential_types, OAUTH2};
+use crate::credential_types::{credential_types, CLIENT_CREDENTIALS, JWT, OAUTH2};
 use crate::error::Error;
-use crate::metrics::CredentialMetrics;
+use crate::metrics::{CredentialMetrics, DEFAULT_WARNING_PERCENT};
 use crate::node::SalesforceNode;
 use crate::provider::TokenProvider;
 use crate::trigger::{SalesforceTrigger, TriggerSettings};
@@ -27,6 +29,7 @@ const MAX_ATTEMPTS: &str = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS";
 const MAX_RETRY_WAIT: &str = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS";
 const TIMEOUT: &str = "SWITCHYARD_SALESFORCE_TIMEOUT_SECS";
 const TRIGGER_OVERLAP: &str = "SWITCHYARD_SALESFORCE_TRIGGER_OVERLAP_SECS";
+const LIMIT_WARNING_PERCENT: &str = "SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT";
 
 /// The Salesforce plugin; hand it to the engine.
 #[derive(Debug, Default, Clone, Copy)]
@@ -85,6 +88,13 @@ impl Plugin for SalesforcePlugin {
                 default: "900",
                 check: |v| whole_number(0, 86_400)(v).map(drop),
             },
+            Setting {
+                env: LIMIT_WARNING_PERCENT,
+                help: "Share of the org's daily API limit (percent, from Sforce-Limit-Info) at \
+                       which a warning is logged, once per crossing, and shown on /metrics",
+                default: "90",
+                check: |v| whole_number(1, 100)(v).map(drop),
+            },
         ]
     }
 
@@ -101,7 +111,9 @@ impl Plugin for SalesforcePlugin {
         let auth = AuthSettings {
             allow_insecure_hosts: host.allow_insecure_hosts,
         };
-        let provider = TokenProvider::new(host.credentials, host.http, auth);
+        let warn_at = settings.parse_or(LIMIT_WARNING_PERCENT, DEFAULT_WARNING_PERCENT)?;
+        let provider = TokenProvider::new(host.credentials, host.http, auth)
+            .with_limit_warning_percent(warn_at);
         let client =
             Client::new(Arc::new(provider), api_version).with_retry(retry_policy(settings)?);
         Ok(Arc::new(Salesforce {
@@ -166,6 +178,41 @@ impl PluginRuntime for Salesforce {
         (credential_type == OAUTH2).then_some(&self.oauth2 as &dyn OAuth2Connect)
     }
 
+    fn signed_credential_types(&self) -> Vec<&'static str> {
+        vec![OAUTH2, JWT, CLIENT_CREDENTIALS]
+    }
+
+    /// A bearer token for the credential's org, and the URL on its instance: n8n users call
+    /// endpoints the node lacks this way. A 401 the caller saw makes the rejected token be
+    /// replaced (one new sign-in or refresh, shared with concurrent callers).
+    async fn sign_request(
+        &self,
+        _credential_type: &str,
+        credential_id: &str,
+        request: &SignRequest,
+    ) -> Result<SignedRequest, String> {
+        let provider = self.client.provider();
+        let mut token = provider
+            .token(credential_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if request.after_unauthorized {
+            tracing::info!(credential_id = %credential_id, "the signed request was refused; signing in again once");
+            provider.rejected(credential_id, &token).await;
+            token = provider
+                .token(credential_id)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let url = instance_url(&token.instance_url, &request.url)?;
+        provider.counters(credential_id).api_call();
+        let bearer = format!("Bearer {}", token.access_token.expose_secret());
+        Ok(SignedRequest {
+            url,
+            headers: vec![("Authorization".into(), SecretString::from(bearer))],
+        })
+    }
+
     fn credential_changed(&self, id: &str) {
         self.client.provider().invalidate(id);
     }
@@ -173,6 +220,31 @@ impl PluginRuntime for Salesforce {
     fn metrics(&self) -> Vec<MetricFamily> {
         metric_families(&self.client.metrics())
     }
+}
+
+/// Where a signed request goes: a relative URL (`/services/data/v64.0/limits`) below the
+/// instance URL, an absolute one only when it is on the instance: the token is never sent
+/// to another host.
+fn instance_url(instance: &str, url: &str) -> Result<url::Url, String> {
+    let base = url::Url::parse(instance)
+        .map_err(|e| format!("the credential's instance URL is not valid ({e})"))?;
+    let bad = |e: url::ParseError| format!("Parameter \"url\" is not a valid URL ({e})");
+    let target = match url::Url::parse(url) {
+        Ok(absolute) => absolute,
+        Err(url::ParseError::RelativeUrlWithoutBase) => base
+            .join(&format!("/{}", url.trim_start_matches('/')))
+            .map_err(bad)?,
+        Err(e) => return Err(bad(e)),
+    };
+    if target.origin() != base.origin() {
+        return Err(format!(
+            "Parameter \"url\": {} is not on the credential's Salesforce instance ({}); \
+             use a path such as /services/data/v64.0/limits, or a URL on the instance",
+            target.origin().ascii_serialization(),
+            base.origin().ascii_serialization()
+        ));
+    }
+    Ok(target)
 }
 
 /// The OAuth2 web server flow of `salesforceOAuth2Api`.
@@ -226,12 +298,13 @@ impl OAuth2Connect for Connect {
     }
 }
 
-/// Per credential: the API usage Salesforce last reported (used and max, gauges) and
-/// counters of API calls, sign-ins and token refreshes. Labels are credential ids only:
+/// Per credential: the API usage Salesforce last reported (used and max, gauges, and
+/// whether it is above the warning share) and counters of API calls, sign-ins, token
+/// refreshes and usage warnings. Labels are credential ids only:
 /// names can say whose account it is.
 pub fn metric_families(all: &[CredentialMetrics]) -> Vec<MetricFamily> {
     type Read = fn(&CredentialMetrics) -> Option<u64>;
-    let families: [(&str, MetricKind, &str, Read); 5] = [
+    let families: [(&str, MetricKind, &str, Read); 7] = [
         (
             "switchyard_salesforce_api_requests_used",
             MetricKind::Gauge,
@@ -261,6 +334,18 @@ pub fn metric_families(all: &[CredentialMetrics]) -> Vec<MetricFamily> {
             MetricKind::Counter,
             "OAuth2 access token refreshes attempted.",
             |m| Some(m.refreshes),
+        ),
+        (
+            "switchyard_salesforce_api_usage_above_warning",
+            MetricKind::Gauge,
+            "1 while the last reported API usage is at or above SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT of the daily limit.",
+            |m| m.api_usage.map(|_| u64::from(m.above_warning)),
+        ),
+        (
+            "switchyard_salesforce_api_usage_warnings_total",
+            MetricKind::Counter,
+            "Times the API usage crossed SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT of the daily limit (each logged once).",
+            |m| Some(m.usage_warnings),
         ),
     ];
     families
@@ -308,6 +393,8 @@ mod tests {
         let mut values = SettingValues::default();
         values.set(MAX_ATTEMPTS, "1");
         values.set(TIMEOUT, "30");
+        assert_eq!(by_env(LIMIT_WARNING_PERCENT).default, "90");
+        assert!((by_env(LIMIT_WARNING_PERCENT).check)("101").is_err());
         let retry = retry_policy(&values).unwrap();
         assert_eq!(retry.max_attempts, 1);
         assert_eq!(retry.timeout, Duration::from_secs(30));
@@ -327,6 +414,8 @@ mod tests {
                     used: 45,
                     max: 15000,
                 }),
+                above_warning: false,
+                usage_warnings: 0,
             },
             CredentialMetrics {
                 credential_id: "c".into(),
@@ -334,6 +423,8 @@ mod tests {
                 sign_ins: 1,
                 refreshes: 2,
                 api_usage: None,
+                above_warning: false,
+                usage_warnings: 0,
             },
         ]);
         let used = &families[0];

@@ -73,6 +73,13 @@ impl TokenProvider {
         }
     }
 
+    /// The same provider warning when a credential's API usage reaches `percent` of the
+    /// org's daily limit (default 90; see `SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT`).
+    pub fn with_limit_warning_percent(mut self, percent: u64) -> TokenProvider {
+        self.metrics = Metrics::new(percent);
+        self
+    }
+
     /// The shared HTTP client.
     pub fn http(&self) -> &reqwest::Client {
         &self.http

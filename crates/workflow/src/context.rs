@@ -143,6 +143,7 @@ pub(crate) struct NodeContext {
     pub(crate) inputs: Vec<Option<Vec<Item>>>,
     pub(crate) credential_refs: BTreeMap<String, CredentialRef>,
     pub(crate) credentials: Arc<dyn CredentialProvider>,
+    pub(crate) registry: Arc<crate::registry::NodeRegistry>,
     pub(crate) http: reqwest::Client,
     pub(crate) span: tracing::Span,
     pub(crate) workflow_id: String,
@@ -219,6 +220,23 @@ impl ExecuteContext for NodeContext {
     async fn credential_id(&self, credential_type: &str) -> Result<String, NodeError> {
         let reference = self.reference(credential_type)?;
         self.credentials.resolve(reference, credential_type).await
+    }
+
+    async fn sign_request(
+        &self,
+        credential_type: &str,
+        request: &node_api::SignRequest,
+    ) -> Result<node_api::SignedRequest, NodeError> {
+        let signer = self.registry.signer(credential_type).ok_or_else(|| {
+            NodeError::credentials(format!(
+                "no plugin signs HTTP requests with \"{credential_type}\" credentials"
+            ))
+        })?;
+        let id = self.credential_id(credential_type).await?;
+        signer
+            .sign_request(credential_type, &id, request)
+            .await
+            .map_err(NodeError::credentials)
     }
 
     fn is_cancelled(&self) -> bool {

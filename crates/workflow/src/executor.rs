@@ -627,6 +627,7 @@ impl Run<'_> {
                 .map(|(t, r)| (t.clone(), CredentialRef::from(r)))
                 .collect(),
             credentials: self.executor.credentials.clone(),
+            registry: self.executor.registry.clone(),
             http: self.executor.http.clone(),
             span: span.clone(),
             workflow_id: self.wf.id.clone().unwrap_or_default(),
@@ -833,6 +834,7 @@ impl Executor {
                 .map(|(t, r)| (t.clone(), CredentialRef::from(r)))
                 .collect(),
             credentials: self.credentials.clone(),
+            registry: self.registry.clone(),
             http: self.http.clone(),
             span: tracing::info_span!("poll", node = %node.name, node_type = %node.node_type),
             workflow_id: wf.id.clone().unwrap_or_default(),

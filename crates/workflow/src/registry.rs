@@ -3,15 +3,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use node_api::{Node, NodeDescription, PollingTrigger};
+use node_api::{Node, NodeDescription, PluginRuntime, PollingTrigger};
 
 use super::nodes;
 
-/// Node and polling-trigger implementations by type name.
+/// Node and polling-trigger implementations by type name, and the plugins that sign HTTP
+/// requests by credential type.
 #[derive(Clone, Default)]
 pub struct NodeRegistry {
     nodes: HashMap<String, Arc<dyn Node>>,
     triggers: HashMap<String, Arc<dyn PollingTrigger>>,
+    signers: HashMap<String, Arc<dyn PluginRuntime>>,
 }
 
 impl NodeRegistry {
@@ -39,6 +41,24 @@ impl NodeRegistry {
     pub fn register_trigger(&mut self, trigger: Arc<dyn PollingTrigger>) {
         self.triggers
             .insert(trigger.description().type_name.clone(), trigger);
+    }
+
+    /// Makes `plugin` the signer of HTTP requests made with `credential_type` credentials
+    /// (the HTTP Request node's `predefinedCredentialType`).
+    pub fn register_signer(&mut self, credential_type: &str, plugin: Arc<dyn PluginRuntime>) {
+        self.signers.insert(credential_type.to_owned(), plugin);
+    }
+
+    /// The plugin that signs requests made with `credential_type` credentials.
+    pub fn signer(&self, credential_type: &str) -> Option<&Arc<dyn PluginRuntime>> {
+        self.signers.get(credential_type)
+    }
+
+    /// Every credential type some plugin signs requests with, sorted.
+    pub fn signed_credential_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = self.signers.keys().map(String::as_str).collect();
+        types.sort_unstable();
+        types
     }
 
     /// The node implementation for `type_name`.

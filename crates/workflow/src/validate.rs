@@ -82,7 +82,8 @@ pub async fn validate(
         for message in parameter_problems {
             problems.push(problem(message));
         }
-        check_credentials(node, desc, credentials, &mut problems).await;
+        let predefined = check_predefined_credential(node, registry, &mut problems);
+        check_credentials(node, desc, predefined, credentials, &mut problems).await;
     }
     for (source, outputs) in &workflow.connections {
         if workflow.node(source).is_none() {
@@ -110,9 +111,61 @@ pub async fn validate(
     }
 }
 
+/// n8n's `authentication: predefinedCredentialType` (HTTP Request): the node uses the
+/// credential type named by `nodeCredentialType`, which some plugin must sign requests with;
+/// any other value is refused here rather than sent unsigned. Returns the type when usable.
+fn check_predefined_credential<'a>(
+    node: &'a WorkflowNode,
+    registry: &NodeRegistry,
+    problems: &mut Vec<Problem>,
+) -> Option<&'a str> {
+    if node
+        .parameters
+        .get("authentication")
+        .and_then(|v| v.as_str())
+        != Some("predefinedCredentialType")
+    {
+        return None;
+    }
+    let problem = |message: String| Problem {
+        node: Some(node.name.clone()),
+        message,
+    };
+    let supported = registry.signed_credential_types().join(", ");
+    let Some(type_name) = node
+        .parameters
+        .get("nodeCredentialType")
+        .and_then(|v| v.as_str())
+        .filter(|t| !t.is_empty())
+    else {
+        problems.push(problem(format!(
+            "parameter \"nodeCredentialType\" is required with authentication \"predefinedCredentialType\" (one of: {supported})"
+        )));
+        return None;
+    };
+    if registry.signer(type_name).is_none() {
+        problems.push(problem(format!(
+            "parameter \"nodeCredentialType\" value \"{type_name}\" is not supported: no plugin signs HTTP requests with it (supported: {})",
+            if supported.is_empty() { "none" } else { &supported }
+        )));
+        return None;
+    }
+    if !node
+        .credentials
+        .as_ref()
+        .is_some_and(|c| c.contains_key(type_name))
+    {
+        problems.push(problem(format!(
+            "needs a credential of type \"{type_name}\" (parameter \"nodeCredentialType\")"
+        )));
+    }
+    Some(type_name)
+}
+
 async fn check_credentials(
     node: &WorkflowNode,
     desc: &NodeDescription,
+    predefined: Option<&str>,
     lookup_store: Option<&dyn CredentialLookup>,
     problems: &mut Vec<Problem>,
 ) {
@@ -133,7 +186,9 @@ async fn check_credentials(
         }
     }
     for (type_name, reference) in &refs {
-        if !desc.credentials.iter().any(|c| &c.type_name == type_name) {
+        if !desc.credentials.iter().any(|c| &c.type_name == type_name)
+            && predefined != Some(type_name.as_str())
+        {
             let accepted: Vec<&str> = desc
                 .credentials
                 .iter()

@@ -102,11 +102,19 @@ async fn request(ctx: &dyn ExecuteContext, i: usize) -> Result<Vec<Item>, NodeEr
         ))
     })?;
     let url_text = p.string("url")?;
-    let url = url::Url::parse(url_text).map_err(|e| {
-        NodeError::parameter(format!(
-            "Parameter \"url\" is not a valid URL ({e}); expected e.g. https://example.com/path"
-        ))
-    })?;
+    let predefined = predefined_credential_type(&p)?;
+    let signed = match predefined {
+        Some(t) => Some(ctx.sign_request(t, &sign_request(url_text, false)).await?),
+        None => None,
+    };
+    let url = match &signed {
+        Some(s) => s.url.clone(),
+        None => url::Url::parse(url_text).map_err(|e| {
+            NodeError::parameter(format!(
+                "Parameter \"url\" is not a valid URL ({e}); expected e.g. https://example.com/path"
+            ))
+        })?,
+    };
     if !matches!(url.scheme(), "http" | "https") {
         return Err(NodeError::parameter(
             "Parameter \"url\" must start with http:// or https://",
@@ -178,18 +186,18 @@ async fn request(ctx: &dyn ExecuteContext, i: usize) -> Result<Vec<Item>, NodeEr
     let full = p.bool_or("options.response.response.fullResponse", false)?;
     let never_error = p.bool_or("options.response.response.neverError", false)?;
 
-    let resp = req.send().await.map_err(|e| {
-        let kind = if e.is_timeout() {
-            "timed out"
-        } else {
-            "failed"
-        };
-        NodeError::new(
-            NodeErrorKind::Network,
-            format!("The connection to the server {kind}"),
-        )
-        .with_description(node_api::error_with_causes(&e.without_url()))
-    })?;
+    // Kept unsigned for the one resend a refused signature gets.
+    let unsigned = signed.as_ref().and_then(|_| req.try_clone());
+    if let Some(s) = &signed {
+        req = s.apply(req).map_err(NodeError::credentials)?;
+    }
+    let mut resp = req.send().await.map_err(send_error)?;
+    if let (Some(t), Some(unsigned), 401) = (predefined, unsigned, resp.status().as_u16()) {
+        // The token may have expired or been revoked: one new sign-in, one resend.
+        let again = ctx.sign_request(t, &sign_request(url_text, true)).await?;
+        let req = again.apply(unsigned).map_err(NodeError::credentials)?;
+        resp = req.send().await.map_err(send_error)?;
+    }
     let status = resp.status();
     let headers: JsonObject = resp
         .headers()
@@ -257,6 +265,35 @@ async fn request(ctx: &dyn ExecuteContext, i: usize) -> Result<Vec<Item>, NodeEr
             other,
         )]))],
     })
+}
+
+/// The credential type of `authentication: predefinedCredentialType` (`nodeCredentialType`),
+/// whose plugin signs the request; `None` for the other authentications.
+fn predefined_credential_type(p: &Parameters) -> Result<Option<&str>, NodeError> {
+    if p.string_or("authentication", "none")? != "predefinedCredentialType" {
+        return Ok(None);
+    }
+    p.string("nodeCredentialType").map(Some)
+}
+
+fn sign_request(url: &str, after_unauthorized: bool) -> node_api::SignRequest {
+    node_api::SignRequest {
+        url: url.to_owned(),
+        after_unauthorized,
+    }
+}
+
+fn send_error(e: reqwest::Error) -> NodeError {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else {
+        "failed"
+    };
+    NodeError::new(
+        NodeErrorKind::Network,
+        format!("The connection to the server {kind}"),
+    )
+    .with_description(node_api::error_with_causes(&e.without_url()))
 }
 
 /// n8n's messages for common HTTP failures.

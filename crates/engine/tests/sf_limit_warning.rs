@@ -1,0 +1,155 @@
+//! `Sforce-Limit-Info` above `SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT` of the org's daily
+//! limit: one warning in the log per crossing (not per call) and the state on `/metrics`,
+//! through the real server and the fake org over real HTTP.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use salesforce_fake::FakeOrg;
+use serde_json::{json, Value};
+
+const KEY: &str = "limit-consumer-key";
+const SECRET: &str = "limit-consumer-secret";
+const WARNING: &str = "Salesforce API usage reached 80% of the org's daily limit";
+
+common::on_both_backends!(api_usage_above_the_share_warns_once_per_crossing);
+
+/// Everything logged by this test binary (both stories; each looks for its own credential).
+fn log() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Captured(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        buffer
+    })
+}
+
+#[derive(Clone)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Warning lines logged for credential `id`.
+fn warnings_for(id: &str) -> usize {
+    let text = String::from_utf8_lossy(&log().lock().unwrap()).into_owned();
+    text.lines()
+        .filter(|l| l.contains(WARNING) && l.contains(id) && l.contains("WARN"))
+        .count()
+}
+
+/// The value of `name{credential_id="id"}` on `/metrics`.
+async fn metric(server: &TestServer, name: &str, id: &str) -> Option<String> {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("{name}{{credential_id=\"{id}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+}
+
+async fn api_usage_above_the_share_warns_once_per_crossing(backend: Backend) {
+    log();
+    let Some(env) = TestEnv::new(backend, "sf_limit_warning").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let mut settings = env.settings(KEY_A, None);
+    settings.allow_insecure_hosts = true;
+    settings
+        .plugins
+        .set("SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT", "80");
+    let server = TestServer::start(settings).await;
+    let http = client(&key);
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .client_credentials_user("user@example.com")
+        .start()
+        .await
+        .unwrap();
+    org.set_daily_limit(1000);
+
+    let (status, created) = common::answer(http.post(server.url("/api/v1/credentials")).json(
+        &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
+                "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let workflow = json!({
+        "name": "accounts",
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Accounts", "type": "n8n-nodes-base.salesforce", "typeVersion": 1,
+             "parameters": {"authentication": "clientCredentials", "resource": "account",
+                            "operation": "getAll", "limit": 1},
+             "credentials": {"salesforceClientCredentialsApi": {"id": id, "name": "Acme"}}}
+        ],
+        "connections": {"Start": {"main": [[{"node": "Accounts", "type": "main", "index": 0}]]}}
+    });
+    let (status, stored) =
+        common::answer(http.post(server.url("/api/v1/workflows")).json(&workflow)).await;
+    assert_eq!(status, 200, "{stored}");
+    let run_url = server.url(&format!(
+        "/api/v1/workflows/{}/run?wait=true",
+        stored["id"].as_str().unwrap()
+    ));
+    let run = |usage: u64| {
+        org.set_api_usage(usage);
+        let request = http.post(&run_url);
+        async move {
+            let (status, execution): (_, Value) = common::answer(request).await;
+            assert_eq!(
+                (status.as_u16(), execution["status"].as_str()),
+                (200, Some("success")),
+                "{execution}"
+            );
+        }
+    };
+    let state = |name: &'static str| metric(&server, name, &id);
+    let above = "switchyard_salesforce_api_usage_above_warning";
+    let total = "switchyard_salesforce_api_usage_warnings_total";
+
+    // 70%: below the share.
+    run(700).await;
+    assert_eq!(state(above).await.as_deref(), Some("0"));
+    assert_eq!(state(total).await.as_deref(), Some("0"));
+    assert_eq!(warnings_for(&id), 0);
+
+    // 85%: crosses it; a second run above it warns no more.
+    run(850).await;
+    assert_eq!(state(above).await.as_deref(), Some("1"));
+    run(860).await;
+    assert_eq!(warnings_for(&id), 1, "one warning per crossing");
+    assert_eq!(state(total).await.as_deref(), Some("1"));
+
+    // The usage falls (a new day), then crosses again: a second warning.
+    run(100).await;
+    assert_eq!(state(above).await.as_deref(), Some("0"));
+    run(950).await;
+    assert_eq!(warnings_for(&id), 2);
+    assert_eq!(state(total).await.as_deref(), Some("2"));
+    assert_eq!(state(above).await.as_deref(), Some("1"));
+    server.stop().await;
+}
