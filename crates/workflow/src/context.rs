@@ -51,9 +51,25 @@ impl CompiledParameters {
         data: &Arc<ExprData>,
         item_index: usize,
     ) -> Result<Parameters, ExpressionError> {
+        self.resolve_except(node, data, item_index, None)
+    }
+
+    /// Parameters resolved for input item `item_index`, leaving the expressions under the
+    /// dotted path `raw` as written: a node evaluates those itself, later, with variables of
+    /// its own (n8n's `rawExpressions`, e.g. the HTTP Request node's pagination).
+    pub(crate) fn resolve_except(
+        &self,
+        node: &str,
+        data: &Arc<ExprData>,
+        item_index: usize,
+        raw: Option<&str>,
+    ) -> Result<Parameters, ExpressionError> {
         let mut values = self.raw.clone();
         let scope = Scope { data, item_index };
         for (path, name, template) in &self.templates {
+            if raw.is_some_and(|r| name == r || name.starts_with(&format!("{r}."))) {
+                continue;
+            }
             let template = template
                 .as_ref()
                 .map_err(|e| e.clone().in_parameter(node, name))?;
@@ -166,6 +182,50 @@ impl NodeContext {
                 NodeError::operation(format!(
                     "the {node_type} node runs only inside the Switchyard executor"
                 ))
+            })
+    }
+
+    /// [`ExecuteContext::parameters`], leaving expressions under the dotted path `raw` as
+    /// written (see [`CompiledParameters::resolve_except`]).
+    pub(crate) fn parameters_keeping(
+        &self,
+        item_index: usize,
+        raw: &str,
+    ) -> Result<Parameters, NodeError> {
+        if self.cancel.is_cancelled() {
+            return Err(NodeError::new(
+                node_api::NodeErrorKind::Cancelled,
+                "the execution was cancelled",
+            ));
+        }
+        self.params
+            .resolve_except(&self.info.name, &self.data, item_index, Some(raw))
+            .map_err(|e| NodeError::from(e).at_item(item_index))
+    }
+
+    /// Evaluates `expression` (a raw `=...` parameter value) for input item `item_index`
+    /// with the extra variables `bindings`; a value that is no expression is returned as is.
+    pub(crate) fn evaluate_with(
+        &self,
+        parameter: &str,
+        expression: &Value,
+        item_index: usize,
+        bindings: &JsonObject,
+    ) -> Result<Value, NodeError> {
+        let Value::String(text) = expression else {
+            return Ok(expression.clone());
+        };
+        if !text.starts_with('=') {
+            return Ok(expression.clone());
+        }
+        let scope = Scope {
+            data: &self.data,
+            item_index,
+        };
+        Template::parse(text)
+            .and_then(|t| t.evaluate_with(&scope, bindings))
+            .map_err(|e| {
+                NodeError::from(e.in_parameter(&self.info.name, parameter)).at_item(item_index)
             })
     }
 

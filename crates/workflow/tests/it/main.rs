@@ -5,6 +5,7 @@ mod node_aggregate;
 mod node_code;
 mod node_date_time;
 mod node_flows;
+mod node_http;
 mod node_loop;
 mod node_remove_duplicates;
 mod node_rename_keys;
