@@ -8,17 +8,22 @@
 //!    not stop it, and a panic in a node is caught and recorded as a failure;
 //! 3. its end is stored as the saving policy says (kept with its data, or deleted), or as
 //!    failed when it could not start; a failed write is retried until it lands;
-//! 4. shutdown cancels what is still running after the drain time, and waits for those ends.
+//! 4. shutdown cancels what is still running after the drain time, and waits for those ends;
+//! 5. a failed production execution starts its error workflow (n8n's `errorWorkflow`
+//!    setting, or the workflow itself when it holds an Error Trigger) with n8n's error item.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use futures::FutureExt;
-use node_api::{ExecutionMode, Item, WebhookResponse};
+use node_api::{ExecutionMode, Item, JsonObject, WebhookResponse};
+use serde_json::{json, Value};
 use tokio::task::JoinHandle;
-use workflow::{ExecutionResult, Executor, RunRequest, Workflow, WorkflowError};
+use workflow::{ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow, WorkflowError};
 
 use crate::store::{StoreError, WorkflowStore};
 
@@ -101,7 +106,17 @@ impl Runner {
     /// Starts `request` and returns once its `running` row is committed; the run goes on
     /// in its own task, see the module docs. When the row cannot be written the run is
     /// stopped and the database's error returned.
-    pub async fn start(&self, request: ExecutionRequest) -> Result<Execution, StoreError> {
+    ///
+    /// Boxed because an execution may start another (its error workflow), so the future
+    /// refers to itself.
+    pub fn start(
+        &self,
+        request: ExecutionRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<Execution, StoreError>> + Send + '_>> {
+        Box::pin(self.start_inner(request))
+    }
+
+    async fn start_inner(&self, request: ExecutionRequest) -> Result<Execution, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let mode = request.mode;
         let begun = self
@@ -118,8 +133,8 @@ impl Runner {
             respond_early: request.respond,
         };
         let ended = tokio::spawn(record(
-            self.store.clone(),
-            self.executor.clone(),
+            self.clone(),
+            request.workflow_id,
             run,
             request.workflow,
         ));
@@ -157,11 +172,12 @@ impl Runner {
 
 /// Runs one execution and stores its end.
 async fn record(
-    store: WorkflowStore,
-    executor: Executor,
+    runner: Runner,
+    workflow_id: String,
     run: RunRequest,
     workflow: Arc<Workflow>,
 ) -> Ended {
+    let Runner { store, executor } = runner.clone();
     let id = run.execution_id.clone();
     let mode = run.mode;
     let outcome = match AssertUnwindSafe(executor.run(run)).catch_unwind().await {
@@ -210,5 +226,138 @@ async fn record(
     if let Err(e) = &stored {
         tracing::error!(execution_id = %id, error = %e, "the end of an execution was not stored");
     }
+    if mode != ExecutionMode::Manual {
+        if let Some(error) = failure_of(&outcome) {
+            let failed = Failed {
+                execution_id: id.clone(),
+                workflow_id,
+                workflow: workflow.clone(),
+                mode,
+                error,
+                last_node: outcome.as_ref().ok().and_then(|r| r.last_node.clone()),
+            };
+            // On its own task: whoever waits for this execution (a webhook caller) is not
+            // kept waiting for another one to start.
+            tokio::spawn(async move { start_error_workflow(&runner, failed).await });
+        }
+    }
     Ended { outcome, stored }
 }
+
+/// The error of a failed outcome as n8n's error item shows it (`execution.error`); `None`
+/// when the execution succeeded or was cancelled.
+fn failure_of(outcome: &Result<ExecutionResult, RunError>) -> Option<Value> {
+    match outcome {
+        Ok(result) if result.status == ExecutionStatus::Error => {
+            let failure = result.error.as_ref()?;
+            let mut error = JsonObject::new();
+            if let Some(Value::Object(node_error)) = failure
+                .node_error
+                .as_ref()
+                .and_then(|e| serde_json::to_value(e).ok())
+            {
+                error.extend(node_error);
+            }
+            error.insert("message".into(), json!(failure.message));
+            error.insert("stack".into(), json!(""));
+            if let Some(node) = &failure.node {
+                error.insert("node".into(), json!({"name": node}));
+            }
+            Some(Value::Object(error))
+        }
+        Ok(_) => None,
+        Err(e) => Some(json!({"message": e.to_string(), "stack": ""})),
+    }
+}
+
+/// A failed execution, as its error workflow hears of it.
+struct Failed {
+    execution_id: String,
+    workflow_id: String,
+    workflow: Arc<Workflow>,
+    mode: ExecutionMode,
+    error: Value,
+    last_node: Option<String>,
+}
+
+/// n8n's `executeErrorWorkflow`: the workflow named by the `errorWorkflow` setting, or the
+/// failed workflow itself when it holds an Error Trigger, starts at its Error Trigger with
+/// the error item. An error workflow failing does not start itself again. Problems are
+/// logged: the failed execution is stored already and nobody waits for this.
+async fn start_error_workflow(runner: &Runner, failed: Failed) {
+    let setting = failed
+        .workflow
+        .settings
+        .as_ref()
+        .and_then(|s| s.extra.get("errorWorkflow"))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let has_error_trigger = |wf: &Workflow| {
+        wf.nodes
+            .iter()
+            .find(|n| n.node_type == ERROR_TRIGGER && !n.is_disabled())
+            .map(|n| n.name.clone())
+    };
+    let target = match setting {
+        Some(id) if failed.mode == ExecutionMode::Error && id == failed.workflow_id.as_str() => {
+            return
+        }
+        Some(id) => id.to_string(),
+        None if failed.mode != ExecutionMode::Error
+            && has_error_trigger(&failed.workflow).is_some() =>
+        {
+            failed.workflow_id.clone()
+        }
+        None => return,
+    };
+    let span = tracing::info_span!("error_workflow", execution_id = %failed.execution_id, error_workflow = %target);
+    let stored = match runner.store.get(&target).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::warn!(parent: &span, error = %e, "the error workflow could not be read; not started");
+            return;
+        }
+    };
+    let Some(start) = has_error_trigger(&stored.workflow) else {
+        tracing::warn!(parent: &span, "the error workflow has no enabled Error Trigger; not started");
+        return;
+    };
+    let mut execution = json!({
+        "id": failed.execution_id,
+        "error": failed.error,
+        "mode": failed.mode.as_str(),
+    });
+    if let Some(last) = failed.last_node {
+        execution["lastNodeExecuted"] = json!(last);
+    }
+    let item = json!({
+        "execution": execution,
+        "workflow": {"id": failed.workflow_id, "name": failed.workflow.name},
+    });
+    let items = match Item::from_value(item) {
+        Ok(item) => vec![item],
+        Err(e) => {
+            tracing::warn!(parent: &span, error = %e.message, "the error item could not be built");
+            return;
+        }
+    };
+    let request = ExecutionRequest {
+        workflow_id: stored.id.clone(),
+        workflow: Arc::new(stored.workflow),
+        mode: ExecutionMode::Error,
+        start_node: Some(start),
+        items,
+        respond: None,
+    };
+    match runner.start(request).await {
+        Ok(execution) => {
+            tracing::info!(parent: &span, error_execution_id = %execution.id, "error workflow started");
+        }
+        Err(e) => {
+            tracing::warn!(parent: &span, error = %e, "the error workflow could not start");
+        }
+    }
+}
+
+const ERROR_TRIGGER: &str = "n8n-nodes-base.errorTrigger";

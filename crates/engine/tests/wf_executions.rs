@@ -24,6 +24,7 @@ common::on_both_backends!(
     a_caller_hanging_up_does_not_leave_the_execution_running,
     an_answered_webhook_call_is_a_stored_execution,
     stop_stops_a_node_working_through_items,
+    a_failed_production_execution_starts_its_error_workflow,
 );
 
 struct Harness {
@@ -818,6 +819,124 @@ async fn stop_stops_a_node_working_through_items(backend: Backend) {
     assert!(
         took < Duration::from_secs(8),
         "stop answered after {took:?}, as if the node had not stopped"
+    );
+    h.server.stop().await;
+}
+
+/// Error Trigger -> No Op, named `name`; `extra` nodes and connections are added.
+fn error_workflow(name: &str) -> Value {
+    json!({
+        "name": name,
+        "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "On error", "type": "n8n-nodes-base.errorTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Seen", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "parameters": {}}
+        ],
+        "connections": {"On error": {"main": [[{"node": "Seen", "type": "main", "index": 0}]]}}
+    })
+}
+
+impl Harness {
+    /// Waits (bounded) until workflow `id` has `n` finished executions, and returns them
+    /// with their data.
+    async fn finished(&self, id: &str, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let list = self
+                .executions(&format!("workflowId={id}&includeData=true"))
+                .await;
+            let data = list["data"].as_array().unwrap().clone();
+            if data.len() >= n && data.iter().all(|e| e["status"] != "running") {
+                return data;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("workflow {id} never had {n} finished executions");
+    }
+}
+
+async fn a_failed_production_execution_starts_its_error_workflow(backend: Backend) {
+    let Some(h) = Harness::start(backend, "error_workflow", |_| {}).await else {
+        return;
+    };
+    let handler = h.create(error_workflow("Handler"), false).await;
+    let failing = h
+        .create(
+            hook_workflow("Failing", "fails", true, json!({"errorWorkflow": handler})),
+            true,
+        )
+        .await;
+    let res = h.hook("fails").await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let failed = h.settled(&failing).await;
+    assert_eq!(failed.len(), 1);
+    let handled = h.finished(&handler, 1).await;
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0]["mode"], "error", "{}", handled[0]);
+    assert_eq!(handled[0]["status"], "success", "{}", handled[0]);
+    let one: Value = h
+        .api
+        .get(h.url(&format!(
+            "/api/v1/executions/{}?includeData=true",
+            handled[0]["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = &one["data"]["resultData"]["runData"]["Seen"][0]["data"]["main"][0][0]["json"];
+    assert!(item.is_object(), "{one}");
+    assert_eq!(item["execution"]["id"], failed[0]["id"], "{item}");
+    assert_eq!(item["execution"]["error"]["message"], "refused", "{item}");
+    assert_eq!(item["execution"]["lastNodeExecuted"], "Second", "{item}");
+    assert_eq!(item["execution"]["mode"], "webhook", "{item}");
+    assert_eq!(item["workflow"], json!({"id": failing, "name": "Failing"}));
+
+    // A manual run that fails starts no error workflow (n8n: production executions only);
+    // `wait=true` answers once the end is stored, when an error workflow would have started.
+    let mut manual = hook_workflow(
+        "Manual",
+        "manual-fails",
+        true,
+        json!({"errorWorkflow": handler}),
+    );
+    manual["nodes"][0] = json!({"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}});
+    manual["connections"] =
+        json!({"Start": {"main": [[{"node": "Second", "type": "main", "index": 0}]]}});
+    let manual = h.create(manual, false).await;
+    assert_eq!(h.run_waiting(&manual).await["status"], "error");
+    // Without the setting, a failing workflow holding an Error Trigger handles its own error.
+    let mut own = hook_workflow("Own", "own-fails", true, json!({}));
+    own["nodes"].as_array_mut().unwrap().extend([
+        json!({"name": "On error", "type": "n8n-nodes-base.errorTrigger", "typeVersion": 1, "parameters": {}}),
+        json!({"name": "Seen", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "parameters": {}}),
+    ]);
+    own["connections"]["On error"] =
+        json!({"main": [[{"node": "Seen", "type": "main", "index": 0}]]});
+    let own = h.create(own, true).await;
+    h.hook("own-fails").await;
+    let runs = h.finished(&own, 2).await;
+    let modes: HashSet<String> = runs
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["mode"].as_str().unwrap(),
+                e["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        HashSet::from(["webhook/error".to_string(), "error/success".to_string()])
+    );
+    assert_eq!(
+        h.executions(&format!("workflowId={handler}")).await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
     h.server.stop().await;
 }

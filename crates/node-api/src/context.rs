@@ -18,6 +18,10 @@ pub enum ExecutionMode {
     Webhook,
     /// A retry of an earlier execution.
     Retry,
+    /// An error workflow started because another execution failed (Error Trigger).
+    Error,
+    /// A sub-workflow started by an Execute Workflow node.
+    Integrated,
 }
 
 impl ExecutionMode {
@@ -28,6 +32,8 @@ impl ExecutionMode {
             Self::Trigger => "trigger",
             Self::Webhook => "webhook",
             Self::Retry => "retry",
+            Self::Error => "error",
+            Self::Integrated => "integrated",
         }
     }
 }

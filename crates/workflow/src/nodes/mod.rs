@@ -38,6 +38,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
     vec![
         Arc::new(triggers::ManualTrigger::new()),
         Arc::new(triggers::Webhook::new()),
+        Arc::new(triggers::ErrorTrigger::new()),
         Arc::new(schedule::ScheduleTrigger::new()),
         Arc::new(set::Set::new()),
         Arc::new(if_node::If::new()),
