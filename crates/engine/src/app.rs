@@ -107,7 +107,8 @@ pub async fn open_with_plugins(
     let mut nodes = NodeRegistry::with_core_nodes();
     started.register_nodes(&mut nodes);
     let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
-        .with_default_timezone(default_timezone);
+        .with_default_timezone(default_timezone)
+        .with_max_workflow_depth(usize::try_from(settings.max_workflow_depth).unwrap_or(10));
     let workflows = Arc::new(WorkflowService::new(
         WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,

@@ -220,6 +220,10 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_EXPRESSION_MEMORY_LIMIT_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=4096), global = true)]
     pub expression_memory_limit_mb: u64,
+    /// How deep Execute Workflow calls may nest (a workflow calling itself stops here).
+    #[arg(long, env = "SWITCHYARD_MAX_WORKFLOW_DEPTH", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub max_workflow_depth: u64,
     /// Time zone of schedules whose workflow sets none (IANA name, e.g. `Europe/Berlin`).
     #[arg(long, env = "SWITCHYARD_TIMEZONE", global = true)]
     pub timezone: Option<String>,
@@ -336,6 +340,7 @@ impl std::fmt::Debug for Settings {
                 "expression_memory_limit_mb",
                 &self.expression_memory_limit_mb,
             )
+            .field("max_workflow_depth", &self.max_workflow_depth)
             .field("timezone", &self.timezone)
             .field("generic_timezone", &self.generic_timezone)
             .field("executions", &self.executions)

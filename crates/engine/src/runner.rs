@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use futures::FutureExt;
-use node_api::{ExecutionMode, Item, JsonObject, WebhookResponse};
+use node_api::{
+    ExecutionMode, Item, JsonObject, NodeError, SubWorkflowCall, WebhookResponse, WorkflowRunner,
+};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use workflow::{ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow, WorkflowError};
@@ -113,10 +115,23 @@ impl Runner {
         &self,
         request: ExecutionRequest,
     ) -> Pin<Box<dyn Future<Output = Result<Execution, StoreError>> + Send + '_>> {
-        Box::pin(self.start_inner(request))
+        Box::pin(self.start_inner(request, 0))
     }
 
-    async fn start_inner(&self, request: ExecutionRequest) -> Result<Execution, StoreError> {
+    /// [`Runner::start`] for a workflow called `depth` deep by Execute Workflow nodes.
+    pub fn start_nested(
+        &self,
+        request: ExecutionRequest,
+        depth: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Execution, StoreError>> + Send + '_>> {
+        Box::pin(self.start_inner(request, depth))
+    }
+
+    async fn start_inner(
+        &self,
+        request: ExecutionRequest,
+        depth: usize,
+    ) -> Result<Execution, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let mode = request.mode;
         let begun = self
@@ -137,6 +152,7 @@ impl Runner {
             request.workflow_id,
             run,
             request.workflow,
+            depth,
         ));
         match begun.stored().await {
             Ok(()) => Ok(Execution { id, ended }),
@@ -176,11 +192,15 @@ async fn record(
     workflow_id: String,
     run: RunRequest,
     workflow: Arc<Workflow>,
+    depth: usize,
 ) -> Ended {
     let Runner { store, executor } = runner.clone();
     let id = run.execution_id.clone();
     let mode = run.mode;
-    let outcome = match AssertUnwindSafe(executor.run(run)).catch_unwind().await {
+    let outcome = match AssertUnwindSafe(executor.run_nested(run, depth))
+        .catch_unwind()
+        .await
+    {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(e)) => {
             tracing::warn!(execution_id = %id, error = %e, "execution could not start");
@@ -361,3 +381,92 @@ async fn start_error_workflow(runner: &Runner, failed: Failed) {
 }
 
 const ERROR_TRIGGER: &str = "n8n-nodes-base.errorTrigger";
+const EXECUTE_WORKFLOW_TRIGGER: &str = "n8n-nodes-base.executeWorkflowTrigger";
+
+/// Runs the stored workflows Execute Workflow nodes call, each as an execution of its own
+/// (mode `integrated`, stored by the saving policy like any other).
+pub struct SubWorkflows {
+    runner: Runner,
+}
+
+impl SubWorkflows {
+    /// Sub-workflows run by `runner`.
+    pub fn new(runner: Runner) -> Self {
+        Self { runner }
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkflowRunner for SubWorkflows {
+    async fn run_workflow(&self, call: SubWorkflowCall) -> Result<Option<Vec<Item>>, NodeError> {
+        let stored = match self.runner.store.get(&call.workflow_id).await {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(NodeError::operation(format!(
+                    "Workflow \"{}\" does not exist",
+                    call.workflow_id
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(workflow_id = %call.workflow_id, error = %e, "a called workflow could not be read");
+                return Err(NodeError::operation(format!(
+                    "Workflow \"{}\" could not be read",
+                    call.workflow_id
+                )));
+            }
+        };
+        let start = stored
+            .workflow
+            .nodes
+            .iter()
+            .find(|n| n.node_type == EXECUTE_WORKFLOW_TRIGGER && !n.is_disabled())
+            .map(|n| n.name.clone())
+            .ok_or_else(|| {
+                NodeError::operation(format!(
+                    "Workflow \"{}\" has no enabled Execute Workflow Trigger node to start from",
+                    call.workflow_id
+                ))
+            })?;
+        let request = ExecutionRequest {
+            workflow_id: stored.id.clone(),
+            workflow: Arc::new(stored.workflow),
+            mode: ExecutionMode::Integrated,
+            start_node: Some(start),
+            items: call.items,
+            respond: None,
+        };
+        let execution = self
+            .runner
+            .start_nested(request, call.depth)
+            .await
+            .map_err(|e| {
+                tracing::warn!(workflow_id = %call.workflow_id, error = %e, "a called workflow could not start");
+                NodeError::operation(format!(
+                    "Workflow \"{}\" could not start: its execution could not be stored",
+                    call.workflow_id
+                ))
+            })?;
+        tracing::debug!(parent_execution_id = %call.parent_execution_id, execution_id = %execution.id, "sub-workflow started");
+        if !call.wait {
+            return Ok(None);
+        }
+        match execution.wait().await.outcome {
+            Ok(result) if result.status == ExecutionStatus::Success => {
+                Ok(Some(result.last_node_output().to_vec()))
+            }
+            Ok(result) => {
+                let failure = result.error.as_ref();
+                let mut error = failure
+                    .and_then(|f| f.node_error.clone())
+                    .unwrap_or_else(|| {
+                        NodeError::operation(
+                            failure.map_or("the called workflow failed", |f| f.message.as_str()),
+                        )
+                    });
+                error.item_index = None;
+                Err(error)
+            }
+            Err(e) => Err(NodeError::operation(e.to_string())),
+        }
+    }
+}

@@ -25,6 +25,7 @@ common::on_both_backends!(
     an_answered_webhook_call_is_a_stored_execution,
     stop_stops_a_node_working_through_items,
     a_failed_production_execution_starts_its_error_workflow,
+    execute_workflow_runs_the_child_and_returns_its_output,
 );
 
 struct Harness {
@@ -937,6 +938,176 @@ async fn a_failed_production_execution_starts_its_error_workflow(backend: Backen
             .unwrap()
             .len(),
         1
+    );
+    h.server.stop().await;
+}
+
+/// Execute Workflow Trigger -> Set `d = n * 2` (or Stop and Error when `fail`).
+fn child_workflow(fail: bool) -> Value {
+    let work = if fail {
+        json!({"name": "Work", "type": "n8n-nodes-base.stopAndError", "typeVersion": 1,
+               "parameters": {"errorMessage": "child refused"}})
+    } else {
+        json!({"name": "Work", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+            "assignments": {"assignments": [{"id": "a", "name": "d", "value": "={{ $json.n * 2 }}", "type": "number"}]},
+            "includeOtherFields": true, "options": {}}})
+    };
+    json!({
+        "name": "Child",
+        "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "Called", "type": "n8n-nodes-base.executeWorkflowTrigger", "typeVersion": 1.1,
+             "parameters": {"inputSource": "passthrough"}},
+            work
+        ],
+        "connections": {"Called": {"main": [[{"node": "Work", "type": "main", "index": 0}]]}}
+    })
+}
+
+/// Manual Trigger (and an Execute Workflow Trigger) -> Execute Workflow with `params`.
+fn parent_workflow(params: Value, version: f64) -> Value {
+    json!({
+        "name": "Parent",
+        "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Called", "type": "n8n-nodes-base.executeWorkflowTrigger", "typeVersion": 1,
+             "parameters": {}},
+            {"name": "Call", "type": "n8n-nodes-base.executeWorkflow", "typeVersion": version,
+             "parameters": params}
+        ],
+        "connections": {
+            "Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]},
+            "Called": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}
+        }
+    })
+}
+
+async fn execute_workflow_runs_the_child_and_returns_its_output(backend: Backend) {
+    let Some(h) = Harness::start(backend, "execute_workflow", |s| s.max_workflow_depth = 3).await
+    else {
+        return;
+    };
+    let child = h.create(child_workflow(false), false).await;
+    let run = |id: String| {
+        let api = h.api.clone();
+        let url = h.url(&format!("/api/v1/workflows/{id}/run?wait=true"));
+        async move {
+            api.post(url)
+                .json(&json!({"items": [{"n": 1}, {"n": 2}]}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let call_output =
+        |done: &Value| done["data"]["resultData"]["runData"]["Call"][0]["data"]["main"][0].clone();
+    // v1.2 with n8n's resource locator, all items at once.
+    let once = h
+        .create(
+            parent_workflow(
+                json!({"workflowId": {"__rl": true, "value": child, "mode": "id"}, "options": {}}),
+                1.2,
+            ),
+            false,
+        )
+        .await;
+    let done = run(once).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(
+        call_output(&done),
+        json!([{"json": {"n": 1, "d": 2}, "pairedItem": {"item": 0}},
+               {"json": {"n": 2, "d": 4}, "pairedItem": {"item": 1}}])
+    );
+    assert_eq!(h.finished(&child, 1).await[0]["mode"], "integrated");
+
+    // v1 with the id as a string, once per item.
+    let each = h
+        .create(
+            parent_workflow(json!({"workflowId": child, "mode": "each"}), 1.0),
+            false,
+        )
+        .await;
+    let done = run(each).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(
+        call_output(&done),
+        json!([{"json": {"n": 1, "d": 2}, "pairedItem": {"item": 0}},
+               {"json": {"n": 2, "d": 4}, "pairedItem": {"item": 1}}])
+    );
+    h.finished(&child, 3).await;
+
+    // Not waiting: the input goes on, the child still runs.
+    let detached = h
+        .create(
+            parent_workflow(
+                json!({"workflowId": child, "options": {"waitForSubWorkflow": false}}),
+                1.1,
+            ),
+            false,
+        )
+        .await;
+    let done = run(detached).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(call_output(&done)[1]["json"], json!({"n": 2}));
+    let children = h.finished(&child, 4).await;
+    assert!(children.iter().all(|e| e["status"] == "success"));
+
+    // A failing child fails the parent with the child's error.
+    let failing = h.create(child_workflow(true), false).await;
+    let parent = h
+        .create(parent_workflow(json!({"workflowId": failing}), 1.0), false)
+        .await;
+    let done = run(parent).await;
+    assert_eq!(done["status"], "error");
+    assert_eq!(
+        done["data"]["resultData"]["error"]["message"], "child refused",
+        "{done}"
+    );
+
+    // A workflow calling itself stops at the depth setting (3 here).
+    let recursive = h
+        .create(
+            parent_workflow(json!({"workflowId": "={{ $workflow.id }}"}), 1.0),
+            false,
+        )
+        .await;
+    let done = run(recursive.clone()).await;
+    assert_eq!(done["status"], "error");
+    let message = done["data"]["resultData"]["error"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.contains("would run 4 calls deep, more than the 3 allowed"),
+        "{message}"
+    );
+    // The top execution and the three nested ones, all failed.
+    let nested = h.finished(&recursive, 4).await;
+    assert_eq!(nested.len(), 4);
+
+    // Saving refuses what this build cannot run, naming node, parameter and value.
+    let res = h
+        .api
+        .post(h.url("/api/v1/workflows"))
+        .json(&parent_workflow(
+            json!({"source": "url", "workflowId": child}),
+            1.0,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let message = res.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("\"Call\"")
+            && message.contains("Parameter \"source\" has an unknown value \"url\""),
+        "{message}"
     );
     h.server.stop().await;
 }

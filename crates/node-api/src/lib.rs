@@ -28,7 +28,9 @@ pub mod node;
 pub mod params;
 pub mod plugin;
 
-pub use context::{ExecuteContext, ExecutionMode, NodeInfo, WebhookResponse};
+pub use context::{
+    ExecuteContext, ExecutionMode, NodeInfo, SubWorkflowCall, WebhookResponse, WorkflowRunner,
+};
 pub use credential::{
     CredentialError, CredentialProvider, CredentialRef, DecryptedCredential, SecretData,
     StoredCredential,

@@ -167,6 +167,12 @@ pub(crate) struct NodeContext {
     pub(crate) continue_on_fail: bool,
     pub(crate) response: Arc<ResponseSlot>,
     pub(crate) cancel: crate::executor::CancelHandle,
+    /// Runs stored workflows (Execute Workflow); `None` where the engine gave none.
+    pub(crate) workflows: Option<std::sync::Weak<dyn node_api::WorkflowRunner>>,
+    /// How deep this execution was called; 0 at the top.
+    pub(crate) depth: usize,
+    /// The deepest call allowed.
+    pub(crate) max_depth: usize,
 }
 
 impl NodeContext {
@@ -298,6 +304,38 @@ impl ExecuteContext for NodeContext {
 
     fn continue_on_fail(&self) -> bool {
         self.continue_on_fail
+    }
+
+    async fn execute_workflow(
+        &self,
+        workflow_id: &str,
+        items: Vec<Item>,
+        wait: bool,
+    ) -> Result<Option<Vec<Item>>, NodeError> {
+        let depth = self.depth + 1;
+        if depth > self.max_depth {
+            return Err(NodeError::operation(format!(
+                "workflow \"{workflow_id}\" would run {depth} calls deep, more than the {} allowed \
+                 (SWITCHYARD_MAX_WORKFLOW_DEPTH): does a workflow call itself?",
+                self.max_depth
+            )));
+        }
+        let runner = self
+            .workflows
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or_else(|| {
+                NodeError::operation("this engine cannot run other workflows from a node")
+            })?;
+        runner
+            .run_workflow(node_api::SubWorkflowCall {
+                workflow_id: workflow_id.to_string(),
+                items,
+                wait,
+                depth,
+                parent_execution_id: self.execution_id.clone(),
+            })
+            .await
     }
 
     fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError> {

@@ -7,14 +7,14 @@
 //! run, waiting nodes run with what they have.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use node_api::{
     CredentialProvider, CredentialRef, ExecutionMode, Item, ItemRef, JsonObject, NodeError,
-    NodeInfo, PollMode, PollingTrigger, WebhookResponse,
+    NodeInfo, PollMode, PollingTrigger, WebhookResponse, WorkflowRunner,
 };
 use serde::Serialize;
 use tokio::sync::watch;
@@ -38,7 +38,13 @@ pub struct Executor {
     credentials: Arc<dyn CredentialProvider>,
     default_timezone: Tz,
     max_node_runs: usize,
+    workflows: Arc<OnceLock<Weak<dyn WorkflowRunner>>>,
+    max_workflow_depth: usize,
 }
+
+/// How deep Execute Workflow calls may nest unless set otherwise
+/// ([`Executor::with_max_workflow_depth`]).
+pub const DEFAULT_MAX_WORKFLOW_DEPTH: usize = 10;
 
 /// Runs one node may have in one execution unless set otherwise
 /// ([`Executor::with_max_node_runs`]).
@@ -212,7 +218,23 @@ impl Executor {
             credentials,
             default_timezone: Tz::UTC,
             max_node_runs: DEFAULT_MAX_NODE_RUNS,
+            workflows: Arc::new(OnceLock::new()),
+            max_workflow_depth: DEFAULT_MAX_WORKFLOW_DEPTH,
         }
+    }
+
+    /// How deep Execute Workflow calls may nest: a workflow calling itself (or a ring of
+    /// workflows calling each other) fails at this depth instead of running for ever.
+    pub fn with_max_workflow_depth(mut self, depth: usize) -> Self {
+        self.max_workflow_depth = depth.max(1);
+        self
+    }
+
+    /// Where Execute Workflow nodes have stored workflows run: set once, by the engine, after
+    /// its runner exists (this executor and its clones share the setting). Held weakly: the
+    /// engine owns the runner, which owns an executor.
+    pub fn set_workflow_runner(&self, runner: Weak<dyn WorkflowRunner>) {
+        let _ = self.workflows.set(runner);
     }
 
     /// How many times one node may run in one execution before the execution fails. A
@@ -248,7 +270,16 @@ impl Executor {
     }
 
     /// Runs the workflow to the end (or failure, timeout, cancellation).
-    pub async fn run(&self, mut request: RunRequest) -> Result<ExecutionResult, WorkflowError> {
+    pub async fn run(&self, request: RunRequest) -> Result<ExecutionResult, WorkflowError> {
+        self.run_nested(request, 0).await
+    }
+
+    /// [`Executor::run`] for a workflow called by another at `depth` (0: not called).
+    pub async fn run_nested(
+        &self,
+        mut request: RunRequest,
+        depth: usize,
+    ) -> Result<ExecutionResult, WorkflowError> {
         let response = Arc::new(ResponseSlot {
             value: Mutex::new(None),
             early: Mutex::new(request.respond_early.take()),
@@ -274,6 +305,7 @@ impl Executor {
         .unwrap_or(self.default_timezone);
         let mut run = Run {
             executor: self,
+            depth,
             wf: wf.clone(),
             request: &request,
             input_counts: input_counts(&wf),
@@ -351,6 +383,8 @@ fn input_counts(wf: &Workflow) -> HashMap<String, usize> {
 
 struct Run<'a> {
     executor: &'a Executor,
+    /// How deep this execution was called (Execute Workflow); 0 at the top.
+    depth: usize,
     wf: Arc<Workflow>,
     request: &'a RunRequest,
     input_counts: HashMap<String, usize>,
@@ -625,6 +659,9 @@ impl Run<'_> {
             continue_on_fail: on_error != OnError::StopWorkflow,
             response: self.response.clone(),
             cancel: self.request.cancel.clone(),
+            workflows: self.executor.workflows.get().cloned(),
+            depth: self.depth,
+            max_depth: self.executor.max_workflow_depth,
         };
 
         let attempts = node.attempts();
@@ -830,6 +867,9 @@ impl Executor {
             continue_on_fail: false,
             response: Arc::new(ResponseSlot::default()),
             cancel: CancelHandle::new(),
+            workflows: None,
+            depth: 0,
+            max_depth: self.max_workflow_depth,
         }
     }
 }

@@ -9,6 +9,7 @@ mod aggregate;
 mod code;
 mod conditions;
 mod date_time;
+mod execute_workflow;
 mod filter;
 mod http_request;
 mod if_node;
@@ -39,6 +40,8 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(triggers::ManualTrigger::new()),
         Arc::new(triggers::Webhook::new()),
         Arc::new(triggers::ErrorTrigger::new()),
+        Arc::new(execute_workflow::ExecuteWorkflow::new()),
+        Arc::new(execute_workflow::ExecuteWorkflowTrigger::new()),
         Arc::new(schedule::ScheduleTrigger::new()),
         Arc::new(set::Set::new()),
         Arc::new(if_node::If::new()),
