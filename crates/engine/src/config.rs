@@ -111,6 +111,10 @@ pub enum ImportCommand {
     Credentials {
         /// The JSON file.
         file: PathBuf,
+        /// Import the credentials whose types this build has and list the others (by name
+        /// and type) as skipped, instead of refusing the whole file.
+        #[arg(long)]
+        skip_unknown: bool,
     },
     /// Read workflows exported from n8n (one workflow object or an array of them).
     Workflow {
