@@ -108,7 +108,10 @@ pub async fn open_with_plugins(
     started.register_nodes(&mut nodes);
     let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
         .with_default_timezone(default_timezone)
-        .with_max_workflow_depth(usize::try_from(settings.max_workflow_depth).unwrap_or(10));
+        .with_max_workflow_depth(usize::try_from(settings.max_workflow_depth).unwrap_or(10))
+        .with_wait_in_process(std::time::Duration::from_secs(
+            settings.wait_in_process_secs,
+        ));
     let workflows = Arc::new(WorkflowService::new(
         WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,
@@ -202,6 +205,9 @@ pub fn router(state: AppState) -> axum::Router {
 /// How often old executions are pruned (n8n's hard-delete interval); also once at start.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// How often waiting executions are checked for being due (n8n's wait tracker).
+const WAIT_TRACKER_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long shutdown waits for executions still running once requests have drained.
 const DRAIN_EXECUTIONS: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -225,6 +231,7 @@ pub async fn serve(
         tracing::info!(workflows = started, "triggers of active workflows started");
     }
     let pruning = workflows.store.spawn_pruning(PRUNE_EVERY);
+    let waits = workflows.runner.spawn_wait_tracker(WAIT_TRACKER_EVERY);
     let app = router(state);
     let stopping = workflows.clone();
     let result = axum::serve(listener, app)
@@ -235,6 +242,7 @@ pub async fn serve(
         })
         .await;
     workflows.triggers.shutdown().await;
+    waits.abort();
     // A webhook's answer can go out before its execution ends (onReceived, Respond to
     // Webhook): wait for those ends to be stored before the database closes; past the drain
     // time, cancel what still runs and store those ends as canceled.

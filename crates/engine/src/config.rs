@@ -228,6 +228,11 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_MAX_WORKFLOW_DEPTH", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
     pub max_workflow_depth: u64,
+    /// Wait nodes waiting less than this many seconds sleep in the running execution; longer
+    /// waits store it as waiting and resume it on time, after a restart too (n8n: 65).
+    #[arg(long, env = "SWITCHYARD_WAIT_IN_PROCESS_SECS", default_value_t = 65,
+          value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
+    pub wait_in_process_secs: u64,
     /// Time zone of schedules whose workflow sets none (IANA name, e.g. `Europe/Berlin`).
     #[arg(long, env = "SWITCHYARD_TIMEZONE", global = true)]
     pub timezone: Option<String>,
@@ -345,6 +350,7 @@ impl std::fmt::Debug for Settings {
                 &self.expression_memory_limit_mb,
             )
             .field("max_workflow_depth", &self.max_workflow_depth)
+            .field("wait_in_process_secs", &self.wait_in_process_secs)
             .field("timezone", &self.timezone)
             .field("generic_timezone", &self.generic_timezone)
             .field("executions", &self.executions)

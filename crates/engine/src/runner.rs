@@ -25,6 +25,7 @@ use node_api::{
 };
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
+use workflow::executor::ResumeState;
 use workflow::{ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow, WorkflowError};
 
 use crate::store::{StoreError, WorkflowStore};
@@ -153,6 +154,7 @@ impl Runner {
             run,
             request.workflow,
             depth,
+            None,
         ));
         match begun.stored().await {
             Ok(()) => Ok(Execution { id, ended }),
@@ -162,6 +164,85 @@ impl Runner {
                 Err(e)
             }
         }
+    }
+
+    /// Resumes every waiting execution that is due, then again every `every`, until the
+    /// task is aborted (shutdown). Each is claimed in the database first, so one resumes
+    /// once even when two ticks (or processes) see it.
+    pub fn spawn_wait_tracker(&self, every: Duration) -> JoinHandle<()> {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let due = match runner.store.due_waiting(chrono::Utc::now()).await {
+                    Ok(due) => due,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "waiting executions could not be read");
+                        continue;
+                    }
+                };
+                for (id, workflow_id, mode) in due {
+                    if let Err(e) = runner.resume_waiting(&id, &workflow_id, &mode).await {
+                        tracing::warn!(execution_id = %id, error = %e, "a waiting execution could not resume");
+                    }
+                }
+            }
+        })
+    }
+
+    /// Claims waiting execution `id` and runs the rest of it on its own task.
+    async fn resume_waiting(
+        &self,
+        id: &str,
+        workflow_id: &str,
+        mode: &str,
+    ) -> Result<(), StoreError> {
+        let Some((state, cancel)) = self.store.claim_waiting(id).await? else {
+            return Ok(());
+        };
+        let fail = |message: String| async move { self.store.mark_failed(id, &message).await };
+        let state: ResumeState = match serde_json::from_str(&state) {
+            Ok(state) => state,
+            Err(e) => {
+                return fail(format!(
+                    "the execution could not resume: its stored state is unreadable ({e})"
+                ))
+                .await
+            }
+        };
+        let workflow = match self.store.get(workflow_id).await {
+            Ok(stored) => stored.workflow,
+            Err(StoreError::NotFound { .. }) => {
+                return fail("the execution could not resume: its workflow was deleted".into())
+                    .await
+            }
+            Err(e) => {
+                self.store.forget_running(id);
+                return Err(e);
+            }
+        };
+        let workflow = Arc::new(workflow);
+        let run = RunRequest {
+            workflow: workflow.clone(),
+            execution_id: id.to_string(),
+            mode: mode_named(mode),
+            start_node: None,
+            items: Vec::new(),
+            cancel,
+            respond_early: None,
+        };
+        tracing::info!(execution_id = %id, "resuming a waiting execution");
+        tokio::spawn(record(
+            self.clone(),
+            workflow_id.to_string(),
+            run,
+            workflow,
+            0,
+            Some(state),
+        ));
+        Ok(())
     }
 
     /// Stores a failed execution of workflow `workflow_id` that never ran, saying why (a
@@ -193,14 +274,18 @@ async fn record(
     run: RunRequest,
     workflow: Arc<Workflow>,
     depth: usize,
+    resume: Option<ResumeState>,
 ) -> Ended {
     let Runner { store, executor } = runner.clone();
     let id = run.execution_id.clone();
     let mode = run.mode;
-    let outcome = match AssertUnwindSafe(executor.run_nested(run, depth))
-        .catch_unwind()
-        .await
-    {
+    let running = async {
+        match resume {
+            Some(state) => executor.resume(run, state, depth).await,
+            None => executor.run_nested(run, depth).await,
+        }
+    };
+    let outcome = match AssertUnwindSafe(running).catch_unwind().await {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(e)) => {
             tracing::warn!(execution_id = %id, error = %e, "execution could not start");
@@ -381,6 +466,18 @@ async fn start_error_workflow(runner: &Runner, failed: Failed) {
 }
 
 const ERROR_TRIGGER: &str = "n8n-nodes-base.errorTrigger";
+
+/// The mode a stored execution was started in, by n8n's name.
+fn mode_named(mode: &str) -> ExecutionMode {
+    match mode {
+        "manual" => ExecutionMode::Manual,
+        "webhook" => ExecutionMode::Webhook,
+        "retry" => ExecutionMode::Retry,
+        "error" => ExecutionMode::Error,
+        "integrated" => ExecutionMode::Integrated,
+        _ => ExecutionMode::Trigger,
+    }
+}
 const EXECUTE_WORKFLOW_TRIGGER: &str = "n8n-nodes-base.executeWorkflowTrigger";
 
 /// Runs the stored workflows Execute Workflow nodes call, each as an execution of its own

@@ -26,6 +26,7 @@ common::on_both_backends!(
     stop_stops_a_node_working_through_items,
     a_failed_production_execution_starts_its_error_workflow,
     execute_workflow_runs_the_child_and_returns_its_output,
+    a_waiting_execution_survives_a_restart_and_resumes_on_time,
 );
 
 struct Harness {
@@ -1108,6 +1109,94 @@ async fn execute_workflow_runs_the_child_and_returns_its_output(backend: Backend
         message.contains("\"Call\"")
             && message.contains("Parameter \"source\" has an unknown value \"url\""),
         "{message}"
+    );
+    h.server.stop().await;
+}
+
+async fn a_waiting_execution_survives_a_restart_and_resumes_on_time(backend: Backend) {
+    let no_sleeping = |s: &mut Settings| s.wait_in_process_secs = 0;
+    let Some(h) = Harness::start(backend, "wait_durable", no_sleeping).await else {
+        return;
+    };
+    let wf = h
+        .create(
+            json!({
+                "name": "Waits",
+                "settings": {"executionOrder": "v1"},
+                "nodes": [
+                    {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                    {"name": "Wait", "type": "n8n-nodes-base.wait", "typeVersion": 1.1,
+                     "parameters": {"amount": 4, "unit": "seconds"}},
+                    {"name": "After", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                        "assignments": {"assignments": [
+                            {"id": "a", "name": "started", "value": "={{ $('Start').item.json.n }}", "type": "number"}]},
+                        "options": {}}}
+                ],
+                "connections": {
+                    "Start": {"main": [[{"node": "Wait", "type": "main", "index": 0}]]},
+                    "Wait": {"main": [[{"node": "After", "type": "main", "index": 0}]]}
+                }
+            }),
+            false,
+        )
+        .await;
+    let began = std::time::Instant::now();
+    let done: Value = h
+        .api
+        .post(h.url(&format!("/api/v1/workflows/{wf}/run?wait=true")))
+        .json(&json!({"items": [{"n": 7}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "waiting", "{done}");
+    let id = done["id"].as_str().unwrap().to_owned();
+
+    // Stopped while it waits: the row stays waiting, with when to resume.
+    h.server.stop().await;
+    let state = engine::app::open(h.env.settings(KEY_A, None))
+        .await
+        .unwrap();
+    let (status, till): (String, Option<String>) =
+        sqlx::query_as("SELECT status, wait_till FROM executions WHERE id = $1")
+            .bind(&id)
+            .fetch_one(state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "waiting");
+    assert!(till.is_some());
+    state.db.close().await;
+
+    let mut settings = h.env.settings(KEY_A, None);
+    no_sleeping(&mut settings);
+    let server = TestServer::start(settings).await;
+    let h = Harness { server, ..h };
+    let mut finished = Value::Null;
+    for _ in 0..400 {
+        let e: Value = h
+            .api
+            .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if e["status"] == "success" || e["status"] == "error" {
+            finished = e;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["status"], "success", "{finished}");
+    assert!(began.elapsed() >= Duration::from_secs(4), "resumed early");
+    let run_data = &finished["data"]["resultData"]["runData"];
+    assert_eq!(run_data["Wait"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        run_data["After"][0]["data"]["main"][0][0]["json"],
+        json!({"started": 7})
     );
     h.server.stop().await;
 }

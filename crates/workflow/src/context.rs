@@ -173,6 +173,13 @@ pub(crate) struct NodeContext {
     pub(crate) depth: usize,
     /// The deepest call allowed.
     pub(crate) max_depth: usize,
+    /// Where a Wait node asks the executor to stop the execution until a time; `None`
+    /// outside an execution.
+    pub(crate) wait: Option<Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>>,
+    /// This is the Wait node a resumed execution starts at: it passes its input on.
+    pub(crate) resuming: bool,
+    /// Waits shorter than this sleep in the execution.
+    pub(crate) wait_in_process: std::time::Duration,
 }
 
 impl NodeContext {
@@ -233,6 +240,20 @@ impl NodeContext {
             .map_err(|e| {
                 NodeError::from(e.in_parameter(&self.info.name, parameter)).at_item(item_index)
             })
+    }
+
+    /// Asks the executor to store the execution as waiting until `till` once this node
+    /// returns; false where that cannot happen (outside an execution).
+    pub(crate) fn put_to_wait(&self, till: chrono::DateTime<chrono::Utc>) -> bool {
+        match &self.wait {
+            Some(slot) => {
+                if let Ok(mut w) = slot.lock() {
+                    *w = Some(till);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     fn reference(&self, credential_type: &str) -> Result<&CredentialRef, NodeError> {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::model::NodeConnections;
 
 /// Where one input of a node run came from (n8n's `ISourceData`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceRef {
     /// The node whose output fed this input.
@@ -311,7 +311,7 @@ impl ExprData {
 }
 
 /// A recorded node run in n8n's `runData` shape.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskData {
     /// Start, milliseconds since the epoch.
@@ -319,18 +319,18 @@ pub struct TaskData {
     /// Duration in milliseconds.
     pub execution_time: i64,
     /// `success` or `error`.
-    pub execution_status: &'static str,
+    pub execution_status: String,
     /// Where each input came from.
     pub source: Vec<Option<SourceRef>>,
     /// `{"main": [[items], ...]}`.
     pub data: TaskOutputs,
     /// The node's error, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<NodeError>,
 }
 
 /// Outputs of a recorded run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct TaskOutputs {
     /// Items per output.
     pub main: Vec<Vec<Item>>,

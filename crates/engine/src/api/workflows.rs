@@ -263,6 +263,7 @@ fn status_name(status: ExecutionStatus) -> &'static str {
         ExecutionStatus::Success => "success",
         ExecutionStatus::Error => "error",
         ExecutionStatus::Canceled => "canceled",
+        ExecutionStatus::Waiting => "waiting",
     }
 }
 

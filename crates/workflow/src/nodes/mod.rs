@@ -28,6 +28,7 @@ mod summarize;
 mod switch;
 mod triggers;
 mod values;
+mod wait;
 
 pub use schedule::{
     fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, workflow_timezone,
@@ -42,6 +43,7 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(triggers::ErrorTrigger::new()),
         Arc::new(execute_workflow::ExecuteWorkflow::new()),
         Arc::new(execute_workflow::ExecuteWorkflowTrigger::new()),
+        Arc::new(wait::Wait::new()),
         Arc::new(schedule::ScheduleTrigger::new()),
         Arc::new(set::Set::new()),
         Arc::new(if_node::If::new()),

@@ -12,3 +12,4 @@ mod node_rename_keys;
 mod node_sort_limit;
 mod node_summarize;
 mod node_switch;
+mod node_wait;
