@@ -111,7 +111,8 @@ pub async fn open_with_plugins(
         .with_max_workflow_depth(usize::try_from(settings.max_workflow_depth).unwrap_or(10))
         .with_wait_in_process(std::time::Duration::from_secs(
             settings.wait_in_process_secs,
-        ));
+        ))
+        .with_public_url(&settings.public_url);
     let workflows = Arc::new(WorkflowService::new(
         WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,

@@ -184,7 +184,7 @@ impl Runner {
                     }
                 };
                 for (id, workflow_id, mode) in due {
-                    if let Err(e) = runner.resume_waiting(&id, &workflow_id, &mode).await {
+                    if let Err(e) = runner.resume(&id, &workflow_id, &mode, None).await {
                         tracing::warn!(execution_id = %id, error = %e, "a waiting execution could not resume");
                     }
                 }
@@ -192,18 +192,23 @@ impl Runner {
         })
     }
 
-    /// Claims waiting execution `id` and runs the rest of it on its own task.
-    async fn resume_waiting(
+    /// Claims waiting execution `id` and runs the rest of it on its own task; with `items`
+    /// (a webhook call's), its Wait node passes those on. `None` when it was not waiting
+    /// any more (taken by another call or tick), or could not resume (stored as failed).
+    pub async fn resume(
         &self,
         id: &str,
         workflow_id: &str,
         mode: &str,
-    ) -> Result<(), StoreError> {
+        items: Option<Vec<Item>>,
+    ) -> Result<Option<Execution>, StoreError> {
         let Some((state, cancel)) = self.store.claim_waiting(id).await? else {
-            return Ok(());
+            return Ok(None);
         };
-        let fail = |message: String| async move { self.store.mark_failed(id, &message).await };
-        let state: ResumeState = match serde_json::from_str(&state) {
+        let fail = |message: String| async move {
+            self.store.mark_failed(id, &message).await.map(|()| None)
+        };
+        let mut state: ResumeState = match serde_json::from_str(&state) {
             Ok(state) => state,
             Err(e) => {
                 return fail(format!(
@@ -223,6 +228,9 @@ impl Runner {
                 return Err(e);
             }
         };
+        if let Some(items) = items {
+            state.resume_with(items);
+        }
         let workflow = Arc::new(workflow);
         let run = RunRequest {
             workflow: workflow.clone(),
@@ -234,7 +242,7 @@ impl Runner {
             respond_early: None,
         };
         tracing::info!(execution_id = %id, "resuming a waiting execution");
-        tokio::spawn(record(
+        let ended = tokio::spawn(record(
             self.clone(),
             workflow_id.to_string(),
             run,
@@ -242,7 +250,10 @@ impl Runner {
             0,
             Some(state),
         ));
-        Ok(())
+        Ok(Some(Execution {
+            id: id.to_string(),
+            ended,
+        }))
     }
 
     /// Stores a failed execution of workflow `workflow_id` that never ran, saying why (a

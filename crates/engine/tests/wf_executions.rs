@@ -27,6 +27,7 @@ common::on_both_backends!(
     a_failed_production_execution_starts_its_error_workflow,
     execute_workflow_runs_the_child_and_returns_its_output,
     a_waiting_execution_survives_a_restart_and_resumes_on_time,
+    a_webhook_call_resumes_a_waiting_execution,
 );
 
 struct Harness {
@@ -67,11 +68,10 @@ impl Harness {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let id = res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let status = res.status();
+        let body = res.json::<Value>().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
         if active {
             self.set_active(&id, true).await;
         }
@@ -1198,5 +1198,86 @@ async fn a_waiting_execution_survives_a_restart_and_resumes_on_time(backend: Bac
         run_data["After"][0]["data"]["main"][0][0]["json"],
         json!({"started": 7})
     );
+    h.server.stop().await;
+}
+
+async fn a_webhook_call_resumes_a_waiting_execution(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "wait_webhook").await else {
+        return;
+    };
+    let api = client(&env.api_key(KEY_A));
+    let server = TestServer::start_public(env.settings(KEY_A, None)).await;
+    let h = Harness { env, server, api };
+    let wf = h
+        .create(
+            json!({
+                "name": "Asks",
+                "settings": {"executionOrder": "v1"},
+                "nodes": [
+                    {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                    {"name": "Ask", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                        "assignments": {"assignments": [
+                            {"id": "a", "name": "url", "value": "={{ $execution.resumeUrl }}", "type": "string"}]},
+                        "options": {}}},
+                    {"name": "Wait", "type": "n8n-nodes-base.wait", "typeVersion": 1.1,
+                     "parameters": {"resume": "webhook", "httpMethod": "POST", "options": {}}},
+                    {"name": "After", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                        "assignments": {"assignments": [
+                            {"id": "a", "name": "answer", "value": "={{ $json.body.answer }}", "type": "number"},
+                            {"id": "b", "name": "asked", "value": "={{ $('Ask').item.json.url }}", "type": "string"}]},
+                        "options": {}}}
+                ],
+                "connections": {
+                    "Start": {"main": [[{"node": "Ask", "type": "main", "index": 0}]]},
+                    "Ask": {"main": [[{"node": "Wait", "type": "main", "index": 0}]]},
+                    "Wait": {"main": [[{"node": "After", "type": "main", "index": 0}]]}
+                }
+            }),
+            false,
+        )
+        .await;
+    let done = h.run_waiting(&wf).await;
+    assert_eq!(done["status"], "waiting", "{done}");
+    let id = done["id"].as_str().unwrap().to_owned();
+    let resume_url = h.url(&format!("/webhook-waiting/{id}"));
+
+    // Another method is not what the node waits for.
+    let wrong = reqwest::get(&resume_url).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    let res = reqwest::Client::new()
+        .post(&resume_url)
+        .json(&json!({"answer": 42}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    // Answered once the end is stored: read at once.
+    let e: Value = h
+        .api
+        .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["status"], "success", "{e}");
+    assert_eq!(
+        e["data"]["resultData"]["runData"]["After"][0]["data"]["main"][0][0]["json"],
+        json!({"answer": 42, "asked": resume_url})
+    );
+    // It resumes once.
+    let again = reqwest::Client::new()
+        .post(&resume_url)
+        .json(&json!({"answer": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
     h.server.stop().await;
 }

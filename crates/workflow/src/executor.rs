@@ -41,6 +41,7 @@ pub struct Executor {
     workflows: Arc<OnceLock<Weak<dyn WorkflowRunner>>>,
     max_workflow_depth: usize,
     wait_in_process: Duration,
+    public_url: String,
 }
 
 /// How deep Execute Workflow calls may nest unless set otherwise
@@ -163,7 +164,9 @@ pub struct ExecutionResult {
 }
 
 /// Where a waiting execution stopped (n8n's `waitTill` and node execution stack): the
-/// nodes still to run, with their inputs, and everything run so far.
+/// nodes still to run, with their inputs, and everything run so far. Resumed by a webhook
+/// call, the Wait node passes the call's item on instead of its input
+/// ([`ResumeState::resume_with`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResumeState {
@@ -213,6 +216,17 @@ impl ExecutionResult {
     }
 }
 
+impl ResumeState {
+    /// The Wait node passes `items` on when resumed (a webhook call's item).
+    pub fn resume_with(&mut self, items: Vec<Item>) {
+        if let Some(wait) = self.stack.first_mut() {
+            // The source stays: expressions after the Wait node still reach the nodes
+            // before it through the Wait node's input.
+            wait.inputs = vec![Some(items)];
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Pending {
     node: String,
@@ -256,7 +270,14 @@ impl Executor {
             workflows: Arc::new(OnceLock::new()),
             max_workflow_depth: DEFAULT_MAX_WORKFLOW_DEPTH,
             wait_in_process: DEFAULT_WAIT_IN_PROCESS,
+            public_url: "http://localhost:5678".into(),
         }
+    }
+
+    /// The server's public URL, the base of `$execution.resumeUrl`.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.to_string();
+        self
     }
 
     /// Wait nodes waiting less than `limit` sleep in the running execution; longer waits
@@ -777,6 +798,11 @@ impl Run<'_> {
             parents: self.parents.clone(),
             contexts: self.contexts.clone(),
             timezone: self.timezone.clone(),
+            resume_url: format!(
+                "{}/webhook-waiting/{}",
+                self.executor.public_url.trim_end_matches('/'),
+                self.request.execution_id
+            ),
         });
         let span = tracing::info_span!("node", node = %node.name, node_type = %node.node_type);
         let ctx = NodeContext {

@@ -116,6 +116,8 @@ pub struct ExprData {
     pub contexts: Arc<NodeContexts>,
     /// The workflow's time zone (IANA name), the zone of `$now` and `$today`.
     pub timezone: String,
+    /// Where a call resumes this execution at a Wait node (`$execution.resumeUrl`).
+    pub resume_url: String,
 }
 
 impl ExprData {

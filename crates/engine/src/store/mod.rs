@@ -736,6 +736,29 @@ impl WorkflowStore {
             .collect()
     }
 
+    /// Waiting execution `id`: its workflow id, mode and resume state; `None` when there is
+    /// no such execution, or it does not wait.
+    pub async fn waiting_state(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT workflow_id, mode, resume_state FROM executions WHERE id = $1 AND status = 'waiting'",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: Option<String> = row.try_get("resume_state")?;
+        Ok(state.map(|state| {
+            (
+                row.try_get("workflow_id").unwrap_or_default(),
+                row.try_get("mode").unwrap_or_default(),
+                state,
+            )
+        }))
+    }
+
     /// Takes waiting execution `id` to resume it here: `running` again, registered as
     /// running in this process, its resume state returned. `None` when it is not waiting
     /// any more (another process or an earlier tick took it, or it was deleted).

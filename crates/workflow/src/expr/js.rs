@@ -363,7 +363,8 @@ fn install<'js>(ctx: &Ctx<'js>, shared: &Rc<Shared>) -> rquickjs::Result<Functio
         Function::new(ctx.clone(), move |what: String| {
             with_data(&s, |data, _| {
                 Ok(match what.as_str() {
-                    "execution" => json!({"id": data.execution_id, "mode": data.execution_mode}),
+                    "execution" => json!({"id": data.execution_id, "mode": data.execution_mode,
+                                          "resumeUrl": data.resume_url}),
                     "prevNode" => match data.source.first() {
                         Some(Some(src)) => json!({
                             "name": src.previous_node,

@@ -3,14 +3,47 @@
 //!
 //! As in n8n, a wait shorter than 65 s (a setting) sleeps in the running execution; a
 //! longer one stops it: the executor stores it as `waiting` with its `waitTill`, and the
-//! engine resumes it on time, after a restart too. Resuming on a webhook call or a form is
-//! refused at save (not implemented).
+//! engine resumes it on time, after a restart too. `resume: webhook` stops the execution
+//! until a call to `$execution.resumeUrl` (`/webhook-waiting/{executionId}`) with the
+//! node's `httpMethod`, whose item the node passes on, or until its time limit. Resuming on
+//! a form, webhook authentication and webhook options are refused at save.
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError};
 
 use super::{choice, describe, shown_when};
+
+/// n8n's "wait for ever" (`WAIT_INDEFINITELY`): a webhook wait without a time limit.
+fn indefinitely() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(3000, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Until when a webhook wait lasts: its limit, or for ever.
+fn webhook_limit(ctx: &dyn ExecuteContext, now: DateTime<Utc>) -> Result<DateTime<Utc>, NodeError> {
+    let p = ctx.parameters(0)?;
+    if !p.bool_or("limitWaitTime", false)? {
+        return Ok(indefinitely());
+    }
+    if p.string_or("limitType", "afterTimeInterval")? == "atSpecifiedTime" {
+        let text = p.string("maxDateAndTime")?;
+        return parse_date(text, ctx).ok_or_else(|| {
+            NodeError::parameter(format!(
+                "Parameter \"maxDateAndTime\" value \"{text}\" is not a date"
+            ))
+        });
+    }
+    let amount = p.number_or("resumeAmount", 1.0)?;
+    let unit = match p.string_or("resumeUnit", "hours")? {
+        "seconds" => 1.0,
+        "minutes" => 60.0,
+        "days" => 86_400.0,
+        _ => 3600.0,
+    };
+    Ok(now + chrono::Duration::milliseconds((amount.max(0.0) * unit * 1000.0).min(1e15) as i64))
+}
 use crate::context::NodeContext;
 
 /// The Wait node.
@@ -23,8 +56,29 @@ impl Wait {
         d.parameters.push(choice(
             "resume",
             "timeInterval",
-            &["timeInterval", "specificTime"],
+            &["timeInterval", "specificTime", "webhook"],
         ));
+        for spec in [
+            choice(
+                "httpMethod",
+                "GET",
+                &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+            ),
+            choice("responseMode", "onReceived", &["onReceived"]),
+            choice("incomingAuthentication", "none", &["none"]),
+            choice(
+                "limitType",
+                "afterTimeInterval",
+                &["afterTimeInterval", "atSpecifiedTime"],
+            ),
+            choice(
+                "resumeUnit",
+                "hours",
+                &["seconds", "minutes", "hours", "days"],
+            ),
+        ] {
+            d.parameters.push(shown_when(spec, "resume", &["webhook"]));
+        }
         d.parameters.push(shown_when(
             choice("unit", "hours", &["seconds", "minutes", "hours", "days"]),
             "resume",
@@ -112,16 +166,8 @@ impl Node for Wait {
 
     fn parameter_problems(&self, parameters: &JsonObject) -> Vec<String> {
         let mut problems = self.0.parameter_problems(parameters);
-        if parameters
-            .get("resume")
-            .and_then(|v| v.as_str())
-            .is_some_and(|r| matches!(r, "webhook" | "form"))
-        {
-            // Named on its own: the generic message lists what is accepted, this says why.
-            problems.push(
-                "resuming on a webhook call or a form is not implemented yet; use timeInterval or specificTime"
-                    .into(),
-            );
+        if parameters.get("resume").and_then(|v| v.as_str()) == Some("webhook") {
+            problems.extend(super::unknown_options(parameters, "options", &[]));
         }
         problems
     }
@@ -136,6 +182,16 @@ impl Node for Wait {
             return Ok(vec![input]);
         }
         let now = Utc::now();
+        if ctx.parameters(0)?.string_or("resume", "timeInterval")? == "webhook" {
+            // Always stored: the call may come much later, to another process.
+            let till = webhook_limit(ctx, now)?;
+            if !engine.put_to_wait(till) {
+                return Err(NodeError::operation(
+                    "the Wait node can stop only a running execution",
+                ));
+            }
+            return Ok(vec![input]);
+        }
         let till = wait_till(ctx, now)?;
         let left = (till - now).to_std().unwrap_or_default();
         if left < engine.wait_in_process {

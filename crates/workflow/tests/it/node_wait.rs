@@ -93,17 +93,35 @@ async fn a_long_wait_stops_the_execution_and_resuming_runs_the_rest() {
 }
 
 #[tokio::test]
-async fn a_date_in_the_past_goes_on_at_once_and_webhook_resume_is_refused_at_save() {
+async fn a_date_in_the_past_goes_on_at_once_and_form_resume_is_refused_at_save() {
     let wf = waiting_workflow(json!({"resume": "specificTime", "dateTime": "2020-01-01T00:00:00"}));
     let r = Executor::with_core_nodes()
         .run(request(wf, json!([{"n": 1}])))
         .await
         .unwrap();
     assert_ok(&r);
-    let wf = waiting_workflow(json!({"resume": "webhook"}));
-    let err = workflow::validate(&wf, &NodeRegistry::with_core_nodes(), None)
+    for (params, expected) in [
+        (
+            json!({"resume": "form"}),
+            "Parameter \"resume\" has an unknown value \"form\"",
+        ),
+        (
+            json!({"resume": "webhook", "incomingAuthentication": "basicAuth"}),
+            "Parameter \"incomingAuthentication\" has an unknown value \"basicAuth\"",
+        ),
+        (
+            json!({"resume": "webhook", "options": {"ipWhitelist": "10.0.0.1"}}),
+            "Parameter \"options.ipWhitelist\" is not supported",
+        ),
+    ] {
+        let err = workflow::validate(
+            &waiting_workflow(params),
+            &NodeRegistry::with_core_nodes(),
+            None,
+        )
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("Wait") && err.contains("webhook"), "{err}");
+        assert!(err.contains("Wait") && err.contains(expected), "{err}");
+    }
 }
