@@ -562,6 +562,18 @@ impl WorkflowRunner for SubWorkflows {
             Ok(result) if result.status == ExecutionStatus::Success => {
                 Ok(Some(result.last_node_output().to_vec()))
             }
+            // The child goes on when its wait ends; this parent cannot wait for it.
+            Ok(result) if result.status == ExecutionStatus::Waiting => {
+                Err(NodeError::operation(format!(
+                    "Workflow \"{}\" stopped at its Wait node \"{}\": a called workflow that waits \
+                     cannot return its output; set waitForSubWorkflow to false",
+                    call.workflow_id,
+                    result
+                        .resume
+                        .as_ref()
+                        .map_or("", |s| s.wait_node.as_str())
+                )))
+            }
             Ok(result) => {
                 let failure = result.error.as_ref();
                 let mut error = failure
