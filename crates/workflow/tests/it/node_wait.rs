@@ -125,3 +125,30 @@ async fn a_date_in_the_past_goes_on_at_once_and_form_resume_is_refused_at_save()
         assert!(err.contains("Wait") && err.contains(expected), "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_webhook_wait_lasts_until_its_limit_or_for_ever() {
+    let executor = Executor::with_core_nodes();
+    let limited = waiting_workflow(json!({"resume": "webhook", "limitWaitTime": true,
+                                          "resumeAmount": 10, "resumeUnit": "minutes"}));
+    let before = chrono::Utc::now();
+    let r = executor
+        .run(request(limited, json!([{"n": 1}])))
+        .await
+        .unwrap();
+    // Stored whatever the in-process limit: the call may come to another process.
+    assert_eq!(r.status, ExecutionStatus::Waiting, "{:?}", r.error);
+    let till = r.resume.unwrap().wait_till - before;
+    assert!(till >= chrono::Duration::minutes(10) && till < chrono::Duration::minutes(11));
+
+    let unlimited = waiting_workflow(json!({"resume": "webhook", "httpMethod": "POST"}));
+    let r = executor
+        .run(request(unlimited, json!([{"n": 1}])))
+        .await
+        .unwrap();
+    assert_eq!(r.status, ExecutionStatus::Waiting);
+    assert_eq!(
+        r.resume.unwrap().wait_till.to_rfc3339(),
+        "3000-01-01T00:00:00+00:00"
+    );
+}
