@@ -35,17 +35,30 @@ struct Cached {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
 
-/// Client credentials tokens by credential id.
+/// Client credentials tokens (and the per-credential lock) by credential.
 static TOKENS: LazyLock<Mutex<HashMap<String, Slot>>> = LazyLock::new(Default::default);
 
-fn slot(id: &str) -> Slot {
+/// The cache entry of `cred`: by id, and by where and as whom its tokens are asked for, so
+/// that two stores in one process (tests, embedders) with the same credential id never
+/// share a token.
+fn slot(cred: &StoredCredential) -> Slot {
+    let key = format!(
+        "{}\u{0}{}\u{0}{}",
+        cred.id,
+        field(&cred.data, "accessTokenUrl").unwrap_or_default(),
+        field(&cred.data, "clientId").unwrap_or_default()
+    );
     let mut map = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(id.to_owned()).or_default().clone()
+    map.entry(key).or_default().clone()
 }
 
 /// Drops what is cached for credential `id` (it changed, or was deleted).
 pub(crate) fn forget(id: &str) {
-    TOKENS.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    let prefix = format!("{id}\u{0}");
+    TOKENS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|key, _| !key.starts_with(&prefix));
 }
 
 fn field<'a>(data: &'a SecretData, name: &str) -> Option<&'a str> {
@@ -73,7 +86,7 @@ pub(crate) async fn access_token(
     cred: &StoredCredential,
     stale: Option<&SecretString>,
 ) -> Result<SecretString, NodeError> {
-    let slot = slot(&cred.id);
+    let slot = slot(cred);
     let mut cached = slot.lock().await;
     let is_stale = |t: &SecretString| stale.is_some_and(|s| s.expose_secret() == t.expose_secret());
     if grant_type(cred) == "clientCredentials" {
