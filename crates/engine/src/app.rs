@@ -122,7 +122,12 @@ pub async fn open_with_plugins(
     let mut nodes = NodeRegistry::with_core_nodes();
     started.register_nodes(&mut nodes);
     let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
-        .with_default_timezone(default_timezone);
+        .with_default_timezone(default_timezone)
+        .with_max_workflow_depth(usize::try_from(settings.max_workflow_depth).unwrap_or(10))
+        .with_wait_in_process(std::time::Duration::from_secs(
+            settings.wait_in_process_secs,
+        ))
+        .with_public_url(&settings.public_url);
     let workflows = Arc::new(WorkflowService::new(
         WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,
@@ -222,6 +227,9 @@ pub fn router(state: AppState) -> axum::Router {
 /// How often old executions are pruned (n8n's hard-delete interval); also once at start.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// How often waiting executions are checked for being due (n8n's wait tracker).
+const WAIT_TRACKER_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long shutdown waits for executions still running once requests have drained.
 const DRAIN_EXECUTIONS: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -270,6 +278,7 @@ pub async fn serve(
     }
     let pruning = workflows.store.spawn_pruning(PRUNE_EVERY);
     let limits = state.settings.connection_limits();
+    let waits = workflows.runner.spawn_wait_tracker(WAIT_TRACKER_EVERY);
     let app = router(state);
     let stopping = workflows.clone();
     crate::server::serve(listener, app, limits, async move {
@@ -279,6 +288,7 @@ pub async fn serve(
     })
     .await;
     workflows.triggers.shutdown().await;
+    waits.abort();
     // A webhook's answer can go out before its execution ends (onReceived, Respond to
     // Webhook): wait for those ends to be stored before the database closes; past the drain
     // time, cancel what still runs and store those ends as canceled.

@@ -32,8 +32,8 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
             decrypted: _,
             output,
         }) => export_credentials(cli.settings, &output, out).await,
-        Command::Import(ImportCommand::Credentials { file }) => {
-            import_credentials(cli.settings, &file, out).await
+        Command::Import(ImportCommand::Credentials { file, skip_unknown }) => {
+            import_credentials(cli.settings, &file, skip_unknown, out).await
         }
         Command::Export(ExportCommand::Workflow { id, all: _, output }) => {
             export_workflows(cli.settings, id.as_deref(), output.as_deref(), out).await
@@ -200,6 +200,7 @@ async fn export_credentials(
 async fn import_credentials(
     settings: Settings,
     path: &Path,
+    skip_unknown: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -210,14 +211,47 @@ async fn import_credentials(
         )
     })?;
     let state = app::open(settings).await?;
-    let report = state.credentials.import(items, &Actor::Cli).await?;
+    // An n8n export holds every integration's credentials; those whose types this build
+    // does not have are skipped only when asked, and each is named so nothing goes missing
+    // unnoticed.
+    let types = state.credentials.types();
+    let (items, unknown): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .partition(|c| types.get(&c.type_name).is_some());
+    if !unknown.is_empty() && !skip_unknown {
+        state.db.close().await;
+        let list: Vec<String> = unknown.iter().map(describe_exported).collect();
+        anyhow::bail!(
+            "nothing was imported: {} credential(s) have a type this Switchyard does not have:\n{}\n\
+             Run again with --skip-unknown to import the others and skip these.",
+            unknown.len(),
+            list.join("\n")
+        );
+    }
+    let report = state.credentials.import(items, &Actor::Cli).await;
+    state.db.close().await;
+    let report = report?;
     writeln!(
         out,
         "Imported credentials: {} created, {} updated.",
         report.created, report.updated
     )?;
-    state.db.close().await;
+    if !unknown.is_empty() {
+        writeln!(
+            out,
+            "Skipped {} credential(s) of types this Switchyard does not have:",
+            unknown.len()
+        )?;
+        for c in &unknown {
+            writeln!(out, "{}", describe_exported(c))?;
+        }
+    }
     Ok(())
+}
+
+/// `  - "NAME" (id ID), type TYPE`: how a skipped credential is named to the operator.
+fn describe_exported(c: &ExportedCredential) -> String {
+    format!("  - {:?} (id {:?}), type {:?}", c.name, c.id, c.type_name)
 }
 
 async fn export_workflows(

@@ -138,6 +138,10 @@ pub enum ImportCommand {
     Credentials {
         /// The JSON file.
         file: PathBuf,
+        /// Import the credentials whose types this build has and list the others (by name
+        /// and type) as skipped, instead of refusing the whole file.
+        #[arg(long)]
+        skip_unknown: bool,
     },
     /// Read workflows exported from n8n (one workflow object or an array of them).
     Workflow {
@@ -282,6 +286,15 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_EXPRESSION_MEMORY_LIMIT_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=4096), global = true)]
     pub expression_memory_limit_mb: u64,
+    /// How deep Execute Workflow calls may nest (a workflow calling itself stops here).
+    #[arg(long, env = "SWITCHYARD_MAX_WORKFLOW_DEPTH", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub max_workflow_depth: u64,
+    /// Wait nodes waiting less than this many seconds sleep in the running execution; longer
+    /// waits store it as waiting and resume it on time, after a restart too (n8n: 65).
+    #[arg(long, env = "SWITCHYARD_WAIT_IN_PROCESS_SECS", default_value_t = 65,
+          value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
+    pub wait_in_process_secs: u64,
     /// Time zone of schedules whose workflow sets none (IANA name, e.g. `Europe/Berlin`).
     #[arg(long, env = "SWITCHYARD_TIMEZONE", global = true)]
     pub timezone: Option<String>,
@@ -404,6 +417,8 @@ impl std::fmt::Debug for Settings {
                 "expression_memory_limit_mb",
                 &self.expression_memory_limit_mb,
             )
+            .field("max_workflow_depth", &self.max_workflow_depth)
+            .field("wait_in_process_secs", &self.wait_in_process_secs)
             .field("timezone", &self.timezone)
             .field("generic_timezone", &self.generic_timezone)
             .field("executions", &self.executions)

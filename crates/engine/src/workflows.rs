@@ -25,6 +25,9 @@ pub struct WorkflowService {
     pub triggers: TriggerRuntime,
     /// The armed `/webhook-test/` routes.
     pub test_webhooks: TestWebhooks,
+    /// Runs the workflows Execute Workflow nodes call; the executor holds it weakly, so it
+    /// lives here.
+    pub sub_workflows: Arc<crate::runner::SubWorkflows>,
 }
 
 impl WorkflowService {
@@ -36,13 +39,19 @@ impl WorkflowService {
         credentials: Option<Arc<dyn CredentialLookup>>,
         triggers: TriggerRuntime,
     ) -> Self {
+        let runner = Runner::new(store.clone(), executor.clone());
+        let sub_workflows = Arc::new(crate::runner::SubWorkflows::new(runner.clone()));
+        let weak: std::sync::Weak<dyn node_api::WorkflowRunner> =
+            Arc::downgrade(&sub_workflows) as _;
+        executor.set_workflow_runner(weak);
         Self {
-            runner: Runner::new(store.clone(), executor.clone()),
+            runner,
             store,
             executor,
             credentials,
             triggers,
             test_webhooks: TestWebhooks::default(),
+            sub_workflows,
         }
     }
 

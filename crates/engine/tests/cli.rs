@@ -25,6 +25,7 @@ common::on_both_backends!(
     no_secret_reaches_any_log_line,
     a_second_server_leaves_a_live_servers_executions_alone,
     an_import_over_an_active_workflow_reaches_the_running_server,
+    import_credentials_skips_unknown_types_only_when_asked,
 );
 
 fn key_id(hex: &str) -> String {
@@ -1248,4 +1249,77 @@ async fn an_import_over_an_active_workflow_reaches_the_running_server(backend: B
         "the old path is gone with the old definition"
     );
     assert_eq!(terminate(server).code(), Some(0));
+}
+async fn import_credentials_skips_unknown_types_only_when_asked(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "import_skip_unknown").await else {
+        return;
+    };
+    // A real n8n export mixes integrations this build has and ones it does not.
+    let export = json!([
+        {"id": "h1", "name": "Service key", "type": "httpHeaderAuth",
+         "data": {"name": "X-API-Key", "value": "k-123"}},
+        {"id": "s1", "name": "Team Slack", "type": "slackApi",
+         "data": {"accessToken": "xoxb-secret-token"}},
+        {"id": "g1", "name": "Mail", "type": "gmailOAuth2",
+         "data": {"clientId": "a", "clientSecret": "b"}}
+    ]);
+    let file = env.path().join("n8n-export.json");
+    std::fs::write(&file, serde_json::to_vec(&export).unwrap()).unwrap();
+
+    let out = env.switchyard(
+        KEY_A,
+        None,
+        &["import", "credentials", file.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--skip-unknown"), "{err}");
+    assert!(
+        err.contains("\"Team Slack\"") && err.contains("\"slackApi\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"Mail\"") && err.contains("\"gmailOAuth2\""),
+        "{err}"
+    );
+    assert!(!err.contains("xoxb-secret-token"), "{err}");
+    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    assert!(
+        state.credentials.list().await.unwrap().is_empty(),
+        "nothing imported"
+    );
+    state.db.close().await;
+
+    let out = env.switchyard(
+        KEY_A,
+        None,
+        &[
+            "import",
+            "credentials",
+            "--skip-unknown",
+            file.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Imported credentials: 1 created, 0 updated."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Skipped 2 credential(s)")
+            && stdout.contains("\"Team Slack\" (id \"s1\"), type \"slackApi\"")
+            && stdout.contains("\"Mail\" (id \"g1\"), type \"gmailOAuth2\""),
+        "{stdout}"
+    );
+    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    let stored = state.credentials.list().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let header = state.credentials.get("h1").await.unwrap();
+    assert_eq!(header.data.expose()["value"], "k-123");
+    state.db.close().await;
 }

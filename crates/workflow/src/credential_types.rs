@@ -20,6 +20,28 @@ pub const JWT_ALGORITHMS: &[&str] = &[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384",
     "PS512",
 ];
+/// `oAuth2Api`: generic OAuth2, client credentials or authorization code (with or without
+/// PKCE), as n8n's "OAuth2 API" credential.
+pub const OAUTH2_API: &str = "oAuth2Api";
+
+/// The grant types of `oAuth2Api`, n8n's values.
+pub const OAUTH2_GRANT_TYPES: &[&str] = &["authorizationCode", "clientCredentials", "pkce"];
+
+fn optional(
+    name: &'static str,
+    kind: FieldKind,
+    secret: bool,
+    description: &'static str,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind,
+        required: false,
+        secret,
+        description,
+        default: None,
+    }
+}
 
 fn text(name: &'static str, secret: bool, description: &'static str) -> FieldSpec {
     FieldSpec {
@@ -126,5 +148,60 @@ pub fn credential_types() -> Vec<CredentialType> {
                 },
             ],
         ),
+        CredentialType {
+            name: OAUTH2_API,
+            display_name: "OAuth2 API",
+            fields: vec![
+                FieldSpec {
+                    default: Some("authorizationCode"),
+                    ..optional(
+                        "grantType",
+                        FieldKind::Options(OAUTH2_GRANT_TYPES),
+                        false,
+                        "Grant type: authorizationCode, clientCredentials or pkce",
+                    )
+                },
+                optional(
+                    "authUrl",
+                    FieldKind::HttpsUrl,
+                    false,
+                    "Authorization URL (authorization code and PKCE grants)",
+                ),
+                FieldSpec {
+                    required: true,
+                    ..optional(
+                        "accessTokenUrl",
+                        FieldKind::HttpsUrl,
+                        false,
+                        "Access token URL",
+                    )
+                },
+                text("clientId", false, "Client ID"),
+                optional("clientSecret", FieldKind::Text, true, "Client secret"),
+                optional(
+                    "scope",
+                    FieldKind::Text,
+                    false,
+                    "Scopes, separated by spaces",
+                ),
+                optional(
+                    "authQueryParameters",
+                    FieldKind::Text,
+                    false,
+                    "Extra query parameters of the authorization URL, e.g. access_type=offline",
+                ),
+                FieldSpec {
+                    default: Some("header"),
+                    ..optional(
+                        "authentication",
+                        FieldKind::Options(&["header", "body"]),
+                        false,
+                        "How the client ID and secret reach the token URL: header (Basic) or body",
+                    )
+                },
+            ],
+            oauth2: true,
+            keep_refresh_token_on_change_of: &["clientSecret"],
+        },
     ]
 }

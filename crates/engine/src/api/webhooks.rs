@@ -37,6 +37,7 @@ pub fn router(body_limit: usize) -> Router<AppState> {
             "/webhook-test/{*path}",
             any(|s, c, m, p, q, h, b| handle(s, c, m, p, q, h, b, true)),
         )
+        .route("/webhook-waiting/{id}", any(resume_waiting))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(count_answer))
 }
@@ -168,6 +169,84 @@ async fn handle(
     // crafted body pass for a second response on the connection. Respond to Webhook drops
     // them with a warning; this covers any other node that answers.
     for (name, value) in answer.headers.iter().filter(|(n, _)| !is_framing_header(n)) {
+        response = response.header(name, value);
+    }
+    response
+        .body(Body::from(answer.body.unwrap_or_default()))
+        .map_err(|err| ApiError::Internal(err.into()))
+        .map(IntoResponse::into_response)
+}
+
+/// `/webhook-waiting/{executionId}` (`$execution.resumeUrl`): resumes an execution waiting
+/// at a Wait node set to resume on a webhook call with this method. The Wait node passes
+/// the call's item on; the answer (the node's `onReceived` response) goes out once the
+/// execution's end is stored, as for production webhooks.
+async fn resume_waiting(
+    State(state): State<AppState>,
+    method: Method,
+    Path(id): Path<String>,
+    Query(query): Query<Map<String, Value>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest(format!("request body could not be read: {rejection}")),
+    })?;
+    let not_waiting = || {
+        ApiError::NotFound(format!(
+            "The execution \"{id}\" is not waiting for a webhook call."
+        ))
+    };
+    let store = &state.workflows.store;
+    let (workflow_id, mode, resume) = store.waiting_state(&id).await?.ok_or_else(not_waiting)?;
+    let wait_node = serde_json::from_str::<Value>(&resume)
+        .ok()
+        .and_then(|s| s["waitNode"].as_str().map(str::to_owned))
+        .ok_or_else(not_waiting)?;
+    let workflow = store.get(&workflow_id).await?.workflow;
+    let node = workflow.node(&wait_node).cloned().ok_or_else(not_waiting)?;
+    let param = |name: &str, default: &str| {
+        node.parameters
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_owned()
+    };
+    if param("resume", "timeInterval") != "webhook"
+        || !param("httpMethod", "GET").eq_ignore_ascii_case(method.as_str())
+    {
+        return Err(not_waiting());
+    }
+    let request = WebhookRequest {
+        method: method.to_string(),
+        path: id.clone(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        query,
+        body: parse_body(&headers, &body)?,
+        base_url: state.settings.public_url.trim_end_matches('/').to_owned(),
+        params: Default::default(),
+        test: false,
+    };
+    let mut item = webhook_item(&request);
+    item.json.insert(
+        "webhookUrl".into(),
+        Value::String(format!("{}/webhook-waiting/{id}", request.base_url)),
+    );
+    let execution = state
+        .workflows
+        .runner
+        .resume(&id, &workflow_id, &mode, Some(vec![item]))
+        .await?
+        .ok_or_else(not_waiting)?;
+    execution.wait().await.stored?;
+    let answer = on_received_response(&node);
+    let mut response =
+        Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
+    for (name, value) in &answer.headers {
         response = response.header(name, value);
     }
     response

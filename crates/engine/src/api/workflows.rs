@@ -318,6 +318,7 @@ fn status_name(status: ExecutionStatus) -> &'static str {
         ExecutionStatus::Success => "success",
         ExecutionStatus::Error => "error",
         ExecutionStatus::Canceled => "canceled",
+        ExecutionStatus::Waiting => "waiting",
     }
 }
 

@@ -382,7 +382,19 @@ async fn claim_routes(
 }
 
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stamp(chrono::Utc::now())
+}
+
+/// How times are stored: RFC 3339 UTC with milliseconds, so text order is time order.
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn state_till(result: &ExecutionResult) -> chrono::DateTime<chrono::Utc> {
+    result
+        .resume
+        .as_ref()
+        .map_or_else(chrono::Utc::now, |s| s.wait_till)
 }
 
 fn limit_of(limit: Option<u32>) -> Result<i64, StoreError> {
@@ -425,6 +437,10 @@ impl WorkflowStore {
     /// otherwise. A workflow's own setting wins over the environment's.
     pub fn should_save(&self, workflow: &Workflow, mode: &str, status: ExecutionStatus) -> bool {
         let env = &self.shared.settings;
+        if status == ExecutionStatus::Waiting {
+            // A waiting execution is resumed from its row: it is always kept.
+            return true;
+        }
         if mode == "manual" {
             return workflow_setting(workflow, "saveManualExecutions").unwrap_or(env.save_manual);
         }
@@ -434,6 +450,7 @@ impl WorkflowStore {
             ExecutionStatus::Error | ExecutionStatus::Canceled => {
                 workflow_setting(workflow, "saveDataErrorExecution").unwrap_or(env.save_on_error)
             }
+            ExecutionStatus::Waiting => true,
         }
     }
 
@@ -993,6 +1010,7 @@ impl WorkflowStore {
             ExecutionStatus::Success => "success",
             ExecutionStatus::Error => "error",
             ExecutionStatus::Canceled => "canceled",
+            ExecutionStatus::Waiting => "waiting",
         };
         let data = save_data.then(|| data_text(result));
         let error = result
@@ -1016,6 +1034,24 @@ impl WorkflowStore {
             )
             .await;
         let done = done?;
+        if done > 0 {
+            if let Some(state) = &result.resume {
+                // The row exists (its end was just written through the same queue): where
+                // and when to resume it.
+                let state = serde_json::to_string(state).map_err(|e| StoreError::InvalidInput {
+                    field: "resume_state",
+                    reason: e.to_string(),
+                })?;
+                sqlx::query(
+                    "UPDATE executions SET wait_till = $1, resume_state = $2 WHERE id = $3",
+                )
+                .bind(stamp(state_till(result)))
+                .bind(state)
+                .bind(id)
+                .execute(self.db.pool())
+                .await?;
+            }
+        }
         self.forget_running(id);
         if done == 0 {
             return Err(StoreError::NotFound {
@@ -1024,6 +1060,71 @@ impl WorkflowStore {
             });
         }
         Ok(())
+    }
+
+    /// Waiting executions due by `by`: `(id, workflow id, mode)`, soonest first.
+    pub async fn due_waiting(
+        &self,
+        by: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, workflow_id, mode FROM executions WHERE status = 'waiting' AND wait_till <= $1 \
+             ORDER BY wait_till LIMIT 100",
+        )
+        .bind(stamp(by))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("workflow_id")?,
+                    r.try_get("mode")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Waiting execution `id`: its workflow id, mode and resume state; `None` when there is
+    /// no such execution, or it does not wait.
+    pub async fn waiting_state(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT workflow_id, mode, resume_state FROM executions WHERE id = $1 AND status = 'waiting'",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: Option<String> = row.try_get("resume_state")?;
+        Ok(state.map(|state| {
+            (
+                row.try_get("workflow_id").unwrap_or_default(),
+                row.try_get("mode").unwrap_or_default(),
+                state,
+            )
+        }))
+    }
+
+    /// Takes waiting execution `id` to resume it here: `running` again, registered as
+    /// running in this process, its resume state returned. `None` when it is not waiting
+    /// any more (another process or an earlier tick took it, or it was deleted).
+    pub async fn claim_waiting(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, CancelHandle)>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE executions SET status = 'running', stopped_at = NULL, wait_till = NULL \
+             WHERE id = $1 AND status = 'waiting' RETURNING resume_state",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: Option<String> = row.try_get("resume_state")?;
+        Ok(state.map(|s| (s, self.register_running(id))))
     }
 
     fn to_execution(
@@ -1172,7 +1273,7 @@ impl WorkflowStore {
         let mut deleted = 0;
         if let Some(cutoff) = cutoff {
             deleted += sqlx::query(
-                "DELETE FROM executions WHERE status <> 'running' AND stopped_at IS NOT NULL AND stopped_at < $1",
+                "DELETE FROM executions WHERE status NOT IN ('running', 'waiting') AND stopped_at IS NOT NULL AND stopped_at < $1",
             )
             .bind(cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .execute(self.db.pool())
@@ -1183,7 +1284,7 @@ impl WorkflowStore {
             // The seq of the newest finished execution beyond the limit; it and every older
             // finished one go.
             deleted += sqlx::query(
-                "DELETE FROM executions WHERE status <> 'running' AND seq <= \
+                "DELETE FROM executions WHERE status NOT IN ('running', 'waiting') AND seq <= \
                  (SELECT seq FROM executions WHERE status <> 'running' ORDER BY seq DESC LIMIT 1 OFFSET $1)",
             )
             .bind(i64::try_from(max_count).unwrap_or(i64::MAX))

@@ -1,4 +1,5 @@
-//! Trigger nodes whose data comes from the engine: Manual Trigger and Webhook.
+//! Trigger nodes whose data comes from the engine: Manual Trigger, Webhook, Error Trigger
+//! and Execute Workflow Trigger.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,51 @@ impl Node for ManualTrigger {
             return Ok(vec![vec![Item::new(JsonObject::new())]]);
         }
         Ok(vec![input])
+    }
+}
+
+/// `n8n-nodes-base.errorTrigger`: starts a workflow named as another workflow's
+/// `errorWorkflow` setting when a production execution of that one fails; the engine hands
+/// it n8n's error item (`execution` and `workflow`).
+pub struct ErrorTrigger(NodeDescription);
+
+impl ErrorTrigger {
+    /// The node.
+    pub fn new() -> Self {
+        let mut d = describe("errorTrigger", "Error Trigger", &[1.0]);
+        d.inputs = 0;
+        d.trigger = true;
+        Self(d)
+    }
+}
+
+#[async_trait]
+impl Node for ErrorTrigger {
+    fn description(&self) -> &NodeDescription {
+        &self.0
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &dyn ExecuteContext,
+        input: Vec<Item>,
+    ) -> Result<Vec<Vec<Item>>, NodeError> {
+        if !input.is_empty() {
+            return Ok(vec![input]);
+        }
+        // Run by hand there is no failed execution: n8n shows this example item.
+        let example = serde_json::json!({
+            "execution": {
+                "id": "231",
+                "url": "https://n8n.example.com/execution/231",
+                "retryOf": "34",
+                "error": {"message": "Example Error Message", "stack": "Stacktrace"},
+                "lastNodeExecuted": "Node With Error",
+                "mode": "manual"
+            },
+            "workflow": {"id": "1", "name": "Example Workflow"}
+        });
+        Ok(vec![vec![Item::from_value(example)?]])
     }
 }
 
