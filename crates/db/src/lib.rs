@@ -178,6 +178,17 @@ pub mod testing {
     /// The variable naming the Postgres server used by tests.
     pub const POSTGRES_URL_VAR: &str = "SWITCHYARD_TEST_POSTGRES_URL";
 
+    /// Whether the tests run in CI (`CI` set to a usual truthy value: `true`, `1`, `yes`,
+    /// `on`, any case). There, a test that would skip for a missing part fails instead.
+    pub fn in_ci() -> bool {
+        std::env::var("CI").is_ok_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "on"
+            )
+        })
+    }
+
     /// A URL for a SQLite file in `dir`.
     pub fn sqlite_url(dir: &std::path::Path) -> String {
         format!("sqlite://{}", dir.join("switchyard.db").display())
@@ -198,7 +209,7 @@ pub mod testing {
         let base = match std::env::var(POSTGRES_URL_VAR) {
             Ok(url) if !url.is_empty() => url,
             _ => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                if in_ci() {
                     panic!("{POSTGRES_URL_VAR} is not set: the Postgres tests are required in CI");
                 }
                 eprintln!("SKIPPED {test} on Postgres: set {POSTGRES_URL_VAR} to run it");

@@ -38,6 +38,8 @@ pub struct AppState {
     pub validate_options: ValidateOptions,
     /// Workflows and executions: storage, executor, API.
     pub workflows: Arc<WorkflowService>,
+    /// Webhook executions at once, and waiting.
+    pub webhook_gate: Arc<crate::api::gate::WebhookGate>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
 }
@@ -57,9 +59,9 @@ pub async fn open_with_plugins(
     let default_timezone = settings
         .default_timezone()
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    crate::files::private_data_dir(&settings.data_dir).with_context(|| {
         format!(
-            "cannot create the data directory {}",
+            "cannot create the data directory {} (mode 0700)",
             settings.data_dir.display()
         )
     })?;
@@ -74,9 +76,22 @@ pub async fn open_with_plugins(
         );
     }
     let url = settings.database_url();
+    let sqlite_file = crate::files::sqlite_file(&url);
+    if let Some(path) = &sqlite_file {
+        crate::files::create_private_database(path)
+            .with_context(|| format!("cannot create the database file {}", path.display()))?;
+    }
     let db = connect(&url, settings.database_connect_wait())
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(&url)))?;
+    if let Some(path) = &sqlite_file {
+        crate::files::private_database_files(path).with_context(|| {
+            format!(
+                "cannot make the database files under {} private (0600)",
+                path.display()
+            )
+        })?;
+    }
     let types = CredentialTypes::new(plugins::credential_types(&plugins))
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
     let validate_options = ValidateOptions {
@@ -107,7 +122,12 @@ pub async fn open_with_plugins(
     let mut nodes = NodeRegistry::with_core_nodes();
     started.register_nodes(&mut nodes);
     let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
-        .with_default_timezone(default_timezone);
+        .with_default_timezone(default_timezone)
+        .with_max_workflow_depth(usize::try_from(settings.max_workflow_depth).unwrap_or(10))
+        .with_wait_in_process(std::time::Duration::from_secs(
+            settings.wait_in_process_secs,
+        ))
+        .with_public_url(&settings.public_url);
     let workflows = Arc::new(WorkflowService::new(
         WorkflowStore::with_settings(db.clone(), settings.executions.policy()),
         executor,
@@ -120,6 +140,10 @@ pub async fn open_with_plugins(
         plugins: Arc::new(started),
         validate_options,
         workflows,
+        webhook_gate: Arc::new(crate::api::gate::WebhookGate::new(
+            usize::try_from(settings.webhook_concurrency).unwrap_or(usize::MAX),
+            usize::try_from(settings.webhook_queue).unwrap_or(usize::MAX),
+        )),
         settings: Arc::new(settings),
     })
 }
@@ -179,6 +203,8 @@ pub fn router(state: AppState) -> axum::Router {
         webhook: state.settings.max_webhook_body_bytes,
     };
     crate::api::router(state)
+        .layer(axum::middleware::from_fn(crate::api::refuse_nul_bytes))
+        .layer(axum::middleware::from_fn(crate::api::errors_as_json))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             limits,
@@ -201,6 +227,9 @@ pub fn router(state: AppState) -> axum::Router {
 /// How often old executions are pruned (n8n's hard-delete interval); also once at start.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// How often waiting executions are checked for being due (n8n's wait tracker).
+const WAIT_TRACKER_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How long shutdown waits for executions still running once requests have drained.
 const DRAIN_EXECUTIONS: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -217,6 +246,30 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
     let workflows = state.workflows.clone();
+    // Only a server that holds its listener does this (a second server on the same address
+    // fails to bind before it touches anything), and only for executions of processes that
+    // are gone: a live server beside this one on the same database keeps its own.
+    workflows
+        .store
+        .register_process()
+        .await
+        .context("cannot register this server process in the database")?;
+    let crashed = workflows.store.mark_crashed().await?;
+    if crashed > 0 {
+        tracing::warn!(
+            crashed,
+            "executions left running by a server that is gone were marked crashed"
+        );
+    }
+    let heartbeat = workflows.store.spawn_heartbeat();
+    let watching = crate::sync::start(workflows.clone(), crate::sync::SYNC_EVERY)
+        .await
+        .context("cannot read the workflows")?;
+    workflows
+        .store
+        .claim_active_webhook_paths()
+        .await
+        .context("cannot record which workflows own the webhook paths")?;
     let started = start_active_workflows(&workflows)
         .await
         .context("cannot read the active workflows")?;
@@ -224,16 +277,18 @@ pub async fn serve(
         tracing::info!(workflows = started, "triggers of active workflows started");
     }
     let pruning = workflows.store.spawn_pruning(PRUNE_EVERY);
+    let limits = state.settings.connection_limits();
+    let waits = workflows.runner.spawn_wait_tracker(WAIT_TRACKER_EVERY);
     let app = router(state);
     let stopping = workflows.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Stop firing at once, while in-flight requests drain.
-            stopping.triggers.close().await;
-        })
-        .await;
+    crate::server::serve(listener, app, limits, async move {
+        shutdown.await;
+        // Stop firing at once, while in-flight requests drain.
+        stopping.triggers.close().await;
+    })
+    .await;
     workflows.triggers.shutdown().await;
+    waits.abort();
     // A webhook's answer can go out before its execution ends (onReceived, Respond to
     // Webhook): wait for those ends to be stored before the database closes; past the drain
     // time, cancel what still runs and store those ends as canceled.
@@ -253,7 +308,11 @@ pub async fn serve(
     if let Some(pruning) = pruning {
         pruning.abort();
     }
-    result?;
+    heartbeat.abort();
+    watching.abort();
+    if let Err(err) = workflows.store.unregister_process().await {
+        tracing::warn!(error = %err, "could not remove this server's process row");
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -264,14 +323,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<()> {
     let began = Instant::now();
     let listen = settings.listen;
     let state = open(settings).await?;
-    // Only the server may do this: a command run beside it must not touch its executions.
-    let crashed = state.workflows.store.mark_crashed().await?;
-    if crashed > 0 {
-        tracing::warn!(
-            crashed,
-            "executions left running by an earlier stop were marked crashed"
-        );
-    }
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

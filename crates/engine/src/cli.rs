@@ -20,13 +20,20 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::ApiKey(ApiKeyCommand::Create { name }) => {
             api_key_create(cli.settings, &name, out).await
         }
+        Command::ApiKey(ApiKeyCommand::List) => api_key_list(cli.settings, out).await,
+        Command::ApiKey(ApiKeyCommand::Revoke { id_or_name }) => {
+            api_key_revoke(cli.settings, &id_or_name, out).await
+        }
+        Command::Audit { credential, limit } => {
+            audit(cli.settings, credential.as_deref(), limit, out).await
+        }
         Command::RotateKey(args) => rotate_key(cli.settings, args, out).await,
         Command::Export(ExportCommand::Credentials {
             decrypted: _,
             output,
         }) => export_credentials(cli.settings, &output, out).await,
-        Command::Import(ImportCommand::Credentials { file }) => {
-            import_credentials(cli.settings, &file, out).await
+        Command::Import(ImportCommand::Credentials { file, skip_unknown }) => {
+            import_credentials(cli.settings, &file, skip_unknown, out).await
         }
         Command::Export(ExportCommand::Workflow { id, all: _, output }) => {
             export_workflows(cli.settings, id.as_deref(), output.as_deref(), out).await
@@ -82,6 +89,67 @@ async fn api_key_create(
     Ok(())
 }
 
+async fn api_key_list(settings: Settings, out: &mut impl Write) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let keys = crate::api_keys::list(&state.db).await;
+    state.db.close().await;
+    let keys = keys?;
+    writeln!(out, "NAME\tID\tCREATED\tLAST USED")?;
+    for key in &keys {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}",
+            key.name,
+            key.id,
+            key.created_at,
+            key.last_used_at.as_deref().unwrap_or("never")
+        )?;
+    }
+    Ok(())
+}
+
+async fn api_key_revoke(
+    settings: Settings,
+    id_or_name: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let revoked = crate::api_keys::revoke(&state.db, id_or_name).await;
+    state.db.close().await;
+    let revoked = revoked?;
+    writeln!(
+        out,
+        "Revoked API key {:?} (id {}); requests made with it are refused from now on.",
+        revoked.name, revoked.id
+    )?;
+    Ok(())
+}
+
+async fn audit(
+    settings: Settings,
+    credential: Option<&str>,
+    limit: u32,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let state = app::open(settings).await?;
+    let entries = state.credentials.audit(credential, limit).await;
+    state.db.close().await;
+    for entry in entries? {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            entry
+                .at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            entry.actor,
+            entry.action.as_str(),
+            entry.credential_id,
+            entry.credential_name.unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
 async fn rotate_key(
     settings: Settings,
     args: RotateArgs,
@@ -132,6 +200,7 @@ async fn export_credentials(
 async fn import_credentials(
     settings: Settings,
     path: &Path,
+    skip_unknown: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -142,14 +211,47 @@ async fn import_credentials(
         )
     })?;
     let state = app::open(settings).await?;
-    let report = state.credentials.import(items, &Actor::Cli).await?;
+    // An n8n export holds every integration's credentials; those whose types this build
+    // does not have are skipped only when asked, and each is named so nothing goes missing
+    // unnoticed.
+    let types = state.credentials.types();
+    let (items, unknown): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .partition(|c| types.get(&c.type_name).is_some());
+    if !unknown.is_empty() && !skip_unknown {
+        state.db.close().await;
+        let list: Vec<String> = unknown.iter().map(describe_exported).collect();
+        anyhow::bail!(
+            "nothing was imported: {} credential(s) have a type this Switchyard does not have:\n{}\n\
+             Run again with --skip-unknown to import the others and skip these.",
+            unknown.len(),
+            list.join("\n")
+        );
+    }
+    let report = state.credentials.import(items, &Actor::Cli).await;
+    state.db.close().await;
+    let report = report?;
     writeln!(
         out,
         "Imported credentials: {} created, {} updated.",
         report.created, report.updated
     )?;
-    state.db.close().await;
+    if !unknown.is_empty() {
+        writeln!(
+            out,
+            "Skipped {} credential(s) of types this Switchyard does not have:",
+            unknown.len()
+        )?;
+        for c in &unknown {
+            writeln!(out, "{}", describe_exported(c))?;
+        }
+    }
     Ok(())
+}
+
+/// `  - "NAME" (id ID), type TYPE`: how a skipped credential is named to the operator.
+fn describe_exported(c: &ExportedCredential) -> String {
+    format!("  - {:?} (id {:?}), type {:?}", c.name, c.id, c.type_name)
 }
 
 async fn export_workflows(
@@ -256,7 +358,8 @@ async fn import_workflows(
     }
     writeln!(
         out,
-        "Imported workflows: {created} created, {updated} updated (inactive until activated)."
+        "Imported workflows: {created} created, {updated} updated (new ones are inactive until activated; \
+         a running server serves updated active ones within a second)."
     )?;
     state.db.close().await;
     Ok(())

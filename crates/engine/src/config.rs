@@ -42,6 +42,15 @@ pub enum Command {
     /// Work with stored credentials.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Print the audit log (who changed which credential), newest first.
+    Audit {
+        /// Only this credential's records.
+        #[arg(long)]
+        credential: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
     /// Try Switchyard without an org of your own: the server with a fake org in the same
     /// process, a credential and two workflows, each run once, then the commands to try next.
     Demo(DemoArgs),
@@ -75,6 +84,13 @@ pub enum ApiKeyCommand {
         /// A name to recognise the key by in the audit log.
         #[arg(long)]
         name: String,
+    },
+    /// List the API keys: name, id, when created and last used (never the key).
+    List,
+    /// Revoke a key by id or name; a running server refuses it from the next request.
+    Revoke {
+        /// The key's id, or its name when no key has that id.
+        id_or_name: String,
     },
 }
 
@@ -122,6 +138,10 @@ pub enum ImportCommand {
     Credentials {
         /// The JSON file.
         file: PathBuf,
+        /// Import the credentials whose types this build has and list the others (by name
+        /// and type) as skipped, instead of refusing the whole file.
+        #[arg(long)]
+        skip_unknown: bool,
     },
     /// Read workflows exported from n8n (one workflow object or an array of them).
     Workflow {
@@ -215,9 +235,44 @@ pub struct Settings {
     /// Largest request body accepted by the API, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Reverse proxies in front of the server that append to `X-Forwarded-For` (n8n's
+    /// `N8N_PROXY_HOPS`). 0, the default, trusts no such header: a webhook's IP allow list
+    /// checks the TCP peer. With N, the client is the Nth address from the right.
+    #[arg(long, env = "SWITCHYARD_PROXY_HOPS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=16), global = true)]
+    pub proxy_hops: u64,
     /// Largest webhook request body, in bytes (n8n's default is 16 MiB).
     #[arg(long, env = "SWITCHYARD_MAX_WEBHOOK_BODY_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_webhook_body_bytes: usize,
+    /// Seconds a client has to send a complete request header; a kept-alive connection that
+    /// sends no new request within it is closed too.
+    #[arg(long, env = "SWITCHYARD_HEADER_READ_TIMEOUT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
+    pub header_read_timeout_secs: u64,
+    /// Bytes per second a request body must keep up once its grace period is over (0: no floor).
+    #[arg(
+        long,
+        env = "SWITCHYARD_BODY_MIN_BYTES_PER_SEC",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub body_min_bytes_per_sec: u64,
+    /// Seconds a request body may take before the rate floor applies.
+    #[arg(long, env = "SWITCHYARD_BODY_RATE_GRACE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
+    pub body_rate_grace_secs: u64,
+    /// Connections served at once; past it a new connection gets 503 with Retry-After.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
+    pub max_connections: u64,
+    /// Webhook executions running at once; more wait in a queue.
+    #[arg(long, env = "SWITCHYARD_WEBHOOK_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
+    pub webhook_concurrency: u64,
+    /// Webhook calls waiting for a slot at most; past it a call gets 503 with Retry-After.
+    #[arg(long, env = "SWITCHYARD_WEBHOOK_QUEUE", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000), global = true)]
+    pub webhook_queue: u64,
     /// Seconds to keep retrying the first connection to a Postgres server that does not
     /// answer yet (it may still be starting); 0 fails at once.
     #[arg(long, env = "SWITCHYARD_DATABASE_CONNECT_WAIT_SECS", default_value_t = 30,
@@ -231,6 +286,15 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_EXPRESSION_MEMORY_LIMIT_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=4096), global = true)]
     pub expression_memory_limit_mb: u64,
+    /// How deep Execute Workflow calls may nest (a workflow calling itself stops here).
+    #[arg(long, env = "SWITCHYARD_MAX_WORKFLOW_DEPTH", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub max_workflow_depth: u64,
+    /// Wait nodes waiting less than this many seconds sleep in the running execution; longer
+    /// waits store it as waiting and resume it on time, after a restart too (n8n: 65).
+    #[arg(long, env = "SWITCHYARD_WAIT_IN_PROCESS_SECS", default_value_t = 65,
+          value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
+    pub wait_in_process_secs: u64,
     /// Time zone of schedules whose workflow sets none (IANA name, e.g. `Europe/Berlin`).
     #[arg(long, env = "SWITCHYARD_TIMEZONE", global = true)]
     pub timezone: Option<String>,
@@ -338,6 +402,12 @@ impl std::fmt::Debug for Settings {
             .field("ca_file", &self.ca_file)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_webhook_body_bytes", &self.max_webhook_body_bytes)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("body_min_bytes_per_sec", &self.body_min_bytes_per_sec)
+            .field("body_rate_grace_secs", &self.body_rate_grace_secs)
+            .field("max_connections", &self.max_connections)
+            .field("webhook_concurrency", &self.webhook_concurrency)
+            .field("webhook_queue", &self.webhook_queue)
             .field(
                 "database_connect_wait_secs",
                 &self.database_connect_wait_secs,
@@ -347,6 +417,8 @@ impl std::fmt::Debug for Settings {
                 "expression_memory_limit_mb",
                 &self.expression_memory_limit_mb,
             )
+            .field("max_workflow_depth", &self.max_workflow_depth)
+            .field("wait_in_process_secs", &self.wait_in_process_secs)
             .field("timezone", &self.timezone)
             .field("generic_timezone", &self.generic_timezone)
             .field("executions", &self.executions)
@@ -391,6 +463,16 @@ impl Settings {
             _ => return Ok(chrono_tz::Tz::UTC),
         };
         workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// The limits the accept loop serves every connection under.
+    pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
+        crate::server::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            body_min_bytes_per_sec: self.body_min_bytes_per_sec,
+            body_rate_grace: std::time::Duration::from_secs(self.body_rate_grace_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
     }
 
     /// How long the first Postgres connection is retried.

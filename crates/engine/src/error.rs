@@ -14,9 +14,10 @@ pub enum ApiError {
     /// The request is wrong; the message names the fields and what was expected.
     #[error("{0}")]
     BadRequest(String),
-    /// No or wrong API key. No detail is given.
-    #[error("unauthorized")]
-    Unauthorized,
+    /// No or wrong API key: says which header is expected when none was sent, and nothing
+    /// more for a wrong key.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The thing named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -29,6 +30,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("request body is larger than the configured limit (SWITCHYARD_MAX_BODY_BYTES)")]
     PayloadTooLarge,
+    /// Too much work at once (webhook executions past their queue): 503 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
     /// Anything else: logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -41,17 +45,25 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Execution(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        (status, Json(json!({ "message": self.to_string() }))).into_response()
+        let mut response = (status, Json(json!({ "message": self.to_string() }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -73,7 +85,7 @@ impl From<crate::store::StoreError> for ApiError {
         match err {
             E::NotFound { .. } => ApiError::NotFound(err.to_string()),
             E::InvalidInput { .. } => ApiError::BadRequest(err.to_string()),
-            E::NotRunning { .. } => ApiError::Conflict(err.to_string()),
+            E::NotRunning { .. } | E::Conflict(_) => ApiError::Conflict(err.to_string()),
             E::Database(_) | E::Interrupted => ApiError::Internal(err.into()),
         }
     }

@@ -15,6 +15,8 @@
 //! - [`demo`]: `switchyard demo`, the server with a fake org in the process; with
 //!   [`plugins`], the only module that names a plugin.
 //! - [`error`]: how errors become HTTP answers.
+//! - [`metrics`]: the engine's metrics (`prometheus-client`), encoded with the plugins' at
+//!   `/metrics`.
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
 //! - [`plugins`]: the plugins this server hosts ([`plugins::builtin`] names them, the only
 //!   place that does) and the [`plugins::Registry`] the rest asks.
@@ -26,6 +28,10 @@
 //!   policy and pruning; execution rows are written in groups.
 //! - [`triggers`]: schedules and polling triggers of active workflows.
 //! - [`webhook_index`]: the production webhooks of active workflows, in memory.
+//! - [`server`]: the accept loop and its limits (header timeout, body rate floor,
+//!   connection cap).
+//! - [`sync`]: workflow changes made by another process (the CLI, a second server) reach
+//!   this server within a second.
 
 pub mod api;
 pub mod api_keys;
@@ -35,10 +41,16 @@ pub mod config;
 pub mod connect;
 pub mod demo;
 pub mod error;
+pub mod files;
+pub mod metrics;
 pub mod node_credentials;
 pub mod plugins;
 pub mod runner;
+pub mod server;
 pub mod store;
+pub mod sync;
+pub mod test_webhooks;
 pub mod triggers;
+pub mod webhook_auth;
 pub mod webhook_index;
 pub mod workflows;

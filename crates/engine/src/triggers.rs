@@ -63,6 +63,8 @@ struct Running {
 struct ActiveTriggers {
     gate: Arc<Gate>,
     tasks: Vec<JoinHandle<()>>,
+    /// The stored workflow's `updated_at` these triggers run.
+    version: String,
 }
 
 /// Stops a workflow's trigger tasks. Recording an execution start happens under the lock, so
@@ -229,10 +231,14 @@ impl TriggerRuntime {
             })
             .collect();
         // Another start may have raced this one in; the newest definition wins.
-        if let Some(old) = running
-            .workflows
-            .insert(stored.id.clone(), ActiveTriggers { gate, tasks })
-        {
+        if let Some(old) = running.workflows.insert(
+            stored.id.clone(),
+            ActiveTriggers {
+                gate,
+                tasks,
+                version: stored.updated_at.clone(),
+            },
+        ) {
             running.draining.extend(old.tasks);
             tokio::spawn(async move { old.gate.close().await });
         }
@@ -249,6 +255,11 @@ impl TriggerRuntime {
             running.draining.extend(active.tasks);
             tracing::info!(workflow_id = %id, "triggers stopped");
         }
+    }
+
+    /// The `updated_at` of the definition workflow `id`'s triggers run, if they run.
+    pub fn running_version(&self, id: &str) -> Option<String> {
+        self.lock().workflows.get(id).map(|a| a.version.clone())
     }
 
     /// Whether workflow `id` has triggers running.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use workflow::webhook::webhook_routes;
+use node_api::JsonObject;
+use serde_json::Value;
+use workflow::webhook::{is_dynamic, path_params, route_pattern, webhook_routes};
 use workflow::Workflow;
 
 use crate::store::StoredWorkflow;
@@ -19,8 +21,18 @@ pub struct WebhookTarget {
     pub node: String,
     /// The workflow as last saved, shared with running executions.
     pub workflow: Arc<Workflow>,
+    /// The path as the node declares it (`user/:id`), without surrounding slashes.
+    pub path: String,
 }
 
+impl WebhookTarget {
+    /// The values of the dynamic segments for a call on `path` (empty for a static path).
+    pub fn params(&self, path: &str) -> JsonObject {
+        path_params(&self.path, path).unwrap_or_default()
+    }
+}
+
+/// Method and route pattern ([`route_pattern`]: dynamic segments as `:`).
 type RouteKey = (String, String);
 
 /// Production webhooks of the active workflows, by method and path.
@@ -70,15 +82,27 @@ impl WebhookIndex {
     fn add(routes: &mut HashMap<RouteKey, Vec<WebhookTarget>>, stored: StoredWorkflow) {
         let workflow = Arc::new(stored.workflow);
         for (method, path, node) in webhook_routes(&workflow) {
-            let key = (method, path);
-            let targets = routes.entry(key).or_default();
-            targets.push(WebhookTarget {
-                workflow_id: stored.id.clone(),
-                node: node.name.clone(),
-                workflow: workflow.clone(),
-            });
-            // Two active workflows on one path: the lowest id answers, as the scan did.
-            targets.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
+            let mut paths = vec![path.clone()];
+            // n8n serves a dynamic path under the node's webhookId too
+            // (`/webhook/{webhookId}/user/:id`); imported callers may use that form.
+            if is_dynamic(&path) {
+                if let Some(id) = node.extra.get("webhookId").and_then(Value::as_str) {
+                    paths.push(format!("{id}/{path}"));
+                }
+            }
+            for path in paths {
+                let key = (method.clone(), route_pattern(&path));
+                let targets = routes.entry(key).or_default();
+                targets.push(WebhookTarget {
+                    workflow_id: stored.id.clone(),
+                    node: node.name.clone(),
+                    workflow: workflow.clone(),
+                    path,
+                });
+                // The database lets one active workflow own a route; rows saved before it
+                // did may still share one: the lowest id answers, as before.
+                targets.sort_by(|a, b| a.workflow_id.cmp(&b.workflow_id));
+            }
         }
     }
 
@@ -105,13 +129,27 @@ impl WebhookIndex {
         }
     }
 
-    /// The active workflow listening on `method` `path`.
+    /// The active workflow listening on `method` `path`: a static path first, as n8n
+    /// looks up, then the dynamic path with the most literal segments that matches.
     pub fn lookup(&self, method: &str, path: &str) -> Option<WebhookTarget> {
         let routes = self.routes.read().ok()?;
+        let key = route_key(method, path);
+        if let Some(target) = routes.get(&key).and_then(|t| t.first()) {
+            if !is_dynamic(&target.path) {
+                return Some(target.clone());
+            }
+        }
         routes
-            .get(&route_key(method, path))
-            .and_then(|t| t.first())
-            .cloned()
+            .iter()
+            .filter(|((m, pattern), _)| *m == key.0 && pattern.contains(':'))
+            .filter_map(|((_, pattern), targets)| {
+                let target = targets.first()?;
+                path_params(&target.path, &key.1)?;
+                let literal = pattern.split('/').filter(|s| *s != ":").count();
+                Some((literal, target))
+            })
+            .max_by_key(|(literal, _)| *literal)
+            .map(|(_, target)| target.clone())
     }
 }
 
@@ -178,6 +216,29 @@ mod tests {
         );
         index.put(&stored("b", false, &[("POST", "orders", false)]));
         assert_eq!(answering(&index, "POST", "orders"), None);
+    }
+
+    #[test]
+    fn dynamic_paths_match_after_static_ones() {
+        let index = WebhookIndex::default();
+        index.fill(vec![
+            stored("a", true, &[("GET", "user/:id", false)]),
+            stored("b", true, &[("GET", "user/me", false)]),
+            stored("c", true, &[("GET", "user/:id/orders/:order", false)]),
+        ]);
+        assert_eq!(
+            answering(&index, "GET", "user/me"),
+            Some(("b".into(), "Hook 0".into()))
+        );
+        let target = index.lookup("GET", "/user/42/").expect("dynamic match");
+        assert_eq!(target.workflow_id, "a");
+        assert_eq!(
+            Value::Object(target.params("user/42")),
+            serde_json::json!({"id": "42"})
+        );
+        assert_eq!(answering(&index, "GET", "user/42/orders/7").unwrap().0, "c");
+        assert_eq!(answering(&index, "GET", "user/42/orders"), None);
+        assert_eq!(answering(&index, "POST", "user/42"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use workflow::{validate, CredentialLookup, Executor, Workflow, WorkflowError};
 
 use crate::runner::Runner;
 use crate::store::WorkflowStore;
+use crate::test_webhooks::TestWebhooks;
 use crate::triggers::TriggerRuntime;
 
 /// Workflows and their executions: storage, running, triggers.
@@ -22,6 +23,11 @@ pub struct WorkflowService {
     pub credentials: Option<Arc<dyn CredentialLookup>>,
     /// The schedules and polling triggers of active workflows.
     pub triggers: TriggerRuntime,
+    /// The armed `/webhook-test/` routes.
+    pub test_webhooks: TestWebhooks,
+    /// Runs the workflows Execute Workflow nodes call; the executor holds it weakly, so it
+    /// lives here.
+    pub sub_workflows: Arc<crate::runner::SubWorkflows>,
 }
 
 impl WorkflowService {
@@ -33,12 +39,19 @@ impl WorkflowService {
         credentials: Option<Arc<dyn CredentialLookup>>,
         triggers: TriggerRuntime,
     ) -> Self {
+        let runner = Runner::new(store.clone(), executor.clone());
+        let sub_workflows = Arc::new(crate::runner::SubWorkflows::new(runner.clone()));
+        let weak: std::sync::Weak<dyn node_api::WorkflowRunner> =
+            Arc::downgrade(&sub_workflows) as _;
+        executor.set_workflow_runner(weak);
         Self {
-            runner: Runner::new(store.clone(), executor.clone()),
+            runner,
             store,
             executor,
             credentials,
             triggers,
+            test_webhooks: TestWebhooks::default(),
+            sub_workflows,
         }
     }
 

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 common::on_both_backends!(
+    list_pages_with_limit_and_cursor_and_audit_is_readable,
     authentication_is_required,
     create_read_update_delete_with_redaction,
     bad_input_is_refused_and_nothing_is_stored,
@@ -40,11 +41,13 @@ async fn authentication_is_required(backend: Backend) {
     let health = anonymous.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK, "health needs no key");
 
-    for (header, value) in [
-        ("", ""),
-        ("X-N8N-API-KEY", "sy_wrong"),
-        ("Authorization", "Bearer sy_wrong"),
-        ("Authorization", "Basic abc"),
+    // No key says which header is expected (n8n's words); a wrong one says nothing more.
+    let required = "'X-N8N-API-KEY' header required";
+    for (header, value, message) in [
+        ("", "", required),
+        ("X-N8N-API-KEY", "sy_wrong", "unauthorized"),
+        ("Authorization", "Bearer sy_wrong", "unauthorized"),
+        ("Authorization", "Basic abc", required),
     ] {
         let mut req = anonymous.get(server.url("/api/v1/credentials"));
         if !header.is_empty() {
@@ -53,11 +56,7 @@ async fn authentication_is_required(backend: Backend) {
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{header}: {value}");
         let body: Value = res.json().await.unwrap();
-        assert_eq!(
-            body,
-            json!({"message": "unauthorized"}),
-            "no detail is given"
-        );
+        assert_eq!(body, json!({ "message": message }), "{header}: {value}");
     }
 
     let via_header = anonymous
@@ -637,5 +636,76 @@ async fn readiness_follows_the_database_schema(backend: Backend) {
         "liveness does not depend on the database"
     );
     raw.close().await;
+    server.stop().await;
+}
+
+async fn list_pages_with_limit_and_cursor_and_audit_is_readable(backend: Backend) {
+    let Some((_env, server, key)) = setup(
+        backend,
+        "list_pages_with_limit_and_cursor_and_audit_is_readable",
+    )
+    .await
+    else {
+        return;
+    };
+    let http = client(&key);
+    let mut created = Vec::new();
+    for n in 0..5 {
+        let (status, body) = common::answer(http.post(server.url("/api/v1/credentials")).json(
+            &json!({"name": format!("basic {n}"), "type": "httpBasicAuth",
+                    "data": {"user": "u", "password": "p"}}),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        created.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("/api/v1/credentials?limit=2&cursor={c}"),
+            None => "/api/v1/credentials?limit=2".to_owned(),
+        };
+        let (status, body) = common::answer(http.get(server.url(&url))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let rows = body["data"].as_array().unwrap();
+        assert!(rows.len() <= 2, "{body}");
+        seen.extend(rows.iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        match body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, created, "every credential once, in creation order");
+    let (status, body) =
+        common::answer(http.get(server.url("/api/v1/credentials?cursor=bogus"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("cursor"),
+        "{body}"
+    );
+
+    // The audit log names who created each credential, newest first, and never a secret.
+    let (status, body) = common::answer(http.get(server.url("/api/v1/audit?limit=3"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = body["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["credentialId"], created[4].as_str());
+    assert_eq!(rows[0]["action"], "created");
+    assert!(
+        rows[0]["actor"].as_str().unwrap().starts_with("api_key:"),
+        "{body}"
+    );
+    let (status, body) =
+        common::answer(http.get(server.url(&format!("/api/v1/audit?credentialId={}", created[0]))))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    assert!(!body.to_string().contains("\"p\""));
+    let (status, _) = common::answer(reqwest::Client::new().get(server.url("/api/v1/audit"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }

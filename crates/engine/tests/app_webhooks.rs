@@ -9,7 +9,15 @@ use common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-common::on_both_backends!(webhooks_run_saved_and_active_workflows);
+common::on_both_backends!(
+    webhooks_run_saved_and_active_workflows,
+    webhook_authentication_is_checked_before_anything_runs,
+    one_active_workflow_owns_a_path_even_under_concurrent_activations,
+    dynamic_paths_reach_the_node_as_params,
+    respond_to_webhook_cannot_forge_the_framing,
+    paths_of_workflows_active_before_the_upgrade_are_claimed_on_start,
+    forwarded_addresses_count_only_through_the_configured_proxies,
+);
 
 fn orders_workflow() -> Value {
     json!({
@@ -65,6 +73,31 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
         message.contains("POST orders") && message.contains("not registered"),
         "{message}"
     );
+    // A test webhook answers only once armed, and only one call.
+    let res = hooks
+        .post(server.url("/webhook-test/orders?who=ann"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "not armed");
+    let res = hooks
+        .post(server.url(&format!("/api/v1/workflows/{id}/test-webhook")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "arming needs a key");
+    let res = api
+        .post(server.url(&format!("/api/v1/workflows/{id}/test-webhook")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let armed: Value = res.json().await.unwrap();
+    assert_eq!(
+        armed["webhooks"],
+        json!([{"method": "POST", "path": "orders"}])
+    );
     let res = hooks
         .post(server.url("/webhook-test/orders?who=ann"))
         .json(&order)
@@ -76,6 +109,13 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
         res.json::<Value>().await.unwrap(),
         json!({"total": 7.5, "who": "ann"})
     );
+    let res = hooks
+        .post(server.url("/webhook-test/orders?who=ann"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "one call per arming");
 
     let res = api
         .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
@@ -151,5 +191,885 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("not valid JSON"));
+    server.stop().await;
+}
+
+/// A server, an API client and a plain client for webhook calls.
+async fn start(backend: Backend, test: &str) -> Option<(TestEnv, TestServer, reqwest::Client)> {
+    let env = TestEnv::new(backend, test).await?;
+    let key = env.api_key(KEY_A);
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    Some((env, server, client(&key)))
+}
+
+/// A workflow whose Webhook node answers with the item it was given.
+fn echo(name: &str, path: &str, parameters: Value, credentials: Value) -> Value {
+    let mut params =
+        json!({"httpMethod": "POST", "path": path, "responseMode": "lastNode", "options": {}});
+    for (k, v) in parameters.as_object().unwrap() {
+        params[k] = v.clone();
+    }
+    let mut hook = json!({"name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                          "parameters": params});
+    if !credentials.is_null() {
+        hook["credentials"] = credentials;
+    }
+    json!({"name": name, "nodes": [hook], "connections": {}})
+}
+
+async fn save(api: &reqwest::Client, server: &TestServer, wf: &Value) -> (StatusCode, Value) {
+    let res = api
+        .post(server.url("/api/v1/workflows"))
+        .json(wf)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn activate(api: &reqwest::Client, server: &TestServer, id: &str) -> (StatusCode, Value) {
+    let res = api
+        .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn saved_active(api: &reqwest::Client, server: &TestServer, wf: &Value) -> String {
+    let (status, body) = save(api, server, wf).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = activate(api, server, &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}
+
+async fn credential(api: &reqwest::Client, server: &TestServer, body: Value) -> Value {
+    let res = api
+        .post(server.url("/api/v1/credentials"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let made: Value = res.json().await.unwrap();
+    json!({"id": made["id"], "name": made["name"]})
+}
+
+async fn execution_count(api: &reqwest::Client, server: &TestServer, id: &str) -> usize {
+    let list: Value = api
+        .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["data"].as_array().unwrap().len()
+}
+
+fn public_key_of(dir: &std::path::Path, private_pem: &str) -> String {
+    let private = dir.join("jwt-private.pem");
+    std::fs::write(&private, private_pem).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&private)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend) {
+    let Some((env, server, api)) = start(
+        backend,
+        "webhook_authentication_is_checked_before_anything_runs",
+    )
+    .await
+    else {
+        return;
+    };
+    let hooks = reqwest::Client::new();
+
+    // Refused at save, naming the node: no credential, an unknown one, an unknown mode, a bad list.
+    for (wf, expected) in [
+        (
+            echo(
+                "a",
+                "a",
+                json!({"authentication": "basicAuth"}),
+                Value::Null,
+            ),
+            "httpBasicAuth",
+        ),
+        (
+            echo(
+                "a",
+                "a",
+                json!({"authentication": "headerAuth"}),
+                json!({"httpHeaderAuth": {"id": "nope", "name": "gone"}}),
+            ),
+            "does not exist",
+        ),
+        (
+            echo("a", "a", json!({"authentication": "oAuth2"}), Value::Null),
+            "authentication",
+        ),
+        (
+            echo(
+                "a",
+                "a",
+                json!({"options": {"ipWhitelist": "10.0.0.0/33"}}),
+                Value::Null,
+            ),
+            "ipWhitelist",
+        ),
+    ] {
+        let (status, body) = save(&api, &server, &wf).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{wf}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("Hook") && message.contains(expected),
+            "{message}"
+        );
+    }
+
+    let basic = credential(
+        &api,
+        &server,
+        json!({"name": "basic", "type": "httpBasicAuth",
+        "data": {"user": "ann", "password": "s3cret"}}),
+    )
+    .await;
+    let header = credential(
+        &api,
+        &server,
+        json!({"name": "header", "type": "httpHeaderAuth",
+        "data": {"name": "X-Hook-Token", "value": "t0ken"}}),
+    )
+    .await;
+    let jwt = credential(
+        &api,
+        &server,
+        json!({"name": "jwt", "type": "jwtAuth",
+        "data": {"keyType": "passphrase", "secret": "passphrase-1", "algorithm": "HS256"}}),
+    )
+    .await;
+    let pem = common::test_private_key(env.path());
+    let rsa = credential(&api, &server, json!({"name": "jwt-rsa", "type": "jwtAuth",
+        "data": {"keyType": "pemKey", "publicKey": public_key_of(env.path(), &pem), "algorithm": "RS256"}})).await;
+    // A jwtAuth credential needs the field its key type uses.
+    let res = api
+        .post(server.url("/api/v1/credentials"))
+        .json(&json!({"name": "half", "type": "jwtAuth", "data": {"keyType": "pemKey"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("publicKey"));
+
+    let basic_id = saved_active(
+        &api,
+        &server,
+        &echo(
+            "basic",
+            "basic",
+            json!({"authentication": "basicAuth"}),
+            json!({"httpBasicAuth": basic}),
+        ),
+    )
+    .await;
+    let header_id = saved_active(
+        &api,
+        &server,
+        &echo(
+            "header",
+            "header",
+            json!({"authentication": "headerAuth"}),
+            json!({"httpHeaderAuth": header}),
+        ),
+    )
+    .await;
+    let jwt_id = saved_active(
+        &api,
+        &server,
+        &echo(
+            "jwt",
+            "jwt",
+            json!({"authentication": "jwtAuth"}),
+            json!({"jwtAuth": jwt}),
+        ),
+    )
+    .await;
+    let rsa_id = saved_active(
+        &api,
+        &server,
+        &echo(
+            "rsa",
+            "rsa",
+            json!({"authentication": "jwtAuth"}),
+            json!({"jwtAuth": rsa}),
+        ),
+    )
+    .await;
+    let closed_id = saved_active(
+        &api,
+        &server,
+        &echo(
+            "closed",
+            "closed",
+            json!({"options": {"ipWhitelist": "10.0.0.0/8, 192.168.1.7"}}),
+            Value::Null,
+        ),
+    )
+    .await;
+    let open_id = saved_active(
+        &api,
+        &server,
+        &echo(
+            "open",
+            "open",
+            json!({"options": {"ipWhitelist": "10.0.0.0/8, 127.0.0.0/8, ::1"}}),
+            Value::Null,
+        ),
+    )
+    .await;
+
+    let hs = |secret: &str, claims: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let rs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &json!({"sub": "rsa-user"}),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let expired = hs("passphrase-1", json!({"sub": "x", "exp": 1_000_000}));
+    let post = |path: &str| {
+        hooks
+            .post(server.url(&format!("/webhook/{path}")))
+            .json(&json!({"n": 1}))
+    };
+
+    let refused = [
+        (post("basic"), StatusCode::UNAUTHORIZED),
+        (
+            post("basic").basic_auth("ann", Some("wrong")),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            post("basic").basic_auth("bob", Some("s3cret")),
+            StatusCode::FORBIDDEN,
+        ),
+        (post("header"), StatusCode::FORBIDDEN),
+        (
+            post("header").header("X-Hook-Token", "t0ken-not"),
+            StatusCode::FORBIDDEN,
+        ),
+        (post("jwt"), StatusCode::UNAUTHORIZED),
+        (
+            post("jwt").bearer_auth(hs("other-secret", json!({"sub": "x"}))),
+            StatusCode::FORBIDDEN,
+        ),
+        (post("jwt").bearer_auth(&expired), StatusCode::FORBIDDEN),
+        (post("jwt").bearer_auth(&rs), StatusCode::FORBIDDEN),
+        (
+            post("rsa").bearer_auth(hs("passphrase-1", json!({"sub": "x"}))),
+            StatusCode::FORBIDDEN,
+        ),
+        (post("closed"), StatusCode::FORBIDDEN),
+    ];
+    for (request, expected) in refused {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), expected);
+        if expected == StatusCode::UNAUTHORIZED && res.url().path().ends_with("basic") {
+            assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"Webhook\"");
+        }
+        let body: Value = res.json().await.unwrap();
+        assert!(body["message"].is_string(), "{body}");
+    }
+    for id in [&basic_id, &header_id, &jwt_id, &rsa_id, &closed_id] {
+        assert_eq!(
+            execution_count(&api, &server, id).await,
+            0,
+            "nothing ran for {id}"
+        );
+    }
+
+    let ok = |request: reqwest::RequestBuilder| async move {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.unwrap()
+    };
+    ok(post("basic").basic_auth("ann", Some("s3cret"))).await;
+    ok(post("header").header("X-Hook-Token", "t0ken")).await;
+    let item = ok(post("jwt").bearer_auth(hs("passphrase-1", json!({"sub": "ann"})))).await;
+    assert_eq!(item["jwtPayload"], json!({"sub": "ann"}));
+    let item = ok(post("rsa").bearer_auth(&rs)).await;
+    assert_eq!(item["jwtPayload"]["sub"], "rsa-user");
+    ok(post("open")).await;
+    assert_eq!(execution_count(&api, &server, &open_id).await, 1);
+
+    // A credential deleted after saving leaves the webhook closed, not open.
+    let res = api
+        .delete(server.url(&format!(
+            "/api/v1/credentials/{}",
+            header["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post("header")
+        .header("X-Hook-Token", "t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("Hook"), "{body}");
+    assert_eq!(
+        execution_count(&api, &server, &header_id).await,
+        1,
+        "only the accepted call ran"
+    );
+
+    // Test webhooks are checked the same way.
+    let res = api
+        .post(server.url(&format!("/api/v1/workflows/{basic_id}/test-webhook")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = hooks
+        .post(server.url("/webhook-test/basic"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+async fn one_active_workflow_owns_a_path_even_under_concurrent_activations(backend: Backend) {
+    let Some((_env, server, api)) = start(
+        backend,
+        "one_active_workflow_owns_a_path_even_under_concurrent_activations",
+    )
+    .await
+    else {
+        return;
+    };
+    let hooks = reqwest::Client::new();
+    let live = saved_active(
+        &api,
+        &server,
+        &echo("live", "orders", json!({}), Value::Null),
+    )
+    .await;
+
+    // A newcomer choosing a lower id cannot take over the live path.
+    let mut intruder = echo("intruder", "/orders/", json!({}), Value::Null);
+    intruder["id"] = json!("0000");
+    let (status, body) = save(&api, &server, &intruder).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = activate(&api, &server, "0000").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("live") && message.contains(&live),
+        "{message}"
+    );
+    let (_, stored) = common::answer(api.get(server.url("/api/v1/workflows/0000"))).await;
+    assert_eq!(stored["active"], false);
+    let res = hooks
+        .post(server.url("/webhook/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(execution_count(&api, &server, &live).await, 1);
+    assert_eq!(execution_count(&api, &server, "0000").await, 0);
+
+    // Updating an active workflow onto a taken path is refused and changes nothing.
+    let other = saved_active(
+        &api,
+        &server,
+        &echo("other", "other", json!({}), Value::Null),
+    )
+    .await;
+    let res = api
+        .put(server.url(&format!("/api/v1/workflows/{other}")))
+        .json(&echo("other", "orders", json!({}), Value::Null))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let (_, stored) =
+        common::answer(api.get(server.url(&format!("/api/v1/workflows/{other}")))).await;
+    assert_eq!(stored["nodes"][0]["parameters"]["path"], "other");
+
+    // `user/:id` and `user/:name` are one route.
+    saved_active(
+        &api,
+        &server,
+        &echo("users", "user/:id", json!({}), Value::Null),
+    )
+    .await;
+    let (_, body) = save(
+        &api,
+        &server,
+        &echo("names", "user/:name", json!({}), Value::Null),
+    )
+    .await;
+    let (status, _) = activate(&api, &server, body["id"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Two activations racing for a free path: exactly one wins.
+    let mut ids = Vec::new();
+    for name in ["first", "second"] {
+        let (_, body) = save(&api, &server, &echo(name, "race", json!({}), Value::Null)).await;
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (a, b) = tokio::join!(
+        activate(&api, &server, &ids[0]),
+        activate(&api, &server, &ids[1])
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+
+    // Deactivating frees the path.
+    let winner = if a.0 == StatusCode::OK {
+        &ids[0]
+    } else {
+        &ids[1]
+    };
+    let loser = if a.0 == StatusCode::OK {
+        &ids[1]
+    } else {
+        &ids[0]
+    };
+    let res = api
+        .post(server.url(&format!("/api/v1/workflows/{winner}/deactivate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(activate(&api, &server, loser).await.0, StatusCode::OK);
+    server.stop().await;
+}
+
+async fn dynamic_paths_reach_the_node_as_params(backend: Backend) {
+    let Some((_env, server, api)) = start(backend, "dynamic_paths_reach_the_node_as_params").await
+    else {
+        return;
+    };
+    let hooks = reqwest::Client::new();
+    saved_active(
+        &api,
+        &server,
+        &echo("orders", "user/:id/orders/:order", json!({}), Value::Null),
+    )
+    .await;
+    saved_active(
+        &api,
+        &server,
+        &echo("me", "user/me/orders/latest", json!({}), Value::Null),
+    )
+    .await;
+    let res = hooks
+        .post(server.url("/webhook/user/42/orders/A-7"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let item: Value = res.json().await.unwrap();
+    assert_eq!(item["params"], json!({"id": "42", "order": "A-7"}));
+    let res = hooks
+        .post(server.url("/webhook/user/me/orders/latest"))
+        .send()
+        .await
+        .unwrap();
+    let item: Value = res.json().await.unwrap();
+    assert_eq!(item["params"], json!({}), "the static path wins");
+    let res = hooks
+        .post(server.url("/webhook/user/42/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+fn responding(headers: Value, code: Value) -> Value {
+    json!({
+        "name": "respond",
+        "nodes": [
+            {"name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+             "parameters": {"httpMethod": "POST", "path": "reply", "responseMode": "responseNode", "options": {}}},
+            {"name": "Reply", "type": "n8n-nodes-base.respondToWebhook", "typeVersion": 1.1,
+             "parameters": {"respondWith": "text", "responseBody": "ok-body-0123456789",
+                            "options": {"responseCode": code, "responseHeaders": {"entries": headers}}}}
+        ],
+        "connections": {"Hook": {"main": [[{"node": "Reply", "type": "main", "index": 0}]]}}
+    })
+}
+
+async fn respond_to_webhook_cannot_forge_the_framing(backend: Backend) {
+    let Some((_env, server, api)) =
+        start(backend, "respond_to_webhook_cannot_forge_the_framing").await
+    else {
+        return;
+    };
+    for code in [100, 199, 600, 99] {
+        let (status, body) = save(&api, &server, &responding(json!([]), json!(code))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{code}");
+        assert!(
+            body["message"].as_str().unwrap().contains("Reply"),
+            "{body}"
+        );
+    }
+    let id = saved_active(
+        &api,
+        &server,
+        &responding(
+            json!([
+                {"name": "Content-Length", "value": "2"},
+                {"name": "Transfer-Encoding", "value": "chunked"},
+                {"name": "Connection", "value": "close"},
+                {"name": "X-Kept", "value": "yes"}
+            ]),
+            json!(201),
+        ),
+    )
+    .await;
+
+    // On a raw keep-alive connection: one response, framed by the server, then nothing.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request =
+        format!("POST /webhook/reply HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut chunk)).await;
+        match read {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => raw.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => panic!("{e}"),
+            // Quiet after a complete answer: the connection stays open for the next request.
+            Err(_) if String::from_utf8_lossy(&raw).contains("ok-body-0123456789") => break,
+            Err(_) => assert!(std::time::Instant::now() < deadline, "no answer"),
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 201"), "{text}");
+    assert_eq!(text.matches("http/1.1").count(), 1, "{text}");
+    assert!(text.contains("content-length: 18\r\n"), "{text}");
+    assert!(
+        !text.contains("transfer-encoding") && !text.contains("connection: close"),
+        "{text}"
+    );
+    assert!(text.contains("x-kept: yes"), "{text}");
+    assert!(text.ends_with("ok-body-0123456789"), "{text}");
+
+    // The dropped headers are named in the execution.
+    let mut data = Value::Null;
+    for _ in 0..100 {
+        let list: Value = api
+            .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(e) = list["data"].as_array().and_then(|l| l.first()) {
+            if e["status"] == "success" {
+                let eid = e["id"].as_str().unwrap();
+                data = api
+                    .get(server.url(&format!("/api/v1/executions/{eid}?includeData=true")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hints = &data["data"]["resultData"]["runData"]["Reply"][0]["hints"];
+    let hints = hints.to_string().to_ascii_lowercase();
+    assert!(
+        hints.contains("content-length")
+            && hints.contains("transfer-encoding")
+            && hints.contains("warning"),
+        "{data}"
+    );
+    server.stop().await;
+}
+
+async fn paths_of_workflows_active_before_the_upgrade_are_claimed_on_start(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "paths_of_workflows_active_before_the_upgrade_are_claimed_on_start",
+    )
+    .await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let api = client(&key);
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let live = saved_active(
+        &api,
+        &server,
+        &echo("live", "orders", json!({}), Value::Null),
+    )
+    .await;
+    let (_, body) = save(
+        &api,
+        &server,
+        &echo("newcomer", "orders", json!({}), Value::Null),
+    )
+    .await;
+    let newcomer = body["id"].as_str().unwrap().to_owned();
+    server.stop().await;
+
+    // As a database written before paths were claimed: the live workflow holds no row.
+    let db = db::Db::connect(&env.database_url).await.unwrap();
+    sqlx::query("DELETE FROM webhook_paths")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let (status, body) = activate(&api, &server, &newcomer).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(&live), "{body}");
+    let res = reqwest::Client::new()
+        .post(server.url("/webhook/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(execution_count(&api, &server, &live).await, 1);
+    server.stop().await;
+}
+
+async fn forwarded_addresses_count_only_through_the_configured_proxies(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "forwarded_addresses_count_only_through_the_configured_proxies",
+    )
+    .await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let api = client(&key);
+    let hooks = reqwest::Client::new();
+    let office = echo(
+        "office",
+        "office",
+        json!({"options": {"ipWhitelist": "10.0.0.0/8"}}),
+        Value::Null,
+    );
+
+    // Default: the header is anyone's to send, so it is not read.
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    saved_active(&api, &server, &office).await;
+    let call = |server: &TestServer, forwarded: &str| {
+        hooks
+            .post(server.url("/webhook/office"))
+            .header("X-Forwarded-For", forwarded)
+            .send()
+    };
+    assert_eq!(
+        call(&server, "10.1.2.3").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    server.stop().await;
+
+    // One proxy in front: the entry it appended is the client; earlier ones are the caller's.
+    let mut settings = env.settings(KEY_A, None);
+    settings.proxy_hops = 1;
+    let server = TestServer::start(settings).await;
+    assert_eq!(
+        call(&server, "10.1.2.3").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&server, "10.1.2.3, 203.0.113.9")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "a forged first entry does not count"
+    );
+    let res = hooks
+        .post(server.url("/webhook/office"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "no header: the peer, 127.0.0.1"
+    );
+    server.stop().await;
+}
+
+/// Past the webhook concurrency and its queue, a call gets 503 with `Retry-After` at once
+/// and no execution; the queued call runs once a slot frees. `/metrics` shows the engine's
+/// counters (executions by mode, webhook answers by status) and the waiting gauge.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
+    let env = TestEnv::new(Backend::Sqlite, "webhook_gate").await.unwrap();
+    let key = env.api_key(KEY_A);
+    let mut settings = env.settings(KEY_A, None);
+    settings.webhook_concurrency = 1;
+    settings.webhook_queue = 1;
+    let server = TestServer::start(settings).await;
+    let api = client(&key);
+
+    // An endpoint that holds each call until released.
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hold_url = format!("http://{}/hold", listener.local_addr().unwrap());
+    let hold = axum::Router::new().route(
+        "/hold",
+        axum::routing::get({
+            let (arrived, release) = (arrived.clone(), release.clone());
+            move || async move {
+                arrived.notify_one();
+                release.acquire().await.unwrap().forget();
+                axum::Json(json!({"held": true}))
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, hold).await.unwrap() });
+    let res = api
+        .post(server.url("/api/v1/workflows"))
+        .json(&json!({
+            "name": "gated", "settings": {"executionOrder": "v1"},
+            "nodes": [
+                {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                 "parameters": {"httpMethod": "POST", "path": "gated", "responseMode": "lastNode", "options": {}}},
+                {"name": "Hold", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+                 "parameters": {"method": "GET", "url": hold_url}}
+            ],
+            "connections": {"Webhook": {"main": [[{"node": "Hold", "type": "main", "index": 0}]]}}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = api
+        .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let call = || {
+        let req = reqwest::Client::new()
+            .post(server.url("/webhook/gated"))
+            .json(&json!({}));
+        tokio::spawn(async move { req.send().await.unwrap() })
+    };
+    let first = call();
+    tokio::time::timeout(Duration::from_secs(30), arrived.notified())
+        .await
+        .expect("the first call runs");
+    let second = call();
+    // The second waits in the queue.
+    let metrics = || async {
+        reqwest::get(server.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !metrics()
+        .await
+        .contains("switchyard_webhook_calls_waiting 1")
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", metrics().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let third = call().await.unwrap();
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(third.headers()["retry-after"], "1");
+    let message: Value = third.json().await.unwrap();
+    assert!(
+        message["message"]
+            .as_str()
+            .unwrap()
+            .contains("SWITCHYARD_WEBHOOK_QUEUE"),
+        "{message}"
+    );
+
+    release.add_permits(2);
+    for answer in [first.await.unwrap(), second.await.unwrap()] {
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    let listed: Value = api
+        .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        2,
+        "the refused call left no execution"
+    );
+
+    let text = metrics().await;
+    for line in [
+        "switchyard_webhook_answers_total{status=\"503\"}",
+        "switchyard_webhook_answers_total{status=\"200\"}",
+        "switchyard_executions_started_total{mode=\"webhook\"}",
+        "switchyard_executions_finished_total{",
+        "switchyard_execution_duration_seconds_bucket{",
+        "switchyard_open_connections ",
+        "switchyard_execution_writer_queue ",
+        "switchyard_db_pool_connections ",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
     server.stop().await;
 }

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 
 common::on_both_backends!(
     workflows_need_a_key_and_run,
-    nodes_get_typed_credentials_by_id_or_name
+    nodes_get_typed_credentials_by_id_or_name,
+    every_error_is_json_naming_what_to_fix,
+    workflows_list_filters_and_refuses_bogus_cursors,
+    nul_bytes_and_bad_ids_are_refused_alike_on_both_backends
 );
 
 fn workflow() -> Value {
@@ -199,4 +202,245 @@ async fn nodes_get_typed_credentials_by_id_or_name(backend: Backend) {
     );
     assert!(!format!("{:?}", provider.by_id("sf1").await.unwrap()).contains("node-secret-1"));
     state.db.close().await;
+}
+
+/// Sends `request` and returns the status and the body, which must be `{"message": text}`.
+async fn json_error(request: reqwest::RequestBuilder) -> (StatusCode, String) {
+    let res = request.send().await.expect("the server answers");
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = res.text().await.unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{status}: content type {content_type:?}, body {text:?}"
+    );
+    let body: Value = serde_json::from_str(&text).expect("a JSON body");
+    let message = body["message"].as_str().unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    (status, message.to_owned())
+}
+
+async fn every_error_is_json_naming_what_to_fix(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "every_error_is_json_naming_what_to_fix").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let http = client(&key);
+    let anonymous = reqwest::Client::new();
+
+    let (status, message) = json_error(anonymous.get(server.url("/api/v1/workflows"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(message, "'X-N8N-API-KEY' header required");
+    let (status, message) = json_error(
+        anonymous
+            .get(server.url("/api/v1/workflows"))
+            .header("X-N8N-API-KEY", "sy_wrong"),
+    )
+    .await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+
+    let (status, message) = json_error(http.get(server.url("/no/such/route"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(message.contains("GET /no/such/route"), "{message}");
+    let (status, message) = json_error(http.patch(server.url("/api/v1/workflows"))).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        message.contains("PATCH is not allowed on /api/v1/workflows"),
+        "{message}"
+    );
+    let (status, message) = json_error(http.get(server.url("/api/v1/workflows?limit=many"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("limit"), "{message}");
+    let (status, message) =
+        json_error(http.get(server.url("/api/v1/executions?includeData=perhaps"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("includeData"), "{message}");
+    let (status, message) = json_error(http.get(server.url("/api/v1/credentials?limit=0"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("limit"), "{message}");
+    server.stop().await;
+}
+
+async fn workflows_list_filters_and_refuses_bogus_cursors(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "workflows_list_filters_and_refuses_bogus_cursors").await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let http = client(&key);
+    let mut ids = Vec::new();
+    for (name, tags) in [
+        ("alpha", json!([{"name": "sales"}, {"name": "eu"}])),
+        ("beta", json!(["sales"])),
+        ("alpha", json!([])),
+    ] {
+        let mut wf = workflow();
+        wf["name"] = json!(name);
+        wf["tags"] = tags;
+        let (status, body) =
+            common::answer(http.post(server.url("/api/v1/workflows")).json(&wf)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (status, _) =
+        common::answer(http.post(server.url(&format!("/api/v1/workflows/{}/activate", ids[1]))))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let names = |body: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    for (query, expected) in [
+        ("active=true", vec![ids[1].clone()]),
+        ("active=false", sorted(vec![ids[0].clone(), ids[2].clone()])),
+        ("name=alpha", sorted(vec![ids[0].clone(), ids[2].clone()])),
+        ("tags=sales", sorted(vec![ids[0].clone(), ids[1].clone()])),
+        ("tags=sales,eu", vec![ids[0].clone()]),
+        ("name=alpha&tags=sales", vec![ids[0].clone()]),
+        ("name=gamma", vec![]),
+    ] {
+        let (status, body) =
+            common::answer(http.get(server.url(&format!("/api/v1/workflows?{query}")))).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        assert_eq!(names(&body), expected, "{query}");
+    }
+
+    // Pages of one, filtered by tag, walk every match once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("/api/v1/workflows?tags=sales&limit=1&cursor={c}"),
+            None => "/api/v1/workflows?tags=sales&limit=1".to_owned(),
+        };
+        let (status, body) = common::answer(http.get(server.url(&url))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen.extend(names(&body));
+        match body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, sorted(vec![ids[0].clone(), ids[1].clone()]));
+
+    for bogus in ["bogus", &ids[0]] {
+        let (status, message) =
+            json_error(http.get(server.url(&format!("/api/v1/workflows?cursor={bogus}")))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bogus}");
+        assert!(message.contains("cursor"), "{message}");
+    }
+    server.stop().await;
+}
+
+async fn nul_bytes_and_bad_ids_are_refused_alike_on_both_backends(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "nul_bytes_and_bad_ids_are_refused_alike_on_both_backends",
+    )
+    .await
+    else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let http = client(&key);
+    let body = json!({"name": "n"});
+    for (method, path, field) in [
+        ("GET", "/api/v1/workflows/a%00b", "id"),
+        ("PUT", "/api/v1/workflows/a%00b", "id"),
+        ("DELETE", "/api/v1/workflows/a%00b", "id"),
+        ("POST", "/api/v1/workflows/a%00b/activate", "id"),
+        ("POST", "/api/v1/workflows/a%00b/deactivate", "id"),
+        ("POST", "/api/v1/workflows/a%00b/run", "id"),
+        ("GET", "/api/v1/executions/a%00b", "id"),
+        ("DELETE", "/api/v1/executions/a%00b", "id"),
+        ("POST", "/api/v1/executions/a%00b/stop", "id"),
+        ("GET", "/api/v1/credentials/a%00b", "id"),
+        ("PATCH", "/api/v1/credentials/a%00b", "id"),
+        ("DELETE", "/api/v1/credentials/a%00b", "id"),
+        ("POST", "/api/v1/credentials/a%00b/test", "id"),
+        ("GET", "/api/v1/credentials/schema/a%00b", "type"),
+        ("GET", "/api/v1/executions?workflowId=a%00b", "workflowId"),
+        ("GET", "/api/v1/workflows?name=a%00b", "name"),
+    ] {
+        let method: reqwest::Method = method.parse().unwrap();
+        let (status, message) =
+            json_error(http.request(method.clone(), server.url(path)).json(&body)).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path}: {message}"
+        );
+        assert!(
+            message.contains(field) && message.contains("NUL"),
+            "{method} {path}: {message}"
+        );
+    }
+
+    let mut named = workflow();
+    named["name"] = json!("a\u{0}b");
+    let (status, message) =
+        json_error(http.post(server.url("/api/v1/workflows")).json(&named)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        message.contains("name") && message.contains("NUL"),
+        "{message}"
+    );
+    for bad in ["a\u{0}b", "../etc", "x".repeat(65).as_str(), "a b"] {
+        let mut with_id = workflow();
+        with_id["id"] = json!(bad);
+        let (status, message) =
+            json_error(http.post(server.url("/api/v1/workflows")).json(&with_id)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert!(message.contains("id"), "{message}");
+    }
+    let (status, message) = json_error(http.post(server.url("/api/v1/credentials")).json(
+        &json!({"name": "a\u{0}b", "type": "httpBasicAuth", "data": {"user": "u", "password": "p"}}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("name"), "{message}");
+    let (_, listed) = common::answer(http.get(server.url("/api/v1/workflows"))).await;
+    assert_eq!(listed["data"], json!([]), "nothing was stored");
+    let (_, listed) = common::answer(http.get(server.url("/api/v1/credentials"))).await;
+    assert_eq!(listed["data"], json!([]), "nothing was stored");
+
+    // A client-chosen id that is taken answers 409 and leaves the first workflow alone.
+    let mut first = workflow();
+    first["id"] = json!("Chosen-Id_1");
+    let (status, body) =
+        common::answer(http.post(server.url("/api/v1/workflows")).json(&first)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "Chosen-Id_1");
+    let mut second = workflow();
+    second["id"] = json!("Chosen-Id_1");
+    second["name"] = json!("intruder");
+    let (status, message) =
+        json_error(http.post(server.url("/api/v1/workflows")).json(&second)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(message.contains("Chosen-Id_1"), "{message}");
+    let (_, stored) = common::answer(http.get(server.url("/api/v1/workflows/Chosen-Id_1"))).await;
+    assert_eq!(stored["name"], "double");
+    server.stop().await;
 }

@@ -4,17 +4,18 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{client, last_line, Backend, TestEnv, KEY_A, KEY_B};
+use common::{client, last_line, Backend, TestEnv, TestServer, KEY_A, KEY_B};
 use credentials::EncryptionKey;
 use credentials::{Actor, NewCredential};
 use serde_json::{json, Value};
 
 common::on_both_backends!(
     api_key_is_printed_once_and_stored_hashed,
+    api_keys_are_listed_and_revoked_keys_stop_working_at_once,
     rotation_killed_part_way_then_rerun_loses_nothing,
     export_then_import_round_trips_in_n8n_format,
     start_refuses_a_key_ring_without_the_stored_key,
@@ -22,6 +23,9 @@ common::on_both_backends!(
     in_flight_requests_finish_on_sigterm,
     workflows_import_and_export_in_n8n_format,
     no_secret_reaches_any_log_line,
+    a_second_server_leaves_a_live_servers_executions_alone,
+    an_import_over_an_active_workflow_reaches_the_running_server,
+    import_credentials_skips_unknown_types_only_when_asked,
 );
 
 fn key_id(hex: &str) -> String {
@@ -73,6 +77,133 @@ async fn api_key_is_printed_once_and_stored_hashed(backend: Backend) {
     let empty = env.switchyard(KEY_A, None, &["api-key", "create", "--name", " "]);
     assert!(!empty.status.success());
     assert!(String::from_utf8_lossy(&empty.stderr).contains("--name"));
+}
+
+async fn api_keys_are_listed_and_revoked_keys_stop_working_at_once(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "api_keys_are_listed_and_revoked_keys_stop_working_at_once",
+    )
+    .await
+    else {
+        return;
+    };
+    let created = |name: &str| {
+        let out = env.switchyard(KEY_A, None, &["api-key", "create", "--name", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_line(&out.stdout)
+    };
+    let ops = created("ops");
+    let ci = created("ci");
+    let twin = created("ci");
+    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let status = |key: String| {
+        let url = server.url("/api/v1/workflows");
+        async move {
+            client(&key)
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(ops.clone()).await, 200);
+    assert_eq!(status(ci.clone()).await, 200);
+    // A credential change, so the audit log has a row.
+    let made = client(&ops)
+        .post(server.url("/api/v1/credentials"))
+        .json(&json!({"name": "hook auth", "type": "httpHeaderAuth", "data": {"name": "X-Token", "value": "t0ken-value"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 200);
+
+    // The list names every key with its id and dates, never the key; use is noted.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let listing = loop {
+        let out = env.switchyard(KEY_A, None, &["api-key", "list"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ops_line = text
+            .lines()
+            .find(|l| l.starts_with("ops\t"))
+            .unwrap()
+            .to_owned();
+        if !ops_line.ends_with("never") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for key in [&ops, &ci, &twin] {
+        assert!(!listing.contains(key.as_str()), "no key in the list");
+    }
+    let rows: Vec<Vec<&str>> = listing
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{listing}");
+    let ops_row = rows.iter().find(|r| r[0] == "ops").unwrap();
+    assert!(ops_row[2].ends_with('Z'), "created: {listing}");
+    assert!(ops_row[3].ends_with('Z'), "last used is noted: {listing}");
+    assert!(
+        rows.iter().any(|r| r[0] == "ci" && r[3] == "never"),
+        "{listing}"
+    );
+
+    // A name two keys share is refused; by id it works.
+    let shared = env.switchyard(KEY_A, None, &["api-key", "revoke", "ci"]);
+    assert!(!shared.status.success());
+    assert!(String::from_utf8_lossy(&shared.stderr).contains("by id"));
+    let revoked = env.switchyard(KEY_A, None, &["api-key", "revoke", "ops"]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+
+    // The running server refuses the revoked key within a second; the others still work.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let code = status(ops.clone()).await;
+        if code == 401 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the revoked key still answers {code}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status(ci.clone()).await, 200);
+    let unknown = env.switchyard(KEY_A, None, &["api-key", "revoke", "nobody"]);
+    assert!(!unknown.status.success());
+
+    // The audit log reads from the command line, naming the key that made the change.
+    let audit = env.switchyard(KEY_A, None, &["audit"]);
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    let text = String::from_utf8_lossy(&audit.stdout);
+    let line = text.lines().next().unwrap_or_default();
+    assert!(
+        line.contains(":ops") && line.contains("created") && line.contains("hook auth"),
+        "{text}"
+    );
+    assert!(!text.contains("t0ken-value"));
+    server.stop().await;
 }
 
 async fn rotation_killed_part_way_then_rerun_loses_nothing(backend: Backend) {
@@ -883,4 +1014,312 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The data directory is 0700 and the SQLite files 0600 from the first start; loosened ones
+/// are tightened on the next start, with a log line.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = root.path().join("data");
+    let db_file = data.join("switchyard.db");
+    let mut settings = engine::config::Settings::with_data_dir(&data);
+    settings.set_keys(Some(KEY_A), None);
+    settings.set_database_url(format!("sqlite://{}", db_file.display()));
+    let server = TestServer::start(settings).await;
+    assert_eq!(mode_of(&data), 0o700, "data directory");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = data.join(format!("switchyard.db{suffix}"));
+        assert!(
+            file.exists(),
+            "{} exists while the server runs",
+            file.display()
+        );
+        assert_eq!(mode_of(&file), 0o600, "{}", file.display());
+    }
+    server.stop().await;
+
+    // Someone loosens them; the next start tightens them and says so.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["api-key", "list"])
+        .env_clear()
+        .env("SWITCHYARD_DATA_DIR", &data)
+        .env("SWITCHYARD_ENCRYPTION_KEY", KEY_A)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("tightened file permissions"), "{logs}");
+    assert_eq!(mode_of(&data), 0o700);
+    assert_eq!(mode_of(&db_file), 0o600);
+}
+
+async fn execution_status(env: &TestEnv, id: &str) -> String {
+    let db = db::Db::connect(&env.database_url).await.unwrap();
+    let (status,): (String,) = sqlx::query_as("SELECT status FROM executions WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    status
+}
+
+/// A second server on the same database: on the first one's address it fails to bind
+/// before touching anything; on its own address it serves beside it and leaves the first
+/// one's running execution alone. Once the first is killed (`kill -9`), the second marks
+/// that execution crashed at its next heartbeat.
+async fn a_second_server_leaves_a_live_servers_executions_alone(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "second_server").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    // An endpoint that never answers keeps the first server's execution running.
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_url = format!("http://{}/hang", listener.local_addr().unwrap());
+    let hang = axum::Router::new().route(
+        "/hang",
+        axum::routing::get({
+            let reached = reached.clone();
+            move || async move {
+                reached.notify_one();
+                std::future::pending::<()>().await;
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, hang).await.unwrap() });
+
+    let (mut first, first_logs) = spawn_server(&env, KEY_A, None, "info");
+    let first_url = wait_ready(&mut first, &first_logs);
+    let api = client(&key);
+    let created: Value = api
+        .post(format!("{first_url}/api/v1/workflows"))
+        .json(&json!({
+            "name": "hangs", "settings": {"executionOrder": "v1"},
+            "nodes": [
+                {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                {"name": "Call", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+                 "parameters": {"method": "GET", "url": hang_url}}
+            ],
+            "connections": {"Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wf = created["id"].as_str().unwrap().to_owned();
+    let started: Value = api
+        .post(format!("{first_url}/api/v1/workflows/{wf}/run"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let execution = started["executionId"].as_str().unwrap().to_owned();
+    tokio::time::timeout(Duration::from_secs(30), reached.notified())
+        .await
+        .expect("the first server's execution reached the endpoint");
+    assert_eq!(execution_status(&env, &execution).await, "running");
+
+    // Same address: refused at bind, and the running execution is untouched.
+    let address = first_url.trim_start_matches("http://").to_owned();
+    let clash = env
+        .command(KEY_A, None, &["start"])
+        .env("SWITCHYARD_LISTEN", &address)
+        .output()
+        .unwrap();
+    assert!(
+        !clash.status.success(),
+        "a second server on a taken address fails"
+    );
+    assert!(
+        String::from_utf8_lossy(&clash.stderr).contains("cannot listen"),
+        "{}",
+        String::from_utf8_lossy(&clash.stderr)
+    );
+    assert_eq!(execution_status(&env, &execution).await, "running");
+
+    // Its own address: it serves beside the first and leaves its execution alone.
+    let (mut second, second_logs) = spawn_server(&env, KEY_A, None, "info");
+    let second_url = wait_ready(&mut second, &second_logs);
+    assert_eq!(
+        reqwest::get(format!("{second_url}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        reqwest::StatusCode::OK
+    );
+    assert_eq!(execution_status(&env, &execution).await, "running");
+
+    // The first one dies: the second notices at a heartbeat.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let deadline = Instant::now() + engine::store::HEARTBEAT_EVERY * 3;
+    loop {
+        let status = execution_status(&env, &execution).await;
+        if status == "crashed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {status} after the first server died: {}",
+            second_logs.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(terminate(second).code(), Some(0));
+}
+
+/// `switchyard import workflow` over an active workflow, run beside a live server: the
+/// server serves the new definition on its new path within seconds, and the old path no
+/// longer answers.
+async fn an_import_over_an_active_workflow_reaches_the_running_server(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "import_reaches_server").await else {
+        return;
+    };
+    let key = env.api_key(KEY_A);
+    let flow = |path: &str| {
+        json!({"id": "wfLive", "name": "live", "settings": {"executionOrder": "v1"},
+               "nodes": [{"name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                          "parameters": {"httpMethod": "GET", "path": path, "options": {}}}],
+               "connections": {}})
+    };
+    let (mut server, logs) = spawn_server(&env, KEY_A, None, "info");
+    let base = wait_ready(&mut server, &logs);
+    let api = client(&key);
+    let res = api
+        .post(format!("{base}/api/v1/workflows"))
+        .json(&flow("before"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let res = api
+        .post(format!("{base}/api/v1/workflows/wfLive/activate"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let status = |path: &'static str| {
+        let url = format!("{base}/webhook/{path}");
+        async move { reqwest::get(url).await.unwrap().status() }
+    };
+    assert_eq!(status("before").await, reqwest::StatusCode::OK);
+    assert_eq!(status("after").await, reqwest::StatusCode::NOT_FOUND);
+
+    let file = env.path().join("live.json");
+    std::fs::write(&file, serde_json::to_vec(&flow("after")).unwrap()).unwrap();
+    let out = env.switchyard(KEY_A, None, &["import", "workflow", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status("after").await != reqwest::StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "the server still does not serve the imported path: {}",
+            logs.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status("before").await,
+        reqwest::StatusCode::NOT_FOUND,
+        "the old path is gone with the old definition"
+    );
+    assert_eq!(terminate(server).code(), Some(0));
+}
+async fn import_credentials_skips_unknown_types_only_when_asked(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "import_skip_unknown").await else {
+        return;
+    };
+    // A real n8n export mixes integrations this build has and ones it does not.
+    let export = json!([
+        {"id": "h1", "name": "Service key", "type": "httpHeaderAuth",
+         "data": {"name": "X-API-Key", "value": "k-123"}},
+        {"id": "s1", "name": "Team Slack", "type": "slackApi",
+         "data": {"accessToken": "xoxb-secret-token"}},
+        {"id": "g1", "name": "Mail", "type": "gmailOAuth2",
+         "data": {"clientId": "a", "clientSecret": "b"}}
+    ]);
+    let file = env.path().join("n8n-export.json");
+    std::fs::write(&file, serde_json::to_vec(&export).unwrap()).unwrap();
+
+    let out = env.switchyard(
+        KEY_A,
+        None,
+        &["import", "credentials", file.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--skip-unknown"), "{err}");
+    assert!(
+        err.contains("\"Team Slack\"") && err.contains("\"slackApi\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"Mail\"") && err.contains("\"gmailOAuth2\""),
+        "{err}"
+    );
+    assert!(!err.contains("xoxb-secret-token"), "{err}");
+    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    assert!(
+        state.credentials.list().await.unwrap().is_empty(),
+        "nothing imported"
+    );
+    state.db.close().await;
+
+    let out = env.switchyard(
+        KEY_A,
+        None,
+        &[
+            "import",
+            "credentials",
+            "--skip-unknown",
+            file.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Imported credentials: 1 created, 0 updated."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Skipped 2 credential(s)")
+            && stdout.contains("\"Team Slack\" (id \"s1\"), type \"slackApi\"")
+            && stdout.contains("\"Mail\" (id \"g1\"), type \"gmailOAuth2\""),
+        "{stdout}"
+    );
+    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    let stored = state.credentials.list().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let header = state.credentials.get("h1").await.unwrap();
+    assert_eq!(header.data.expose()["value"], "k-123");
+    state.db.close().await;
 }

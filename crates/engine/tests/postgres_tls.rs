@@ -94,7 +94,7 @@ fn start_tls_cluster() -> Option<(Cluster, tls::TestCerts)> {
     }
     let Some(bin) = postgres_bin() else {
         assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
+            !db::testing::in_ci(),
             "PostgreSQL's server binaries (initdb) are needed for the Postgres TLS test"
         );
         eprintln!("skipped: no /usr/lib/postgresql/*/bin/initdb");

@@ -86,7 +86,7 @@ async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
     assert_eq!(res.status(), 200);
     let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(
-        content_type.starts_with("text/plain; version=0.0.4"),
+        content_type.starts_with("application/openmetrics-text; version=1.0.0"),
         "{content_type}"
     );
     let text = res.text().await.unwrap();
@@ -103,6 +103,7 @@ async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
             "{line} missing from\n{text}"
         );
     }
+    assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(!text.contains("Acme production"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
     assert_eq!(org.counter("POST /services/oauth2/token"), 1);

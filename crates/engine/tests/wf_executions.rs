@@ -24,6 +24,11 @@ common::on_both_backends!(
     a_caller_hanging_up_does_not_leave_the_execution_running,
     an_answered_webhook_call_is_a_stored_execution,
     stop_stops_a_node_working_through_items,
+    a_list_reads_run_data_only_when_asked,
+    a_failed_production_execution_starts_its_error_workflow,
+    execute_workflow_runs_the_child_and_returns_its_output,
+    a_waiting_execution_survives_a_restart_and_resumes_on_time,
+    a_webhook_call_resumes_a_waiting_execution,
 );
 
 struct Harness {
@@ -64,11 +69,10 @@ impl Harness {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let id = res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let status = res.status();
+        let body = res.json::<Value>().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
         if active {
             self.set_active(&id, true).await;
         }
@@ -293,6 +297,21 @@ async fn pruning_keeps_running_and_the_newest_finished(backend: Backend) {
     let store = &h.server.state.workflows.store;
     store
         .start_execution("still-running", &wf, "trigger")
+        .await
+        .unwrap();
+    // It belongs to another server, alive on another host (the restart below would
+    // otherwise rightly mark it crashed: its own server stopped). Its heartbeat stays fresh
+    // however long the stop below drains.
+    let db = h.server.state.db.pool();
+    sqlx::query(
+        "INSERT INTO processes (id, host, pid, started_at, heartbeat_at) \
+         VALUES ('neighbour', 'elsewhere', 1, '2026-01-01T00:00:00.000Z', '2999-01-01T00:00:00.000Z')",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE executions SET process_id = 'neighbour' WHERE id = 'still-running'")
+        .execute(db)
         .await
         .unwrap();
     let mut finished = Vec::new();
@@ -819,5 +838,493 @@ async fn stop_stops_a_node_working_through_items(backend: Backend) {
         took < Duration::from_secs(8),
         "stop answered after {took:?}, as if the node had not stopped"
     );
+    h.server.stop().await;
+}
+
+/// Listing executions returns metadata only (the data column is not even read); with
+/// `includeData=true` each listed execution carries its run data.
+async fn a_list_reads_run_data_only_when_asked(backend: Backend) {
+    let Some(h) = Harness::start(backend, "list_metadata", |_| {}).await else {
+        return;
+    };
+    let wf = h.create(manual_workflow("listed", json!({})), false).await;
+    for _ in 0..3 {
+        h.run_waiting(&wf).await;
+    }
+    let plain = h.executions(&format!("workflowId={wf}")).await;
+    let plain = plain["data"].as_array().unwrap();
+    assert_eq!(plain.len(), 3);
+    for e in plain {
+        assert_eq!(e["status"], "success", "{e}");
+        assert!(e.get("data").is_none_or(Value::is_null), "no run data: {e}");
+    }
+    let full = h
+        .executions(&format!("workflowId={wf}&includeData=true&limit=2"))
+        .await;
+    let items = full["data"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    for e in items {
+        assert!(
+            e["data"]["resultData"]["runData"]["Set"].is_array(),
+            "run data when asked: {e}"
+        );
+    }
+    assert!(full["nextCursor"].is_string(), "{full}");
+    h.server.stop().await;
+}
+/// Error Trigger -> No Op, named `name`; `extra` nodes and connections are added.
+fn error_workflow(name: &str) -> Value {
+    json!({
+        "name": name,
+        "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "On error", "type": "n8n-nodes-base.errorTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Seen", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "parameters": {}}
+        ],
+        "connections": {"On error": {"main": [[{"node": "Seen", "type": "main", "index": 0}]]}}
+    })
+}
+
+impl Harness {
+    /// Waits (bounded) until workflow `id` has `n` finished executions, and returns them
+    /// with their data.
+    async fn finished(&self, id: &str, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let list = self
+                .executions(&format!("workflowId={id}&includeData=true"))
+                .await;
+            let data = list["data"].as_array().unwrap().clone();
+            if data.len() >= n && data.iter().all(|e| e["status"] != "running") {
+                return data;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("workflow {id} never had {n} finished executions");
+    }
+}
+
+async fn a_failed_production_execution_starts_its_error_workflow(backend: Backend) {
+    let Some(h) = Harness::start(backend, "error_workflow", |_| {}).await else {
+        return;
+    };
+    let handler = h.create(error_workflow("Handler"), false).await;
+    let failing = h
+        .create(
+            hook_workflow("Failing", "fails", true, json!({"errorWorkflow": handler})),
+            true,
+        )
+        .await;
+    let res = h.hook("fails").await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let failed = h.settled(&failing).await;
+    assert_eq!(failed.len(), 1);
+    let handled = h.finished(&handler, 1).await;
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0]["mode"], "error", "{}", handled[0]);
+    assert_eq!(handled[0]["status"], "success", "{}", handled[0]);
+    let one: Value = h
+        .api
+        .get(h.url(&format!(
+            "/api/v1/executions/{}?includeData=true",
+            handled[0]["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = &one["data"]["resultData"]["runData"]["Seen"][0]["data"]["main"][0][0]["json"];
+    assert!(item.is_object(), "{one}");
+    assert_eq!(item["execution"]["id"], failed[0]["id"], "{item}");
+    assert_eq!(item["execution"]["error"]["message"], "refused", "{item}");
+    assert_eq!(item["execution"]["lastNodeExecuted"], "Second", "{item}");
+    assert_eq!(item["execution"]["mode"], "webhook", "{item}");
+    assert_eq!(item["workflow"], json!({"id": failing, "name": "Failing"}));
+
+    // A manual run that fails starts no error workflow (n8n: production executions only);
+    // `wait=true` answers once the end is stored, when an error workflow would have started.
+    let mut manual = hook_workflow(
+        "Manual",
+        "manual-fails",
+        true,
+        json!({"errorWorkflow": handler}),
+    );
+    manual["nodes"][0] = json!({"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}});
+    manual["connections"] =
+        json!({"Start": {"main": [[{"node": "Second", "type": "main", "index": 0}]]}});
+    let manual = h.create(manual, false).await;
+    assert_eq!(h.run_waiting(&manual).await["status"], "error");
+    // Without the setting, a failing workflow holding an Error Trigger handles its own error.
+    let mut own = hook_workflow("Own", "own-fails", true, json!({}));
+    own["nodes"].as_array_mut().unwrap().extend([
+        json!({"name": "On error", "type": "n8n-nodes-base.errorTrigger", "typeVersion": 1, "parameters": {}}),
+        json!({"name": "Seen", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "parameters": {}}),
+    ]);
+    own["connections"]["On error"] =
+        json!({"main": [[{"node": "Seen", "type": "main", "index": 0}]]});
+    let own = h.create(own, true).await;
+    h.hook("own-fails").await;
+    let runs = h.finished(&own, 2).await;
+    let modes: HashSet<String> = runs
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["mode"].as_str().unwrap(),
+                e["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        HashSet::from(["webhook/error".to_string(), "error/success".to_string()])
+    );
+    assert_eq!(
+        h.executions(&format!("workflowId={handler}")).await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    h.server.stop().await;
+}
+
+/// Execute Workflow Trigger -> Set `d = n * 2` (or Stop and Error when `fail`).
+fn child_workflow(fail: bool) -> Value {
+    let work = if fail {
+        json!({"name": "Work", "type": "n8n-nodes-base.stopAndError", "typeVersion": 1,
+               "parameters": {"errorMessage": "child refused"}})
+    } else {
+        json!({"name": "Work", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+            "assignments": {"assignments": [{"id": "a", "name": "d", "value": "={{ $json.n * 2 }}", "type": "number"}]},
+            "includeOtherFields": true, "options": {}}})
+    };
+    json!({
+        "name": "Child",
+        "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "Called", "type": "n8n-nodes-base.executeWorkflowTrigger", "typeVersion": 1.1,
+             "parameters": {"inputSource": "passthrough"}},
+            work
+        ],
+        "connections": {"Called": {"main": [[{"node": "Work", "type": "main", "index": 0}]]}}
+    })
+}
+
+/// Manual Trigger (and an Execute Workflow Trigger) -> Execute Workflow with `params`.
+fn parent_workflow(params: Value, version: f64) -> Value {
+    json!({
+        "name": "Parent",
+        "settings": {"executionOrder": "v1"},
+        "nodes": [
+            {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+            {"name": "Called", "type": "n8n-nodes-base.executeWorkflowTrigger", "typeVersion": 1,
+             "parameters": {}},
+            {"name": "Call", "type": "n8n-nodes-base.executeWorkflow", "typeVersion": version,
+             "parameters": params}
+        ],
+        "connections": {
+            "Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]},
+            "Called": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}
+        }
+    })
+}
+
+async fn execute_workflow_runs_the_child_and_returns_its_output(backend: Backend) {
+    let Some(h) = Harness::start(backend, "execute_workflow", |s| s.max_workflow_depth = 3).await
+    else {
+        return;
+    };
+    let child = h.create(child_workflow(false), false).await;
+    let run = |id: String| {
+        let api = h.api.clone();
+        let url = h.url(&format!("/api/v1/workflows/{id}/run?wait=true"));
+        async move {
+            api.post(url)
+                .json(&json!({"items": [{"n": 1}, {"n": 2}]}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let call_output =
+        |done: &Value| done["data"]["resultData"]["runData"]["Call"][0]["data"]["main"][0].clone();
+    // v1.2 with n8n's resource locator, all items at once.
+    let once = h
+        .create(
+            parent_workflow(
+                json!({"workflowId": {"__rl": true, "value": child, "mode": "id"}, "options": {}}),
+                1.2,
+            ),
+            false,
+        )
+        .await;
+    let done = run(once).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(
+        call_output(&done),
+        json!([{"json": {"n": 1, "d": 2}, "pairedItem": {"item": 0}},
+               {"json": {"n": 2, "d": 4}, "pairedItem": {"item": 1}}])
+    );
+    assert_eq!(h.finished(&child, 1).await[0]["mode"], "integrated");
+
+    // v1 with the id as a string, once per item.
+    let each = h
+        .create(
+            parent_workflow(json!({"workflowId": child, "mode": "each"}), 1.0),
+            false,
+        )
+        .await;
+    let done = run(each).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(
+        call_output(&done),
+        json!([{"json": {"n": 1, "d": 2}, "pairedItem": {"item": 0}},
+               {"json": {"n": 2, "d": 4}, "pairedItem": {"item": 1}}])
+    );
+    h.finished(&child, 3).await;
+
+    // Not waiting: the input goes on, the child still runs.
+    let detached = h
+        .create(
+            parent_workflow(
+                json!({"workflowId": child, "options": {"waitForSubWorkflow": false}}),
+                1.1,
+            ),
+            false,
+        )
+        .await;
+    let done = run(detached).await;
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(call_output(&done)[1]["json"], json!({"n": 2}));
+    let children = h.finished(&child, 4).await;
+    assert!(children.iter().all(|e| e["status"] == "success"));
+
+    // A failing child fails the parent with the child's error.
+    let failing = h.create(child_workflow(true), false).await;
+    let parent = h
+        .create(parent_workflow(json!({"workflowId": failing}), 1.0), false)
+        .await;
+    let done = run(parent).await;
+    assert_eq!(done["status"], "error");
+    assert_eq!(
+        done["data"]["resultData"]["error"]["message"], "child refused",
+        "{done}"
+    );
+
+    // A workflow calling itself stops at the depth setting (3 here).
+    let recursive = h
+        .create(
+            parent_workflow(json!({"workflowId": "={{ $workflow.id }}"}), 1.0),
+            false,
+        )
+        .await;
+    let done = run(recursive.clone()).await;
+    assert_eq!(done["status"], "error");
+    let message = done["data"]["resultData"]["error"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.contains("would run 4 calls deep, more than the 3 allowed"),
+        "{message}"
+    );
+    // The top execution and the three nested ones, all failed.
+    let nested = h.finished(&recursive, 4).await;
+    assert_eq!(nested.len(), 4);
+
+    // Saving refuses what this build cannot run, naming node, parameter and value.
+    let res = h
+        .api
+        .post(h.url("/api/v1/workflows"))
+        .json(&parent_workflow(
+            json!({"source": "url", "workflowId": child}),
+            1.0,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let message = res.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("\"Call\"")
+            && message.contains("Parameter \"source\" has an unknown value \"url\""),
+        "{message}"
+    );
+    h.server.stop().await;
+}
+
+async fn a_waiting_execution_survives_a_restart_and_resumes_on_time(backend: Backend) {
+    let no_sleeping = |s: &mut Settings| s.wait_in_process_secs = 0;
+    let Some(h) = Harness::start(backend, "wait_durable", no_sleeping).await else {
+        return;
+    };
+    let wf = h
+        .create(
+            json!({
+                "name": "Waits",
+                "settings": {"executionOrder": "v1"},
+                "nodes": [
+                    {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                    {"name": "Wait", "type": "n8n-nodes-base.wait", "typeVersion": 1.1,
+                     "parameters": {"amount": 4, "unit": "seconds"}},
+                    {"name": "After", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                        "assignments": {"assignments": [
+                            {"id": "a", "name": "started", "value": "={{ $('Start').item.json.n }}", "type": "number"}]},
+                        "options": {}}}
+                ],
+                "connections": {
+                    "Start": {"main": [[{"node": "Wait", "type": "main", "index": 0}]]},
+                    "Wait": {"main": [[{"node": "After", "type": "main", "index": 0}]]}
+                }
+            }),
+            false,
+        )
+        .await;
+    let began = std::time::Instant::now();
+    let done: Value = h
+        .api
+        .post(h.url(&format!("/api/v1/workflows/{wf}/run?wait=true")))
+        .json(&json!({"items": [{"n": 7}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "waiting", "{done}");
+    let id = done["id"].as_str().unwrap().to_owned();
+
+    // Stopped while it waits: the row stays waiting, with when to resume.
+    h.server.stop().await;
+    let state = engine::app::open(h.env.settings(KEY_A, None))
+        .await
+        .unwrap();
+    let (status, till): (String, Option<String>) =
+        sqlx::query_as("SELECT status, wait_till FROM executions WHERE id = $1")
+            .bind(&id)
+            .fetch_one(state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "waiting");
+    assert!(till.is_some());
+    state.db.close().await;
+
+    let mut settings = h.env.settings(KEY_A, None);
+    no_sleeping(&mut settings);
+    let server = TestServer::start(settings).await;
+    let h = Harness { server, ..h };
+    let mut finished = Value::Null;
+    for _ in 0..400 {
+        let e: Value = h
+            .api
+            .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if e["status"] == "success" || e["status"] == "error" {
+            finished = e;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["status"], "success", "{finished}");
+    assert!(began.elapsed() >= Duration::from_secs(4), "resumed early");
+    let run_data = &finished["data"]["resultData"]["runData"];
+    assert_eq!(run_data["Wait"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        run_data["After"][0]["data"]["main"][0][0]["json"],
+        json!({"started": 7})
+    );
+    h.server.stop().await;
+}
+
+async fn a_webhook_call_resumes_a_waiting_execution(backend: Backend) {
+    let Some(env) = TestEnv::new(backend, "wait_webhook").await else {
+        return;
+    };
+    let api = client(&env.api_key(KEY_A));
+    let server = TestServer::start_public(env.settings(KEY_A, None)).await;
+    let h = Harness { env, server, api };
+    let wf = h
+        .create(
+            json!({
+                "name": "Asks",
+                "settings": {"executionOrder": "v1"},
+                "nodes": [
+                    {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
+                    {"name": "Ask", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                        "assignments": {"assignments": [
+                            {"id": "a", "name": "url", "value": "={{ $execution.resumeUrl }}", "type": "string"}]},
+                        "options": {}}},
+                    {"name": "Wait", "type": "n8n-nodes-base.wait", "typeVersion": 1.1,
+                     "parameters": {"resume": "webhook", "httpMethod": "POST", "options": {}}},
+                    {"name": "After", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
+                        "assignments": {"assignments": [
+                            {"id": "a", "name": "answer", "value": "={{ $json.body.answer }}", "type": "number"},
+                            {"id": "b", "name": "asked", "value": "={{ $('Ask').item.json.url }}", "type": "string"}]},
+                        "options": {}}}
+                ],
+                "connections": {
+                    "Start": {"main": [[{"node": "Ask", "type": "main", "index": 0}]]},
+                    "Ask": {"main": [[{"node": "Wait", "type": "main", "index": 0}]]},
+                    "Wait": {"main": [[{"node": "After", "type": "main", "index": 0}]]}
+                }
+            }),
+            false,
+        )
+        .await;
+    let done = h.run_waiting(&wf).await;
+    assert_eq!(done["status"], "waiting", "{done}");
+    let id = done["id"].as_str().unwrap().to_owned();
+    let resume_url = h.url(&format!("/webhook-waiting/{id}"));
+
+    // Another method is not what the node waits for.
+    let wrong = reqwest::get(&resume_url).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    let res = reqwest::Client::new()
+        .post(&resume_url)
+        .json(&json!({"answer": 42}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    // Answered once the end is stored: read at once.
+    let e: Value = h
+        .api
+        .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(e["status"], "success", "{e}");
+    assert_eq!(
+        e["data"]["resultData"]["runData"]["After"][0]["data"]["main"][0][0]["json"],
+        json!({"answer": 42, "asked": resume_url})
+    );
+    // It resumes once.
+    let again = reqwest::Client::new()
+        .post(&resume_url)
+        .json(&json!({"answer": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
     h.server.stop().await;
 }

@@ -635,7 +635,7 @@ async fn validation_names_every_offending_node() {
             "node \"Old Set\": node type \"n8n-nodes-base.set\" has no version 1.0 (supported: 3, 3.1, 3.2, 3.3, 3.4)",
             "node \"Split\": Parameter \"fieldToSplitOut\" is required",
             "node \"Split\": duplicate node name; names must be unique",
-            "node \"Creds\": credential type \"salesforceOAuth2Api\" is not accepted by this node (accepts: none)",
+            "node \"Creds\": credential type \"salesforceOAuth2Api\" is not accepted by this node (accepts: httpBasicAuth, httpHeaderAuth, httpQueryAuth, httpBearerAuth, oAuth2Api)",
             "node \"Trigger\": connects to node \"Ghost\", which does not exist",
         ]
     );

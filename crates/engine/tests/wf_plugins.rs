@@ -251,6 +251,7 @@ fn request(test: bool) -> WebhookRequest {
         query: JsonObject::from_iter([("q".to_string(), json!("1"))]),
         body: json!({"v": 1}),
         base_url: "http://localhost:5678".into(),
+        params: Default::default(),
         test,
     }
 }

@@ -84,17 +84,26 @@ async fn looping_expressions_do_not_stall_the_server(backend: Backend) {
         &hook_workflow("loop", "loop", "={{ (() => { for (;;) {} })() }}"),
     )
     .await;
-    create(
+    let double_id = create(
         &api,
         &server,
         &hook_workflow("double", "double", "={{ $json.body.n * 2 }}"),
     )
     .await;
+    // Production webhooks: a test webhook answers only one call once armed.
+    for id in [&loop_id, &double_id] {
+        let res = api
+            .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
 
     let hooks = reqwest::Client::new();
     let loops: Vec<_> = (0..LOOPS)
         .map(|_| {
-            let (hooks, url) = (hooks.clone(), server.url("/webhook-test/loop"));
+            let (hooks, url) = (hooks.clone(), server.url("/webhook/loop"));
             tokio::spawn(async move { hooks.post(url).json(&json!({})).send().await })
         })
         .collect();
@@ -121,7 +130,7 @@ async fn looping_expressions_do_not_stall_the_server(backend: Backend) {
     let health = hooks.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let res = hooks
-        .post(server.url("/webhook-test/double"))
+        .post(server.url("/webhook/double"))
         .json(&json!({"n": 21}))
         .send()
         .await

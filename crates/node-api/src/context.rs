@@ -19,6 +19,10 @@ pub enum ExecutionMode {
     Webhook,
     /// A retry of an earlier execution.
     Retry,
+    /// An error workflow started because another execution failed (Error Trigger).
+    Error,
+    /// A sub-workflow started by an Execute Workflow node.
+    Integrated,
 }
 
 impl ExecutionMode {
@@ -29,6 +33,8 @@ impl ExecutionMode {
             Self::Trigger => "trigger",
             Self::Webhook => "webhook",
             Self::Retry => "retry",
+            Self::Error => "error",
+            Self::Integrated => "integrated",
         }
     }
 }
@@ -53,6 +59,31 @@ pub struct WebhookResponse {
     pub headers: Vec<(String, String)>,
     /// Body bytes; `None` sends an empty body.
     pub body: Option<Vec<u8>>,
+}
+
+/// A stored workflow a node asks the engine to run (the Execute Workflow node).
+#[derive(Clone, Debug)]
+pub struct SubWorkflowCall {
+    /// The stored workflow's id.
+    pub workflow_id: String,
+    /// The items its Execute Workflow Trigger receives.
+    pub items: Vec<Item>,
+    /// Wait for it to end and return its output (`false`: start it and return at once).
+    pub wait: bool,
+    /// How deep the call is: 1 for a workflow called by a top-level execution.
+    pub depth: usize,
+    /// The calling execution's id.
+    pub parent_execution_id: String,
+}
+
+/// Runs stored workflows for nodes that call them; the engine implements it over its store
+/// and its execution runner.
+#[async_trait]
+pub trait WorkflowRunner: Send + Sync {
+    /// Runs `call` as its own execution (mode `integrated`) from the workflow's Execute
+    /// Workflow Trigger. With `wait`, the output of the node that ran last, or the child's
+    /// failure as an error; without, `None` once it started.
+    async fn run_workflow(&self, call: SubWorkflowCall) -> Result<Option<Vec<Item>>, NodeError>;
 }
 
 /// The engine's side of a node execution. Implemented by the engine; plugins only call it.
@@ -115,8 +146,29 @@ pub trait ExecuteContext: Send + Sync {
     /// Whether a failed item should become an `{error: ...}` item instead of failing the node.
     fn continue_on_fail(&self) -> bool;
 
+    /// Runs the stored workflow `workflow_id` with `items` (Execute Workflow): its output
+    /// when `wait`, `None` once started otherwise. Refused past the engine's depth limit, and
+    /// where the engine cannot run workflows (a plugin's test harness).
+    async fn execute_workflow(
+        &self,
+        workflow_id: &str,
+        items: Vec<Item>,
+        wait: bool,
+    ) -> Result<Option<Vec<Item>>, NodeError> {
+        let _ = (workflow_id, items, wait);
+        Err(NodeError::operation(
+            "this engine cannot run other workflows from a node",
+        ))
+    }
+
     /// Hands a response to the webhook that started the execution (Respond to Webhook).
     fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError>;
+
+    /// Records a warning about this node's run (something it set that was not applied);
+    /// the engine keeps it in the execution's run data as an n8n hint.
+    fn warn(&self, message: &str) {
+        tracing::warn!(node = %self.node().name, "{message}");
+    }
 
     /// The engine's own context, for the nodes built into the engine that need more than this
     /// trait gives (the Code node runs JavaScript against the whole execution, Loop Over Items

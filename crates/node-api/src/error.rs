@@ -4,11 +4,11 @@
 //! executions look the same as n8n's. A node must never put a secret into any field: these
 //! errors are stored, logged and shown to users.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What kind of failure this is, so the engine (and callers) can act on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NodeErrorKind {
     /// A parameter is missing or has the wrong type or value.
@@ -28,26 +28,26 @@ pub enum NodeErrorKind {
 }
 
 /// A node's failure: a message, an optional longer description and remote details.
-#[derive(Clone, Debug, PartialEq, Serialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
 #[error("{message}")]
 pub struct NodeError {
     /// What went wrong, in one line.
     pub message: String,
     /// Longer explanation or a hint on how to fix it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// HTTP status the remote answered with, when there was one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_code: Option<u16>,
     /// The remote's own error code (e.g. Salesforce's `INVALID_FIELD`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// Fields the remote named as the cause.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
     /// The input item being processed when the error happened.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_index: Option<usize>,
     /// What kind of failure this is.
     pub kind: NodeErrorKind,

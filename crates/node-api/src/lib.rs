@@ -13,7 +13,8 @@
 //! - [`credential`]: [`DecryptedCredential`] and the [`CredentialProvider`] the engine implements.
 //! - [`credential_type`]: [`CredentialType`], a credential type's fields, validation,
 //!   redaction and token rules, as a plugin declares it.
-//! - [`context`]: [`ExecuteContext`], what a node may ask of the engine while it runs.
+//! - [`context`]: [`ExecuteContext`], what a node may ask of the engine while it runs (run
+//!   another stored workflow too, through the [`WorkflowRunner`] the engine implements).
 //! - [`node`]: the [`Node`] and [`PollingTrigger`] traits.
 //! - [`plugin`]: [`Plugin`], what an integration crate hands the engine: its nodes, triggers,
 //!   credential types, settings and hooks (credential test, OAuth2 connect, metrics).
@@ -28,7 +29,9 @@ pub mod node;
 pub mod params;
 pub mod plugin;
 
-pub use context::{ExecuteContext, ExecutionMode, NodeInfo, WebhookResponse};
+pub use context::{
+    ExecuteContext, ExecutionMode, NodeInfo, SubWorkflowCall, WebhookResponse, WorkflowRunner,
+};
 pub use credential::{
     CredentialError, CredentialProvider, CredentialRef, DecryptedCredential, SecretData,
     StoredCredential,

@@ -53,6 +53,13 @@ pub trait PollingTrigger: Send + Sync {
     /// The trigger type's identity and shape.
     fn description(&self) -> &NodeDescription;
 
+    /// What is wrong with the saved parameters, checked when a workflow is saved: the
+    /// declared rules by default; a trigger adds what its declarations cannot say (an option
+    /// it does not implement, a number out of range).
+    fn parameter_problems(&self, parameters: &JsonObject) -> Vec<String> {
+        self.description().parameter_problems(parameters)
+    }
+
     /// Looks for new data. `state` is persisted by the engine per workflow and node, and saved
     /// only after the execution that received the items is stored; a failed poll keeps the old
     /// state. Returns `None` when there is nothing new.

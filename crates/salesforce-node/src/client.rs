@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, Utc};
 use futures::{Stream, TryStreamExt};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::Method as HttpMethod;
@@ -60,6 +61,8 @@ pub struct Response {
     pub body: Value,
     /// `Sforce-Limit-Info` `api-usage=USED/MAX`, when sent.
     pub api_usage: Option<(u64, u64)>,
+    /// The server's clock when it answered (its `Date` header, to the second), when sent.
+    pub server_time: Option<DateTime<Utc>>,
 }
 
 /// When and how often a failed call is sent again.
@@ -199,6 +202,9 @@ pub struct QueryPage {
     /// This page's records.
     #[serde(default)]
     pub records: Vec<Value>,
+    /// The server's clock when it answered this page (its `Date` header), when sent.
+    #[serde(skip)]
+    pub server_time: Option<DateTime<Utc>>,
 }
 
 /// REST calls for any credential the provider knows. Cheap to clone.
@@ -379,6 +385,12 @@ impl Client {
                 );
             }
         }
+        let server_time = res
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .map(|t| t.with_timezone(&Utc));
         let bytes = match res.bytes().await {
             Ok(b) => b,
             Err(e) => return Sent::Done(Err(Error::transport(e))),
@@ -394,6 +406,7 @@ impl Client {
                 status,
                 body,
                 api_usage,
+                server_time,
             }));
         }
         let errors = api_errors(&body);
@@ -468,12 +481,13 @@ impl Client {
                     call = call.header("sforce-query-options", b);
                 }
                 let res = client.call(&id, &call).await?;
-                let page: QueryPage =
+                let mut page: QueryPage =
                     serde_json::from_value(res.body).map_err(|e| Error::Unexpected {
                         status: res.status,
                         what: "a query",
                         detail: format!("not a query result: {e}"),
                     })?;
+                page.server_time = res.server_time;
                 let next = match (page.done, &page.next_records_url) {
                     (true, _) => None,
                     (false, Some(url)) => Some(url.clone()),

@@ -18,8 +18,11 @@
 //!   last API usage seen; read with [`Client::metrics`].
 //! - [`node`]: the [`SalesforceNode`] (`n8n-nodes-base.salesforce`): every n8n resource and
 //!   operation over the [`Client`], record writes in batches.
-//! - [`plugin`]: the plugin value: settings, credential types, the node, the credential test,
-//!   the OAuth2 connect strategy, cache invalidation and metrics.
+//! - [`trigger`]: the [`SalesforceTrigger`] (`n8n-nodes-base.salesforceTrigger`): created and
+//!   updated records of an object, each once, from a keyset cursor with an overlap window;
+//!   triggers polling the same query in one tick share it.
+//! - [`plugin`]: the plugin value: settings, credential types, the node and the trigger, the
+//!   credential test, the OAuth2 connect strategy, cache invalidation and metrics.
 
 pub mod auth;
 pub mod client;
@@ -29,6 +32,7 @@ pub mod metrics;
 pub mod node;
 pub mod plugin;
 pub mod provider;
+pub mod trigger;
 
 pub use auth::{AuthSettings, Token};
 pub use client::{
@@ -40,3 +44,4 @@ pub use metrics::{ApiUsage, CredentialMetrics};
 pub use node::{BulkPolling, LimitBackoff, NodeSettings, SalesforceNode, DEFAULT_BULK_THRESHOLD};
 pub use plugin::{plugin, SalesforcePlugin};
 pub use provider::TokenProvider;
+pub use trigger::{SalesforceTrigger, TriggerSettings};

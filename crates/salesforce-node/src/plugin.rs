@@ -1,8 +1,8 @@
 //! The Salesforce plugin: what this crate hands the engine. Its settings, its three
-//! credential types, and once started, the node, the credential test (sign in, then
-//! `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, request signing for
-//! the HTTP Request node, cache invalidation when a credential changes, and per-credential
-//! metrics.
+//! credential types, and once started, the node, the polling trigger, the credential test
+//! (sign in, then `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, request
+//! signing for the HTTP Request node, cache invalidation when a credential changes, and
+//! per-credential metrics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use node_api::{
     AuthorizeRequest, CodeExchange, ConnectError, CredentialType, Host, MetricFamily, MetricKind,
-    Node, OAuth2Connect, Plugin, PluginRuntime, Sample, Setting, SettingValues, SignRequest,
-    SignedRequest, StoredCredential,
+    Node, OAuth2Connect, Plugin, PluginRuntime, PollingTrigger, Sample, Setting, SettingValues,
+    SignRequest, SignedRequest, StoredCredential,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -23,10 +23,12 @@ use crate::error::Error;
 use crate::metrics::{CredentialMetrics, DEFAULT_WARNING_PERCENT};
 use crate::node::SalesforceNode;
 use crate::provider::TokenProvider;
+use crate::trigger::{SalesforceTrigger, TriggerSettings};
 
 const MAX_ATTEMPTS: &str = "SWITCHYARD_SALESFORCE_MAX_ATTEMPTS";
 const MAX_RETRY_WAIT: &str = "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS";
 const TIMEOUT: &str = "SWITCHYARD_SALESFORCE_TIMEOUT_SECS";
+const TRIGGER_OVERLAP: &str = "SWITCHYARD_SALESFORCE_TRIGGER_OVERLAP_SECS";
 const LIMIT_WARNING_PERCENT: &str = "SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT";
 
 /// The Salesforce plugin; hand it to the engine.
@@ -80,6 +82,13 @@ impl Plugin for SalesforcePlugin {
                 check: |v| whole_number(1, 3600)(v).map(drop),
             },
             Setting {
+                env: TRIGGER_OVERLAP,
+                help: "Seconds below its cursor the Salesforce Trigger reads again on each poll, \
+                       for records that commit after their timestamp (n8n uses 15 minutes)",
+                default: "900",
+                check: |v| whole_number(0, 86_400)(v).map(drop),
+            },
+            Setting {
                 env: LIMIT_WARNING_PERCENT,
                 help: "Share of the org's daily API limit (percent, from Sforce-Limit-Info) at \
                        which a warning is logged, once per crossing, and shown on /metrics",
@@ -109,6 +118,13 @@ impl Plugin for SalesforcePlugin {
             Client::new(Arc::new(provider), api_version).with_retry(retry_policy(settings)?);
         Ok(Arc::new(Salesforce {
             node: Arc::new(SalesforceNode::new(client.clone())),
+            trigger: Arc::new(SalesforceTrigger::with_settings(
+                client.clone(),
+                TriggerSettings {
+                    window: Duration::from_secs(settings.parse_or(TRIGGER_OVERLAP, 900)?),
+                    ..TriggerSettings::default()
+                },
+            )),
             oauth2: Connect {
                 client: client.clone(),
             },
@@ -138,6 +154,7 @@ pub fn retry_policy(settings: &SettingValues) -> Result<RetryPolicy, String> {
 struct Salesforce {
     client: Client,
     node: Arc<SalesforceNode>,
+    trigger: Arc<SalesforceTrigger>,
     oauth2: Connect,
 }
 
@@ -145,6 +162,10 @@ struct Salesforce {
 impl PluginRuntime for Salesforce {
     fn nodes(&self) -> Vec<Arc<dyn Node>> {
         vec![self.node.clone()]
+    }
+
+    fn polling_triggers(&self) -> Vec<Arc<dyn PollingTrigger>> {
+        vec![self.trigger.clone()]
     }
 
     async fn test_credential(&self, credential: &StoredCredential) -> Option<Result<(), String>> {
@@ -377,6 +398,8 @@ mod tests {
         let retry = retry_policy(&values).unwrap();
         assert_eq!(retry.max_attempts, 1);
         assert_eq!(retry.timeout, Duration::from_secs(30));
+        assert_eq!(by_env(TRIGGER_OVERLAP).default, "900");
+        assert!((by_env(TRIGGER_OVERLAP).check)("86401").is_err());
     }
 
     #[test]

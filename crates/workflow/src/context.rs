@@ -51,9 +51,25 @@ impl CompiledParameters {
         data: &Arc<ExprData>,
         item_index: usize,
     ) -> Result<Parameters, ExpressionError> {
+        self.resolve_except(node, data, item_index, None)
+    }
+
+    /// Parameters resolved for input item `item_index`, leaving the expressions under the
+    /// dotted path `raw` as written: a node evaluates those itself, later, with variables of
+    /// its own (n8n's `rawExpressions`, e.g. the HTTP Request node's pagination).
+    pub(crate) fn resolve_except(
+        &self,
+        node: &str,
+        data: &Arc<ExprData>,
+        item_index: usize,
+        raw: Option<&str>,
+    ) -> Result<Parameters, ExpressionError> {
         let mut values = self.raw.clone();
         let scope = Scope { data, item_index };
         for (path, name, template) in &self.templates {
+            if raw.is_some_and(|r| name == r || name.starts_with(&format!("{r}."))) {
+                continue;
+            }
             let template = template
                 .as_ref()
                 .map_err(|e| e.clone().in_parameter(node, name))?;
@@ -152,6 +168,21 @@ pub(crate) struct NodeContext {
     pub(crate) continue_on_fail: bool,
     pub(crate) response: Arc<ResponseSlot>,
     pub(crate) cancel: crate::executor::CancelHandle,
+    /// Warnings of the node running now; the executor moves them into its task data.
+    pub(crate) hints: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Runs stored workflows (Execute Workflow); `None` where the engine gave none.
+    pub(crate) workflows: Option<std::sync::Weak<dyn node_api::WorkflowRunner>>,
+    /// How deep this execution was called; 0 at the top.
+    pub(crate) depth: usize,
+    /// The deepest call allowed.
+    pub(crate) max_depth: usize,
+    /// Where a Wait node asks the executor to stop the execution until a time; `None`
+    /// outside an execution.
+    pub(crate) wait: Option<Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>>,
+    /// This is the Wait node a resumed execution starts at: it passes its input on.
+    pub(crate) resuming: bool,
+    /// Waits shorter than this sleep in the execution.
+    pub(crate) wait_in_process: std::time::Duration,
 }
 
 impl NodeContext {
@@ -170,6 +201,64 @@ impl NodeContext {
             })
     }
 
+    /// [`ExecuteContext::parameters`], leaving expressions under the dotted path `raw` as
+    /// written (see [`CompiledParameters::resolve_except`]).
+    pub(crate) fn parameters_keeping(
+        &self,
+        item_index: usize,
+        raw: &str,
+    ) -> Result<Parameters, NodeError> {
+        if self.cancel.is_cancelled() {
+            return Err(NodeError::new(
+                node_api::NodeErrorKind::Cancelled,
+                "the execution was cancelled",
+            ));
+        }
+        self.params
+            .resolve_except(&self.info.name, &self.data, item_index, Some(raw))
+            .map_err(|e| NodeError::from(e).at_item(item_index))
+    }
+
+    /// Evaluates `expression` (a raw `=...` parameter value) for input item `item_index`
+    /// with the extra variables `bindings`; a value that is no expression is returned as is.
+    pub(crate) fn evaluate_with(
+        &self,
+        parameter: &str,
+        expression: &Value,
+        item_index: usize,
+        bindings: &JsonObject,
+    ) -> Result<Value, NodeError> {
+        let Value::String(text) = expression else {
+            return Ok(expression.clone());
+        };
+        if !text.starts_with('=') {
+            return Ok(expression.clone());
+        }
+        let scope = Scope {
+            data: &self.data,
+            item_index,
+        };
+        Template::parse(text)
+            .and_then(|t| t.evaluate_with(&scope, bindings))
+            .map_err(|e| {
+                NodeError::from(e.in_parameter(&self.info.name, parameter)).at_item(item_index)
+            })
+    }
+
+    /// Asks the executor to store the execution as waiting until `till` once this node
+    /// returns; false where that cannot happen (outside an execution).
+    pub(crate) fn put_to_wait(&self, till: chrono::DateTime<chrono::Utc>) -> bool {
+        match &self.wait {
+            Some(slot) => {
+                if let Ok(mut w) = slot.lock() {
+                    *w = Some(till);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     fn reference(&self, credential_type: &str) -> Result<&CredentialRef, NodeError> {
         self.credential_refs.get(credential_type).ok_or_else(|| {
             NodeError::credentials(format!(
@@ -184,6 +273,13 @@ impl NodeContext {
 impl ExecuteContext for NodeContext {
     fn node(&self) -> &NodeInfo {
         &self.info
+    }
+
+    fn warn(&self, message: &str) {
+        tracing::warn!(parent: &self.span, "{message}");
+        if let Ok(mut hints) = self.hints.lock() {
+            hints.push(message.to_owned());
+        }
     }
 
     fn parameters(&self, item_index: usize) -> Result<Parameters, NodeError> {
@@ -256,6 +352,38 @@ impl ExecuteContext for NodeContext {
 
     fn continue_on_fail(&self) -> bool {
         self.continue_on_fail
+    }
+
+    async fn execute_workflow(
+        &self,
+        workflow_id: &str,
+        items: Vec<Item>,
+        wait: bool,
+    ) -> Result<Option<Vec<Item>>, NodeError> {
+        let depth = self.depth + 1;
+        if depth > self.max_depth {
+            return Err(NodeError::operation(format!(
+                "workflow \"{workflow_id}\" would run {depth} calls deep, more than the {} allowed \
+                 (SWITCHYARD_MAX_WORKFLOW_DEPTH): does a workflow call itself?",
+                self.max_depth
+            )));
+        }
+        let runner = self
+            .workflows
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or_else(|| {
+                NodeError::operation("this engine cannot run other workflows from a node")
+            })?;
+        runner
+            .run_workflow(node_api::SubWorkflowCall {
+                workflow_id: workflow_id.to_string(),
+                items,
+                wait,
+                depth,
+                parent_execution_id: self.execution_id.clone(),
+            })
+            .await
     }
 
     fn send_response(&self, response: WebhookResponse) -> Result<(), NodeError> {

@@ -7,16 +7,16 @@
 //! run, waiting nodes run with what they have.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use node_api::{
     CredentialProvider, CredentialRef, ExecutionMode, Item, ItemRef, JsonObject, NodeError,
-    NodeInfo, PollMode, PollingTrigger, WebhookResponse,
+    NodeInfo, PollMode, PollingTrigger, WebhookResponse, WorkflowRunner,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -26,6 +26,7 @@ use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
 use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
+use super::run::Hint;
 use super::run::{
     parents_of, ExprData, NodeContexts, NodeRun, Parents, Runs, SourceRef, TaskData, TaskOutputs,
 };
@@ -38,13 +39,26 @@ pub struct Executor {
     credentials: Arc<dyn CredentialProvider>,
     default_timezone: Tz,
     max_node_runs: usize,
+    workflows: Arc<OnceLock<Weak<dyn WorkflowRunner>>>,
+    max_workflow_depth: usize,
+    wait_in_process: Duration,
+    public_url: String,
 }
+
+/// How deep Execute Workflow calls may nest unless set otherwise
+/// ([`Executor::with_max_workflow_depth`]).
+pub const DEFAULT_MAX_WORKFLOW_DEPTH: usize = 10;
 
 /// Runs one node may have in one execution unless set otherwise
 /// ([`Executor::with_max_node_runs`]).
 pub const DEFAULT_MAX_NODE_RUNS: usize = 100_000;
 
 const SCHEDULE_TRIGGER: &str = "n8n-nodes-base.scheduleTrigger";
+const WAIT: &str = "n8n-nodes-base.wait";
+
+/// Waits shorter than this happen in the running execution, as n8n does (65 s); longer
+/// ones store the execution as waiting ([`Executor::with_wait_in_process`]).
+pub const DEFAULT_WAIT_IN_PROCESS: Duration = Duration::from_secs(65);
 
 /// Cancels a running execution from another task.
 #[derive(Clone, Debug)]
@@ -110,6 +124,8 @@ pub enum ExecutionStatus {
     Error,
     /// Cancelled by a user.
     Canceled,
+    /// Stopped at a Wait node until a time; resumed from [`ExecutionResult::resume`].
+    Waiting,
 }
 
 /// Why an execution failed.
@@ -143,7 +159,29 @@ pub struct ExecutionResult {
     pub stopped_at: DateTime<Utc>,
     /// A response handed over by Respond to Webhook.
     pub response: Option<WebhookResponse>,
+    /// Where a waiting execution stopped: store it, and hand it to [`Executor::resume`].
+    pub resume: Option<ResumeState>,
     runs: Arc<Runs>,
+}
+
+/// Where a waiting execution stopped (n8n's `waitTill` and node execution stack): the
+/// nodes still to run, with their inputs, and everything run so far. Resumed by a webhook
+/// call, the Wait node passes the call's item on instead of its input
+/// ([`ResumeState::resume_with`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeState {
+    /// The Wait node that stopped the execution; it passes its input on when resumed.
+    pub wait_node: String,
+    /// When to resume.
+    pub wait_till: DateTime<Utc>,
+    /// When the execution first started.
+    pub started_at: DateTime<Utc>,
+    stack: Vec<Pending>,
+    waiting: Vec<Pending>,
+    run_data: BTreeMap<String, Vec<TaskData>>,
+    contexts: HashMap<String, JsonObject>,
+    last_node: Option<String>,
 }
 
 impl ExecutionResult {
@@ -179,6 +217,18 @@ impl ExecutionResult {
     }
 }
 
+impl ResumeState {
+    /// The Wait node passes `items` on when resumed (a webhook call's item).
+    pub fn resume_with(&mut self, items: Vec<Item>) {
+        if let Some(wait) = self.stack.first_mut() {
+            // The source stays: expressions after the Wait node still reach the nodes
+            // before it through the Wait node's input.
+            wait.inputs = vec![Some(items)];
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Pending {
     node: String,
     inputs: Vec<Option<Vec<Item>>>,
@@ -196,6 +246,12 @@ enum Stop {
     Failed(ExecutionFailure),
     Timeout(u64),
     Cancelled,
+    /// A Wait node asked to stop until a time; the stack to resume with.
+    Waiting {
+        till: DateTime<Utc>,
+        stack: Vec<Pending>,
+        waiting: Vec<Pending>,
+    },
 }
 
 impl Executor {
@@ -212,7 +268,38 @@ impl Executor {
             credentials,
             default_timezone: Tz::UTC,
             max_node_runs: DEFAULT_MAX_NODE_RUNS,
+            workflows: Arc::new(OnceLock::new()),
+            max_workflow_depth: DEFAULT_MAX_WORKFLOW_DEPTH,
+            wait_in_process: DEFAULT_WAIT_IN_PROCESS,
+            public_url: "http://localhost:5678".into(),
         }
+    }
+
+    /// The server's public URL, the base of `$execution.resumeUrl`.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.to_string();
+        self
+    }
+
+    /// Wait nodes waiting less than `limit` sleep in the running execution; longer waits
+    /// stop it as `waiting`, to be resumed by the engine (which survives a restart).
+    pub fn with_wait_in_process(mut self, limit: Duration) -> Self {
+        self.wait_in_process = limit;
+        self
+    }
+
+    /// How deep Execute Workflow calls may nest: a workflow calling itself (or a ring of
+    /// workflows calling each other) fails at this depth instead of running for ever.
+    pub fn with_max_workflow_depth(mut self, depth: usize) -> Self {
+        self.max_workflow_depth = depth.max(1);
+        self
+    }
+
+    /// Where Execute Workflow nodes have stored workflows run: set once, by the engine, after
+    /// its runner exists (this executor and its clones share the setting). Held weakly: the
+    /// engine owns the runner, which owns an executor.
+    pub fn set_workflow_runner(&self, runner: Weak<dyn WorkflowRunner>) {
+        let _ = self.workflows.set(runner);
     }
 
     /// How many times one node may run in one execution before the execution fails. A
@@ -248,17 +335,53 @@ impl Executor {
     }
 
     /// Runs the workflow to the end (or failure, timeout, cancellation).
-    pub async fn run(&self, mut request: RunRequest) -> Result<ExecutionResult, WorkflowError> {
+    pub async fn run(&self, request: RunRequest) -> Result<ExecutionResult, WorkflowError> {
+        self.run_nested(request, 0).await
+    }
+
+    /// [`Executor::run`] for a workflow called by another at `depth` (0: not called).
+    pub async fn run_nested(
+        &self,
+        request: RunRequest,
+        depth: usize,
+    ) -> Result<ExecutionResult, WorkflowError> {
+        self.drive(request, depth, None).await
+    }
+
+    /// Resumes a waiting execution where `state` says it stopped: the Wait node passes its
+    /// input on and the remaining nodes run. `request` gives the workflow, the execution id,
+    /// the mode and the cancel handle; its start node and items are not used.
+    pub async fn resume(
+        &self,
+        request: RunRequest,
+        state: ResumeState,
+        depth: usize,
+    ) -> Result<ExecutionResult, WorkflowError> {
+        self.drive(request, depth, Some(state)).await
+    }
+
+    async fn drive(
+        &self,
+        mut request: RunRequest,
+        depth: usize,
+        resumed: Option<ResumeState>,
+    ) -> Result<ExecutionResult, WorkflowError> {
         let response = Arc::new(ResponseSlot {
             value: Mutex::new(None),
             early: Mutex::new(request.respond_early.take()),
         });
         let wf = request.workflow.clone();
-        let start = match &request.start_node {
-            Some(n) => wf
+        let start = match (&resumed, &request.start_node) {
+            (Some(state), _) => wf.node(&state.wait_node).ok_or_else(|| {
+                WorkflowError::NoStartNode(format!(
+                    "the workflow changed while the execution waited: no node named \"{}\"",
+                    state.wait_node
+                ))
+            })?,
+            (None, Some(n)) => wf
                 .node(n)
                 .ok_or_else(|| WorkflowError::NoStartNode(format!("no node named \"{n}\"")))?,
-            None => self.first_trigger(&wf).ok_or_else(|| {
+            (None, None) => self.first_trigger(&wf).ok_or_else(|| {
                 WorkflowError::NoStartNode("the workflow has no enabled trigger node".into())
             })?,
         };
@@ -274,6 +397,7 @@ impl Executor {
         .unwrap_or(self.default_timezone);
         let mut run = Run {
             executor: self,
+            depth,
             wf: wf.clone(),
             request: &request,
             input_counts: input_counts(&wf),
@@ -287,16 +411,50 @@ impl Executor {
             deadline: wf
                 .execution_timeout()
                 .map(|s| (s, Instant::now() + Duration::from_secs(s))),
+            hints: Arc::default(),
+            wait: Arc::new(Mutex::new(None)),
+            resuming: None,
         };
-        let started_at = Utc::now();
-        let outcome = run
-            .execute(Pending {
-                node: start.name.clone(),
-                inputs: vec![Some(request.items.clone())],
-                source: vec![None],
-            })
-            .instrument(span)
-            .await;
+        let mut started_at = Utc::now();
+        let (stack, waiting) = match resumed {
+            Some(state) => {
+                started_at = state.started_at;
+                let runs: Runs = state
+                    .run_data
+                    .iter()
+                    .map(|(node, tasks)| {
+                        let runs = tasks
+                            .iter()
+                            .map(|t| {
+                                Arc::new(NodeRun {
+                                    outputs: t.data.main.clone(),
+                                    source: t.source.clone(),
+                                })
+                            })
+                            .collect();
+                        (node.clone(), runs)
+                    })
+                    .collect();
+                run.runs = Arc::new(runs);
+                run.run_data = state.run_data;
+                run.last_node = state.last_node;
+                if let Ok(mut contexts) = run.contexts.lock() {
+                    *contexts = state.contexts;
+                }
+                run.resuming = Some(state.wait_node);
+                (VecDeque::from(state.stack), state.waiting)
+            }
+            None => (
+                VecDeque::from([Pending {
+                    node: start.name.clone(),
+                    inputs: vec![Some(request.items.clone())],
+                    source: vec![None],
+                }]),
+                Vec::new(),
+            ),
+        };
+        let outcome = run.execute(stack, waiting).instrument(span).await;
+        let mut resume = None;
         let (status, error) = match outcome {
             Ok(()) => (ExecutionStatus::Success, None),
             Err(Stop::Failed(f)) => (ExecutionStatus::Error, Some(f)),
@@ -316,6 +474,23 @@ impl Executor {
                     node_error: None,
                 }),
             ),
+            Err(Stop::Waiting {
+                till,
+                stack,
+                waiting,
+            }) => {
+                resume = Some(ResumeState {
+                    wait_node: stack.first().map(|p| p.node.clone()).unwrap_or_default(),
+                    wait_till: till,
+                    started_at,
+                    stack,
+                    waiting,
+                    run_data: run.run_data.clone(),
+                    contexts: run.contexts.lock().map(|c| c.clone()).unwrap_or_default(),
+                    last_node: run.last_node.clone(),
+                });
+                (ExecutionStatus::Waiting, None)
+            }
         };
         let response = run.response.value.lock().ok().and_then(|mut r| r.take());
         Ok(ExecutionResult {
@@ -326,6 +501,7 @@ impl Executor {
             started_at,
             stopped_at: Utc::now(),
             response,
+            resume,
             runs: run.runs,
         })
     }
@@ -351,6 +527,8 @@ fn input_counts(wf: &Workflow) -> HashMap<String, usize> {
 
 struct Run<'a> {
     executor: &'a Executor,
+    /// How deep this execution was called (Execute Workflow); 0 at the top.
+    depth: usize,
     wf: Arc<Workflow>,
     request: &'a RunRequest,
     input_counts: HashMap<String, usize>,
@@ -365,12 +543,20 @@ struct Run<'a> {
     last_node: Option<String>,
     response: Arc<ResponseSlot>,
     deadline: Option<(u64, Instant)>,
+    /// Warnings of the node running now (see `ExecuteContext::warn`).
+    hints: Arc<Mutex<Vec<String>>>,
+    /// Set by a Wait node that stops the execution until a time.
+    wait: Arc<Mutex<Option<DateTime<Utc>>>>,
+    /// The Wait node a resumed execution starts at; it passes its input on this once.
+    resuming: Option<String>,
 }
 
 impl Run<'_> {
-    async fn execute(&mut self, first: Pending) -> Result<(), Stop> {
-        let mut stack: VecDeque<Pending> = VecDeque::from([first]);
-        let mut waiting: Vec<Pending> = Vec::new();
+    async fn execute(
+        &mut self,
+        mut stack: VecDeque<Pending>,
+        mut waiting: Vec<Pending>,
+    ) -> Result<(), Stop> {
         loop {
             if self.request.cancel.is_cancelled() {
                 return Err(Stop::Cancelled);
@@ -400,7 +586,17 @@ impl Run<'_> {
                     node_error: None,
                 }));
             }
+            let again = (node.node_type == WAIT).then(|| pending.clone());
             let outputs = self.run_node(&node, &pending, run_index).await?;
+            if let Some(till) = self.wait.lock().ok().and_then(|mut w| w.take()) {
+                let mut rest: Vec<Pending> = again.into_iter().collect();
+                rest.extend(stack);
+                return Err(Stop::Waiting {
+                    till,
+                    stack: rest,
+                    waiting,
+                });
+            }
             self.last_node = Some(node.name.clone());
 
             let mut next = Vec::new();
@@ -469,6 +665,13 @@ impl Run<'_> {
         let started = Utc::now();
         let clock = std::time::Instant::now();
         let result = self.produce(node, pending, run_index).await;
+        if self.resuming.as_deref() == Some(node.name.as_str()) {
+            self.resuming = None;
+        }
+        if self.wait.lock().is_ok_and(|w| w.is_some()) {
+            // Stopped to wait: the Wait node runs (and is recorded) when resumed.
+            return Ok(Vec::new());
+        }
         let (outputs, error, continued) = match result {
             Ok(Produced::Outputs(outputs)) => (outputs, None, None),
             Ok(Produced::ContinuedAfter(error, outputs)) => (outputs, None, Some(error)),
@@ -476,10 +679,16 @@ impl Run<'_> {
             Err(other) => return Err(other),
         };
         let failed = error.is_some() || continued.is_some();
+        let hints = self
+            .hints
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default();
         let task = TaskData {
+            hints: hints.into_iter().map(Hint::warning).collect(),
             start_time: started.timestamp_millis(),
             execution_time: clock.elapsed().as_millis() as i64,
-            execution_status: if failed { "error" } else { "success" },
+            execution_status: if failed { "error" } else { "success" }.to_string(),
             source: pending.source.clone(),
             data: TaskOutputs {
                 main: outputs.clone(),
@@ -599,6 +808,11 @@ impl Run<'_> {
             parents: self.parents.clone(),
             contexts: self.contexts.clone(),
             timezone: self.timezone.clone(),
+            resume_url: format!(
+                "{}/webhook-waiting/{}",
+                self.executor.public_url.trim_end_matches('/'),
+                self.request.execution_id
+            ),
         });
         let span = tracing::info_span!("node", node = %node.name, node_type = %node.node_type);
         let ctx = NodeContext {
@@ -626,6 +840,13 @@ impl Run<'_> {
             continue_on_fail: on_error != OnError::StopWorkflow,
             response: self.response.clone(),
             cancel: self.request.cancel.clone(),
+            hints: self.hints.clone(),
+            workflows: self.executor.workflows.get().cloned(),
+            depth: self.depth,
+            max_depth: self.executor.max_workflow_depth,
+            wait: Some(self.wait.clone()),
+            resuming: self.resuming.as_deref() == Some(node.name.as_str()),
+            wait_in_process: self.executor.wait_in_process,
         };
 
         let attempts = node.attempts();
@@ -832,6 +1053,13 @@ impl Executor {
             continue_on_fail: false,
             response: Arc::new(ResponseSlot::default()),
             cancel: CancelHandle::new(),
+            hints: Arc::default(),
+            workflows: None,
+            depth: 0,
+            max_depth: self.max_workflow_depth,
+            wait: None,
+            resuming: false,
+            wait_in_process: self.wait_in_process,
         }
     }
 }

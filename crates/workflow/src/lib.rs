@@ -18,7 +18,8 @@
 //!   mode gives.
 //! - [`registry`]: node types by name.
 //! - [`plugin`] and [`credential_types`]: the core plugin and its credential types (HTTP
-//!   Basic, Header, Query and Bearer auth), registered by the engine like any integration.
+//!   Basic, Header, Query and Bearer auth, generic OAuth2), registered by the engine like
+//!   any integration; `oauth2` fetches, caches and refreshes generic OAuth2 tokens.
 //! - [`error`]: [`WorkflowError`] and [`ExpressionError`].
 
 mod context;
@@ -29,6 +30,7 @@ pub mod executor;
 pub mod expr;
 pub mod model;
 pub mod nodes;
+mod oauth2;
 pub mod plugin;
 pub mod registry;
 pub mod run;

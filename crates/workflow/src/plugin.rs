@@ -1,9 +1,14 @@
 //! The core plugin: what the workflow core itself brings to the engine besides its nodes, so
-//! the engine registers it like any integration (its credential types, for now).
+//! the engine registers it like any integration: its credential types, the authorization
+//! code connect of generic OAuth2 credentials, and forgetting cached OAuth2 tokens of a
+//! credential that changed.
 
 use std::sync::Arc;
 
-use node_api::{CredentialType, Host, Plugin, PluginRuntime};
+use node_api::{CredentialType, Host, OAuth2Connect, Plugin, PluginRuntime};
+
+use crate::credential_types::OAUTH2_API;
+use crate::oauth2::GenericConnect;
 
 /// The core plugin; the engine registers it first.
 #[derive(Debug, Default, Clone, Copy)]
@@ -14,9 +19,19 @@ pub fn core_plugin() -> Arc<dyn Plugin> {
     Arc::new(CorePlugin)
 }
 
-struct CoreRuntime;
+struct CoreRuntime {
+    connect: GenericConnect,
+}
 
-impl PluginRuntime for CoreRuntime {}
+impl PluginRuntime for CoreRuntime {
+    fn oauth2(&self, credential_type: &str) -> Option<&dyn OAuth2Connect> {
+        (credential_type == OAUTH2_API).then_some(&self.connect as &dyn OAuth2Connect)
+    }
+
+    fn credential_changed(&self, id: &str) {
+        crate::oauth2::forget(id);
+    }
+}
 
 impl Plugin for CorePlugin {
     fn name(&self) -> &'static str {
@@ -27,7 +42,9 @@ impl Plugin for CorePlugin {
         crate::credential_types::credential_types()
     }
 
-    fn start(&self, _host: Host) -> Result<Arc<dyn PluginRuntime>, String> {
-        Ok(Arc::new(CoreRuntime))
+    fn start(&self, host: Host) -> Result<Arc<dyn PluginRuntime>, String> {
+        Ok(Arc::new(CoreRuntime {
+            connect: GenericConnect { http: host.http },
+        }))
     }
 }

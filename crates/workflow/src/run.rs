@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::model::NodeConnections;
 
 /// Where one input of a node run came from (n8n's `ISourceData`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceRef {
     /// The node whose output fed this input.
@@ -116,6 +116,8 @@ pub struct ExprData {
     pub contexts: Arc<NodeContexts>,
     /// The workflow's time zone (IANA name), the zone of `$now` and `$today`.
     pub timezone: String,
+    /// Where a call resumes this execution at a Wait node (`$execution.resumeUrl`).
+    pub resume_url: String,
 }
 
 impl ExprData {
@@ -311,7 +313,7 @@ impl ExprData {
 }
 
 /// A recorded node run in n8n's `runData` shape.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskData {
     /// Start, milliseconds since the epoch.
@@ -319,18 +321,41 @@ pub struct TaskData {
     /// Duration in milliseconds.
     pub execution_time: i64,
     /// `success` or `error`.
-    pub execution_status: &'static str,
+    pub execution_status: String,
     /// Where each input came from.
     pub source: Vec<Option<SourceRef>>,
     /// `{"main": [[items], ...]}`.
     pub data: TaskOutputs,
     /// The node's error, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<NodeError>,
+    /// Warnings the node raised (n8n's execution hints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Hint>,
+}
+
+/// A warning recorded with a node's run, in n8n's hint shape.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Hint {
+    /// What happened.
+    pub message: String,
+    /// Always `warning` here.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Hint {
+    /// A warning hint.
+    pub fn warning(message: String) -> Self {
+        Self {
+            message,
+            kind: "warning".to_owned(),
+        }
+    }
 }
 
 /// Outputs of a recorded run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct TaskOutputs {
     /// Items per output.
     pub main: Vec<Vec<Item>>,

@@ -36,6 +36,15 @@ pub async fn validate(
                 message: format!("a node of type \"{}\" has an empty name", node.node_type),
             });
         }
+        if node.name.contains('\0') {
+            problems.push(Problem {
+                node: None,
+                message: format!(
+                    "a node of type \"{}\" has a name with a NUL byte",
+                    node.node_type
+                ),
+            });
+        }
         if !seen.insert(node.name.as_str()) {
             problems.push(problem("duplicate node name; names must be unique".into()));
         }
@@ -65,7 +74,10 @@ pub async fn validate(
         }
         let parameter_problems = match registry.node(&node.node_type) {
             Some(implementation) => implementation.parameter_problems(&node.parameters),
-            None => desc.parameter_problems(&node.parameters),
+            None => match registry.trigger(&node.node_type) {
+                Some(trigger) => trigger.parameter_problems(&node.parameters),
+                None => desc.parameter_problems(&node.parameters),
+            },
         };
         for message in parameter_problems {
             problems.push(problem(message));

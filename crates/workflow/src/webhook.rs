@@ -16,6 +16,35 @@ const JSON_TYPE: &str = "application/json; charset=utf-8";
 /// The Webhook node's type name.
 pub const WEBHOOK_NODE: &str = "n8n-nodes-base.webhook";
 
+/// Headers a workflow may not set on a webhook answer: the server frames the answer itself
+/// (`content-length`, `transfer-encoding`), and hop-by-hop headers belong to the connection.
+/// A user-set length shorter than the body sent would make the rest of the body read as a
+/// second, forged response on a keep-alive connection.
+pub const FRAMING_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether a workflow may not set header `name` on a webhook answer ([`FRAMING_HEADERS`]).
+pub fn is_framing_header(name: &str) -> bool {
+    FRAMING_HEADERS
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name.trim()))
+}
+
+/// The status codes a webhook answer may have: 1xx would leave the caller waiting for a
+/// second answer on the connection.
+pub const ANSWER_STATUS: std::ops::RangeInclusive<u16> = 200..=599;
+
 /// An incoming webhook call, already read from the HTTP layer.
 #[derive(Clone, Debug, Default)]
 pub struct WebhookRequest {
@@ -27,6 +56,8 @@ pub struct WebhookRequest {
     pub headers: Vec<(String, String)>,
     /// Query parameters.
     pub query: JsonObject,
+    /// The values of the path's dynamic segments (`user/:id` called as `user/7`: `id` = `7`).
+    pub params: JsonObject,
     /// Parsed body (JSON, form fields as an object, or text as a string).
     pub body: Value,
     /// Public base URL, e.g. `http://localhost:5678`.
@@ -44,16 +75,71 @@ pub struct WebhookOutcome {
     pub execution: ExecutionResult,
 }
 
-/// The Webhook node of `workflow` that listens on `method` `path`, if any.
+/// The Webhook node of `workflow` that listens on `method` `path`, if any: a node whose path
+/// is exactly `path` first, else one whose dynamic path (`user/:id`) matches it.
 pub fn find_webhook_node<'a>(
     workflow: &'a Workflow,
     method: &str,
     path: &str,
 ) -> Option<&'a WorkflowNode> {
     let path = path.trim_matches('/');
-    webhook_routes(workflow)
-        .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && p == path)
-        .map(|(_, _, node)| node)
+    let routes: Vec<_> = webhook_routes(workflow)
+        .filter(|(m, _, _)| m.eq_ignore_ascii_case(method))
+        .collect();
+    let exact = routes.iter().find(|(_, p, _)| p == path);
+    exact
+        .or_else(|| {
+            routes
+                .iter()
+                .find(|(_, p, _)| path_params(p, path).is_some())
+        })
+        .map(|(_, _, node)| *node)
+}
+
+/// A webhook path as a route: without surrounding slashes, and each dynamic segment (n8n's
+/// `:name`) as a bare `:`, so that `user/:id` and `user/:name` are the same route.
+pub fn route_pattern(path: &str) -> String {
+    path.trim_matches('/')
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with(':') {
+                ":"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether the path has dynamic segments (`:name`).
+pub fn is_dynamic(path: &str) -> bool {
+    path.trim_matches('/')
+        .split('/')
+        .any(|s| s.starts_with(':'))
+}
+
+/// Matches a called `path` against a node's `node_path`: `Some` with the dynamic segments'
+/// values by name (empty for a static path) when every segment matches, `None` otherwise.
+/// Dynamic segments match one non-empty segment each, as in n8n.
+pub fn path_params(node_path: &str, path: &str) -> Option<JsonObject> {
+    let wanted: Vec<&str> = node_path.trim_matches('/').split('/').collect();
+    let given: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if wanted.len() != given.len() {
+        return None;
+    }
+    let mut params = JsonObject::new();
+    for (w, g) in wanted.iter().zip(&given) {
+        match w.strip_prefix(':') {
+            Some(name) if !g.is_empty() => {
+                params.insert(name.to_owned(), Value::String((*g).to_owned()));
+            }
+            Some(_) => return None,
+            None if w == g => {}
+            None => return None,
+        }
+    }
+    Some(params)
 }
 
 /// The enabled Webhook nodes of `workflow`, each with its HTTP method (upper case) and path
@@ -93,7 +179,7 @@ pub fn webhook_item(request: &WebhookRequest) -> Item {
     };
     let mut json = JsonObject::new();
     json.insert("headers".into(), Value::Object(headers));
-    json.insert("params".into(), json!({}));
+    json.insert("params".into(), Value::Object(request.params.clone()));
     json.insert("query".into(), Value::Object(request.query.clone()));
     json.insert("body".into(), request.body.clone());
     json.insert(
@@ -338,5 +424,23 @@ pub fn response_for(webhook: &WorkflowNode, execution: &ExecutionResult) -> Webh
             &json!({"message": "No Respond to Webhook node ran; the workflow finished without answering"}),
         ),
         _ => on_received_response(webhook),
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_segments_match_one_segment_each() {
+        assert_eq!(route_pattern("/user/:id/"), "user/:");
+        assert_eq!(route_pattern("user/:name"), route_pattern("user/:id"));
+        assert!(is_dynamic("user/:id") && !is_dynamic("user/id"));
+        let params = path_params("user/:id/orders/:order", "/user/7/orders/x-1").unwrap();
+        assert_eq!(Value::Object(params), json!({"id": "7", "order": "x-1"}));
+        assert_eq!(path_params("user/:id", "user/7/more"), None);
+        assert_eq!(path_params("user/:id", "user//"), None);
+        assert_eq!(path_params("user/:id", "team/7"), None);
+        assert_eq!(path_params("user/me", "user/me"), Some(JsonObject::new()));
     }
 }

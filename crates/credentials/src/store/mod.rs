@@ -295,6 +295,12 @@ fn check_name(name: &str) -> Result<String, FieldProblem> {
             field: "name".into(),
             expected: "required, a non-empty string".into(),
         })
+    } else if name.contains('\0') {
+        // Postgres cannot store it; refused on both backends alike.
+        Err(FieldProblem {
+            field: "name".into(),
+            expected: "a string without NUL bytes".into(),
+        })
     } else {
         Ok(name.to_owned())
     }

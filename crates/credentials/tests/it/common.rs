@@ -19,6 +19,10 @@ macro_rules! both_backends {
                 super::$story(db).await;
             }
 
+            #[cfg_attr(
+                postgres_tests_unset,
+                ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+            )]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(db) = $crate::common::postgres(stringify!($story)).await {

@@ -16,11 +16,13 @@ pub async fn require_api_key(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let key = presented_key(request.headers()).ok_or(ApiError::Unauthorized)?;
+    // n8n's wording, so clients that match on it keep working.
+    let key = presented_key(request.headers())
+        .ok_or_else(|| ApiError::Unauthorized("'X-N8N-API-KEY' header required".into()))?;
     let owner = crate::api_keys::verify(&state.db, key)
         .await
         .map_err(|err| ApiError::Internal(err.into()))?
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or_else(|| ApiError::Unauthorized("unauthorized".into()))?;
     request.extensions_mut().insert(Actor::ApiKey {
         id: owner.id,
         name: owner.name,

@@ -1,10 +1,14 @@
 //! `/api/v1/credentials`: n8n's shapes, secrets never returned.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::SecondsFormat;
 use credentials::{Actor, CredentialPatch, NewCredential};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::ApiJson;
@@ -21,6 +25,7 @@ pub fn router() -> Router<AppState> {
             get(read).patch(update).delete(remove),
         )
         .route("/api/v1/credentials/{id}/test", post(test))
+        .route("/api/v1/audit", get(audit))
 }
 
 async fn create(
@@ -109,9 +114,93 @@ async fn create(
     ))
 }
 
-async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+const CURSOR_PREFIX: &str = "credential:";
+
+/// A page of credentials in creation order. The cursor is opaque (creation time and id of
+/// the last one shown), so a deleted credential does not break a listing under way.
+async fn list(State(state): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<Value>> {
+    let limit = match page.limit {
+        None => 100,
+        Some(n @ 1..=250) => n as usize,
+        Some(n) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit: must be between 1 and 250, got {n}"
+            )))
+        }
+    };
+    let after = match &page.cursor {
+        None => None,
+        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+            ApiError::BadRequest("cursor: is not a cursor returned by this API".into())
+        })?),
+    };
     let all = state.credentials.list().await?;
-    Ok(Json(json!({ "data": all, "nextCursor": null })))
+    let mut rest: Vec<_> = all
+        .into_iter()
+        .filter(|c| {
+            after.as_ref().is_none_or(|(at, id)| {
+                (
+                    c.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                    &c.id,
+                ) > (at.clone(), id)
+            })
+        })
+        .take(limit + 1)
+        .collect();
+    let next = if rest.len() > limit {
+        rest.truncate(limit);
+        rest.last().map(|c| {
+            URL_SAFE_NO_PAD.encode(format!(
+                "{CURSOR_PREFIX}{}\n{}",
+                c.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                c.id
+            ))
+        })
+    } else {
+        None
+    };
+    Ok(Json(json!({ "data": rest, "nextCursor": next })))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (at, id) = text.strip_prefix(CURSOR_PREFIX)?.split_once('\n')?;
+    Some((at.to_owned(), id.to_owned()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditQuery {
+    credential_id: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/audit`: the latest audit records (who changed which credential), newest
+/// first; `credentialId` narrows it to one credential.
+async fn audit(
+    State(state): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = match q.limit {
+        None => 100,
+        Some(n @ 1..=1000) => n,
+        Some(n) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit: must be between 1 and 1000, got {n}"
+            )))
+        }
+    };
+    let entries = state
+        .credentials
+        .audit(q.credential_id.as_deref(), limit)
+        .await?;
+    Ok(Json(json!({ "data": entries })))
 }
 
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -226,6 +315,10 @@ async fn schema(
 
 fn checked_name(value: Option<&Value>, problems: &mut Vec<String>) -> Option<String> {
     match value {
+        Some(Value::String(name)) if name.contains('\0') => {
+            problems.push("name: must not contain a NUL byte".into());
+            None
+        }
         Some(Value::String(name)) if !name.trim().is_empty() && name.chars().count() <= 128 => {
             Some(name.trim().to_owned())
         }

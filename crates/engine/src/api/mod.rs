@@ -4,19 +4,24 @@
 mod auth;
 mod body;
 pub mod credentials;
+pub mod gate;
 pub mod metrics;
 pub mod oauth2;
 pub mod webhooks;
 pub mod workflows;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 pub use body::{refuse_oversized, ApiJson, BodyLimits};
 
 use crate::app::AppState;
+use crate::error::ApiError;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -68,4 +73,98 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
+}
+
+/// How much of a plain-text error body is read to wrap it in JSON.
+const ERROR_TEXT_MAX: usize = 16 * 1024;
+
+/// Every error answered outside the webhooks is `{"message": ...}`: axum's own answers (no
+/// route, method not allowed, a query string or path that does not parse) come as plain
+/// text or nothing, and are wrapped here, in one place. Webhook answers are the workflow's
+/// to shape; HTML pages (the OAuth2 callback) and JSON stay as they are.
+pub async fn errors_as_json(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    if path.starts_with("/webhook/") || path.starts_with("/webhook-test/") {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.contains("json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, ERROR_TEXT_MAX)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match status {
+        _ if !text.is_empty() => text,
+        StatusCode::NOT_FOUND => format!("no route for {method} {path}"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if allowed.is_empty() {
+                format!("method {method} is not allowed on {path}")
+            } else {
+                format!("method {method} is not allowed on {path}; allowed: {allowed}")
+            }
+        }
+        other => other
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned(),
+    };
+    let body = serde_json::json!({ "message": message }).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Refuses a NUL byte anywhere in the path or query string with 400 naming the field,
+/// before any handler runs. Postgres cannot store NUL in text, and SQLite can, so without
+/// this the same request answered 500 on one backend and was stored on the other.
+/// Webhook paths are left to the webhook lookup, where such a path matches nothing.
+pub async fn refuse_nul_bytes(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let path = uri.path();
+    if !(path.starts_with("/webhook/") || path.starts_with("/webhook-test/")) {
+        let segments: Vec<&str> = path.split('/').collect();
+        // A NUL can only reach a URI percent-encoded.
+        if let Some(at) = segments.iter().position(|s| s.contains("%00")) {
+            let field = match at.checked_sub(1).and_then(|i| segments.get(i)) {
+                Some(&("workflows" | "executions" | "credentials")) => "id",
+                Some(&"schema") => "type",
+                _ => "path",
+            };
+            return ApiError::BadRequest(format!("{field}: must not contain a NUL byte"))
+                .into_response();
+        }
+        if let Some(query) = uri.query() {
+            let bad = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+                .map(|(k, _)| k.replace('\0', ""));
+            if let Some(key) = bad {
+                return ApiError::BadRequest(format!(
+                    "query parameter {key}: must not contain a NUL byte"
+                ))
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }

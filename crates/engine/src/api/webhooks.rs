@@ -1,15 +1,18 @@
-//! `/webhook/{path}` (active workflows) and `/webhook-test/{path}` (any saved workflow, a
-//! test run): the request becomes the Webhook node's item, the execution is stored, and the
-//! answer follows the node's response mode.
+//! `/webhook/{path}` (active workflows) and `/webhook-test/{path}` (a workflow armed by
+//! `POST /api/v1/workflows/{id}/test-webhook`, one call within 120 s): the caller is checked
+//! (IP allow list, authentication) before anything runs, the request becomes the Webhook
+//! node's item, the execution is stored, and the answer follows the node's response mode.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use axum::Extension;
 use axum::Router;
 use node_api::ExecutionMode;
 use serde_json::{Map, Value};
@@ -19,7 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::runner::ExecutionRequest;
 use crate::webhook_index::WebhookTarget;
 use workflow::webhook::{
-    answer, find_webhook_node, on_received_response, response_mode, webhook_item, ResponseMode,
+    answer, is_framing_header, on_received_response, response_mode, webhook_item, ResponseMode,
     WebhookRequest,
 };
 
@@ -28,34 +31,83 @@ pub fn router(body_limit: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/webhook/{*path}",
-            any(|s, m, p, q, h, b| handle(s, m, p, q, h, b, false)),
+            any(|s, c, m, p, q, h, b| handle(s, c, m, p, q, h, b, false)),
         )
         .route(
             "/webhook-test/{*path}",
-            any(|s, m, p, q, h, b| handle(s, m, p, q, h, b, true)),
+            any(|s, c, m, p, q, h, b| handle(s, c, m, p, q, h, b, true)),
         )
+        .route("/webhook-waiting/{id}", any(resume_waiting))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(count_answer))
 }
 
+/// Counts each webhook answer by status for `/metrics`.
+async fn count_answer(response: Response) -> Response {
+    crate::metrics::engine()
+        .webhook_answers
+        .get_or_create(&crate::metrics::AnswerLabels {
+            status: response.status().as_u16().to_string(),
+        })
+        .inc();
+    response
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     method: Method,
     Path(path): Path<String>,
-    Query(query): Query<Map<String, Value>>,
+    query: Result<Query<Map<String, Value>>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     test: bool,
 ) -> ApiResult<Response> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::BadRequest(format!("query string: {}", rejection.body_text()))
+    })?;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest(format!("request body could not be read: {rejection}")),
     })?;
     let Some(target) = find(&state, method.as_str(), &path, test).await? else {
         // n8n's wording, so clients that match on it keep working.
+        let hint = if test {
+            " Test webhooks answer one call within 120 seconds of \
+             POST /api/v1/workflows/{id}/test-webhook."
+        } else {
+            ""
+        };
         return Err(ApiError::NotFound(format!(
-            "The requested webhook \"{method} {path}\" is not registered."
+            "The requested webhook \"{method} {path}\" is not registered.{hint}"
         )));
     };
+    let webhook = target
+        .workflow
+        .node(&target.node)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("no node named \"{}\"", target.node)))?;
+    // Before anything runs or is stored.
+    let peer = crate::webhook_auth::client_address(
+        &headers,
+        peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
+        state.settings.proxy_hops,
+    );
+    let jwt_payload =
+        match crate::webhook_auth::check(&webhook, &headers, peer, &state.credentials).await {
+            Ok(payload) => payload,
+            Err(refusal) => return Ok(refusal.into_response()),
+        };
+    // A slot once the caller is let in, before anything is parsed or stored: past the queue, a clear 503.
+    let _slot = state.webhook_gate.enter().await.map_err(|_| {
+        ApiError::Busy(
+            "too many webhook calls at once (SWITCHYARD_WEBHOOK_CONCURRENCY running, \
+             SWITCHYARD_WEBHOOK_QUEUE waiting); retry later"
+                .into(),
+        )
+    })?;
+    let params = target.params(&path);
     let request = WebhookRequest {
         method: method.to_string(),
         path: path.clone(),
@@ -66,13 +118,13 @@ async fn handle(
         query,
         body: parse_body(&headers, &body)?,
         base_url: state.settings.public_url.trim_end_matches('/').to_owned(),
+        params,
         test,
     };
-    let webhook = target
-        .workflow
-        .node(&target.node)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("no node named \"{}\"", target.node)))?;
+    let mut item = webhook_item(&request);
+    if let Some(payload) = jwt_payload {
+        item.json.insert("jwtPayload".into(), payload);
+    }
     let (respond, responded) = tokio::sync::oneshot::channel();
     let execution = state
         .workflows
@@ -86,7 +138,7 @@ async fn handle(
                 ExecutionMode::Webhook
             },
             start_node: Some(webhook.name.clone()),
-            items: vec![webhook_item(&request)],
+            items: vec![item],
             respond: Some(respond),
         })
         .await?;
@@ -113,6 +165,87 @@ async fn handle(
     };
     let mut response =
         Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
+    // The server frames the answer: a workflow's framing or hop-by-hop header would let a
+    // crafted body pass for a second response on the connection. Respond to Webhook drops
+    // them with a warning; this covers any other node that answers.
+    for (name, value) in answer.headers.iter().filter(|(n, _)| !is_framing_header(n)) {
+        response = response.header(name, value);
+    }
+    response
+        .body(Body::from(answer.body.unwrap_or_default()))
+        .map_err(|err| ApiError::Internal(err.into()))
+        .map(IntoResponse::into_response)
+}
+
+/// `/webhook-waiting/{executionId}` (`$execution.resumeUrl`): resumes an execution waiting
+/// at a Wait node set to resume on a webhook call with this method. The Wait node passes
+/// the call's item on; the answer (the node's `onReceived` response) goes out once the
+/// execution's end is stored, as for production webhooks.
+async fn resume_waiting(
+    State(state): State<AppState>,
+    method: Method,
+    Path(id): Path<String>,
+    Query(query): Query<Map<String, Value>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest(format!("request body could not be read: {rejection}")),
+    })?;
+    let not_waiting = || {
+        ApiError::NotFound(format!(
+            "The execution \"{id}\" is not waiting for a webhook call."
+        ))
+    };
+    let store = &state.workflows.store;
+    let (workflow_id, mode, resume) = store.waiting_state(&id).await?.ok_or_else(not_waiting)?;
+    let wait_node = serde_json::from_str::<Value>(&resume)
+        .ok()
+        .and_then(|s| s["waitNode"].as_str().map(str::to_owned))
+        .ok_or_else(not_waiting)?;
+    let workflow = store.get(&workflow_id).await?.workflow;
+    let node = workflow.node(&wait_node).cloned().ok_or_else(not_waiting)?;
+    let param = |name: &str, default: &str| {
+        node.parameters
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_owned()
+    };
+    if param("resume", "timeInterval") != "webhook"
+        || !param("httpMethod", "GET").eq_ignore_ascii_case(method.as_str())
+    {
+        return Err(not_waiting());
+    }
+    let request = WebhookRequest {
+        method: method.to_string(),
+        path: id.clone(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        query,
+        body: parse_body(&headers, &body)?,
+        base_url: state.settings.public_url.trim_end_matches('/').to_owned(),
+        params: Default::default(),
+        test: false,
+    };
+    let mut item = webhook_item(&request);
+    item.json.insert(
+        "webhookUrl".into(),
+        Value::String(format!("{}/webhook-waiting/{id}", request.base_url)),
+    );
+    let execution = state
+        .workflows
+        .runner
+        .resume(&id, &workflow_id, &mode, Some(vec![item]))
+        .await?
+        .ok_or_else(not_waiting)?;
+    execution.wait().await.stored?;
+    let answer = on_received_response(&node);
+    let mut response =
+        Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));
     for (name, value) in &answer.headers {
         response = response.header(name, value);
     }
@@ -123,38 +256,18 @@ async fn handle(
 }
 
 /// The workflow and Webhook node listening on `method` `path`: among active workflows for
-/// production calls (from the in-memory index, no database read), among all saved workflows
-/// for test calls.
+/// production calls, among armed test webhooks for test calls (one call each); both from
+/// in-memory indexes, no workflow read.
 async fn find(
     state: &AppState,
     method: &str,
     path: &str,
     test: bool,
 ) -> ApiResult<Option<WebhookTarget>> {
-    if !test {
-        return Ok(state.workflows.store.webhook_target(method, path).await?);
+    if test {
+        return Ok(state.workflows.test_webhooks.take(method, path));
     }
-    let mut cursor: Option<String> = None;
-    loop {
-        let (page, next) = state
-            .workflows
-            .store
-            .list(Some(250), cursor.as_deref())
-            .await?;
-        for stored in page {
-            if let Some(node) = find_webhook_node(&stored.workflow, method, path) {
-                return Ok(Some(WebhookTarget {
-                    workflow_id: stored.id.clone(),
-                    node: node.name.clone(),
-                    workflow: Arc::new(stored.workflow),
-                }));
-            }
-        }
-        match next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(None),
-        }
-    }
+    Ok(state.workflows.store.webhook_target(method, path).await?)
 }
 
 /// JSON bodies as JSON, forms as an object, anything else as text; an empty body is `{}`.

@@ -18,7 +18,7 @@ use workflow::Workflow;
 
 use crate::error::ApiError;
 use crate::runner::ExecutionRequest;
-use crate::store::{ExecutionFilter, StoredExecution};
+use crate::store::{ExecutionFilter, StoredExecution, WorkflowFilter};
 use crate::workflows::WorkflowService;
 
 type ApiResult<T = Json<Value>> = Result<T, ApiError>;
@@ -34,6 +34,10 @@ pub fn router(state: Arc<WorkflowService>) -> Router {
         .route("/api/v1/workflows/{id}/activate", post(activate))
         .route("/api/v1/workflows/{id}/deactivate", post(deactivate))
         .route("/api/v1/workflows/{id}/run", post(run))
+        .route(
+            "/api/v1/workflows/{id}/test-webhook",
+            post(arm_test_webhook),
+        )
         .route("/api/v1/executions", get(list_executions))
         .route(
             "/api/v1/executions/{id}",
@@ -81,13 +85,31 @@ async fn create(
 }
 
 #[derive(Deserialize)]
-struct Page {
+struct ListQuery {
     limit: Option<u32>,
     cursor: Option<String>,
+    active: Option<bool>,
+    name: Option<String>,
+    /// Comma-separated tag names; a workflow must carry all of them.
+    tags: Option<String>,
 }
 
-async fn list(State(svc): State<Arc<WorkflowService>>, Query(p): Query<Page>) -> ApiResult {
-    let (items, next) = svc.store.list(p.limit, p.cursor.as_deref()).await?;
+async fn list(State(svc): State<Arc<WorkflowService>>, Query(q): Query<ListQuery>) -> ApiResult {
+    let filter = WorkflowFilter {
+        active: q.active,
+        name: q.name.filter(|n| !n.is_empty()),
+        tags: q
+            .tags
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (items, next) = svc.store.list_filtered(&filter).await?;
     let data: Vec<Value> = items.iter().map(json_of).collect();
     Ok(Json(json!({ "data": data, "nextCursor": next })))
 }
@@ -146,6 +168,39 @@ async fn deactivate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<Stri
     let stored = svc.store.set_active(&id, false).await?;
     svc.triggers.stop(&id).await;
     Ok(Json(json_of(&stored)))
+}
+
+/// `POST /workflows/{id}/test-webhook`: arms the workflow's Webhook nodes, as saved now, on
+/// `/webhook-test/` for one call within 120 seconds (n8n's "listen for test event").
+async fn arm_test_webhook(
+    State(svc): State<Arc<WorkflowService>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    use crate::test_webhooks::{ArmError, TEST_WEBHOOK_TTL};
+    let stored = svc.store.get(&id).await?;
+    let routes = svc
+        .test_webhooks
+        .arm(&id, Arc::new(stored.workflow), TEST_WEBHOOK_TTL)
+        .map_err(|e| match e {
+            ArmError::NoWebhook => ApiError::BadRequest(format!(
+                "workflow \"{id}\" has no enabled Webhook node to test"
+            )),
+            ArmError::Taken { route, workflow_id } => ApiError::Conflict(format!(
+                "the test webhook {route} is armed for workflow \"{workflow_id}\"; \
+                 try again once it was called or within 120 seconds"
+            )),
+        })?;
+    let expires =
+        chrono::Utc::now() + chrono::Duration::from_std(TEST_WEBHOOK_TTL).unwrap_or_default();
+    let webhooks: Vec<Value> = routes
+        .iter()
+        .map(|(method, path)| json!({ "method": method, "path": path }))
+        .collect();
+    Ok(Json(json!({
+        "workflowId": id,
+        "expiresAt": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "webhooks": webhooks,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -263,6 +318,7 @@ fn status_name(status: ExecutionStatus) -> &'static str {
         ExecutionStatus::Success => "success",
         ExecutionStatus::Error => "error",
         ExecutionStatus::Canceled => "canceled",
+        ExecutionStatus::Waiting => "waiting",
     }
 }
 
@@ -312,6 +368,7 @@ async fn list_executions(
         status: q.status,
         limit: q.limit,
         cursor: q.cursor,
+        include_data: q.include_data,
     };
     let (items, next) = svc.store.list_executions(&filter).await?;
     let data: Vec<Value> = items.iter().map(execution_json).collect();

@@ -17,9 +17,13 @@ use workflow::executor::{CancelHandle, ExecutionResult, ExecutionStatus};
 use workflow::model::Workflow;
 
 use crate::webhook_index::{WebhookIndex, WebhookTarget};
+use workflow::webhook::{route_pattern, webhook_routes};
 use writes::{Write, Writer};
 
+mod processes;
 mod writes;
+
+pub use processes::{HEARTBEAT_EVERY, STALE_AFTER};
 
 /// Which finished executions are kept, and for how long: n8n's `EXECUTIONS_DATA_*`
 /// settings. Each workflow's `settings` may override the saving ones.
@@ -80,6 +84,9 @@ pub enum StoreError {
         /// Its stored status.
         status: String,
     },
+    /// The write collides with a stored row (an id taken, a webhook path owned).
+    #[error("{0}")]
+    Conflict(String),
     /// The task recording an execution stopped before its end was stored.
     #[error("the execution stopped before its end was recorded")]
     Interrupted,
@@ -149,6 +156,63 @@ pub struct ExecutionFilter {
     pub limit: Option<u32>,
     /// Continue after this cursor (from a previous page).
     pub cursor: Option<String>,
+    /// Return each execution's run data too (n8n's `includeData`); a page then stops early
+    /// once [`LIST_DATA_BUDGET`] bytes of data are in it.
+    pub include_data: bool,
+}
+
+/// Bytes of run data one page of an execution list holds at most when data is asked for
+/// (the first execution always comes, whatever its size); the cursor continues the rest.
+pub const LIST_DATA_BUDGET: usize = 16 * 1024 * 1024;
+/// Filters for listing workflows, as n8n's public API takes them.
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowFilter {
+    /// Only active (or only inactive) workflows.
+    pub active: Option<bool>,
+    /// Only workflows with exactly this name.
+    pub name: Option<String>,
+    /// Only workflows carrying every one of these tag names.
+    pub tags: Vec<String>,
+    /// At most this many (1..=250, default 100).
+    pub limit: Option<u32>,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<String>,
+}
+
+const CURSOR_PREFIX: &str = "workflow:";
+
+/// Cursors are opaque, so that a made-up one is refused rather than read as an id.
+fn encode_cursor(id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_owned))
+        .ok_or_else(|| StoreError::InvalidInput {
+            field: "cursor",
+            reason: "is not a cursor returned by this API".into(),
+        })
+}
+
+/// Whether `workflow` carries every tag in `wanted` (n8n's tags are names or `{name}` objects).
+fn has_tags(workflow: &Workflow, wanted: &[String]) -> bool {
+    let names: Vec<&str> = workflow
+        .extra
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().or_else(|| t.get("name")?.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    wanted.iter().all(|w| names.contains(&w.as_str()))
 }
 
 /// Workflows and executions over the shared database handle.
@@ -164,6 +228,9 @@ struct Shared {
     running: Mutex<HashMap<String, Running>>,
     webhooks: WebhookIndex,
     writer: Writer,
+    /// This process's id in the `processes` table (migration 0007), written into every
+    /// execution it starts.
+    process_id: String,
 }
 
 /// An execution whose `running` row is queued, not yet known to be written.
@@ -231,8 +298,103 @@ fn workflow_setting(workflow: &Workflow, name: &str) -> Option<bool> {
     }
 }
 
+/// A workflow name: required, and without NUL bytes, which Postgres cannot store.
+fn check_name(name: &str) -> Result<(), StoreError> {
+    let reason = if name.trim().is_empty() {
+        "is required"
+    } else if name.contains('\0') {
+        "must not contain a NUL byte"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidInput {
+        field: "name",
+        reason: reason.into(),
+    })
+}
+
+/// A client-chosen workflow id: it lands in URLs and logs, so only a plain alphabet.
+fn check_id(id: String) -> Result<String, StoreError> {
+    let ok = id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(id)
+    } else {
+        Err(StoreError::InvalidInput {
+            field: "id",
+            reason: "expected 1 to 64 letters, digits, '-' or '_'".into(),
+        })
+    }
+}
+
+/// The routes (method, pattern, node name) `workflow` owns while active; two of its own
+/// Webhook nodes on one route are refused.
+fn claimed_routes(workflow: &Workflow) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut routes: Vec<(String, String, String)> = Vec::new();
+    for (method, path, node) in webhook_routes(workflow) {
+        let pattern = route_pattern(&path);
+        if let Some((_, _, other)) = routes
+            .iter()
+            .find(|(m, p, _)| *m == method && *p == pattern)
+        {
+            return Err(StoreError::Conflict(format!(
+                "Webhook nodes \"{other}\" and \"{}\" both listen on {method} {path}; change one's path or method",
+                node.name
+            )));
+        }
+        routes.push((method, pattern, node.name.clone()));
+    }
+    Ok(routes)
+}
+
+/// Inserts `routes` for workflow `id`; returns the first route another workflow owns, after
+/// which the transaction must be dropped (Postgres has aborted it).
+async fn claim_routes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    routes: &[(String, String, String)],
+) -> Result<Option<(String, String)>, StoreError> {
+    sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for (method, path, node) in routes {
+        let done = sqlx::query(
+            "INSERT INTO webhook_paths (method, path, workflow_id, node_name) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(method)
+        .bind(path)
+        .bind(id)
+        .bind(node)
+        .execute(&mut **tx)
+        .await;
+        match done {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(Some((method.clone(), path.clone())))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stamp(chrono::Utc::now())
+}
+
+/// How times are stored: RFC 3339 UTC with milliseconds, so text order is time order.
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn state_till(result: &ExecutionResult) -> chrono::DateTime<chrono::Utc> {
+    result
+        .resume
+        .as_ref()
+        .map_or_else(chrono::Utc::now, |s| s.wait_till)
 }
 
 fn limit_of(limit: Option<u32>) -> Result<i64, StoreError> {
@@ -258,6 +420,7 @@ impl WorkflowStore {
             db,
             shared: Arc::new(Shared {
                 settings,
+                process_id: uuid::Uuid::new_v4().to_string(),
                 ..Shared::default()
             }),
         }
@@ -274,6 +437,10 @@ impl WorkflowStore {
     /// otherwise. A workflow's own setting wins over the environment's.
     pub fn should_save(&self, workflow: &Workflow, mode: &str, status: ExecutionStatus) -> bool {
         let env = &self.shared.settings;
+        if status == ExecutionStatus::Waiting {
+            // A waiting execution is resumed from its row: it is always kept.
+            return true;
+        }
         if mode == "manual" {
             return workflow_setting(workflow, "saveManualExecutions").unwrap_or(env.save_manual);
         }
@@ -283,6 +450,7 @@ impl WorkflowStore {
             ExecutionStatus::Error | ExecutionStatus::Canceled => {
                 workflow_setting(workflow, "saveDataErrorExecution").unwrap_or(env.save_on_error)
             }
+            ExecutionStatus::Waiting => true,
         }
     }
 
@@ -301,19 +469,14 @@ impl WorkflowStore {
         })
     }
 
-    /// Stores a new workflow, assigning an id when it has none.
+    /// Stores a new workflow, assigning an id when it has none. A client-chosen id must be
+    /// 1 to 64 letters, digits, `-` or `_`; one already taken answers [`StoreError::Conflict`].
     pub async fn create(&self, mut workflow: Workflow) -> Result<StoredWorkflow, StoreError> {
-        if workflow.name.trim().is_empty() {
-            return Err(StoreError::InvalidInput {
-                field: "name",
-                reason: "is required".into(),
-            });
-        }
-        let id = workflow
-            .id
-            .clone()
-            .filter(|i| !i.is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_string());
+        check_name(&workflow.name)?;
+        let id = match workflow.id.clone().filter(|i| !i.is_empty()) {
+            Some(id) => check_id(id)?,
+            None => uuid::Uuid::new_v4().simple().to_string()[..16].to_string(),
+        };
         workflow.id = Some(id.clone());
         let body = serde_json::to_string(&workflow).map_err(|e| StoreError::InvalidInput {
             field: "body",
@@ -330,7 +493,13 @@ impl WorkflowStore {
         .bind(&at)
         .bind(&at)
         .execute(self.db.pool())
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("a workflow with id \"{id}\" already exists"))
+            }
+            _ => e.into(),
+        })?;
         let stored = self.get(&id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
@@ -357,46 +526,89 @@ impl WorkflowStore {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<(Vec<StoredWorkflow>, Option<String>), StoreError> {
-        let limit = limit_of(limit)?;
-        let rows = sqlx::query(
-            "SELECT id, active, body, created_at, updated_at FROM workflows WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(cursor.unwrap_or(""))
-        .bind(limit + 1)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut out = rows
-            .iter()
-            .map(Self::to_workflow)
-            .collect::<Result<Vec<_>, _>>()?;
+        self.list_filtered(&WorkflowFilter {
+            limit,
+            cursor: cursor.map(str::to_owned),
+            ..WorkflowFilter::default()
+        })
+        .await
+    }
+
+    /// A page of the workflows `filter` selects, ordered by id, and the cursor of the next
+    /// page. Active and name are filtered in SQL; tags live in the workflow JSON, so rows are
+    /// read in batches until the page is full.
+    pub async fn list_filtered(
+        &self,
+        filter: &WorkflowFilter,
+    ) -> Result<(Vec<StoredWorkflow>, Option<String>), StoreError> {
+        let limit = limit_of(filter.limit)?;
+        let mut after = match &filter.cursor {
+            None => String::new(),
+            Some(c) => decode_cursor(c)?,
+        };
+        let active = filter.active.map_or(-1, i64::from);
+        let name = filter.name.clone().unwrap_or_default();
+        let mut out = Vec::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, active, body, created_at, updated_at FROM workflows \
+                 WHERE id > $1 AND ($2 = -1 OR active = $3) AND ($4 = '' OR name = $5) \
+                 ORDER BY id LIMIT $6",
+            )
+            .bind(&after)
+            .bind(active)
+            .bind(active)
+            .bind(&name)
+            .bind(&name)
+            .bind(limit + 1)
+            .fetch_all(self.db.pool())
+            .await?;
+            let exhausted = (rows.len() as i64) <= limit;
+            for row in &rows {
+                let stored = Self::to_workflow(row)?;
+                after = stored.id.clone();
+                if filter.tags.is_empty() || has_tags(&stored.workflow, &filter.tags) {
+                    out.push(stored);
+                }
+            }
+            if exhausted || out.len() as i64 > limit {
+                break;
+            }
+        }
         let next = if out.len() as i64 > limit {
             out.truncate(limit as usize);
-            out.last().map(|w| w.id.clone())
+            out.last().map(|w| encode_cursor(&w.id))
         } else {
             None
         };
         Ok((out, next))
     }
 
-    /// Replaces workflow `id` (its id is kept whatever the JSON says).
+    /// Replaces workflow `id` (its id is kept whatever the JSON says). When it is active, its
+    /// webhook routes are claimed anew in the same transaction: a route another active
+    /// workflow owns answers [`StoreError::Conflict`] and nothing changes.
     pub async fn update(
         &self,
         id: &str,
         mut workflow: Workflow,
     ) -> Result<StoredWorkflow, StoreError> {
+        check_name(&workflow.name)?;
         workflow.id = Some(id.to_string());
         let body = serde_json::to_string(&workflow).map_err(|e| StoreError::InvalidInput {
             field: "body",
             reason: e.to_string(),
         })?;
+        let routes = claimed_routes(&workflow)?;
         let _writing = self.shared.webhooks.writing().await;
+        let mut tx = self.db.pool().begin().await?;
+        // The write comes first, so a SQLite transaction holds the write lock from its start.
         let done =
             sqlx::query("UPDATE workflows SET name = $1, body = $2, updated_at = $3 WHERE id = $4")
                 .bind(&workflow.name)
                 .bind(&body)
                 .bind(now())
                 .bind(id)
-                .execute(self.db.pool())
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
@@ -404,19 +616,34 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
+        let (active,): (i64,) = sqlx::query_as("SELECT active FROM workflows WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if active != 0 {
+            if let Some(taken) = claim_routes(&mut tx, id, &routes).await? {
+                drop(tx);
+                return Err(self.route_taken(taken).await);
+            }
+        }
+        tx.commit().await?;
         let stored = self.get(id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
     }
 
     /// Turns the workflow's triggers on or off (its production webhooks answer or not).
+    /// Activation claims its webhook routes in the database, in the same transaction: a route
+    /// another active workflow owns answers [`StoreError::Conflict`] naming that workflow, so
+    /// two concurrent activations on one path cannot both win, in this process or another.
     pub async fn set_active(&self, id: &str, active: bool) -> Result<StoredWorkflow, StoreError> {
         let _writing = self.shared.webhooks.writing().await;
+        let mut tx = self.db.pool().begin().await?;
         let done = sqlx::query("UPDATE workflows SET active = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(active))
             .bind(now())
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
@@ -424,15 +651,108 @@ impl WorkflowStore {
                 id: id.to_string(),
             });
         }
+        sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if active {
+            let row = sqlx::query(
+                "SELECT id, active, body, created_at, updated_at FROM workflows WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let routes = claimed_routes(&Self::to_workflow(&row)?.workflow)?;
+            if let Some(taken) = claim_routes(&mut tx, id, &routes).await? {
+                drop(tx);
+                return Err(self.route_taken(taken).await);
+            }
+        }
+        tx.commit().await?;
         let stored = self.get(id).await?;
         self.shared.webhooks.put(&stored);
         Ok(stored)
+    }
+
+    /// The conflict for a route another workflow owns, naming that workflow.
+    async fn route_taken(&self, (method, path): (String, String)) -> StoreError {
+        let owner: Result<Option<(String,)>, _> =
+            sqlx::query_as("SELECT workflow_id FROM webhook_paths WHERE method = $1 AND path = $2")
+                .bind(&method)
+                .bind(&path)
+                .fetch_optional(self.db.pool())
+                .await;
+        let owner = match owner {
+            Ok(Some((owner,))) => owner,
+            Ok(None) => {
+                return StoreError::Conflict(format!(
+                    "the webhook {method} {path} was being claimed by another workflow; try again"
+                ))
+            }
+            Err(e) => return e.into(),
+        };
+        let name = match self.get(&owner).await {
+            Ok(w) => w.workflow.name,
+            Err(_) => String::new(),
+        };
+        StoreError::Conflict(format!(
+            "the webhook {method} {path} is already used by active workflow \"{name}\" (id {owner}); \
+             deactivate it or change the Webhook node's path or method"
+        ))
+    }
+
+    /// Claims the webhook routes of every active workflow that does not hold them yet (rows
+    /// saved before routes were claimed); a route already owned by another is logged and left
+    /// to its owner. Call once at start-up.
+    pub async fn claim_active_webhook_paths(&self) -> Result<(), StoreError> {
+        let _writing = self.shared.webhooks.writing().await;
+        for stored in self.active_workflows().await? {
+            let routes = match claimed_routes(&stored.workflow) {
+                Ok(routes) => routes,
+                Err(e) => {
+                    tracing::warn!(workflow_id = %stored.id, error = %e, "active workflow's webhooks collide");
+                    continue;
+                }
+            };
+            for (method, path, node) in routes {
+                let done = sqlx::query(
+                    "INSERT INTO webhook_paths (method, path, workflow_id, node_name) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (method, path) DO NOTHING",
+                )
+                .bind(&method)
+                .bind(&path)
+                .bind(&stored.id)
+                .bind(&node)
+                .execute(self.db.pool())
+                .await?;
+                if done.rows_affected() == 0 {
+                    let (owner,): (String,) = sqlx::query_as(
+                        "SELECT workflow_id FROM webhook_paths WHERE method = $1 AND path = $2",
+                    )
+                    .bind(&method)
+                    .bind(&path)
+                    .fetch_one(self.db.pool())
+                    .await?;
+                    if owner != stored.id {
+                        tracing::warn!(
+                            workflow_id = %stored.id, owner = %owner, method = %method, path = %path,
+                            "two active workflows listen on one webhook; the owner keeps it, deactivate the other"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Deletes workflow `id` and every execution of it, in one transaction.
     pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
         let _writing = self.shared.webhooks.writing().await;
         let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM webhook_paths WHERE workflow_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM executions WHERE workflow_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -450,6 +770,50 @@ impl WorkflowStore {
         tx.commit().await?;
         self.shared.webhooks.remove(id);
         Ok(())
+    }
+
+    /// Execution row writes waiting for the grouped writer.
+    pub fn queued_writes(&self) -> usize {
+        self.shared.writer.queued()
+    }
+
+    /// Brings the in-memory webhook index up to date with workflow `id` as the database holds
+    /// it now (another process, such as `switchyard import workflow`, changed it).
+    pub async fn reindex(&self, id: &str) -> Result<Option<StoredWorkflow>, StoreError> {
+        let _writing = self.shared.webhooks.writing().await;
+        match self.get(id).await {
+            Ok(stored) => {
+                self.shared.webhooks.put(&stored);
+                Ok(Some(stored))
+            }
+            Err(StoreError::NotFound { .. }) => {
+                self.shared.webhooks.remove(id);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What tells that workflows changed: their count and latest `updated_at`, read in one
+    /// cheap query each second by [`crate::sync`].
+    pub async fn workflows_fingerprint(&self) -> Result<(i64, Option<String>), StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, MAX(updated_at) AS latest FROM workflows")
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok((row.try_get("n")?, row.try_get("latest")?))
+    }
+
+    /// Every workflow's id, active flag and `updated_at`, without bodies.
+    pub async fn workflow_versions(&self) -> Result<Vec<(String, bool, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, active, updated_at FROM workflows")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let active: i64 = r.try_get("active")?;
+                Ok((r.try_get("id")?, active != 0, r.try_get("updated_at")?))
+            })
+            .collect()
     }
 
     /// The active workflow whose Webhook node listens on `method` `path`, from the in-memory
@@ -496,6 +860,7 @@ impl WorkflowStore {
                     workflow_id: workflow_id.to_string(),
                     mode: mode.to_string(),
                     started_at: now(),
+                    process_id: self.shared.process_id.clone(),
                 },
             )
             .await?;
@@ -518,6 +883,7 @@ impl WorkflowStore {
                     workflow_id: workflow_id.to_string(),
                     mode: mode.to_string(),
                     started_at: now(),
+                    process_id: self.shared.process_id.clone(),
                 },
             )
             .await;
@@ -644,6 +1010,7 @@ impl WorkflowStore {
             ExecutionStatus::Success => "success",
             ExecutionStatus::Error => "error",
             ExecutionStatus::Canceled => "canceled",
+            ExecutionStatus::Waiting => "waiting",
         };
         let data = save_data.then(|| data_text(result));
         let error = result
@@ -667,6 +1034,24 @@ impl WorkflowStore {
             )
             .await;
         let done = done?;
+        if done > 0 {
+            if let Some(state) = &result.resume {
+                // The row exists (its end was just written through the same queue): where
+                // and when to resume it.
+                let state = serde_json::to_string(state).map_err(|e| StoreError::InvalidInput {
+                    field: "resume_state",
+                    reason: e.to_string(),
+                })?;
+                sqlx::query(
+                    "UPDATE executions SET wait_till = $1, resume_state = $2 WHERE id = $3",
+                )
+                .bind(stamp(state_till(result)))
+                .bind(state)
+                .bind(id)
+                .execute(self.db.pool())
+                .await?;
+            }
+        }
         self.forget_running(id);
         if done == 0 {
             return Err(StoreError::NotFound {
@@ -675,6 +1060,71 @@ impl WorkflowStore {
             });
         }
         Ok(())
+    }
+
+    /// Waiting executions due by `by`: `(id, workflow id, mode)`, soonest first.
+    pub async fn due_waiting(
+        &self,
+        by: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, workflow_id, mode FROM executions WHERE status = 'waiting' AND wait_till <= $1 \
+             ORDER BY wait_till LIMIT 100",
+        )
+        .bind(stamp(by))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("workflow_id")?,
+                    r.try_get("mode")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Waiting execution `id`: its workflow id, mode and resume state; `None` when there is
+    /// no such execution, or it does not wait.
+    pub async fn waiting_state(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT workflow_id, mode, resume_state FROM executions WHERE id = $1 AND status = 'waiting'",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: Option<String> = row.try_get("resume_state")?;
+        Ok(state.map(|state| {
+            (
+                row.try_get("workflow_id").unwrap_or_default(),
+                row.try_get("mode").unwrap_or_default(),
+                state,
+            )
+        }))
+    }
+
+    /// Takes waiting execution `id` to resume it here: `running` again, registered as
+    /// running in this process, its resume state returned. `None` when it is not waiting
+    /// any more (another process or an earlier tick took it, or it was deleted).
+    pub async fn claim_waiting(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, CancelHandle)>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE executions SET status = 'running', stopped_at = NULL, wait_till = NULL \
+             WHERE id = $1 AND status = 'waiting' RETURNING resume_state",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: Option<String> = row.try_get("resume_state")?;
+        Ok(state.map(|s| (s, self.register_running(id))))
     }
 
     fn to_execution(
@@ -731,28 +1181,45 @@ impl WorkflowStore {
             })?,
         };
         // Empty strings mean "any": one fixed statement serves every filter combination.
-        let rows = sqlx::query(
-            "SELECT id, seq, workflow_id, mode, status, started_at, stopped_at, data, error FROM executions \
+        // Without `includeData` the data column is not read at all: a list of large
+        // executions costs their metadata only.
+        let data_column = if filter.include_data {
+            "data"
+        } else {
+            "NULL AS data"
+        };
+        let sql = format!(
+            "SELECT id, seq, workflow_id, mode, status, started_at, stopped_at, {data_column}, error \
+             FROM executions \
              WHERE seq < $1 AND ($2 = '' OR workflow_id = $3) AND ($4 = '' OR status = $5) \
-             ORDER BY seq DESC LIMIT $6",
-        )
-        .bind(before)
-        .bind(filter.workflow_id.clone().unwrap_or_default())
-        .bind(filter.workflow_id.clone().unwrap_or_default())
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(limit + 1)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut seqs = Vec::with_capacity(rows.len());
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
+             ORDER BY seq DESC LIMIT $6"
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(before)
+            .bind(filter.workflow_id.clone().unwrap_or_default())
+            .bind(filter.workflow_id.clone().unwrap_or_default())
+            .bind(filter.status.clone().unwrap_or_default())
+            .bind(filter.status.clone().unwrap_or_default())
+            .bind(limit + 1)
+            .fetch(self.db.pool());
+        let mut seqs = Vec::new();
+        let mut out = Vec::new();
+        let mut data_bytes = 0usize;
+        let mut more = false;
+        while let Some(row) = futures::TryStreamExt::try_next(&mut rows).await? {
+            if out.len() as i64 == limit || (!out.is_empty() && data_bytes > LIST_DATA_BUDGET) {
+                more = true;
+                break;
+            }
+            if filter.include_data {
+                let text: Option<String> = row.try_get("data")?;
+                data_bytes += text.as_ref().map_or(0, String::len);
+            }
             seqs.push(row.try_get::<i64, _>("seq")?);
-            out.push(Self::to_execution(row, false)?);
+            out.push(Self::to_execution(&row, filter.include_data)?);
         }
-        let next = if out.len() as i64 > limit {
-            out.truncate(limit as usize);
-            seqs.get(limit as usize - 1).map(|s| s.to_string())
+        let next = if more {
+            seqs.last().map(|s| s.to_string())
         } else {
             None
         };
@@ -806,7 +1273,7 @@ impl WorkflowStore {
         let mut deleted = 0;
         if let Some(cutoff) = cutoff {
             deleted += sqlx::query(
-                "DELETE FROM executions WHERE status <> 'running' AND stopped_at IS NOT NULL AND stopped_at < $1",
+                "DELETE FROM executions WHERE status NOT IN ('running', 'waiting') AND stopped_at IS NOT NULL AND stopped_at < $1",
             )
             .bind(cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .execute(self.db.pool())
@@ -817,7 +1284,7 @@ impl WorkflowStore {
             // The seq of the newest finished execution beyond the limit; it and every older
             // finished one go.
             deleted += sqlx::query(
-                "DELETE FROM executions WHERE status <> 'running' AND seq <= \
+                "DELETE FROM executions WHERE status NOT IN ('running', 'waiting') AND seq <= \
                  (SELECT seq FROM executions WHERE status <> 'running' ORDER BY seq DESC LIMIT 1 OFFSET $1)",
             )
             .bind(i64::try_from(max_count).unwrap_or(i64::MAX))
@@ -848,17 +1315,6 @@ impl WorkflowStore {
                 }
             }
         }))
-    }
-
-    /// Marks executions left `running` by a crash as `crashed`; call once at start-up.
-    pub async fn mark_crashed(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE executions SET status = 'crashed', stopped_at = $1 WHERE status = 'running'",
-        )
-        .bind(now())
-        .execute(self.db.pool())
-        .await?;
-        Ok(done.rows_affected())
     }
 }
 

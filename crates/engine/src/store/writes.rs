@@ -29,6 +29,7 @@ pub(crate) enum Write {
         workflow_id: String,
         mode: String,
         started_at: String,
+        process_id: String,
     },
     /// How it ended.
     Finish {
@@ -62,6 +63,13 @@ impl std::fmt::Debug for Queued {
 }
 
 impl Writer {
+    /// Writes queued and not yet taken into a group.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue
+            .get()
+            .map_or(0, |q| q.max_capacity() - q.capacity())
+    }
+
     /// Applies `write` in the next group and returns the rows it affected.
     pub(crate) async fn apply(&self, db: &Db, write: Write) -> Result<u64, sqlx::Error> {
         self.submit(db, write)
@@ -133,11 +141,14 @@ async fn apply_group(db: &Db, group: &[Queued]) -> Result<Vec<u64>, sqlx::Error>
         .filter(|&i| matches!(group[i].write, Write::Start { .. }))
         .collect();
     if !starts.is_empty() {
-        let rows = placeholders(starts.len(), 4, |p| {
-            format!("({}, {}, {}, 'running', {})", p[0], p[1], p[2], p[3])
+        let rows = placeholders(starts.len(), 5, |p| {
+            format!(
+                "({}, {}, {}, 'running', {}, {})",
+                p[0], p[1], p[2], p[3], p[4]
+            )
         });
         let sql = format!(
-            "INSERT INTO executions (id, workflow_id, mode, status, started_at) VALUES {rows}"
+            "INSERT INTO executions (id, workflow_id, mode, status, started_at, process_id) VALUES {rows}"
         );
         let mut query = sqlx::query(&sql);
         for &i in &starts {
@@ -146,9 +157,15 @@ async fn apply_group(db: &Db, group: &[Queued]) -> Result<Vec<u64>, sqlx::Error>
                 workflow_id,
                 mode,
                 started_at,
+                process_id,
             } = &group[i].write
             {
-                query = query.bind(id).bind(workflow_id).bind(mode).bind(started_at);
+                query = query
+                    .bind(id)
+                    .bind(workflow_id)
+                    .bind(mode)
+                    .bind(started_at)
+                    .bind(process_id);
             }
         }
         query.execute(&mut *tx).await?;
@@ -244,14 +261,16 @@ async fn apply_one(
             workflow_id,
             mode,
             started_at,
+            process_id,
         } => sqlx::query(
-            "INSERT INTO executions (id, workflow_id, mode, status, started_at) \
-             VALUES ($1, $2, $3, 'running', $4)",
+            "INSERT INTO executions (id, workflow_id, mode, status, started_at, process_id) \
+             VALUES ($1, $2, $3, 'running', $4, $5)",
         )
         .bind(id)
         .bind(workflow_id)
         .bind(mode)
-        .bind(started_at),
+        .bind(started_at)
+        .bind(process_id),
         Write::Finish {
             id,
             status,

@@ -265,7 +265,11 @@ macro_rules! on_both_backends {
             $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Sqlite).await })*
         }
         mod postgres {
-            $(#[tokio::test(flavor = "multi_thread")] async fn $story() { super::$story(super::Backend::Postgres).await })*
+            $(
+                #[cfg_attr(postgres_tests_unset, ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests")]
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $story() { super::$story(super::Backend::Postgres).await }
+            )*
         }
     };
 }

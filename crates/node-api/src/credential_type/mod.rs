@@ -31,6 +31,15 @@ pub enum FieldKind {
     HttpsUrl,
     /// A PEM RSA private key, PKCS#8 or PKCS#1; stored as repaired, standard PEM.
     RsaPrivateKeyPem,
+    /// A non-empty string required only while another field has a given value (n8n's
+    /// `displayOptions`): jwtAuth's `secret` when `keyType` is `passphrase`. Give such a
+    /// field `required: false`; the requirement is checked once defaults are filled.
+    TextRequiredWhen {
+        /// The field whose value decides.
+        field: &'static str,
+        /// The value that makes this field required.
+        equals: &'static str,
+    },
 }
 
 impl FieldKind {
@@ -42,6 +51,9 @@ impl FieldKind {
             FieldKind::HttpsUrl => "an absolute https URL such as https://api.example.com".into(),
             FieldKind::RsaPrivateKeyPem => {
                 "a PEM RSA private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)".into()
+            }
+            FieldKind::TextRequiredWhen { field, equals } => {
+                format!("a non-empty string when {field} is {equals}")
             }
         }
     }
@@ -245,6 +257,20 @@ impl CredentialType {
                 }),
             }
         }
+        for spec in &self.fields {
+            if let FieldKind::TextRequiredWhen { field, equals } = spec.kind {
+                let decides = out.get(field).and_then(Value::as_str) == Some(equals);
+                if decides
+                    && !out.contains_key(spec.name)
+                    && !problems.iter().any(|p| p.field == spec.name)
+                {
+                    problems.push(FieldProblem {
+                        field: spec.name.into(),
+                        expected: format!("required, {}", spec.kind.expected()),
+                    });
+                }
+            }
+        }
         let known: Vec<&str> = self.fields.iter().map(|f| f.name).collect();
         for key in input.keys() {
             if self.field(key).is_none() {
@@ -312,7 +338,7 @@ impl CredentialType {
             prop.insert("type".into(), json!("string"));
             prop.insert("description".into(), json!(spec.description));
             match spec.kind {
-                FieldKind::Text => {
+                FieldKind::Text | FieldKind::TextRequiredWhen { .. } => {
                     prop.insert("minLength".into(), json!(1));
                 }
                 FieldKind::Options(options) => {
@@ -369,7 +395,7 @@ fn check_field(spec: &FieldSpec, value: &Value, opts: &ValidateOptions) -> Resul
     }
     let text = text.trim();
     match spec.kind {
-        FieldKind::Text => Ok(text.to_owned()),
+        FieldKind::Text | FieldKind::TextRequiredWhen { .. } => Ok(text.to_owned()),
         FieldKind::Options(options) => {
             if options.contains(&text) {
                 Ok(text.to_owned())

@@ -410,3 +410,15 @@ async fn placed_writes_and_query_faults_over_http() {
     assert_eq!(api.query(q).await.status, StatusCode::OK);
     assert_eq!(api.query(q).await.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn the_date_header_follows_the_org_clock() {
+    let org = builder().start().await.unwrap();
+    let api = Api::new(&org);
+    org.advance_clock(std::time::Duration::from_secs(3 * 3600));
+    let r = api.query("SELECT Id FROM Account LIMIT 1").await;
+    let date = r.headers["date"].to_str().unwrap();
+    let at = DateTime::parse_from_rfc2822(date).unwrap();
+    let drift = (org.now() - at.with_timezone(&Utc)).num_seconds();
+    assert!((0..=2).contains(&drift), "{date} against {}", org.now());
+}

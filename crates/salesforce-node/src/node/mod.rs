@@ -24,14 +24,14 @@
 //! becomes n8n's error item (`{error, description, httpCode, errorCode, fields}`), paired
 //! with its input; without it the node fails naming the item.
 
-mod api;
+pub(crate) mod api;
 mod batch;
 mod bulk;
-mod catalog;
-mod description;
+pub(crate) mod catalog;
+pub(crate) mod description;
 mod fields;
 mod per_item;
-mod soql;
+pub(crate) mod soql;
 
 use async_trait::async_trait;
 use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, Parameters};

@@ -11,3 +11,4 @@ mod node_limits;
 mod node_params;
 mod node_records;
 mod node_soql;
+mod trigger;

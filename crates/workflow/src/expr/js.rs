@@ -114,15 +114,25 @@ fn with_engine<T>(
 
 /// Evaluates `src` (the inside of one `{{ }}`) for `scope`.
 pub(super) fn evaluate(src: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError> {
+    evaluate_bound(src, scope, None)
+}
+
+/// Evaluates `src` for `scope` with extra variables: each key of `bindings` (e.g. `$response`)
+/// is a variable of the expression. `None` evaluates as [`evaluate`] does.
+pub(super) fn evaluate_bound(
+    src: &str,
+    scope: &Scope<'_>,
+    bindings: Option<&Map<String, Value>>,
+) -> Result<Value, ExpressionError> {
     with_engine(|engine| {
         let limit = Duration::from_millis(TIME_LIMIT_MS.load(Ordering::Relaxed));
         let deadline = Instant::now() + limit;
         if !on_async_worker() {
-            return engine.evaluate(src, scope, limit, deadline, None);
+            return engine.evaluate(src, scope, bindings, limit, deadline, None);
         }
         if !engine.slow.borrow().contains(src) {
             let budget = Instant::now() + INLINE_BUDGET;
-            let result = engine.evaluate(src, scope, limit, deadline, Some(budget));
+            let result = engine.evaluate(src, scope, bindings, limit, deadline, Some(budget));
             if !engine.shared.over_budget.replace(false) {
                 return result;
             }
@@ -132,7 +142,7 @@ pub(super) fn evaluate(src: &str, scope: &Scope<'_>) -> Result<Value, Expression
             }
             slow.insert(src.to_string());
         }
-        tokio::task::block_in_place(|| engine.evaluate(src, scope, limit, deadline, None))
+        tokio::task::block_in_place(|| engine.evaluate(src, scope, bindings, limit, deadline, None))
     })
 }
 
@@ -180,6 +190,7 @@ impl Engine {
         &self,
         src: &str,
         scope: &Scope<'_>,
+        bindings: Option<&Map<String, Value>>,
         limit: Duration,
         deadline: Instant,
         budget: Option<Instant>,
@@ -189,13 +200,20 @@ impl Engine {
         self.shared.deadline.set(Some(deadline));
         self.shared.budget.set(budget);
         let result = self.context.with(|ctx| {
-            let func = self.function(&ctx, src)?;
+            let names: Vec<&str> = bindings
+                .map(|b| b.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let func = self.function(&ctx, src, &names)?;
             let json = match scope.data.input_item(scope.item_index) {
                 Some(item) => object_to_js(&ctx, &item.json),
                 None => Object::new(ctx.clone()).map(Object::into_value),
             }
             .map_err(|e| self.error(&ctx, e, limit))?;
-            let out: JsValue = func.call((json,)).map_err(|e| self.error(&ctx, e, limit))?;
+            let out: JsValue = match bindings {
+                None => func.call((json,)),
+                Some(b) => object_to_js(&ctx, b).and_then(|b| func.call((json, b))),
+            }
+            .map_err(|e| self.error(&ctx, e, limit))?;
             from_js(&out, 0).map_err(|m| ExpressionError::new(ExpressionErrorKind::Runtime, m))
         });
         self.shared.deadline.set(None);
@@ -204,14 +222,41 @@ impl Engine {
         result
     }
 
-    fn function<'js>(&self, ctx: &Ctx<'js>, src: &str) -> Result<Function<'js>, ExpressionError> {
-        if let Some(saved) = self.cache.borrow().get(src) {
+    /// The compiled function for `src`; `names` are extra variables read from a second
+    /// argument (the bindings object), so their values never enter the source or the cache.
+    fn function<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        src: &str,
+        names: &[&str],
+    ) -> Result<Function<'js>, ExpressionError> {
+        let key = if names.is_empty() {
+            src.to_string()
+        } else {
+            format!("{}\u{0}{src}", names.join(","))
+        };
+        if let Some(saved) = self.cache.borrow().get(&key) {
             if let Ok(f) = saved.clone().restore(ctx) {
                 return Ok(f);
             }
         }
         // The newline keeps a trailing `// comment` in the expression from eating the `)`.
-        let wrapped = format!("(function($json) {{ return ({src}\n); }})");
+        let wrapped = if names.is_empty() {
+            format!("(function($json) {{ return ({src}\n); }})")
+        } else {
+            let names = names
+                .iter()
+                .filter(|n| {
+                    n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '$' || c == '_')
+                })
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "(function($json, $$bound) {{ const {{ {names} }} = $$bound; return ({src}\n); }})"
+            )
+        };
         let func: Function = ctx
             .eval(wrapped)
             .map_err(|e| self.error(ctx, e, Duration::ZERO))?;
@@ -219,7 +264,7 @@ impl Engine {
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(src.to_string(), Persistent::save(ctx, func.clone()));
+        cache.insert(key, Persistent::save(ctx, func.clone()));
         Ok(func)
     }
 
@@ -318,7 +363,8 @@ fn install<'js>(ctx: &Ctx<'js>, shared: &Rc<Shared>) -> rquickjs::Result<Functio
         Function::new(ctx.clone(), move |what: String| {
             with_data(&s, |data, _| {
                 Ok(match what.as_str() {
-                    "execution" => json!({"id": data.execution_id, "mode": data.execution_mode}),
+                    "execution" => json!({"id": data.execution_id, "mode": data.execution_mode,
+                                          "resumeUrl": data.resume_url}),
                     "prevNode" => match data.source.first() {
                         Some(Some(src)) => json!({
                             "name": src.previous_node,

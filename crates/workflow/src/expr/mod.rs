@@ -106,6 +106,32 @@ impl Template {
         }
     }
 
+    /// Evaluates the template for one item with extra variables (n8n's "additional keys",
+    /// e.g. `$response` and `$pageCount` while paginating): each key of `bindings` is a
+    /// variable of every segment. Segments are always run in JavaScript.
+    pub fn evaluate_with(
+        &self,
+        scope: &Scope<'_>,
+        bindings: &JsonObject,
+    ) -> Result<Value, ExpressionError> {
+        let eval = |code: &Code| js::evaluate_bound(&code.src, scope, Some(bindings));
+        match self.segments.as_slice() {
+            [] => Ok(Value::String(String::new())),
+            [Segment::Code(code)] => eval(code),
+            [Segment::Text(t)] => Ok(Value::String(t.clone())),
+            segments => {
+                let mut out = String::new();
+                for s in segments {
+                    match s {
+                        Segment::Text(t) => out.push_str(t),
+                        Segment::Code(code) => push_text(&mut out, &eval(code)?),
+                    }
+                }
+                Ok(Value::String(out))
+            }
+        }
+    }
+
     /// Whether the template runs JavaScript for at least one segment.
     pub fn needs_js(&self) -> bool {
         self.segments

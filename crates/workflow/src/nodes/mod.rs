@@ -9,6 +9,7 @@ mod aggregate;
 mod code;
 mod conditions;
 mod date_time;
+mod execute_workflow;
 mod filter;
 mod http_request;
 mod if_node;
@@ -27,17 +28,23 @@ mod summarize;
 mod switch;
 mod triggers;
 mod values;
+mod wait;
 
 pub use schedule::{
     fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, workflow_timezone,
     ScheduleRule,
 };
+pub use triggers::{parse_ip_allow_list, WEBHOOK_AUTHENTICATION};
 
 /// Every core node, ready to register.
 pub fn core_nodes() -> Vec<Arc<dyn Node>> {
     vec![
         Arc::new(triggers::ManualTrigger::new()),
         Arc::new(triggers::Webhook::new()),
+        Arc::new(triggers::ErrorTrigger::new()),
+        Arc::new(execute_workflow::ExecuteWorkflow::new()),
+        Arc::new(execute_workflow::ExecuteWorkflowTrigger::new()),
+        Arc::new(wait::Wait::new()),
         Arc::new(schedule::ScheduleTrigger::new()),
         Arc::new(set::Set::new()),
         Arc::new(if_node::If::new()),

@@ -1,10 +1,13 @@
 //! `n8n-nodes-base.respondToWebhook` v1.x: answers the webhook that started the execution.
 
 use async_trait::async_trait;
-use node_api::{ExecuteContext, Item, Node, NodeDescription, NodeError, WebhookResponse};
+use node_api::{
+    ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, WebhookResponse,
+};
 use serde_json::Value;
 
 use super::describe;
+use crate::webhook::{is_framing_header, ANSWER_STATUS};
 
 /// The Respond to Webhook node.
 pub struct RespondToWebhook(NodeDescription);
@@ -28,6 +31,12 @@ impl Node for RespondToWebhook {
         &self.0
     }
 
+    fn parameter_problems(&self, parameters: &JsonObject) -> Vec<String> {
+        let mut problems = self.0.parameter_problems(parameters);
+        problems.extend(status_problem(parameters));
+        problems
+    }
+
     async fn execute(
         &self,
         ctx: &dyn ExecuteContext,
@@ -35,9 +44,9 @@ impl Node for RespondToWebhook {
     ) -> Result<Vec<Vec<Item>>, NodeError> {
         let p = ctx.parameters(0)?;
         let status = p.number_or("options.responseCode", 200.0)?;
-        if !(100.0..=599.0).contains(&status) {
+        if !(200.0..=599.0).contains(&status) {
             return Err(NodeError::parameter(format!(
-                "Parameter \"options.responseCode\" must be an HTTP status between 100 and 599, got {status}"
+                "Parameter \"options.responseCode\" must be an HTTP status between 200 and 599, got {status}"
             )));
         }
         let mut headers: Vec<(String, String)> = Vec::new();
@@ -47,6 +56,13 @@ impl Node for RespondToWebhook {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if name.is_empty() {
+                continue;
+            }
+            if is_framing_header(name) {
+                ctx.warn(&format!(
+                    "response header \"{name}\" was not sent: the server sets the answer's framing \
+                     and connection headers itself"
+                ));
                 continue;
             }
             let value = match entry.get("value") {
@@ -139,4 +155,18 @@ fn respond(
         .map(|(i, item)| item.paired_with(i))
         .collect();
     Ok(vec![out])
+}
+
+/// A fixed `options.responseCode` outside 200-599, refused at save (an expression is checked
+/// when it runs).
+pub(crate) fn status_problem(parameters: &JsonObject) -> Option<String> {
+    let code = parameters.get("options")?.get("responseCode")?;
+    let code = code
+        .as_f64()
+        .or_else(|| code.get("values")?.get("responseCode")?.as_f64())?;
+    let fits =
+        code.fract() == 0.0 && u16::try_from(code as i64).is_ok_and(|c| ANSWER_STATUS.contains(&c));
+    (!fits).then(|| {
+        format!("options.responseCode must be an HTTP status between 200 and 599, got {code}")
+    })
 }
