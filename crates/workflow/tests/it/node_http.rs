@@ -702,7 +702,8 @@ async fn authentication_without_its_credential_or_not_implemented_is_refused_at_
             None
         )
         .await,
-        ["Parameter \"authentication\" has an unknown value \"predefinedCredentialType\" (accepted: none, genericCredentialType)"]
+        // Without a plugin that signs with it (none is registered here), the type is refused.
+        ["parameter \"nodeCredentialType\" value \"salesforceOAuth2Api\" is not supported: no plugin signs HTTP requests with it (supported: none)"]
     );
     assert_eq!(
         problems(
