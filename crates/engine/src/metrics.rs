@@ -105,23 +105,34 @@ impl prometheus_client::collector::Collector for PluginFamilies {
                 MetricKind::Gauge => prometheus_client::metrics::MetricType::Gauge,
             };
             let mut metric = encoder.encode_descriptor(name, &family.help, None, kind)?;
+            // A family of one unlabelled sample is written without `{}`.
+            if let [sample] = family.samples.as_slice() {
+                if sample.labels.is_empty() {
+                    encode_value(family.kind, sample.value, metric)?;
+                    continue;
+                }
+            }
             for sample in &family.samples {
                 let labels: Vec<(String, String)> = sample.labels.clone();
-                let encoder = metric.encode_family(&labels)?;
-                // Whole numbers (counts, API usage) read as such, not as `3.0`.
-                let v = sample.value;
-                let whole = v.fract() == 0.0 && v.abs() < 9.0e15;
-                match (family.kind, whole) {
-                    (MetricKind::Counter, true) if v >= 0.0 => {
-                        ConstCounter::new(v as u64).encode(encoder)?
-                    }
-                    (MetricKind::Counter, _) => ConstCounter::new(v).encode(encoder)?,
-                    (MetricKind::Gauge, true) => ConstGauge::new(v as i64).encode(encoder)?,
-                    (MetricKind::Gauge, false) => ConstGauge::new(v).encode(encoder)?,
-                }
+                encode_value(family.kind, sample.value, metric.encode_family(&labels)?)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Writes one value; whole numbers (counts, API usage) read as such, not as `3.0`.
+fn encode_value(
+    kind: MetricKind,
+    v: f64,
+    encoder: prometheus_client::encoding::MetricEncoder<'_>,
+) -> Result<(), std::fmt::Error> {
+    let whole = v.fract() == 0.0 && v.abs() < 9.0e15;
+    match (kind, whole) {
+        (MetricKind::Counter, true) if v >= 0.0 => ConstCounter::new(v as u64).encode(encoder),
+        (MetricKind::Counter, _) => ConstCounter::new(v).encode(encoder),
+        (MetricKind::Gauge, true) => ConstGauge::new(v as i64).encode(encoder),
+        (MetricKind::Gauge, false) => ConstGauge::new(v).encode(encoder),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The OAuth2 connect flow through the real server (`/rest/oauth2-credential/auth` and
-//! `/callback`) against the fake org over real HTTP, on SQLite and Postgres.
+//! `/callback`) against the fake org over real HTTP, on SQLite and Postgres; and a toy
+//! plugin of the test's own, to show the engine is generic over what plugins declare.
 
 mod common;
 
@@ -805,4 +806,242 @@ mod logs {
     async fn postgres() {
         super::no_secret_token_code_or_verifier_in_the_logs(super::Backend::Postgres).await
     }
+}
+
+/// A toy integration the engine has never heard of: its credential type, OAuth2 connect
+/// strategy, credential test, change hook and metrics all reach the user through the
+/// engine's generic routes, with no edit to the engine.
+mod echo {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use node_api::{
+        AuthorizeRequest, CodeExchange, ConnectError, CredentialType, FieldKind, FieldSpec, Host,
+        MetricFamily, MetricKind, OAuth2Connect, Plugin, PluginRuntime, Sample, StoredCredential,
+    };
+    use serde_json::{json, Value};
+
+    pub const TYPE: &str = "echoOAuth2Api";
+
+    /// What the plugin saw, for the test to check.
+    #[derive(Default)]
+    pub struct Seen {
+        pub changed: Mutex<Vec<String>>,
+        pub exchanged_codes: Mutex<Vec<String>>,
+    }
+
+    pub struct Echo {
+        /// Where its "provider" authorizes (a local server of the test).
+        pub authorize_base: String,
+        pub seen: Arc<Seen>,
+    }
+
+    struct Runtime {
+        authorize_base: String,
+        seen: Arc<Seen>,
+    }
+
+    impl Plugin for Echo {
+        fn name(&self) -> &'static str {
+            "echo"
+        }
+
+        fn credential_types(&self) -> Vec<CredentialType> {
+            vec![CredentialType {
+                name: TYPE,
+                display_name: "Echo OAuth2",
+                fields: vec![FieldSpec {
+                    name: "clientId",
+                    kind: FieldKind::Text,
+                    required: true,
+                    secret: false,
+                    description: "Client id",
+                    default: None,
+                }],
+                oauth2: true,
+                keep_refresh_token_on_change_of: &[],
+            }]
+        }
+
+        fn start(&self, _host: Host) -> Result<Arc<dyn PluginRuntime>, String> {
+            Ok(Arc::new(Runtime {
+                authorize_base: self.authorize_base.clone(),
+                seen: self.seen.clone(),
+            }))
+        }
+    }
+
+    #[async_trait]
+    impl PluginRuntime for Runtime {
+        async fn test_credential(
+            &self,
+            credential: &StoredCredential,
+        ) -> Option<Result<(), String>> {
+            Some(match &credential.token_data {
+                Some(t) if t.get_str("access_token").is_some() => Ok(()),
+                _ => Err("not connected yet: connect it first".into()),
+            })
+        }
+
+        fn oauth2(&self, credential_type: &str) -> Option<&dyn OAuth2Connect> {
+            (credential_type == TYPE).then_some(self as &dyn OAuth2Connect)
+        }
+
+        fn credential_changed(&self, id: &str) {
+            self.seen.changed.lock().unwrap().push(id.to_owned());
+        }
+
+        fn metrics(&self) -> Vec<MetricFamily> {
+            vec![MetricFamily {
+                name: "switchyard_echo_codes_exchanged_total".into(),
+                help: "Codes the echo plugin exchanged.".into(),
+                kind: MetricKind::Counter,
+                samples: vec![Sample {
+                    labels: vec![],
+                    value: self.seen.exchanged_codes.lock().unwrap().len() as f64,
+                }],
+            }]
+        }
+    }
+
+    #[async_trait]
+    impl OAuth2Connect for Runtime {
+        fn provider(&self) -> &str {
+            "Echo"
+        }
+
+        fn authorize_url(
+            &self,
+            credential: &StoredCredential,
+            request: &AuthorizeRequest<'_>,
+        ) -> Result<String, String> {
+            let client_id = credential.data.get_str("clientId").ok_or("no clientId")?;
+            let mut url = url::Url::parse(&format!("{}/authorize", self.authorize_base))
+                .map_err(|e| e.to_string())?;
+            url.query_pairs_mut()
+                .append_pair("client_id", client_id)
+                .append_pair("redirect_uri", request.redirect_uri)
+                .append_pair("state", request.state)
+                .append_pair("code_challenge", request.code_challenge);
+            Ok(url.into())
+        }
+
+        async fn exchange_code(
+            &self,
+            _credential: &StoredCredential,
+            exchange: &CodeExchange<'_>,
+        ) -> Result<Value, ConnectError> {
+            self.seen
+                .exchanged_codes
+                .lock()
+                .unwrap()
+                .push(exchange.code.to_owned());
+            Ok(json!({"access_token": format!("echo-token-for-{}", exchange.code)}))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_of_its_own_connects_tests_and_reports_through_the_engine() {
+    // The "provider": approves at once, sending the browser back with a code.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let authorize_base = format!("http://{}", listener.local_addr().unwrap());
+    let provider = axum::Router::new().route(
+        "/authorize",
+        axum::routing::get(
+            |axum::extract::Query(q): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >| async move {
+                let mut back = url::Url::parse(&q["redirect_uri"]).unwrap();
+                back.query_pairs_mut()
+                    .append_pair("code", "code-42")
+                    .append_pair("state", &q["state"]);
+                axum::response::Redirect::temporary(back.as_str())
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, provider).await.unwrap() });
+
+    let env = TestEnv::new(Backend::Sqlite, "echo_plugin").await.unwrap();
+    let key = env.api_key(KEY_A);
+    let seen = Arc::new(echo::Seen::default());
+    let mut plugins = engine::plugins::builtin();
+    plugins.push(Arc::new(echo::Echo {
+        authorize_base,
+        seen: seen.clone(),
+    }));
+    let server = TestServer::start_public_with_plugins(env.settings(KEY_A, None), plugins).await;
+    let api = client(&key);
+
+    // Its type is validated like any other: a missing field is named.
+    let res = api
+        .post(server.url("/api/v1/credentials"))
+        .json(&json!({"name": "echo", "type": echo::TYPE, "data": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("clientId"));
+    let created: Value = api
+        .post(server.url("/api/v1/credentials"))
+        .json(&json!({"name": "echo", "type": echo::TYPE, "data": {"clientId": "client-1"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Its test hook answers through the API: not connected yet.
+    let tested: Value = api
+        .post(server.url(&format!("/api/v1/credentials/{id}/test")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(tested.to_string().contains("not connected yet"), "{tested}");
+
+    // Connect: the engine's generic route asks the plugin for the authorize URL, the
+    // browser goes there and back, the engine's callback asks the plugin to exchange.
+    let (status, body) =
+        common::answer(api.get(server.url(&format!("/rest/oauth2-credential/auth?id={id}")))).await;
+    assert_eq!(status, 200, "{body}");
+    let authorize = body["data"].as_str().unwrap();
+    assert!(authorize.contains("client_id=client-1"), "{authorize}");
+    let (code, page) = page(browser().get(authorize).send().await.unwrap()).await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Echo"), "the page names the provider: {page}");
+    assert_eq!(*seen.exchanged_codes.lock().unwrap(), ["code-42"]);
+    let stored = server.state.credentials.get(&id).await.unwrap();
+    assert!(stored.token_data.is_some(), "the token data is stored");
+
+    // Now the test passes, the metrics show the plugin's family, and a change reaches it.
+    let res = api
+        .post(server.url(&format!("/api/v1/credentials/{id}/test")))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("switchyard_echo_codes_exchanged_total 1"),
+        "{metrics}"
+    );
+    let res = api
+        .patch(server.url(&format!("/api/v1/credentials/{id}")))
+        .json(&json!({"data": {"clientId": "client-2"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    assert!(seen.changed.lock().unwrap().contains(&id));
+    server.stop().await;
 }

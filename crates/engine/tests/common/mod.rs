@@ -139,13 +139,23 @@ impl TestServer {
 
     /// Like [`TestServer::start`], with `SWITCHYARD_PUBLIC_URL` set to the server's own
     /// address, so that OAuth2 redirect URIs lead back to it.
-    pub async fn start_public(mut settings: Settings) -> Self {
+    pub async fn start_public(settings: Settings) -> Self {
+        Self::start_public_with_plugins(settings, engine::plugins::builtin()).await
+    }
+
+    /// [`TestServer::start_public`] hosting `plugins` instead of the built-in ones.
+    pub async fn start_public_with_plugins(
+        mut settings: Settings,
+        plugins: Vec<Arc<dyn node_api::Plugin>>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         settings.public_url = base.clone();
-        let state = app::open(settings).await.expect("server opens");
+        let state = app::open_with_plugins(settings, plugins)
+            .await
+            .expect("server opens");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app::serve(state.clone(), listener, async move {
             let _ = stopped.await;
