@@ -145,6 +145,19 @@ impl WorkflowStore {
     /// servers on the same database are left alone.
     pub async fn mark_crashed(&self) -> Result<u64, StoreError> {
         let gone = self.gone_processes().await?;
+        // Called at every heartbeat: without a gone process, only a read, no write
+        // transaction (SQLite has one writer), unless an orphaned running row exists.
+        if gone.is_empty() {
+            let orphan: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM executions WHERE status = 'running' \
+                 AND (process_id IS NULL OR process_id NOT IN (SELECT id FROM processes)) LIMIT 1",
+            )
+            .fetch_optional(self.db.pool())
+            .await?;
+            if orphan.is_none() {
+                return Ok(0);
+            }
+        }
         let mut tx = self.db.pool().begin().await?;
         for id in &gone {
             sqlx::query("DELETE FROM processes WHERE id = $1")
