@@ -2,6 +2,7 @@
 //! over real HTTP, a real SQLite credential store, the real client, and the node run
 //! through a minimal execution context.
 
+mod client;
 mod common;
 mod node_batch;
 mod node_bulk;
@@ -11,4 +12,5 @@ mod node_limits;
 mod node_params;
 mod node_records;
 mod node_soql;
+mod sign_in;
 mod trigger;

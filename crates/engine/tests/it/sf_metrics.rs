@@ -1,8 +1,8 @@
 //! `GET /metrics` after Salesforce calls through a stored credential, on the real server.
 
-mod common;
+use crate::common;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 

@@ -16,8 +16,8 @@ use workflow::{
     validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, Workflow, WorkflowError,
 };
 
-mod flows;
-use flows::{items, jsons, node, output, run, run_with, trigger, workflow};
+use crate::flows;
+use crate::flows::{items, jsons, node, output, run, run_with, trigger, workflow};
 
 fn set(name: &str, assignments: Value, include_other: bool, y: i64) -> Value {
     let list: Vec<Value> = assignments

@@ -6,11 +6,11 @@
 //! node must output its `pinData`. The pin data is taken out before the import: a manual run
 //! serves pinned nodes from it, and the point is that the Salesforce nodes produce it.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::redirect::Policy;
 use salesforce_fake::{FakeOrg, RecordedRequest};
 use serde_json::{json, Value};

@@ -2,11 +2,11 @@
 //! `/callback`) against the fake org over real HTTP, on SQLite and Postgres; and a toy
 //! plugin of the test's own, to show the engine is generic over what plugins declare.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{client, last_line, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, last_line, Backend, TestEnv, TestServer, KEY_A};
 use credentials::Credential;
 use reqwest::redirect::Policy;
 use salesforce_fake::FakeOrg;

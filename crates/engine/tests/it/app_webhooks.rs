@@ -1,11 +1,11 @@
 //! Webhooks through the assembled server: test calls run any saved workflow, production
 //! calls only active ones, every call is stored as an execution, oversized bodies get 413.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

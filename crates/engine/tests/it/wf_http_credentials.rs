@@ -4,7 +4,7 @@
 //! OAuth2 credential is connected through `/rest/oauth2-credential/*` against a local
 //! authorization server, its token stored encrypted and sent by the node.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use serde_json::{json, Value};
 
 #[derive(Default)]

@@ -3,12 +3,12 @@
 //! executions, unique ordering under concurrent starts, and the production webhook index
 //! following workflow changes. Each story runs on SQLite and Postgres.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{answer, client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{answer, client, Backend, TestEnv, TestServer, KEY_A};
 use engine::config::Settings;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -1,9 +1,9 @@
 //! Workflows through the assembled server: behind the API key, validated against the real
 //! credential store, run with the store's credentials.
 
-mod common;
+use crate::common;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,8 +1,8 @@
 //! The credentials API over real HTTP, on SQLite and on Postgres.
 
-mod common;
+use crate::common;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use credentials::REDACTED;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! activation; a polling trigger's state is saved only after its execution is stored, survives
 //! a restart, and a failed poll is visible and keeps the state.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use node_api::{
     ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, PollMode, PollingTrigger,
 };

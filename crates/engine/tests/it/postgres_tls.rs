@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod tls;
+use crate::tls;
 
 /// A cluster in a temporary folder, run by the `postgres` user when the tests run as root
 /// (PostgreSQL refuses to run as root); stopped and removed on drop.

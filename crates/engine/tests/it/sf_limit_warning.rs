@@ -2,12 +2,12 @@
 //! limit: one warning in the log per crossing (not per call) and the state on `/metrics`,
 //! through the real server and the fake org over real HTTP.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 

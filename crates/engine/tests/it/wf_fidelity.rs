@@ -1,11 +1,11 @@
 //! Behaviours matched to n8n: `$node["X"].json` past the end of X's items, a whole-node
 //! failure under continue-on-error, and the time zone of a manual Schedule Trigger item.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use node_api::{ExecutionMode, Item};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

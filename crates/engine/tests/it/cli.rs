@@ -1,14 +1,14 @@
 //! The `switchyard` binary: API keys, key rotation (killed part-way and re-run), export and
 //! import, start-up refusals, graceful shutdown, and secrets kept out of every log line.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{client, last_line, Backend, TestEnv, TestServer, KEY_A, KEY_B};
+use crate::common::{client, last_line, Backend, TestEnv, TestServer, KEY_A, KEY_B};
 use credentials::EncryptionKey;
 use credentials::{Actor, NewCredential};
 use serde_json::{json, Value};

@@ -3,9 +3,9 @@
 //! plugin signs the request, a relative URL or the instance URL reaches the org, a refused
 //! token is replaced once, and a credential type no plugin signs is refused at save.
 
-mod common;
+use crate::common;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 

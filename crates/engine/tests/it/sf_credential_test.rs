@@ -1,8 +1,8 @@
 //! `POST /api/v1/credentials/{id}/test` through the real server against the fake org.
 
-mod common;
+use crate::common;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 

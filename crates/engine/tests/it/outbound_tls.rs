@@ -11,9 +11,9 @@ use workflow::{
     RunRequest,
 };
 
-mod flows;
-mod tls;
-use flows::{node, trigger, workflow};
+use crate::flows;
+use crate::tls;
+use crate::flows::{node, trigger, workflow};
 
 /// `openssl s_server` answering every HTTPS request with 200, stopped on drop.
 struct HttpsServer(Child);

@@ -3,9 +3,9 @@
 //! connections and trickled bodies are cut off, and a connection cap keeps the server
 //! answering.
 
-mod common;
+use crate::common;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::{Duration, Instant};

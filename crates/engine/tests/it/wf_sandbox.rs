@@ -3,11 +3,11 @@
 //! the loops run, and each loop ends as an error naming its node and parameter.
 
 #[allow(unused_macros, unused_imports)] // `on_both_backends!` is written out here.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

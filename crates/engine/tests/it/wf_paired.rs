@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use workflow::ExecutionStatus;
 
-mod flows;
-use flows::{node, output, run, trigger, workflow};
+use crate::flows;
+use crate::flows::{node, output, run, trigger, workflow};
 
 /// An If node (v2.2) keeping items whose `n` is at least `min` on its true output.
 fn if_at_least(name: &str, min: i64, y: i64) -> Value {

@@ -3,12 +3,12 @@
 //! across a restart; ten workflows on the same trigger sharing their queries; a manual run
 //! fetching the latest record; an option this build does not implement refused at save.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::time::Duration;
 
-use common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 
