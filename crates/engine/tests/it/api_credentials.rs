@@ -82,7 +82,7 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
         return;
     };
     let http = client(&key);
-    let pem = common::test_private_key(env.path());
+    let pem = common::test_private_key();
 
     // A key pasted with its newlines turned into spaces, as users paste it.
     let pasted = pem.trim().replace('\n', " ");
