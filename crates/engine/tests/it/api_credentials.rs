@@ -77,7 +77,8 @@ async fn authentication_is_required(backend: Backend) {
 }
 
 async fn create_read_update_delete_with_redaction(backend: Backend) {
-    let Some((env, server, key)) = setup(backend, "create_read_update_delete_with_redaction").await
+    let Some((_env, server, key)) =
+        setup(backend, "create_read_update_delete_with_redaction").await
     else {
         return;
     };

@@ -272,7 +272,7 @@ async fn execution_count(api: &reqwest::Client, server: &TestServer, id: &str) -
 }
 
 async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend) {
-    let Some((env, server, api)) = start(
+    let Some((_env, server, api)) = start(
         backend,
         "webhook_authentication_is_checked_before_anything_runs",
     )
