@@ -42,6 +42,8 @@ pub struct AppState {
     pub webhook_gate: Arc<crate::api::gate::WebhookGate>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// The web console's in-memory state (the sign-in rate limit).
+    pub console: Arc<crate::console::Shared>,
 }
 
 /// Opens everything the settings name: the key ring (generating a key file on first
@@ -145,6 +147,7 @@ pub async fn open_with_plugins(
             usize::try_from(settings.webhook_queue).unwrap_or(usize::MAX),
         )),
         settings: Arc::new(settings),
+        console: Arc::default(),
     })
 }
 
@@ -202,7 +205,8 @@ pub fn router(state: AppState) -> axum::Router {
         api: limit,
         webhook: state.settings.max_webhook_body_bytes,
     };
-    crate::api::router(state)
+    crate::api::router(state.clone())
+        .merge(crate::console::router(state))
         .layer(axum::middleware::from_fn(crate::api::refuse_nul_bytes))
         .layer(axum::middleware::from_fn(crate::api::errors_as_json))
         .layer(DefaultBodyLimit::max(limit))

@@ -9,8 +9,8 @@ use credentials::{Actor, ExportedCredential, RotateOptions};
 
 use crate::app;
 use crate::config::{
-    ApiKeyCommand, Cli, Command, CredentialsCommand, ExportCommand, ImportCommand, RotateArgs,
-    Settings,
+    ApiKeyCommand, Cli, Command, CredentialsCommand, ExportCommand, ImportCommand, OwnerCommand,
+    RotateArgs, Settings,
 };
 
 /// Runs the command the user asked for; output goes to `out`, logs to stderr.
@@ -23,6 +23,9 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Command::ApiKey(ApiKeyCommand::List) => api_key_list(cli.settings, out).await,
         Command::ApiKey(ApiKeyCommand::Revoke { id_or_name }) => {
             api_key_revoke(cli.settings, &id_or_name, out).await
+        }
+        Command::Owner(OwnerCommand::Create { email, name }) => {
+            owner_create(cli.settings, &email, &name, out).await
         }
         Command::Audit { credential, limit } => {
             audit(cli.settings, credential.as_deref(), limit, out).await
@@ -69,6 +72,42 @@ async fn credentials_connect(
         crate::connect::redirect_uri(&state.settings.public_url)
     )?;
     writeln!(out, "{url}")?;
+    Ok(())
+}
+
+/// `switchyard owner create`: the password from `SWITCHYARD_OWNER_PASSWORD`, or else the
+/// first line of standard input.
+async fn owner_create(
+    settings: Settings,
+    email: &str,
+    name: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let password = match std::env::var("SWITCHYARD_OWNER_PASSWORD") {
+        Ok(p) if !p.is_empty() => zeroize::Zeroizing::new(p),
+        _ => {
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            let trimmed = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+            anyhow::ensure!(
+                !trimmed.is_empty(),
+                "password: set SWITCHYARD_OWNER_PASSWORD or write the password on standard input"
+            );
+            trimmed
+        }
+    };
+    let state = app::open(settings).await?;
+    let created = crate::console::create_owner(&state.db, email, name, &password).await;
+    state.db.close().await;
+    created?;
+    writeln!(
+        out,
+        "Created the console owner {}; sign in at {}/signin",
+        email.trim().to_lowercase(),
+        state.settings.public_url.trim_end_matches('/')
+    )?;
     Ok(())
 }
 

@@ -31,6 +31,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Manage the web console's owner account.
+    #[command(subcommand)]
+    Owner(OwnerCommand),
     /// Re-encrypt every stored credential under the current encryption key.
     RotateKey(RotateArgs),
     /// Export data in n8n's format.
@@ -73,6 +76,22 @@ pub enum CredentialsCommand {
     Connect {
         /// The credential's id.
         id: String,
+    },
+}
+
+/// `switchyard owner ...`
+#[derive(Debug, Subcommand)]
+pub enum OwnerCommand {
+    /// Create the console's owner without a browser (what the setup page does). The password
+    /// comes from SWITCHYARD_OWNER_PASSWORD, or else the first line of standard input, so it
+    /// never shows in the process list.
+    Create {
+        /// The owner's email address (signs in to the console).
+        #[arg(long)]
+        email: String,
+        /// The owner's name.
+        #[arg(long)]
+        name: String,
     },
 }
 

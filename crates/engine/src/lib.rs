@@ -12,6 +12,8 @@
 //! - [`connect`]: connecting a credential through OAuth2 (generic over the plugins' types):
 //!   the state, the PKCE verifier, the code exchange and storing the tokens.
 //! - [`cli`]: the commands other than `start`.
+//! - [`console`]: the web console at `/` (owner sign-in, workflows, executions,
+//!   credentials, API keys), server-rendered HTML over the same services as the API.
 //! - [`demo`]: `switchyard demo`, the server with a fake org in the process; with
 //!   [`plugins`], the only module that names a plugin.
 //! - [`error`]: how errors become HTTP answers.
@@ -39,6 +41,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod files;

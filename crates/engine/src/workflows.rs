@@ -6,8 +6,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use workflow::{validate, CredentialLookup, Executor, Workflow, WorkflowError};
 
+use crate::error::ApiError;
 use crate::runner::Runner;
-use crate::store::WorkflowStore;
+use crate::store::{StoredWorkflow, WorkflowStore};
 use crate::test_webhooks::TestWebhooks;
 use crate::triggers::TriggerRuntime;
 
@@ -60,5 +61,36 @@ impl WorkflowService {
         let wf = Workflow::from_value(json)?;
         validate(&wf, self.executor.registry(), self.credentials.as_deref()).await?;
         Ok(wf)
+    }
+
+    /// Starts workflow `id`'s triggers and marks it active; a trigger that cannot start
+    /// (bad cron, unknown time zone) is refused naming the node, and nothing changes.
+    pub async fn activate(self: &Arc<Self>, id: &str) -> Result<StoredWorkflow, ApiError> {
+        let _changing = self.triggers.changing().await;
+        let stored = self.store.get(id).await?;
+        let plans = self
+            .triggers
+            .plan(&stored.workflow, self.executor.registry())?;
+        let stored = self.store.set_active(id, true).await?;
+        self.triggers.start(self, &stored, plans).await;
+        Ok(stored)
+    }
+
+    /// Stops workflow `id`'s triggers: no execution starts from them once this returns.
+    pub async fn deactivate(&self, id: &str) -> Result<StoredWorkflow, ApiError> {
+        let _changing = self.triggers.changing().await;
+        let stored = self.store.set_active(id, false).await?;
+        self.triggers.stop(id).await;
+        Ok(stored)
+    }
+
+    /// Deletes workflow `id` with its executions and trigger state; returns it as it was.
+    pub async fn delete(&self, id: &str) -> Result<StoredWorkflow, ApiError> {
+        let _changing = self.triggers.changing().await;
+        let w = self.store.get(id).await?;
+        self.triggers.stop(id).await;
+        self.store.delete(id).await?;
+        self.store.delete_trigger_states(id).await?;
+        Ok(w)
     }
 }

@@ -47,6 +47,11 @@ pub enum Actor {
     },
     /// The `switchyard` command line.
     Cli,
+    /// The owner, signed in to the web console.
+    Owner {
+        /// The owner's email address.
+        email: String,
+    },
     /// Switchyard itself (key rotation, token refresh).
     System,
 }
@@ -57,6 +62,7 @@ impl Actor {
         match self {
             Actor::ApiKey { id, name } => format!("api_key:{id}:{name}"),
             Actor::Cli => "cli".into(),
+            Actor::Owner { email } => format!("owner:{email}"),
             Actor::System => "system".into(),
         }
     }

@@ -141,33 +141,18 @@ async fn replace(
 /// `DELETE /workflows/{id}`: deletes the workflow and every execution of it; answers the
 /// workflow as it was.
 async fn remove(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
-    let _changing = svc.triggers.changing().await;
-    let w = svc.store.get(&id).await?;
-    svc.triggers.stop(&id).await;
-    svc.store.delete(&id).await?;
-    svc.store.delete_trigger_states(&id).await?;
-    Ok(Json(json_of(&w)))
+    Ok(Json(json_of(&svc.delete(&id).await?)))
 }
 
 /// Starts the workflow's triggers; one that cannot start (bad cron, unknown time zone)
 /// answers 400 naming the node and parameter, and the workflow stays inactive.
 async fn activate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
-    let _changing = svc.triggers.changing().await;
-    let stored = svc.store.get(&id).await?;
-    let plans = svc
-        .triggers
-        .plan(&stored.workflow, svc.executor.registry())?;
-    let stored = svc.store.set_active(&id, true).await?;
-    svc.triggers.start(&svc, &stored, plans).await;
-    Ok(Json(json_of(&stored)))
+    Ok(Json(json_of(&svc.activate(&id).await?)))
 }
 
 /// Stops the workflow's triggers: no execution starts from them once this answers.
 async fn deactivate(State(svc): State<Arc<WorkflowService>>, Path(id): Path<String>) -> ApiResult {
-    let _changing = svc.triggers.changing().await;
-    let stored = svc.store.set_active(&id, false).await?;
-    svc.triggers.stop(&id).await;
-    Ok(Json(json_of(&stored)))
+    Ok(Json(json_of(&svc.deactivate(&id).await?)))
 }
 
 /// `POST /workflows/{id}/test-webhook`: arms the workflow's Webhook nodes, as saved now, on
@@ -273,7 +258,7 @@ async fn run(
 /// A manual run of a workflow that starts with a polling trigger polls it first, as n8n's
 /// "fetch test event" does: the trigger returns its latest matching data without moving its
 /// saved state. A failed poll is stored as a failed manual execution and answered 500.
-async fn fetch_test_event(
+pub(crate) async fn fetch_test_event(
     svc: &WorkflowService,
     id: &str,
     workflow: &Workflow,

@@ -10,6 +10,8 @@
 //! - `wf_*`: workflow semantics: the executor, n8n fidelity and compatibility, expressions'
 //!   sandbox, stores, executions and their saving policy, triggers, plugins.
 //! - `sf_*`: the Salesforce plugin hosted by the engine against the fake org.
+//! - `console`: the web console over HTTP (pages, sessions, CSRF); `console_browser`: in
+//!   chromium through chromedriver.
 //! - `cli`, `demo`: the `switchyard` binary; `oauth2_connect`: the generic connect flow;
 //!   `outbound_tls`, `postgres_tls`: TLS to the outside and to the database.
 
@@ -22,6 +24,8 @@ mod app_body_limits;
 mod app_webhooks;
 mod app_workflows;
 mod cli;
+mod console;
+mod console_browser;
 mod demo;
 mod oauth2_connect;
 mod outbound_tls;
