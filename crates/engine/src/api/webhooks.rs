@@ -22,8 +22,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::runner::ExecutionRequest;
 use crate::webhook_index::WebhookTarget;
 use workflow::webhook::{
-    answer, is_framing_header, on_received_response, response_mode, webhook_item, ResponseMode,
-    WebhookRequest,
+    answer, into_webhook_item, is_framing_header, on_received_response, response_mode,
+    ResponseMode, WebhookRequest,
 };
 
 /// The webhook routes; their body limit is the webhook one, not the API's.
@@ -121,7 +121,10 @@ async fn handle(
         params,
         test,
     };
-    let mut item = webhook_item(&request);
+    // Parsed once; the raw bytes go now rather than when the answer leaves, and the parsed
+    // body moves into the item (held once, shared from there on by the run).
+    drop(body);
+    let mut item = into_webhook_item(request);
     if let Some(payload) = jwt_payload {
         item.json.insert("jwtPayload".into(), payload);
     }
@@ -231,11 +234,11 @@ async fn resume_waiting(
         params: Default::default(),
         test: false,
     };
-    let mut item = webhook_item(&request);
-    item.json.insert(
-        "webhookUrl".into(),
-        Value::String(format!("{}/webhook-waiting/{id}", request.base_url)),
-    );
+    drop(body);
+    let webhook_url = format!("{}/webhook-waiting/{id}", request.base_url);
+    let mut item = into_webhook_item(request);
+    item.json
+        .insert("webhookUrl".into(), Value::String(webhook_url));
     let execution = state
         .workflows
         .runner

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use async_trait::async_trait;
 use node_api::{
     ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, PollMode, PollingTrigger,
 };
