@@ -11,7 +11,6 @@ use workflow::{
     RunRequest,
 };
 
-use crate::flows;
 use crate::flows::{node, trigger, workflow};
 use crate::tls;
 
