@@ -5,6 +5,11 @@ use std::io::IsTerminal;
 use engine::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+// Opt-in allocator (`--features mimalloc`): see BENCHMARKS.md, memory per item.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let settings = engine::plugins::settings(&engine::plugins::builtin());

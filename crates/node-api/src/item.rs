@@ -1,6 +1,8 @@
 //! Items: the unit of data that flows along a workflow's connections.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -10,11 +12,98 @@ use crate::error::NodeError;
 /// A JSON object, as items and parameters hold them (insertion order kept, as n8n does).
 pub type JsonObject = serde_json::Map<String, Value>;
 
+/// An item's JSON object, shared: cloning an item (into run data, onto each connection, into
+/// the expression view) shares its data instead of copying every key and value. Reading goes
+/// through `Deref`; the first write to a shared object copies it (`Arc::make_mut`), so an
+/// item changed by one node is never changed under another.
+#[derive(Clone, Default, PartialEq)]
+pub struct ItemJson(Arc<JsonObject>);
+
+impl ItemJson {
+    /// The object, copied only if it is shared.
+    pub fn into_inner(self) -> JsonObject {
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// The object as a JSON value, copied only if it is shared.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.into_inner())
+    }
+
+    /// Whether `a` and `b` are the same shared object (not a copy).
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl Deref for ItemJson {
+    type Target = JsonObject;
+    fn deref(&self) -> &JsonObject {
+        &self.0
+    }
+}
+
+impl DerefMut for ItemJson {
+    fn deref_mut(&mut self) -> &mut JsonObject {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl From<JsonObject> for ItemJson {
+    fn from(json: JsonObject) -> Self {
+        Self(Arc::new(json))
+    }
+}
+
+impl From<ItemJson> for JsonObject {
+    fn from(json: ItemJson) -> Self {
+        json.into_inner()
+    }
+}
+
+impl From<ItemJson> for Value {
+    fn from(json: ItemJson) -> Self {
+        json.into_value()
+    }
+}
+
+impl PartialEq<JsonObject> for ItemJson {
+    fn eq(&self, other: &JsonObject) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl std::fmt::Debug for ItemJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for ItemJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ItemJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        JsonObject::deserialize(deserializer).map(Self::from)
+    }
+}
+
+impl<'a> IntoIterator for &'a ItemJson {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = serde_json::map::Iter<'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// One item: a JSON object, optional binary attachments, and where it came from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Item {
-    /// The item's data.
-    pub json: JsonObject,
+    /// The item's data, shared between the item's clones until one of them changes it.
+    pub json: ItemJson,
     /// Binary attachments keyed by property name (n8n's `binary`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<BTreeMap<String, BinaryData>>,
@@ -30,10 +119,11 @@ pub struct Item {
 }
 
 impl Item {
-    /// An item holding `json`, with no binary data and no pairing.
-    pub fn new(json: JsonObject) -> Self {
+    /// An item holding `json` (an object, or the shared object of another item), with no
+    /// binary data and no pairing.
+    pub fn new(json: impl Into<ItemJson>) -> Self {
         Self {
-            json,
+            json: json.into(),
             binary: None,
             paired_item: Vec::new(),
         }
@@ -200,6 +290,24 @@ fn de_paired<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ItemRef>, D::Error> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_cloned_item_shares_its_json_until_one_side_writes() {
+        let mut a = Item::from_value(json!({"big": "x".repeat(1000), "n": 1})).unwrap();
+        let b = a.clone();
+        assert!(ItemJson::ptr_eq(&a.json, &b.json));
+        a.json.insert("n".into(), json!(2));
+        assert!(!ItemJson::ptr_eq(&a.json, &b.json));
+        assert_eq!(b.json["n"], json!(1));
+        assert_eq!(a.json["n"], json!(2));
+        // Serialized as the plain object it holds, and read back the same.
+        let text = serde_json::to_string(&b).unwrap();
+        assert_eq!(serde_json::from_str::<Item>(&text).unwrap(), b);
+        assert!(text.starts_with(r#"{"json":{"big":"#));
+        // Taking the object out of an unshared item moves it.
+        let alone = Item::from_value(json!({"k": true})).unwrap();
+        assert_eq!(alone.json.into_value(), json!({"k": true}));
+    }
 
     #[test]
     fn paired_item_reads_every_n8n_form_and_writes_an_object() {

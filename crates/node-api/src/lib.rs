@@ -42,7 +42,7 @@ pub use credential_type::{
 };
 pub use description::{CredentialSpec, NodeDescription, ParameterSpec};
 pub use error::{error_with_causes, NodeError, NodeErrorKind};
-pub use item::{BinaryData, Item, ItemRef, JsonObject, PairedSource};
+pub use item::{BinaryData, Item, ItemJson, ItemRef, JsonObject, PairedSource};
 pub use node::{Node, PollMode, PollingTrigger};
 pub use params::Parameters;
 pub use plugin::{

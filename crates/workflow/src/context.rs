@@ -156,7 +156,7 @@ pub(crate) struct NodeContext {
     pub(crate) info: NodeInfo,
     pub(crate) params: CompiledParameters,
     pub(crate) data: Arc<ExprData>,
-    pub(crate) inputs: Vec<Option<Vec<Item>>>,
+    pub(crate) inputs: Vec<Option<Arc<Vec<Item>>>>,
     pub(crate) credential_refs: BTreeMap<String, CredentialRef>,
     pub(crate) credentials: Arc<dyn CredentialProvider>,
     pub(crate) registry: Arc<crate::registry::NodeRegistry>,
@@ -296,7 +296,10 @@ impl ExecuteContext for NodeContext {
     }
 
     fn input(&self, index: usize) -> Option<&[Item]> {
-        self.inputs.get(index).and_then(|i| i.as_deref())
+        self.inputs
+            .get(index)
+            .and_then(|i| i.as_deref())
+            .map(Vec::as_slice)
     }
 
     async fn credentials(&self, credential_type: &str) -> Result<DecryptedCredential, NodeError> {

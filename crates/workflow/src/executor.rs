@@ -28,7 +28,8 @@ use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
 use super::run::Hint;
 use super::run::{
-    parents_of, ExprData, NodeContexts, NodeRun, Parents, Runs, SourceRef, TaskData, TaskOutputs,
+    parents_of, ExprData, NodeContexts, NodeRun, Outputs, Parents, Runs, SourceRef, TaskData,
+    TaskOutputs,
 };
 
 /// Runs workflows. Cheap to clone; share one per process.
@@ -587,7 +588,7 @@ impl Run<'_> {
                 }));
             }
             let again = (node.node_type == WAIT).then(|| pending.clone());
-            let outputs = self.run_node(&node, &pending, run_index).await?;
+            let outputs = self.run_node(&node, pending, run_index).await?;
             if let Some(till) = self.wait.lock().ok().and_then(|mut w| w.take()) {
                 let mut rest: Vec<Pending> = again.into_iter().collect();
                 rest.extend(stack);
@@ -659,18 +660,19 @@ impl Run<'_> {
     async fn run_node(
         &mut self,
         node: &WorkflowNode,
-        pending: &Pending,
+        pending: Pending,
         run_index: usize,
-    ) -> Result<Vec<Vec<Item>>, Stop> {
+    ) -> Result<Outputs, Stop> {
         let started = Utc::now();
         let clock = std::time::Instant::now();
+        let source = pending.source.clone();
         let result = self.produce(node, pending, run_index).await;
         if self.resuming.as_deref() == Some(node.name.as_str()) {
             self.resuming = None;
         }
         if self.wait.lock().is_ok_and(|w| w.is_some()) {
             // Stopped to wait: the Wait node runs (and is recorded) when resumed.
-            return Ok(Vec::new());
+            return Ok(Outputs::default());
         }
         let (outputs, error, continued) = match result {
             Ok(Produced::Outputs(outputs)) => (outputs, None, None),
@@ -679,6 +681,8 @@ impl Run<'_> {
             Err(other) => return Err(other),
         };
         let failed = error.is_some() || continued.is_some();
+        // One copy of the items, shared by the run data, the expression view and the next nodes.
+        let outputs = Arc::new(outputs);
         let hints = self
             .hints
             .lock()
@@ -689,7 +693,7 @@ impl Run<'_> {
             start_time: started.timestamp_millis(),
             execution_time: clock.elapsed().as_millis() as i64,
             execution_status: if failed { "error" } else { "success" }.to_string(),
-            source: pending.source.clone(),
+            source: source.clone(),
             data: TaskOutputs {
                 main: outputs.clone(),
             },
@@ -708,7 +712,7 @@ impl Run<'_> {
             .or_default()
             .push(Arc::new(NodeRun {
                 outputs: outputs.clone(),
-                source: pending.source.clone(),
+                source,
             }));
         Ok(outputs)
     }
@@ -717,9 +721,14 @@ impl Run<'_> {
     async fn produce(
         &self,
         node: &WorkflowNode,
-        pending: &Pending,
+        pending: Pending,
         run_index: usize,
     ) -> Result<Produced, Stop> {
+        let Pending {
+            inputs: pending_inputs,
+            source,
+            ..
+        } = pending;
         let fail = |error: NodeError| {
             Stop::Failed(ExecutionFailure {
                 node: Some(node.name.clone()),
@@ -728,10 +737,9 @@ impl Run<'_> {
             })
         };
         if node.is_disabled() {
-            let passed = pending
-                .inputs
-                .first()
-                .cloned()
+            let passed = pending_inputs
+                .into_iter()
+                .next()
                 .flatten()
                 .unwrap_or_default();
             return Ok(Produced::Outputs(vec![passed]));
@@ -741,7 +749,7 @@ impl Run<'_> {
                 return Ok(Produced::Outputs(vec![pinned.clone()]));
             }
         }
-        if node.node_type == SCHEDULE_TRIGGER && pending.inputs.iter().flatten().all(Vec::is_empty)
+        if node.node_type == SCHEDULE_TRIGGER && pending_inputs.iter().flatten().all(Vec::is_empty)
         {
             // Started by hand (the trigger runtime hands over the item of a fire): the item
             // of a fire now, in the zone the active trigger would use.
@@ -761,10 +769,9 @@ impl Run<'_> {
             && self.executor.registry.trigger(&node.node_type).is_some()
         {
             // A polling trigger was polled before the run; its items are the run's input.
-            let polled = pending
-                .inputs
-                .first()
-                .cloned()
+            let polled = pending_inputs
+                .into_iter()
+                .next()
                 .flatten()
                 .unwrap_or_default();
             return Ok(Produced::Outputs(vec![polled]));
@@ -781,12 +788,27 @@ impl Run<'_> {
                 )))
             })?;
         let outputs_count = implementation.output_count(&node.parameters);
-        let mut inputs = pending.inputs.clone();
-        if node.execute_once == Some(true) {
-            for input in inputs.iter_mut().flatten() {
-                input.truncate(1);
-            }
-        }
+        // The inputs are moved, not copied, into what the node sees (its context and the
+        // expression view share them); the node gets its own copy of input 0 to consume.
+        let input_counts: Vec<usize> = pending_inputs
+            .iter()
+            .map(|i| i.as_ref().map_or(0, Vec::len))
+            .collect();
+        let full_inputs: Vec<Option<Arc<Vec<Item>>>> = pending_inputs
+            .into_iter()
+            .map(|i| i.map(Arc::new))
+            .collect();
+        let inputs = if node.execute_once == Some(true) {
+            full_inputs
+                .iter()
+                .map(|i| {
+                    i.as_ref()
+                        .map(|i| Arc::new(i.iter().take(1).cloned().collect()))
+                })
+                .collect()
+        } else {
+            full_inputs.clone()
+        };
         let input0 = inputs.first().cloned().flatten().unwrap_or_default();
         let on_error = node.on_error();
         let data = Arc::new(ExprData {
@@ -802,8 +824,8 @@ impl Run<'_> {
             execution_mode: self.request.mode.as_str().to_string(),
             node_name: node.name.clone(),
             run_index,
-            input: Arc::new(input0.clone()),
-            source: pending.source.clone(),
+            input: input0.clone(),
+            source,
             runs: self.runs.clone(),
             parents: self.parents.clone(),
             contexts: self.contexts.clone(),
@@ -853,7 +875,7 @@ impl Run<'_> {
         let mut attempt = 1;
         let result = loop {
             let fut = implementation
-                .execute(&ctx, input0.clone())
+                .execute(&ctx, input0.as_ref().clone())
                 .instrument(span.clone());
             let r = self.guarded(fut).await?;
             // A node working through items stops at its next item once cancelled (its
@@ -883,11 +905,12 @@ impl Run<'_> {
                 // a node returns), all of it even under `executeOnce`, and the run is
                 // recorded as failed with the error. Per-item errors are the node's own
                 // business (`continue_on_fail`).
-                let passed = pending
-                    .inputs
-                    .first()
-                    .cloned()
+                drop(ctx);
+                let passed = full_inputs
+                    .into_iter()
+                    .next()
                     .flatten()
+                    .map(|i| Arc::try_unwrap(i).unwrap_or_else(|shared| shared.as_ref().clone()))
                     .unwrap_or_default()
                     .into_iter()
                     .enumerate()
@@ -899,7 +922,7 @@ impl Run<'_> {
         if outputs.len() < outputs_count {
             outputs.resize(outputs_count, Vec::new());
         }
-        assign_missing_pairing(&mut outputs, pending);
+        assign_missing_pairing(&mut outputs, &input_counts);
         if on_error == OnError::ContinueErrorOutput {
             route_error_items(&mut outputs, outputs_count);
         }
@@ -933,12 +956,7 @@ impl Run<'_> {
 /// (`assignPairedItems`): all from the one input item when there was one, else item `i` from
 /// input item `i` when one input and one output have the same number of items. Otherwise
 /// they stay unpaired, as in n8n.
-fn assign_missing_pairing(outputs: &mut [Vec<Item>], pending: &Pending) {
-    let inputs: Vec<usize> = pending
-        .inputs
-        .iter()
-        .map(|i| i.as_ref().map_or(0, Vec::len))
-        .collect();
+fn assign_missing_pairing(outputs: &mut [Vec<Item>], inputs: &[usize]) {
     let single_input_item = inputs == [1];
     let same_count = inputs.len() == 1 && outputs.len() == 1 && inputs[0] == outputs[0].len();
     'outputs: for output in outputs.iter_mut() {

@@ -21,11 +21,15 @@ pub struct SourceRef {
     pub previous_node_run: usize,
 }
 
+/// A node run's items per output, shared by the recorded run data ([`TaskOutputs`]) and the
+/// expression view ([`NodeRun`]) instead of held twice.
+pub type Outputs = Arc<Vec<Vec<Item>>>;
+
 /// One run of one node: its outputs and where each of its inputs came from.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeRun {
     /// Items per output.
-    pub outputs: Vec<Vec<Item>>,
+    pub outputs: Outputs,
     /// Source per input (`None` for a trigger or an input that received nothing).
     pub source: Vec<Option<SourceRef>>,
 }
@@ -357,8 +361,17 @@ impl Hint {
 /// Outputs of a recorded run.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct TaskOutputs {
-    /// Items per output.
-    pub main: Vec<Vec<Item>>,
+    /// Items per output (shared with the run's [`NodeRun`]).
+    #[serde(serialize_with = "ser_outputs", deserialize_with = "de_outputs")]
+    pub main: Outputs,
+}
+
+fn ser_outputs<S: serde::Serializer>(outputs: &Outputs, serializer: S) -> Result<S::Ok, S::Error> {
+    outputs.as_slice().serialize(serializer)
+}
+
+fn de_outputs<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Outputs, D::Error> {
+    <Vec<Vec<Item>> as serde::Deserialize>::deserialize(deserializer).map(Arc::new)
 }
 
 #[cfg(test)]

@@ -167,6 +167,17 @@ pub fn webhook_routes(
 
 /// The Webhook node's output item for `request`, shaped as n8n's.
 pub fn webhook_item(request: &WebhookRequest) -> Item {
+    item_with_body(request, request.body.clone())
+}
+
+/// [`webhook_item`] taking the request, so that its body moves into the item instead of being
+/// copied (a large body is then held once).
+pub fn into_webhook_item(mut request: WebhookRequest) -> Item {
+    let body = std::mem::take(&mut request.body);
+    item_with_body(&request, body)
+}
+
+fn item_with_body(request: &WebhookRequest, body: Value) -> Item {
     let headers: JsonObject = request
         .headers
         .iter()
@@ -181,7 +192,7 @@ pub fn webhook_item(request: &WebhookRequest) -> Item {
     json.insert("headers".into(), Value::Object(headers));
     json.insert("params".into(), Value::Object(request.params.clone()));
     json.insert("query".into(), Value::Object(request.query.clone()));
-    json.insert("body".into(), request.body.clone());
+    json.insert("body".into(), body);
     json.insert(
         "webhookUrl".into(),
         Value::String(format!(
@@ -401,12 +412,7 @@ pub fn response_for(webhook: &WorkflowNode, execution: &ExecutionResult) -> Webh
             match data {
                 "allEntries" => json_response(
                     code,
-                    &Value::Array(
-                        items
-                            .iter()
-                            .map(|i| Value::Object(i.json.clone()))
-                            .collect(),
-                    ),
+                    &Value::Array(items.iter().map(|i| i.json.clone().into_value()).collect()),
                 ),
                 "noData" => WebhookResponse {
                     status: code,
@@ -414,7 +420,7 @@ pub fn response_for(webhook: &WorkflowNode, execution: &ExecutionResult) -> Webh
                     body: None,
                 },
                 _ => match items.first() {
-                    Some(i) => json_response(code, &Value::Object(i.json.clone())),
+                    Some(i) => json_response(code, &i.json.clone().into_value()),
                     None => json_response(500, &json!({"message": "No item to return was found"})),
                 },
             }

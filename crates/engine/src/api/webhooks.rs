@@ -19,11 +19,12 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::runner::ExecutionRequest;
+use crate::runner::{Ended, ExecutionRequest, RunError};
+use crate::store::StoreError;
 use crate::webhook_index::WebhookTarget;
 use workflow::webhook::{
-    answer, is_framing_header, on_received_response, response_mode, webhook_item, ResponseMode,
-    WebhookRequest,
+    answer, into_webhook_item, is_framing_header, on_received_response, response_mode,
+    ResponseMode, WebhookRequest,
 };
 
 /// The webhook routes; their body limit is the webhook one, not the API's.
@@ -100,7 +101,7 @@ async fn handle(
             Err(refusal) => return Ok(refusal.into_response()),
         };
     // A slot once the caller is let in, before anything is parsed or stored: past the queue, a clear 503.
-    let _slot = state.webhook_gate.enter().await.map_err(|_| {
+    let slot = state.webhook_gate.enter().await.map_err(|_| {
         ApiError::Busy(
             "too many webhook calls at once (SWITCHYARD_WEBHOOK_CONCURRENCY running, \
              SWITCHYARD_WEBHOOK_QUEUE waiting); retry later"
@@ -121,7 +122,10 @@ async fn handle(
         params,
         test,
     };
-    let mut item = webhook_item(&request);
+    // Parsed once; the raw bytes go now rather than when the answer leaves, and the parsed
+    // body moves into the item (held once, shared from there on by the run).
+    drop(body);
+    let mut item = into_webhook_item(request);
     if let Some(payload) = jwt_payload {
         item.json.insert("jwtPayload".into(), payload);
     }
@@ -142,21 +146,36 @@ async fn handle(
             respond: Some(respond),
         })
         .await?;
-    // The run goes on in its own task: a caller hanging up here stops nothing.
+    // The run goes on in its own task: a caller hanging up here stops nothing. The slot is
+    // held until the execution's end is stored, not until the answer leaves: responseNode
+    // answers mid-run and a caller may hang up, and either way the run goes on, holding its
+    // items, so SWITCHYARD_WEBHOOK_CONCURRENCY bounds executions, not answers.
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let ended = execution.wait().await;
+        drop(slot);
+        let _ = ended_tx.send(ended);
+    });
+    let ended = async {
+        ended_rx.await.unwrap_or(Ended {
+            outcome: Err(RunError::Panicked),
+            stored: Err(StoreError::Interrupted),
+        })
+    };
     let answer = match response_mode(&webhook) {
         // n8n answers these at once. Here the answer waits until the execution's end is
         // stored, so a caller told 2xx finds the execution with its outcome, even after a
         // crash; grouped commits keep the rate.
         ResponseMode::OnReceived => {
-            execution.wait().await.stored?;
+            ended.await.stored?;
             on_received_response(&webhook)
         }
         // lastNode waits for the end (stored) anyway. responseNode answers when Respond to
         // Webhook runs: a crash after that leaves the execution `running`, and the next
-        // start marks it `crashed`.
+        // start marks it `crashed` (README, "Webhooks").
         ResponseMode::LastNode | ResponseMode::ResponseNode => {
             let ended = async {
-                let ended = execution.wait().await;
+                let ended = ended.await;
                 ended.stored?;
                 ended.outcome.map_err(ApiError::from)
             };
@@ -231,11 +250,11 @@ async fn resume_waiting(
         params: Default::default(),
         test: false,
     };
-    let mut item = webhook_item(&request);
-    item.json.insert(
-        "webhookUrl".into(),
-        Value::String(format!("{}/webhook-waiting/{id}", request.base_url)),
-    );
+    drop(body);
+    let webhook_url = format!("{}/webhook-waiting/{id}", request.base_url);
+    let mut item = into_webhook_item(request);
+    item.json
+        .insert("webhookUrl".into(), Value::String(webhook_url));
     let execution = state
         .workflows
         .runner

@@ -1067,3 +1067,108 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
     }
     server.stop().await;
 }
+
+/// A `responseNode` webhook answers mid-run; its execution keeps its gate slot until it ends,
+/// so SWITCHYARD_WEBHOOK_CONCURRENCY bounds executions (and the items they hold), not answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_node_execution_keeps_its_webhook_slot_after_answering() {
+    let env = TestEnv::new(Backend::Sqlite, "webhook_gate_respond")
+        .await
+        .unwrap();
+    let key = env.api_key(KEY_A);
+    let mut settings = env.settings(KEY_A, None);
+    settings.webhook_concurrency = 1;
+    settings.webhook_queue = 0;
+    let server = TestServer::start(settings).await;
+    let api = client(&key);
+
+    // An endpoint that holds each call until released, reached after the answer.
+    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hold_url = format!("http://{}/hold", listener.local_addr().unwrap());
+    let hold = axum::Router::new().route(
+        "/hold",
+        axum::routing::get({
+            let (arrived, release) = (arrived.clone(), release.clone());
+            move || async move {
+                arrived.notify_one();
+                release.acquire().await.unwrap().forget();
+                axum::Json(json!({"held": true}))
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, hold).await.unwrap() });
+    let res = api
+        .post(server.url("/api/v1/workflows"))
+        .json(&json!({
+            "name": "answers early", "settings": {"executionOrder": "v1"},
+            "nodes": [
+                {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
+                 "parameters": {"httpMethod": "POST", "path": "early", "responseMode": "responseNode", "options": {}}},
+                {"name": "Respond", "type": "n8n-nodes-base.respondToWebhook", "typeVersion": 1.1,
+                 "parameters": {"respondWith": "text", "responseBody": "early", "options": {}}},
+                {"name": "Hold", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2,
+                 "parameters": {"method": "GET", "url": hold_url}}
+            ],
+            "connections": {
+                "Webhook": {"main": [[{"node": "Respond", "type": "main", "index": 0}]]},
+                "Respond": {"main": [[{"node": "Hold", "type": "main", "index": 0}]]}
+            }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = api
+        .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let call = || async {
+        reqwest::Client::new()
+            .post(server.url("/webhook/early"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+    };
+
+    let first = call().await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.text().await.unwrap(), "early");
+    tokio::time::timeout(Duration::from_secs(30), arrived.notified())
+        .await
+        .expect("the first execution goes on after its answer");
+    // Answered, still running: it holds the only slot, and the queue takes none.
+    let second = call().await;
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Once it ends, the slot is free again.
+    release.add_permits(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let third = loop {
+        let res = call().await;
+        if res.status() != StatusCode::SERVICE_UNAVAILABLE {
+            break res;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(third.status(), StatusCode::OK);
+    release.add_permits(1);
+    server.stop().await;
+}

@@ -78,7 +78,7 @@ fn output(r: &ExecutionResult, node: &str) -> Value {
         r.output_of(node, 0)
             .unwrap_or(&[])
             .iter()
-            .map(|i| Value::Object(i.json.clone()))
+            .map(|i| i.json.clone().into_value())
             .collect(),
     )
 }

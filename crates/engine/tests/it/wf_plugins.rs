@@ -148,7 +148,7 @@ async fn a_plugin_gets_typed_credentials_and_their_id() {
         .unwrap();
     assert_eq!(r.status, ExecutionStatus::Success, "{:?}", r.error);
     assert_eq!(
-        Value::Object(r.last_node_output()[0].json.clone()),
+        r.last_node_output()[0].json.clone().into_value(),
         json!({"user": "ada", "keyLength": SECRET.len(), "credentialId": "c1"})
     );
     // The id is resolved without decrypting the credential a second time.

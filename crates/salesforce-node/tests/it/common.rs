@@ -320,10 +320,7 @@ pub fn empty_items(n: usize) -> Vec<Item> {
 
 /// The items' JSON.
 pub fn jsons(items: &[Item]) -> Vec<Value> {
-    items
-        .iter()
-        .map(|i| Value::Object(i.json.clone()))
-        .collect()
+    items.iter().map(|i| i.json.clone().into_value()).collect()
 }
 
 /// The input item each output item is paired with.

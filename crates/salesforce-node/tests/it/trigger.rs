@@ -69,7 +69,7 @@ impl Poller {
 fn records(out: Option<Vec<node_api::Item>>) -> Vec<Value> {
     out.unwrap_or_default()
         .into_iter()
-        .map(|i| Value::Object(i.json))
+        .map(|i| i.json.into_value())
         .collect()
 }
 

@@ -176,7 +176,7 @@ fn all_item_data(p: &node_api::Parameters, input: &[Item]) -> Result<Item, NodeE
     let mut paired = Vec::new();
     for (i, item) in input.iter().enumerate() {
         if exclude.is_empty() && include.is_empty() {
-            list.push(Value::Object(item.json.clone()));
+            list.push(item.json.clone().into_value());
             paired.push(ItemRef::new(i, 0));
             continue;
         }

@@ -166,7 +166,7 @@ impl Node for DateTimeNode {
             let result = ctx.parameters(i).and_then(|p| {
                 let (name, value) = compute(&p, &operation, &workflow_zone_name)?;
                 let mut json = if include_input {
-                    item.json.clone()
+                    JsonObject::clone(&item.json)
                 } else {
                     JsonObject::new()
                 };

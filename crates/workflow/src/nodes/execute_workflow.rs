@@ -202,7 +202,7 @@ impl Node for ExecuteWorkflowTrigger {
             .into_iter()
             .enumerate()
             .map(|(i, item)| {
-                let json = names
+                let json: JsonObject = names
                     .iter()
                     .map(|n| (n.clone(), item.json.get(n).cloned().unwrap_or(Value::Null)))
                     .collect();

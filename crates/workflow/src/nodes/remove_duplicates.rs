@@ -76,7 +76,7 @@ impl Node for RemoveDuplicates {
         let keys_of = |item: &Item| -> Vec<String> {
             if dot {
                 let mut keys = Vec::new();
-                flatten_keys(&Value::Object(item.json.clone()), "", &mut keys);
+                flatten_keys(&item.json.clone().into_value(), "", &mut keys);
                 keys
             } else {
                 item.json.keys().cloned().collect()

@@ -60,7 +60,7 @@ impl Node for RenameKeys {
     ) -> Result<Vec<Vec<Item>>, NodeError> {
         let out = per_item(ctx.continue_on_fail(), &input, |i, item| {
             let p = ctx.parameters(i)?;
-            let mut json = item.json.clone();
+            let mut json = JsonObject::clone(&item.json);
             for key in p.collection("keys.key")? {
                 let text = |k: &str| key.get(k).and_then(Value::as_str).unwrap_or_default();
                 let (current, new) = (text("currentKey"), text("newKey"));

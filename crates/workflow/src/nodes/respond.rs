@@ -81,16 +81,13 @@ impl Node for RespondToWebhook {
         let mut content_type = Some(JSON_TYPE);
         let body: Option<Vec<u8>> = match p.string_or("respondWith", "firstIncomingItem")? {
             "allIncomingItems" => {
-                let all: Vec<Value> = input
-                    .iter()
-                    .map(|i| Value::Object(i.json.clone()))
-                    .collect();
+                let all: Vec<Value> = input.iter().map(|i| i.json.clone().into_value()).collect();
                 Some(wrap(Value::Array(all)).to_string().into_bytes())
             }
             "firstIncomingItem" => {
                 let first = input
                     .first()
-                    .map(|i| Value::Object(i.json.clone()))
+                    .map(|i| i.json.clone().into_value())
                     .unwrap_or_default();
                 Some(wrap(first).to_string().into_bytes())
             }

@@ -682,7 +682,7 @@ mod tests {
         let tokyo = parse_timezone("Asia/Tokyo").unwrap();
         let item = fired_item(utc(2026, 1, 1, 15, 4, 5), tokyo);
         assert_eq!(
-            Value::Object(item.json),
+            item.json.into_value(),
             json!({
                 "timestamp": "2026-01-02T00:04:05.000+09:00",
                 "Readable date": "January 2nd 2026, 12:04:05 am",

@@ -41,7 +41,7 @@ impl Node for Set {
                 match p.string_or("include", "all")? {
                     "selected" => pick(&item.json, p.string_or("includeFields", "")?, true),
                     "except" => pick(&item.json, p.string_or("excludeFields", "")?, false),
-                    _ => item.json.clone(),
+                    _ => JsonObject::clone(&item.json),
                 }
             } else {
                 JsonObject::new()

@@ -57,16 +57,17 @@ impl Node for SplitOut {
                     continue;
                 };
                 any_found = true;
-                let elements = match value {
-                    Value::Array(a) => a.clone(),
-                    Value::Object(o) => o.values().cloned().collect(),
-                    other => vec![other.clone()],
+                // Element by element: a copy of the whole list first would double it.
+                let elements: Box<dyn Iterator<Item = Value>> = match value {
+                    Value::Array(a) => Box::new(a.iter().cloned()),
+                    Value::Object(o) => Box::new(o.values().cloned()),
+                    other => Box::new(std::iter::once(other.clone())),
                 };
                 let name = destination.clone().unwrap_or_else(|| field.clone());
                 for element in elements {
                     let mut json = match include {
                         "allOtherFields" => {
-                            let mut j = item.json.clone();
+                            let mut j = JsonObject::clone(&item.json);
                             j.remove(field.split('.').next().unwrap_or(field));
                             j
                         }

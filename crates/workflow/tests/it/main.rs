@@ -1,6 +1,7 @@
 //! Integration tests of the workflow core, in one binary so it links once: workflows run
 //! through the real executor with the core nodes, outputs compared item for item.
 
+mod items_shared;
 mod node_aggregate;
 mod node_code;
 mod node_date_time;

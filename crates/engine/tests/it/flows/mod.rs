@@ -82,12 +82,7 @@ pub async fn run(wf: Arc<Workflow>, input: Value) -> ExecutionResult {
 
 /// The items' JSON as an array.
 pub fn jsons(items: &[Item]) -> Value {
-    Value::Array(
-        items
-            .iter()
-            .map(|i| Value::Object(i.json.clone()))
-            .collect(),
-    )
+    Value::Array(items.iter().map(|i| i.json.clone().into_value()).collect())
 }
 
 /// What `node` sent on output `out` (empty when it did not run).
