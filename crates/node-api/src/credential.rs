@@ -267,6 +267,31 @@ pub trait CredentialProvider: Send + Sync {
         id: &str,
         token_data: Option<Value>,
     ) -> Result<(), CredentialError>;
+
+    /// Stores `new` as the token data of credential `id` only when the token data stored
+    /// now equals `expected` (both `None`: none stored), and says whether it did: a
+    /// compare-and-set, so that processes sharing one database can agree on which of them
+    /// refreshes a token (with refresh-token rotation, a second refresh with the same
+    /// refresh token can end the grant). The engine's store does it atomically, reading
+    /// the database itself rather than any cache; this default, for providers without a
+    /// shared database, compares and writes in two steps.
+    async fn swap_token_data(
+        &self,
+        id: &str,
+        expected: Option<&Value>,
+        new: Option<Value>,
+    ) -> Result<bool, CredentialError> {
+        let current = self.by_id(id).await?.token_data;
+        let same = match (&current, expected) {
+            (None, None) => true,
+            (Some(current), Some(Value::Object(expected))) => current.expose() == expected,
+            _ => false,
+        };
+        if same {
+            self.set_token_data(id, new).await?;
+        }
+        Ok(same)
+    }
 }
 
 #[cfg(test)]

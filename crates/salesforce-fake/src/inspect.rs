@@ -258,6 +258,10 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/__fake/tokens/expire", post(expire_tokens))
         .route("/__fake/tokens/revoke", post(revoke_tokens))
+        .route(
+            "/__fake/tokens/hold",
+            post(hold_tokens).delete(release_tokens),
+        )
         .route("/__fake/limits", post(set_limits))
         .route("/__fake/clock", get(show_clock).post(advance_clock))
         .route("/__fake/bulk", post(set_bulk))
@@ -356,6 +360,16 @@ async fn expire_tokens(State(st): State<AppState>) -> StatusCode {
 
 async fn revoke_tokens(State(st): State<AppState>) -> StatusCode {
     crate::org::revoke_tokens(&st);
+    StatusCode::NO_CONTENT
+}
+
+async fn hold_tokens(State(st): State<AppState>) -> StatusCode {
+    st.token_hold.send_replace(true);
+    StatusCode::NO_CONTENT
+}
+
+async fn release_tokens(State(st): State<AppState>) -> StatusCode {
+    st.token_hold.send_replace(false);
     StatusCode::NO_CONTENT
 }
 

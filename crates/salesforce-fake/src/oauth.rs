@@ -72,6 +72,9 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // Held by a test (`FakeOrg::hold_token_requests`): wait for the release. The sender
+    // lives in the state, so the wait cannot fail.
+    let _ = st.token_hold.subscribe().wait_for(|held| !held).await;
     let form = parse_form(&body);
     let body = match form.get("grant_type").map(String::as_str) {
         Some(JWT_GRANT) => jwt_bearer(&st, &form)?,

@@ -455,6 +455,7 @@ impl FakeOrgBuilder {
             clock_offset_ms: AtomicI64::new(0),
             bulk: Mutex::new(Default::default()),
             bulk_polls: AtomicU32::new(self.bulk_polls),
+            token_hold: tokio::sync::watch::Sender::new(false),
         })))
     }
 }
@@ -887,6 +888,19 @@ impl FakeOrg {
     /// Expires every access token now; refresh tokens keep working.
     pub fn expire_tokens_now(&self) {
         expire_tokens(&self.state);
+    }
+
+    /// Holds every token request (any grant) from now on: each is counted and recorded
+    /// (see [`FakeOrg::counter`]) and then waits, unanswered, until
+    /// [`FakeOrg::release_token_requests`]. A test keeps a sign-in in flight this way for
+    /// exactly as long as it needs, with no latency to guess.
+    pub fn hold_token_requests(&self) {
+        self.state.token_hold.send_replace(true);
+    }
+
+    /// Answers the held token requests, and no longer holds new ones.
+    pub fn release_token_requests(&self) {
+        self.state.token_hold.send_replace(false);
     }
 
     /// Delays every response by `d`.

@@ -184,6 +184,9 @@ pub(crate) struct Inner {
     pub bulk: Mutex<crate::rest::BulkJobs>,
     /// Job-info polls a closed bulk job answers `InProgress` before it completes.
     pub bulk_polls: AtomicU32,
+    /// While `true`, token requests are counted and recorded, then wait (test hook): a
+    /// test holds sign-ins in flight for as long as it needs, instead of guessing a latency.
+    pub token_hold: tokio::sync::watch::Sender<bool>,
 }
 
 /// A poisoned lock only means another handler panicked mid-request; the

@@ -814,6 +814,76 @@ impl CredentialStore {
         Ok(())
     }
 
+    /// Replaces the token data with `new` only when the token data stored now, read from the
+    /// database rather than the cache, equals `expected` (both `None`: none stored); returns
+    /// whether it did. A compare-and-set: processes sharing the database use it to agree on
+    /// which one refreshes a token, since with refresh-token rotation a second refresh with
+    /// the same refresh token ends the grant. Not audited, like [`CredentialStore::set_token_data`].
+    pub async fn swap_token_data(
+        &self,
+        id: &str,
+        expected: Option<&Value>,
+        new: Option<Value>,
+    ) -> Result<bool> {
+        let sealed = match new {
+            Some(Value::Object(fields)) => {
+                let plain = zeroize::Zeroizing::new(
+                    serde_json::to_vec(&fields).expect("a JSON map serializes"),
+                );
+                drop(SecretData::new(fields));
+                Some(self.inner.keys.seal(&plain, token_aad(id).as_bytes()))
+            }
+            Some(other) => {
+                let problem = format!("expected a JSON object, got {}", json_kind(&other));
+                return Err(ValidationError::single("tokenData", problem).into());
+            }
+            None => None,
+        };
+        let (key_id, blob) = match sealed {
+            Some(s) => (Some(s.key_id), Some(s.blob)),
+            None => (None, None),
+        };
+        for _ in 0..UPDATE_ATTEMPTS {
+            let row = self.fetch_row(id).await?;
+            let current = match (&row.token_key_id, &row.token_data) {
+                (Some(key_id), Some(stored)) => Some(SecretData::new(self.open_map(
+                    id,
+                    key_id,
+                    stored,
+                    token_aad(id).as_bytes(),
+                )?)),
+                _ => None,
+            };
+            let same = match (&current, expected) {
+                (None, None) => true,
+                (Some(current), Some(Value::Object(expected))) => current.expose() == expected,
+                _ => false,
+            };
+            if !same {
+                // Whoever reads next should see what changed, not a cached copy.
+                self.inner.cache.invalidate(id);
+                return Ok(false);
+            }
+            // Conditional on the very blob read: a write in between (another process's
+            // refresh, an update, a key rotation) makes it match no row, and we read again.
+            let result = sqlx::query(
+                "UPDATE credentials SET token_key_id = $1, token_data = $2 \
+                 WHERE id = $3 AND token_data IS NOT DISTINCT FROM $4",
+            )
+            .bind(&key_id)
+            .bind(&blob)
+            .bind(id)
+            .bind(&row.token_data)
+            .execute(self.inner.db.pool())
+            .await?;
+            self.inner.cache.invalidate(id);
+            if result.rows_affected() == 1 {
+                return Ok(true);
+            }
+        }
+        Err(Error::Conflict { id: id.to_owned() })
+    }
+
     /// The latest `limit` audit records, newest first; only those of one credential when
     /// `credential_id` is given.
     pub async fn audit(&self, credential_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {

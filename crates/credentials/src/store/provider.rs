@@ -118,6 +118,17 @@ impl CredentialProvider for CredentialStore {
             .await
             .map_err(store_error)
     }
+
+    async fn swap_token_data(
+        &self,
+        id: &str,
+        expected: Option<&Value>,
+        new: Option<Value>,
+    ) -> Result<bool, CredentialError> {
+        CredentialStore::swap_token_data(self, id, expected, new)
+            .await
+            .map_err(store_error)
+    }
 }
 
 fn store_error(err: Error) -> CredentialError {

@@ -600,3 +600,64 @@ async fn client_secret_rotation_keeps_the_refresh_token(db: Db) {
     assert!(store.get(&cc.id).await.unwrap().token_data.is_none());
 }
 both_backends!(client_secret_rotation_keeps_the_refresh_token);
+
+/// `swap_token_data` is a compare-and-set on the decrypted token data as the database
+/// holds it: it writes only over what the caller read, whatever another store instance
+/// (another process, with its own cache) or a key rotation did in between.
+async fn token_data_compare_and_set(db: Db) {
+    let keys = ring();
+    let (a, b) = (store(&db, keys.clone()), store(&db, keys));
+    let id = a.create(oauth("o"), &Actor::Cli).await.unwrap().id;
+    let first = json!({"access_token": "t1", "refresh_token": "r1"});
+    // Nothing stored yet: only an expected `None` matches.
+    assert!(!a
+        .swap_token_data(&id, Some(&first), Some(first.clone()))
+        .await
+        .unwrap());
+    assert!(a
+        .swap_token_data(&id, None, Some(first.clone()))
+        .await
+        .unwrap());
+    // Both instances read (and cache) the same data; one claims it first.
+    let read_a = a.get(&id).await.unwrap().token_data.unwrap();
+    let read_b = b.get(&id).await.unwrap().token_data.unwrap();
+    let read_a = Value::Object(read_a.expose().clone());
+    let read_b = Value::Object(read_b.expose().clone());
+    let claimed = json!({"access_token": "t1", "refresh_token": "r1", "refreshing_until": 1});
+    assert!(b
+        .swap_token_data(&id, Some(&read_b), Some(claimed.clone()))
+        .await
+        .unwrap());
+    // The other one's read is stale, although its cache still holds it: refused.
+    let late = json!({"access_token": "t2", "refresh_token": "stale"});
+    assert!(!a
+        .swap_token_data(&id, Some(&read_a), Some(late))
+        .await
+        .unwrap());
+    // ... and its next read sees the claim.
+    let seen = a.get(&id).await.unwrap().token_data.unwrap();
+    assert_eq!(seen.get_str("refresh_token"), Some("r1"));
+    assert!(seen.expose().contains_key("refreshing_until"));
+    // The same value sealed again (as a key rotation does) still matches.
+    a.set_token_data(&id, Some(claimed.clone())).await.unwrap();
+    let done = json!({"access_token": "t2", "refresh_token": "r2"});
+    assert!(b
+        .swap_token_data(&id, Some(&claimed), Some(done.clone()))
+        .await
+        .unwrap());
+    let stored = a.get(&id).await.unwrap().token_data.unwrap();
+    assert_eq!(Value::Object(stored.expose().clone()), done);
+    // Not an object: refused, naming the field, nothing written.
+    let e = b
+        .swap_token_data(&id, Some(&done), Some(json!("t3")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("tokenData"), "{e}");
+    let stored = b.get(&id).await.unwrap().token_data.unwrap();
+    assert_eq!(stored.get_str("access_token"), Some("t2"));
+    assert!(matches!(
+        a.swap_token_data("doesNotExist0000", None, None).await,
+        Err(Error::NotFound { .. })
+    ));
+}
+both_backends!(token_data_compare_and_set);

@@ -35,6 +35,7 @@ mod sf_credential_test;
 mod sf_http_request;
 mod sf_limit_warning;
 mod sf_metrics;
+mod sf_refresh_race;
 mod sf_trigger;
 mod wf_api;
 mod wf_compat;

@@ -440,6 +440,76 @@ async fn refresh_without_rotation_keeps_the_token() {
     assert_eq!(body, err("invalid_grant", "expired access/refresh token"));
 }
 
+/// Waits (polling every 20 ms, up to 30 s) until the org has counted `n` token requests.
+async fn token_requests_reach(org: &FakeOrg, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while org.counter("POST /services/oauth2/token") < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the org never saw {n} token requests"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn held_token_requests_wait_until_released() {
+    let org = builder().auto_approve(true).start().await.unwrap();
+    let rt = refresh_token_via_auto_approve(&org).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Held over HTTP, as a shell script driving the binary would.
+    let hold = format!("{}/__fake/tokens/hold", org.base_url());
+    let res = http().post(&hold).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let pending = {
+        let (org_url, rt) = (org.token_url(), rt.clone());
+        tokio::spawn(async move {
+            http()
+                .post(org_url)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                    ("client_id", KEY),
+                    ("client_secret", SECRET),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    // Counted on arrival (the authorization code exchange was the first), then held:
+    // nothing answers it while the hold lasts.
+    token_requests_reach(&org, 2).await;
+    assert!(!pending.is_finished(), "a held token request was answered");
+    let res = http().delete(&hold).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(pending.await.unwrap(), StatusCode::OK);
+    // Released for good: the next one is answered at once.
+    assert_eq!(refresh(&org, &rt).await.0, StatusCode::OK);
+
+    // The same from Rust.
+    org.hold_token_requests();
+    let pending = {
+        let org_url = org.token_url();
+        tokio::spawn(async move {
+            http()
+                .post(org_url)
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", "5Aepx")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    token_requests_reach(&org, 4).await;
+    assert!(!pending.is_finished(), "a held token request was answered");
+    org.release_token_requests();
+    assert_eq!(pending.await.unwrap(), StatusCode::BAD_REQUEST);
+}
+
 #[tokio::test]
 async fn rotated_refresh_token_reuse_revokes_the_grant() {
     let org = builder()

@@ -66,16 +66,6 @@ async fn sqlite_store() -> (CredentialStore, tempfile::TempDir) {
     (store(db), dir)
 }
 
-/// Stories that depend on the store run on SQLite, then on Postgres when configured.
-async fn backends(test: &str) -> Vec<(CredentialStore, Option<tempfile::TempDir>)> {
-    let (db, dir) = db::testing::sqlite().await;
-    let mut all = vec![(store(db), Some(dir))];
-    if let Some(pg) = db::testing::postgres(test).await {
-        all.push((store(pg), None));
-    }
-    all
-}
-
 async fn credential(store: &CredentialStore, org: &FakeOrg) -> String {
     let new = NewCredential {
         id: None,
@@ -410,30 +400,29 @@ async fn a_query_streams_page_by_page_along_next_records_url() {
     assert_eq!(counter(&org, "GET", more), 6);
 }
 
-/// A sign-in under way when the operator changes the credential must not store its token:
-/// the next call signs in with the new settings.
-#[tokio::test]
-async fn a_sign_in_racing_a_credential_update_does_not_store_its_token() {
-    for (store, _dir) in backends("sign_in_racing_an_update").await {
-        sign_in_racing_an_update(store).await;
-    }
-}
+// A sign-in under way when the operator changes the credential must not store its token:
+// the next call signs in with the new settings. On SQLite and on Postgres.
+crate::both_backends!(a_sign_in_racing_a_credential_update_does_not_store_its_token);
 
-async fn sign_in_racing_an_update(store: CredentialStore) {
+async fn a_sign_in_racing_a_credential_update_does_not_store_its_token(db: Db) {
+    let store = store(db);
     let org = org().await;
     let id = credential(&store, &org).await;
     let sf = client(&store, "v64.0", FAST);
 
-    // The token endpoint answers slowly; the update lands while the sign-in waits for it.
-    // 1.5 s leaves the update ample time to land first even on a loaded machine.
-    org.set_latency(Duration::from_millis(1500));
+    // The org holds the sign-in unanswered until the update has landed.
+    org.hold_token_requests();
     let in_flight = {
         let (sf, id) = (sf.clone(), id.clone());
         tokio::spawn(async move { sf.provider().token(&id).await })
     };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while org.counter(TOKEN) == 0 {
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sign-in reached the org"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     store
         .update(
@@ -451,9 +440,9 @@ async fn sign_in_racing_an_update(store: CredentialStore) {
         !in_flight.is_finished(),
         "the sign-in must still be in flight when the update lands"
     );
+    org.release_token_requests();
     // The caller that was already waiting still gets its answer.
     in_flight.await.unwrap().unwrap();
-    org.clear_faults();
 
     assert!(
         store.get(&id).await.unwrap().token_data.is_none(),
@@ -468,16 +457,12 @@ async fn sign_in_racing_an_update(store: CredentialStore) {
     assert_eq!(org.counter(TOKEN), 2);
 }
 
-/// The same race when the sign-in's write lands after the update cleared the token data
-/// but before the engine invalidated: the token written under the old settings is not used.
-#[tokio::test]
-async fn a_token_written_back_after_an_update_is_not_used() {
-    for (store, _dir) in backends("token_written_back_after_update").await {
-        token_written_back_after_an_update(store).await;
-    }
-}
+// The same race when the sign-in's write lands after the update cleared the token data
+// but before the engine invalidated: the token written under the old settings is not used.
+crate::both_backends!(a_token_written_back_after_an_update_is_not_used);
 
-async fn token_written_back_after_an_update(store: CredentialStore) {
+async fn a_token_written_back_after_an_update_is_not_used(db: Db) {
+    let store = store(db);
     let org = org().await;
     let id = credential(&store, &org).await;
     let sf = client(&store, "v64.0", FAST);

@@ -391,3 +391,31 @@ pub fn keypair(dir: &std::path::Path) -> (String, String) {
         std::fs::read_to_string(crt).unwrap(),
     )
 }
+
+/// Runs a story (an `async fn(db::Db)`) on SQLite and on Postgres, as two tests
+/// (`story::sqlite`, `story::postgres`); the Postgres one shows as ignored, with the reason,
+/// when no test server is named (see `build.rs`).
+#[macro_export]
+macro_rules! both_backends {
+    ($story:ident) => {
+        mod $story {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let (db, _dir) = db::testing::sqlite().await;
+                super::$story(db).await;
+            }
+
+            #[cfg_attr(
+                postgres_tests_unset,
+                ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+            )]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let db = db::testing::postgres(stringify!($story))
+                    .await
+                    .expect("SWITCHYARD_TEST_POSTGRES_URL names the test server");
+                super::$story(db).await;
+            }
+        }
+    };
+}

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::env;
+use salesforce_node::{LimitBackoff, NodeSettings};
+
+use crate::common::{env, fast_settings};
 
 #[tokio::test]
 async fn the_limit_is_waited_out_when_it_clears_within_the_budget() {
@@ -15,12 +17,31 @@ async fn the_limit_is_waited_out_when_it_clears_within_the_budget() {
         .json(&node, 1)
         .await
         .unwrap();
+    // A budget no loaded machine runs through before the limit clears.
+    let node = salesforce_node::SalesforceNode::with_settings(
+        env.client.clone(),
+        NodeSettings {
+            limits: LimitBackoff {
+                budget: Duration::from_secs(30),
+                ..fast_settings().limits
+            },
+            ..fast_settings()
+        },
+    );
     let (_, max) = env.org.api_usage();
     env.org.set_api_usage(max);
     let ctx = env.ctx(json!({"resource": "account", "name": "Acme"}));
     let run = ctx.json(&node, 1);
+    // The limit clears once the org has refused the create: an event, not a guessed delay.
     let clear = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !env.data_requests().iter().any(|r| r.method == "POST") {
+            assert!(
+                Instant::now() < deadline,
+                "the create never reached the org"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         env.org.set_api_usage(0);
     };
     let (out, ()) = tokio::join!(run, clear);

@@ -99,96 +99,206 @@ fn jwt_data(org: &FakeOrg, key: &KeyPair, client_id: &str) -> Value {
            "privateKey": key.private_pem, "myDomainUrl": org.base_url()})
 }
 
-/// Each story runs on SQLite, then on Postgres when a server is configured.
-async fn backends(test: &str) -> Vec<(Db, Option<tempfile::TempDir>)> {
-    let (db, dir) = db::testing::sqlite().await;
-    let mut all = vec![(db, Some(dir))];
-    if let Some(pg) = db::testing::postgres(test).await {
-        all.push((pg, None));
-    }
-    all
-}
+// Each story below runs on SQLite and on Postgres, as two tests.
+crate::both_backends!(jwt_signs_in_once_for_many_calls_and_a_restart_reuses_the_stored_token);
 
-#[tokio::test]
-async fn jwt_signs_in_once_for_many_calls_and_a_restart_reuses_the_stored_token() {
+async fn jwt_signs_in_once_for_many_calls_and_a_restart_reuses_the_stored_token(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let key = keypair(dir.path(), "jwt");
-    for (db, _guard) in backends("jwt_signs_in_once").await {
-        let org = FakeOrg::builder()
-            .consumer_key(KEY)
-            .consumer_secret(SECRET)
-            .certificate_pem(&key.certificate_pem)
-            .start()
-            .await
-            .unwrap();
-        let store = store(db);
-        let id = create(&store, "salesforceJwtApi", jwt_data(&org, &key, KEY)).await;
-        let api = client(&store);
-        for _ in 0..1000 {
-            let r = api.get(&id, "/limits").await.unwrap();
-            assert_eq!(r.status, 200);
-        }
-        assert_eq!(
-            org.counter(TOKEN),
-            1,
-            "1,000 calls within a token's lifetime sign in once"
-        );
-        let stored = store
-            .get(&id)
-            .await
-            .unwrap()
-            .token_data
-            .expect("token data stored");
-        assert!(stored.get_str("access_token").is_some());
-        assert_eq!(stored.get_str("instance_url"), Some(org.base_url()));
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .certificate_pem(&key.certificate_pem)
+        .start()
+        .await
+        .unwrap();
+    let store = store(db);
+    let id = create(&store, "salesforceJwtApi", jwt_data(&org, &key, KEY)).await;
+    let api = client(&store);
+    for _ in 0..1000 {
+        let r = api.get(&id, "/limits").await.unwrap();
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(
+        org.counter(TOKEN),
+        1,
+        "1,000 calls within a token's lifetime sign in once"
+    );
+    let stored = store
+        .get(&id)
+        .await
+        .unwrap()
+        .token_data
+        .expect("token data stored");
+    assert!(stored.get_str("access_token").is_some());
+    assert_eq!(stored.get_str("instance_url"), Some(org.base_url()));
 
-        // A new process: same store, new provider.
-        let restarted = client(&store);
-        let who = restarted.userinfo(&id).await.unwrap();
-        assert_eq!(who["preferred_username"], USER);
-        assert_eq!(org.counter(TOKEN), 1, "a restart reuses the stored token");
+    // A new process: same store, new provider.
+    let restarted = client(&store);
+    let who = restarted.userinfo(&id).await.unwrap();
+    assert_eq!(who["preferred_username"], USER);
+    assert_eq!(org.counter(TOKEN), 1, "a restart reuses the stored token");
+}
+
+/// Waits (polling every 20 ms, up to 30 s) until `done` holds.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
-#[tokio::test]
-async fn fifty_concurrent_calls_on_an_expired_token_sign_in_exactly_once() {
+/// 50 callers at once, on the test's worker threads, while the org holds the first token
+/// request unanswered until all 50 have started: every caller asks for a token while that
+/// one is in flight. Returns once all 50 calls have succeeded.
+async fn fifty_at_once(org: &FakeOrg, api: &Client, id: &str) {
+    let tokens_before = org.counter(TOKEN);
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    org.hold_token_requests();
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let (api, id) = (api.clone(), id.to_owned());
+            let (started, barrier) = (started.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                api.get(&id, "/limits").await
+            })
+        })
+        .collect();
+    until("a token request reaches the org", || {
+        org.counter(TOKEN) > tokens_before
+    })
+    .await;
+    until("all 50 callers start", || {
+        started.load(std::sync::atomic::Ordering::SeqCst) == 50
+    })
+    .await;
+    org.release_token_requests();
+    for r in futures_join(calls.into_iter()).await {
+        assert_eq!(r.unwrap().status, 200);
+    }
+}
+
+/// Cold start, then an expired token, 50 callers each time: one sign-in each time.
+async fn fifty_callers_sign_in_once_each_time(org: &FakeOrg, store: &CredentialStore, id: &str) {
+    let api = client(store);
+    fifty_at_once(org, &api, id).await;
+    assert_eq!(org.counter(TOKEN), 1, "one sign-in shared by 50 callers");
+    // Expired token: callers get 401 INVALID_SESSION_ID, one sign-in, all retry.
+    org.expire_tokens_now();
+    fifty_at_once(org, &api, id).await;
+    assert_eq!(
+        org.counter(TOKEN),
+        2,
+        "one new sign-in shared by 50 callers"
+    );
+    let m = api.metrics();
+    assert_eq!((m[0].sign_ins, m[0].refreshes), (2, 0));
+}
+
+crate::both_backends!(fifty_concurrent_calls_on_an_expired_jwt_token_sign_in_exactly_once);
+
+async fn fifty_concurrent_calls_on_an_expired_jwt_token_sign_in_exactly_once(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let key = keypair(dir.path(), "jwt");
-    for (db, _guard) in backends("fifty_concurrent").await {
-        let org = FakeOrg::builder()
-            .consumer_key(KEY)
-            .consumer_secret(SECRET)
-            .certificate_pem(&key.certificate_pem)
-            .start()
-            .await
-            .unwrap();
-        let store = store(db);
-        let id = create(&store, "salesforceJwtApi", jwt_data(&org, &key, KEY)).await;
-        let api = client(&store);
-        // Cold start: 50 callers, one sign-in.
-        let calls = (0..50).map(|_| {
-            let (api, id) = (api.clone(), id.clone());
-            tokio::spawn(async move { api.get(&id, "/limits").await })
-        });
-        for r in futures_join(calls).await {
-            assert_eq!(r.unwrap().status, 200);
-        }
-        assert_eq!(org.counter(TOKEN), 1);
-        // Expired token: every caller gets 401 INVALID_SESSION_ID, one sign-in, all retry.
-        org.expire_tokens_now();
-        let calls = (0..50).map(|_| {
-            let (api, id) = (api.clone(), id.clone());
-            tokio::spawn(async move { api.get(&id, "/limits").await })
-        });
-        for r in futures_join(calls).await {
-            assert_eq!(r.unwrap().status, 200);
-        }
-        assert_eq!(
-            org.counter(TOKEN),
-            2,
-            "one new sign-in shared by 50 callers"
-        );
-    }
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .certificate_pem(&key.certificate_pem)
+        .start()
+        .await
+        .unwrap();
+    let store = store(db);
+    let id = create(&store, "salesforceJwtApi", jwt_data(&org, &key, KEY)).await;
+    fifty_callers_sign_in_once_each_time(&org, &store, &id).await;
+}
+
+crate::both_backends!(
+    fifty_concurrent_calls_on_an_expired_client_credentials_token_sign_in_exactly_once
+);
+
+async fn fifty_concurrent_calls_on_an_expired_client_credentials_token_sign_in_exactly_once(
+    db: Db,
+) {
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .client_credentials_user(USER)
+        .start()
+        .await
+        .unwrap();
+    let store = store(db);
+    let id = create(
+        &store,
+        "salesforceClientCredentialsApi",
+        json!({"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}),
+    )
+    .await;
+    fifty_callers_sign_in_once_each_time(&org, &store, &id).await;
+}
+
+crate::both_backends!(
+    fifty_concurrent_oauth2_calls_on_an_expired_token_refresh_once_and_keep_the_rotated_token
+);
+
+/// OAuth2 with refresh-token rotation: the refresh that matters most in production. A
+/// second refresh with the rotated-out token would make the org revoke the whole grant.
+async fn fifty_concurrent_oauth2_calls_on_an_expired_token_refresh_once_and_keep_the_rotated_token(
+    db: Db,
+) {
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .auto_approve(true)
+        .refresh_token_rotation(true)
+        .start()
+        .await
+        .unwrap();
+    let store = store(db);
+    let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
+    let api = client(&store);
+    let first_refresh = connect(&store, &api, &id).await;
+    let stored_refresh = |store: CredentialStore, id: String| async move {
+        let data = store.get(&id).await.unwrap().token_data.unwrap();
+        data.get_str("refresh_token").unwrap().to_owned()
+    };
+    let exchanged = org.counter(TOKEN); // the authorization code exchange
+
+    // The stored token serves 50 callers with no token request at all.
+    api.get(&id, "/limits").await.unwrap();
+    assert_eq!(org.counter(TOKEN), exchanged);
+    // Expired: 50 callers, one refresh, and the rotated refresh token is stored.
+    org.expire_tokens_now();
+    fifty_at_once(&org, &api, &id).await;
+    assert_eq!(
+        org.counter(TOKEN),
+        exchanged + 1,
+        "one refresh for 50 callers"
+    );
+    let rotated = stored_refresh(store.clone(), id.clone()).await;
+    assert_ne!(
+        rotated, first_refresh,
+        "the rotated refresh token is stored"
+    );
+    let m = api.metrics();
+    assert_eq!((m[0].refreshes, m[0].sign_ins), (1, 0));
+
+    // Again, from a restarted process: the stored (rotated) refresh token still works,
+    // and is rotated once more.
+    org.expire_tokens_now();
+    let restarted = client(&store);
+    fifty_at_once(&org, &restarted, &id).await;
+    assert_eq!(org.counter(TOKEN), exchanged + 2);
+    let again = stored_refresh(store.clone(), id.clone()).await;
+    assert!(again != rotated && again != first_refresh);
+    // And the credential still works afterwards, in the first process too.
+    assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
 }
 
 async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
@@ -343,43 +453,74 @@ async fn client_credentials_sign_in_and_errors() {
     assert!(matches!(e, Error::InsecureUrl { what: "url", .. }), "{e}");
 }
 
-#[tokio::test]
-async fn a_credential_update_takes_effect_on_the_next_call() {
-    for (db, _guard) in backends("credential_update").await {
-        let store = store(db);
-        let api = client(&store);
-        let org = FakeOrg::builder()
-            .consumer_key(KEY)
-            .consumer_secret(SECRET)
-            .client_credentials_user(USER)
-            .start()
-            .await
-            .unwrap();
-        let id = create(
-            &store,
-            "salesforceClientCredentialsApi",
-            json!({"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}),
-        )
-        .await;
-        api.userinfo(&id).await.unwrap();
-        // The operator pastes a new (here: wrong) secret; the engine tells the provider.
-        let patch = CredentialPatch {
-            name: None,
-            data: Some(json!({"clientSecret": "rotated-wrong"})),
-        };
-        store.update(&id, patch, &Actor::Cli).await.unwrap();
-        api.provider().invalidate(&id);
-        let e = api.userinfo(&id).await.unwrap_err();
-        assert_eq!(problem(&e), SignInProblem::WrongClientSecret);
-        let patch = CredentialPatch {
-            name: None,
-            data: Some(json!({"clientSecret": SECRET})),
-        };
-        store.update(&id, patch, &Actor::Cli).await.unwrap();
-        api.provider().invalidate(&id);
-        api.userinfo(&id).await.unwrap();
-        assert_eq!(org.counter(TOKEN), 3);
-    }
+crate::both_backends!(a_credential_update_takes_effect_on_the_next_call);
+
+async fn a_credential_update_takes_effect_on_the_next_call(db: Db) {
+    let store = store(db);
+    let api = client(&store);
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .client_credentials_user(USER)
+        .start()
+        .await
+        .unwrap();
+    let id = create(
+        &store,
+        "salesforceClientCredentialsApi",
+        json!({"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}),
+    )
+    .await;
+    api.userinfo(&id).await.unwrap();
+    // The operator pastes a new (here: wrong) secret; the engine tells the provider.
+    let patch = CredentialPatch {
+        name: None,
+        data: Some(json!({"clientSecret": "rotated-wrong"})),
+    };
+    store.update(&id, patch, &Actor::Cli).await.unwrap();
+    api.provider().invalidate(&id);
+    let e = api.userinfo(&id).await.unwrap_err();
+    assert_eq!(problem(&e), SignInProblem::WrongClientSecret);
+    let patch = CredentialPatch {
+        name: None,
+        data: Some(json!({"clientSecret": SECRET})),
+    };
+    store.update(&id, patch, &Actor::Cli).await.unwrap();
+    api.provider().invalidate(&id);
+    api.userinfo(&id).await.unwrap();
+    assert_eq!(org.counter(TOKEN), 3);
+}
+
+fn oauth2_data(org: &FakeOrg) -> Value {
+    json!({"environment": "production", "clientId": KEY, "clientSecret": SECRET,
+           "myDomainUrl": org.base_url()})
+}
+
+/// Connects an OAuth2 credential as the engine's connect flow does (authorize, exchange
+/// the code, store the token data, tell the plugin); returns the first refresh token.
+async fn connect(store: &CredentialStore, api: &Client, id: &str) -> String {
+    let provider = api.provider();
+    let method = provider.method(id).await.unwrap();
+    // A fixed PKCE pair (the engine makes fresh ones): the S256 hash of the verifier.
+    let verifier = SecretString::from("switchyard-test-verifier-0123456789abcdefghijklmnop");
+    let challenge = "0Abwq48oJR-YNuvgDJ9GAqtCCD9vUZ5yrD7hXQ8IgKg";
+    let redirect = "http://127.0.0.1:9/rest/oauth2-credential/callback";
+    let code = authorize(&method.authorize_url(redirect, "s", challenge).unwrap()).await;
+    let token = method
+        .exchange_code(provider.http(), &SETTINGS, &code, &verifier, redirect)
+        .await
+        .unwrap();
+    store
+        .set_token_data(id, Some(token.to_token_data()))
+        .await
+        .unwrap();
+    provider.invalidate(id);
+    token
+        .refresh_token
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned()
 }
 
 /// Approves an authorize URL on the fake (auto-approve) and returns the code.
@@ -400,79 +541,60 @@ async fn authorize(url: &str) -> String {
     code
 }
 
-#[tokio::test]
-async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_says_reconnect() {
-    for (db, _guard) in backends("oauth2_refresh").await {
-        let store = store(db);
-        let api = client(&store);
-        let org = FakeOrg::builder()
-            .consumer_key(KEY)
-            .consumer_secret(SECRET)
-            .auto_approve(true)
-            .refresh_token_rotation(true)
-            .start()
-            .await
-            .unwrap();
-        let id = create(&store, "salesforceOAuth2Api", json!({"environment": "production", "clientId": KEY, "clientSecret": SECRET, "myDomainUrl": org.base_url()})).await;
-        let e = api.userinfo(&id).await.unwrap_err();
-        assert!(matches!(e, Error::NotConnected), "{e}");
-        assert!(e.to_string().contains("connect it first"));
+crate::both_backends!(
+    oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_says_reconnect
+);
 
-        let provider = api.provider();
-        let method = provider.method(&id).await.unwrap();
-        // A fixed PKCE pair (the engine makes fresh ones): the S256 hash of the verifier.
-        let verifier = SecretString::from("switchyard-test-verifier-0123456789abcdefghijklmnop");
-        let challenge = "0Abwq48oJR-YNuvgDJ9GAqtCCD9vUZ5yrD7hXQ8IgKg";
-        let redirect = "http://127.0.0.1:9/rest/oauth2-credential/callback";
-        let code = authorize(&method.authorize_url(redirect, "s", challenge).unwrap()).await;
-        let token = method
-            .exchange_code(provider.http(), &SETTINGS, &code, &verifier, redirect)
-            .await
-            .unwrap();
-        let first_refresh = token
-            .refresh_token
-            .as_ref()
-            .unwrap()
-            .expose_secret()
-            .to_owned();
-        // What the engine's callback does: store the token data, then tell the plugin.
-        store
-            .set_token_data(&id, Some(token.to_token_data()))
-            .await
-            .unwrap();
-        provider.invalidate(&id);
-        assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
+async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_says_reconnect(
+    db: Db,
+) {
+    let store = store(db);
+    let api = client(&store);
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .auto_approve(true)
+        .refresh_token_rotation(true)
+        .start()
+        .await
+        .unwrap();
+    let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
+    let e = api.userinfo(&id).await.unwrap_err();
+    assert!(matches!(e, Error::NotConnected), "{e}");
+    assert!(e.to_string().contains("connect it first"));
 
-        org.expire_tokens_now();
-        assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
-        let stored = store.get(&id).await.unwrap().token_data.unwrap();
-        assert_eq!(stored.get_str("instance_url"), Some(org.base_url()));
-        // One refresh counted for this credential, and no sign-in: OAuth2 only refreshes.
-        let m = api
-            .metrics()
-            .into_iter()
-            .find(|m| m.credential_id == id)
-            .unwrap();
-        assert_eq!((m.refreshes, m.sign_ins), (1, 0));
-        let rotated = stored.get_str("refresh_token").unwrap().to_owned();
-        assert_ne!(
-            rotated, first_refresh,
-            "the rotated refresh token is stored"
-        );
+    let first_refresh = connect(&store, &api, &id).await;
+    assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
 
-        // A restart after rotation still refreshes with the stored (new) refresh token.
-        org.expire_tokens_now();
-        let restarted = client(&store);
-        assert_eq!(
-            restarted.userinfo(&id).await.unwrap()["preferred_username"],
-            USER
-        );
+    org.expire_tokens_now();
+    assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
+    let stored = store.get(&id).await.unwrap().token_data.unwrap();
+    assert_eq!(stored.get_str("instance_url"), Some(org.base_url()));
+    // One refresh counted for this credential, and no sign-in: OAuth2 only refreshes.
+    let m = api
+        .metrics()
+        .into_iter()
+        .find(|m| m.credential_id == id)
+        .unwrap();
+    assert_eq!((m.refreshes, m.sign_ins), (1, 0));
+    let rotated = stored.get_str("refresh_token").unwrap().to_owned();
+    assert_ne!(
+        rotated, first_refresh,
+        "the rotated refresh token is stored"
+    );
 
-        org.revoke_all_tokens();
-        let e = restarted.userinfo(&id).await.unwrap_err();
-        assert_eq!(problem(&e), SignInProblem::ReconnectNeeded);
-        assert!(e.to_string().contains("reconnect this credential"), "{e}");
-    }
+    // A restart after rotation still refreshes with the stored (new) refresh token.
+    org.expire_tokens_now();
+    let restarted = client(&store);
+    assert_eq!(
+        restarted.userinfo(&id).await.unwrap()["preferred_username"],
+        USER
+    );
+
+    org.revoke_all_tokens();
+    let e = restarted.userinfo(&id).await.unwrap_err();
+    assert_eq!(problem(&e), SignInProblem::ReconnectNeeded);
+    assert!(e.to_string().contains("reconnect this credential"), "{e}");
 }
 
 /// A `tracing` writer that appends to a shared buffer.
@@ -557,4 +679,106 @@ async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
             "a secret reached the logs: {secret}"
         );
     }
+}
+
+crate::both_backends!(two_processes_refreshing_one_rotating_credential_at_once_keep_it_working);
+
+/// Two processes on one database (each its own store cache and token provider, as two
+/// servers, or a server and a command, have) find the same expired token at once. With
+/// refresh-token rotation on, a second refresh with the same refresh token makes the org
+/// revoke the grant: exactly one refresh may happen, and both must use its token.
+async fn two_processes_refreshing_one_rotating_credential_at_once_keep_it_working(db: Db) {
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .auto_approve(true)
+        .refresh_token_rotation(true)
+        .start()
+        .await
+        .unwrap();
+    let keys = Arc::new(KeyRing::new(EncryptionKey::generate(), vec![]));
+    let process = |db: Db| {
+        CredentialStore::new(
+            db,
+            keys.clone(),
+            Arc::new(
+                CredentialTypes::new(salesforce_node::credential_types::credential_types())
+                    .expect("distinct types"),
+            ),
+            ValidateOptions {
+                allow_insecure_loopback: true,
+            },
+        )
+    };
+    let (store_a, store_b) = (process(db.clone()), process(db));
+    let id = create(&store_a, "salesforceOAuth2Api", oauth2_data(&org)).await;
+    let (a, b) = (client(&store_a), client(&store_b));
+    let first_refresh = connect(&store_a, &a, &id).await;
+    // Both processes hold the same access token, and the same refresh token behind it.
+    a.get(&id, "/limits").await.unwrap();
+    b.userinfo(&id).await.unwrap();
+    let exchanged = org.counter(TOKEN);
+
+    org.expire_tokens_now();
+    org.hold_token_requests();
+    let (limits, userinfo) = (
+        "GET /services/data/{v}/limits",
+        "GET /services/oauth2/userinfo",
+    );
+    let (limits_before, userinfo_before) = (org.counter(limits), org.counter(userinfo));
+    // Process a calls /limits, process b userinfo: ten callers each.
+    let mut calls = Vec::new();
+    for _ in 0..10 {
+        let (a, a_id) = (a.clone(), id.clone());
+        calls.push(tokio::spawn(async move {
+            a.get(&a_id, "/limits").await.map(drop)
+        }));
+        let (b, b_id) = (b.clone(), id.clone());
+        calls.push(tokio::spawn(
+            async move { b.userinfo(&b_id).await.map(drop) },
+        ));
+    }
+    // Both processes have sent the expired token (and are on their way to a new one)
+    // while the first refresh is held unanswered.
+    until("process a sends the expired token", || {
+        org.counter(limits) > limits_before
+    })
+    .await;
+    until("process b sends the expired token", || {
+        org.counter(userinfo) > userinfo_before
+    })
+    .await;
+    until("a refresh reaches the org", || {
+        org.counter(TOKEN) > exchanged
+    })
+    .await;
+    org.release_token_requests();
+    for call in calls {
+        call.await.unwrap().expect("every call succeeds");
+    }
+    assert_eq!(
+        org.counter(TOKEN),
+        exchanged + 1,
+        "one refresh between the two processes"
+    );
+    // Read from the database itself, not through either process's cache.
+    let uncached = store_a.clone().with_cache_ttl(std::time::Duration::ZERO);
+    let stored = uncached.get(&id).await.unwrap().token_data.unwrap();
+    let rotated = stored.get_str("refresh_token").unwrap().to_owned();
+    assert_ne!(
+        rotated, first_refresh,
+        "the rotated refresh token is stored"
+    );
+    assert!(
+        stored.expose().get("refreshing_until").is_none(),
+        "the refresh claim is gone"
+    );
+
+    // The credential still works in both, through the next expiry and refresh too.
+    org.expire_tokens_now();
+    b.userinfo(&id).await.unwrap();
+    a.get(&id, "/limits").await.unwrap();
+    assert_eq!(org.counter(TOKEN), exchanged + 2);
+    let again = uncached.get(&id).await.unwrap().token_data.unwrap();
+    assert_ne!(again.get_str("refresh_token").unwrap(), rotated);
 }
