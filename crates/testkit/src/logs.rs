@@ -20,6 +20,9 @@ impl LogCapture {
     pub fn this_thread(level: Level) -> Self {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let guard = tracing::subscriber::set_default(subscriber(&buffer, level));
+        // A log call another test's thread met first, while no subscriber wanted it, is
+        // cached as uninteresting; ask every call site again now that this one does.
+        tracing::callsite::rebuild_interest_cache();
         Self {
             buffer,
             _guard: Some(guard),

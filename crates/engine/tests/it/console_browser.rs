@@ -162,7 +162,7 @@ async fn the_console_in_chromium() {
     let mut settings = env.settings(KEY_A, None);
     settings.allow_insecure_hosts = true;
     let server = TestServer::start_public(settings).await;
-    let (private_pem, certificate_pem) = keypair(env.path());
+    let (private_pem, certificate_pem) = keypair();
     let org = FakeOrg::builder()
         .consumer_key(KEY)
         .consumer_secret(SECRET)
@@ -370,21 +370,7 @@ async fn credential_id(server: &TestServer, name: &str) -> String {
         .id
 }
 
-fn keypair(dir: &Path) -> (String, String) {
-    let (key, crt) = (dir.join("jwt.key"), dir.join("jwt.crt"));
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=console", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl must be installed to make test keys");
-    assert!(out.status.success(), "openssl failed");
-    (
-        std::fs::read_to_string(key).unwrap(),
-        std::fs::read_to_string(crt).unwrap(),
-    )
+fn keypair() -> (String, String) {
+    let key = testkit::RsaKey::generate();
+    (key.private_pem(), key.self_signed_certificate("console"))
 }

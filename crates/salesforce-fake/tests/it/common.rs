@@ -1,8 +1,7 @@
-//! Shared helpers for the fake org's HTTP tests: keys made by openssl, a
+//! Shared helpers for the fake org's HTTP tests: throwaway keys and certificates, a
 //! started org, and a small authenticated client.
 
 use std::path::Path;
-use std::process::Command;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -14,41 +13,17 @@ pub const SECRET: &str = "test-consumer-secret";
 pub const USER: &str = "user@example.com";
 pub const V: &str = "/services/data/v65.0";
 
-/// An RSA private key and its self-signed certificate, made by openssl.
+/// An RSA private key and its self-signed certificate.
 pub struct KeyPair {
     pub private_pem: String,
     pub certificate_pem: String,
 }
 
-pub fn keypair(dir: &Path, name: &str) -> KeyPair {
-    let key = dir.join(format!("{name}.key"));
-    let crt = dir.join(format!("{name}.crt"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=salesforce-fake-test",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl must be installed to make test keys");
-    assert!(
-        out.status.success(),
-        "openssl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+pub fn keypair(_dir: &Path, name: &str) -> KeyPair {
+    let key = testkit::RsaKey::generate();
     KeyPair {
-        private_pem: std::fs::read_to_string(key).unwrap(),
-        certificate_pem: std::fs::read_to_string(crt).unwrap(),
+        private_pem: key.private_pem(),
+        certificate_pem: key.self_signed_certificate(&format!("salesforce-fake-test-{name}")),
     }
 }
 

@@ -368,28 +368,10 @@ impl Env {
     }
 }
 
-/// A private key (PEM) and its self-signed certificate, made with openssl.
-pub fn keypair(dir: &std::path::Path) -> (String, String) {
-    let (key, crt) = (dir.join("jwt.key"), dir.join("jwt.crt"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=sf-node-test", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl must be installed to make test keys");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        std::fs::read_to_string(key).unwrap(),
-        std::fs::read_to_string(crt).unwrap(),
-    )
+/// A private key (PEM) and its self-signed certificate.
+pub fn keypair(_dir: &std::path::Path) -> (String, String) {
+    let key = testkit::RsaKey::generate();
+    (key.private_pem(), key.self_signed_certificate("sf-node-test"))
 }
 
 /// Runs a story (an `async fn(db::Db)`) on SQLite and on Postgres, as two tests

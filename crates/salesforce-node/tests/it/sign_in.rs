@@ -2,7 +2,6 @@
 //! Postgres.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use credentials::{
@@ -31,37 +30,11 @@ struct KeyPair {
     certificate_pem: String,
 }
 
-fn keypair(dir: &Path, name: &str) -> KeyPair {
-    let (key, crt) = (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.crt")),
-    );
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=sf-node-test",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl must be installed to make test keys");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn keypair(_dir: &Path, name: &str) -> KeyPair {
+    let key = testkit::RsaKey::generate();
     KeyPair {
-        private_pem: std::fs::read_to_string(key).unwrap(),
-        certificate_pem: std::fs::read_to_string(crt).unwrap(),
+        private_pem: key.private_pem(),
+        certificate_pem: key.self_signed_certificate(&format!("sf-node-test-{name}")),
     }
 }
 
@@ -597,31 +570,10 @@ async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_s
     assert!(e.to_string().contains("reconnect this credential"), "{e}");
 }
 
-/// A `tracing` writer that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // One thread, so the org, the client and the HTTP stack all log to the captured subscriber.
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _logs = tracing::subscriber::set_default(subscriber);
+    let captured = testkit::LogCapture::this_thread(tracing::Level::TRACE);
 
     let (db, _guard) = db::testing::sqlite().await;
     let store = store(db);
@@ -660,7 +612,7 @@ async fn no_secret_or_token_reaches_the_logs_at_trace_level() {
     .await;
     assert!(api.userinfo(&wrong).await.is_err());
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("signing in"),
         "the sign-ins were logged:\n{logs}"
