@@ -148,7 +148,7 @@ async fn story(db: Db) {
         .unwrap();
     let exec_id = started["executionId"].as_str().unwrap().to_string();
     let mut status = Value::Null;
-    for _ in 0..50 {
+    for _ in 0..1500 {
         let e: Value = http
             .get(format!("{base}/executions/{exec_id}"))
             .send()
