@@ -8,9 +8,9 @@
 //!   certificates.
 //! - `app_*`, `api_*`, `wf_api`: the HTTP surface (webhooks, workflows, credentials, limits).
 //! - `wf_*`: workflow semantics: the executor, n8n fidelity and compatibility, expressions'
-//!   sandbox, stores, executions and their saving policy, triggers, plugins.
+//!   sandbox, stores, executions and their saving policy, triggers, plugins, pinned data.
 //! - `sf_*`: the Salesforce plugin hosted by the engine against the fake org.
-//! - `cli`, `demo`: the `switchyard` binary; `oauth2_connect`: the generic connect flow;
+//! - `cli`, `cli_settings`, `demo`: the `switchyard` binary and its documented settings; `oauth2_connect`: the generic connect flow;
 //!   `outbound_tls`, `postgres_tls`: TLS to the outside and to the database.
 
 mod common;
@@ -22,6 +22,7 @@ mod app_body_limits;
 mod app_webhooks;
 mod app_workflows;
 mod cli;
+mod cli_settings;
 mod demo;
 mod oauth2_connect;
 mod outbound_tls;
@@ -39,6 +40,7 @@ mod wf_executor;
 mod wf_fidelity;
 mod wf_http_credentials;
 mod wf_paired;
+mod wf_pin_data;
 mod wf_plugins;
 mod wf_sandbox;
 mod wf_store;

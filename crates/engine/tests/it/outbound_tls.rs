@@ -11,9 +11,8 @@ use workflow::{
     RunRequest,
 };
 
-use crate::flows;
-use crate::tls;
 use crate::flows::{node, trigger, workflow};
+use crate::tls;
 
 /// `openssl s_server` answering every HTTPS request with 200, stopped on drop.
 struct HttpsServer(Child);

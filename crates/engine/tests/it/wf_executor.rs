@@ -16,7 +16,6 @@ use workflow::{
     validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, Workflow, WorkflowError,
 };
 
-use crate::flows;
 use crate::flows::{items, jsons, node, output, run, run_with, trigger, workflow};
 
 fn set(name: &str, assignments: Value, include_other: bool, y: i64) -> Value {

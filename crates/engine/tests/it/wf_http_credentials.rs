@@ -9,12 +9,12 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use serde_json::{json, Value};
 
 #[derive(Default)]

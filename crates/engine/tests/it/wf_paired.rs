@@ -11,7 +11,6 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use workflow::ExecutionStatus;
 
-use crate::flows;
 use crate::flows::{node, output, run, trigger, workflow};
 
 /// An If node (v2.2) keeping items whose `n` is at least `min` on its true output.
