@@ -371,11 +371,13 @@ async fn rotation_interrupted_with_ctrl_c_then_rerun_loses_nothing(backend: Back
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("rotation interrupted (Ctrl-C)"), "{stderr}");
     let moved = count_under(&env, KEY_B).await;
     assert!(
         moved > 0 && moved < total,
-        "interrupted part-way: {moved} of {total} moved; {}",
-        String::from_utf8_lossy(&out.stderr)
+        "interrupted part-way: {moved} of {total} moved; {stderr}"
     );
     assert_eq!(
         count_under(&env, KEY_A).await + moved,
