@@ -227,6 +227,10 @@ async fn workflow_api_on_sqlite() {
     story(db).await;
 }
 
+#[cfg_attr(
+    postgres_tests_unset,
+    ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workflow_api_on_postgres() {
     let Some(db) = testing::postgres("workflow_api_on_postgres").await else {
