@@ -6,7 +6,8 @@
 #   scripts/bench-webhook.sh [sqlite|postgres] [duration] [connections] [wrk threads]
 # Postgres: set BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432); a fresh
 # database is created and dropped. BENCH_PERF=FILE records a perf profile of the server
-# during the run. Needs wrk, curl, jq (and psql or sqlite3 for the count).
+# during the run. BENCH_BIN=PATH runs that binary instead of building this checkout's (to
+# compare two builds in one sitting). Needs wrk, curl, jq (and psql or sqlite3 for the count).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend="${1:-sqlite}"
@@ -15,8 +16,12 @@ connections="${3:-64}"
 threads="${4:-2}"
 workflows=100
 
-cargo build --release --quiet --bin switchyard
-bin=target/release/switchyard
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin="$BENCH_BIN"
+else
+  cargo build --release --quiet --bin switchyard
+  bin=target/release/switchyard
+fi
 dir=$(mktemp -d)
 pid=""
 pg_base="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"

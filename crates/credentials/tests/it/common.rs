@@ -5,8 +5,6 @@ use std::sync::{Arc, OnceLock};
 
 use credentials::{CredentialStore, CredentialTypes, EncryptionKey, KeyRing, ValidateOptions};
 use db::testing;
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
 /// Runs a story (an `async fn(Db)`) once on SQLite and once on Postgres, as two tests.
 #[macro_export]
@@ -61,11 +59,10 @@ struct TestKeys {
 fn test_keys() -> &'static TestKeys {
     static KEYS: OnceLock<TestKeys> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let key =
-            rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("generate test RSA key");
+        let key = testkit::RsaKey::generate();
         TestKeys {
-            pkcs1: key.to_pkcs1_pem(LineEnding::LF).expect("pkcs1").to_string(),
-            pkcs8: key.to_pkcs8_pem(LineEnding::LF).expect("pkcs8").to_string(),
+            pkcs1: key.private_pkcs1_pem(),
+            pkcs8: key.private_pem(),
         }
     })
 }

@@ -1,7 +1,6 @@
 //! Secrets never appear in errors, `Debug` output or logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use credentials::{
     Actor, CredentialPatch, CredentialTypes, EncryptionKey, Error, ExportedCredential, KeyConfig,
@@ -244,30 +243,9 @@ async fn errors_and_debug_output_hold_no_secret() {
     }
 }
 
-/// A `tracing` writer that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_full_cycle_logged_at_trace_shows_no_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = testkit::LogCapture::this_thread(tracing::Level::TRACE);
 
     let (db, _dir) = db::testing::sqlite().await;
     let old = EncryptionKey::parse(KEY_HEX).unwrap();
@@ -319,7 +297,7 @@ async fn a_full_cycle_logged_at_trace_shows_no_secret() {
     rotating.import(exported, &Actor::Cli).await.unwrap();
     rotating.delete(&c.id, &Actor::Cli).await.unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("key rotation finished") && logs.contains("credential created"),
         "logging was captured: {logs}"

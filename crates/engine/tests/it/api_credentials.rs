@@ -77,12 +77,13 @@ async fn authentication_is_required(backend: Backend) {
 }
 
 async fn create_read_update_delete_with_redaction(backend: Backend) {
-    let Some((env, server, key)) = setup(backend, "create_read_update_delete_with_redaction").await
+    let Some((_env, server, key)) =
+        setup(backend, "create_read_update_delete_with_redaction").await
     else {
         return;
     };
     let http = client(&key);
-    let pem = common::test_private_key(env.path());
+    let pem = common::test_private_key();
 
     // A key pasted with its newlines turned into spaces, as users paste it.
     let pasted = pem.trim().replace('\n', " ");

@@ -271,20 +271,8 @@ async fn execution_count(api: &reqwest::Client, server: &TestServer, id: &str) -
     list["data"].as_array().unwrap().len()
 }
 
-fn public_key_of(dir: &std::path::Path, private_pem: &str) -> String {
-    let private = dir.join("jwt-private.pem");
-    std::fs::write(&private, private_pem).unwrap();
-    let out = std::process::Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&private)
-        .output()
-        .expect("openssl runs");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
-}
-
 async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend) {
-    let Some((env, server, api)) = start(
+    let Some((_env, server, api)) = start(
         backend,
         "webhook_authentication_is_checked_before_anything_runs",
     )
@@ -358,9 +346,15 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
         "data": {"keyType": "passphrase", "secret": "passphrase-1", "algorithm": "HS256"}}),
     )
     .await;
-    let pem = common::test_private_key(env.path());
-    let rsa = credential(&api, &server, json!({"name": "jwt-rsa", "type": "jwtAuth",
-        "data": {"keyType": "pemKey", "publicKey": public_key_of(env.path(), &pem), "algorithm": "RS256"}})).await;
+    let key = testkit::RsaKey::generate();
+    let pem = key.private_pem();
+    let rsa = credential(
+        &api,
+        &server,
+        json!({"name": "jwt-rsa", "type": "jwtAuth",
+        "data": {"keyType": "pemKey", "publicKey": key.public_pem(), "algorithm": "RS256"}}),
+    )
+    .await;
     // A jwtAuth credential needs the field its key type uses.
     let res = api
         .post(server.url("/api/v1/credentials"))

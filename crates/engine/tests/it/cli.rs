@@ -427,7 +427,7 @@ async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
     else {
         return;
     };
-    let pem = common::test_private_key(source.path());
+    let pem = common::test_private_key();
     {
         let state = engine::app::open(source.settings(KEY_A, None))
             .await
@@ -849,7 +849,7 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
     let Some(env) = TestEnv::new(backend, "no_secret_reaches_any_log_line").await else {
         return;
     };
-    let pem = common::test_private_key(env.path());
+    let pem = common::test_private_key();
     let api_key = env.api_key(KEY_A);
     let mut captured = Vec::<String>::new();
 

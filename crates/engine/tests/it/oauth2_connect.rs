@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::common::{client, last_line, Backend, TestEnv, TestServer, KEY_A};
 use credentials::Credential;
@@ -693,32 +693,11 @@ async fn cli_connect_prints_a_url_that_completes_the_flow(backend: Backend) {
     s.server.stop().await;
 }
 
-/// Log lines captured from this thread's subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Connects, replays, fails an exchange, refreshes: none of the secrets, tokens, codes,
 /// states or verifiers involved reaches the logs, even at trace level. One thread, so the
 /// server, the org and the HTTP stack all log to the captured subscriber.
 async fn no_secret_token_code_or_verifier_in_the_logs(backend: Backend) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _logs = tracing::subscriber::set_default(subscriber);
+    let captured = testkit::LogCapture::this_thread(tracing::Level::TRACE);
 
     let Some(s) = Setup::new(backend, "oauth2_logs", true, true).await else {
         return;
@@ -777,7 +756,7 @@ async fn no_secret_token_code_or_verifier_in_the_logs(backend: Backend) {
     );
     s.server.stop().await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("OAuth2 connect completed"), "{logs}");
     assert!(logs.contains("OAuth2 callback refused"), "{logs}");
     for (what, secret) in [

@@ -86,24 +86,10 @@ fn data_requests(org: &FakeOrg) -> Vec<RecordedRequest> {
         .collect()
 }
 
-/// A private key (PEM) and its self-signed certificate, made with openssl.
-fn keypair(dir: &Path) -> (String, String) {
-    let (key, crt) = (dir.join("jwt.key"), dir.join("jwt.crt"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=sf-compat", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl must be installed to make test keys");
-    assert!(out.status.success(), "openssl failed");
-    (
-        std::fs::read_to_string(key).unwrap(),
-        std::fs::read_to_string(crt).unwrap(),
-    )
+/// A private key (PEM) and its self-signed certificate.
+fn keypair() -> (String, String) {
+    let key = testkit::RsaKey::generate();
+    (key.private_pem(), key.self_signed_certificate("sf-compat"))
 }
 
 /// The credential ids the workflows name, so that they import unchanged.
@@ -142,7 +128,7 @@ async fn n8n_salesforce_workflows_run_through_the_server_as_in_n8n(backend: Back
     settings.allow_insecure_hosts = true;
     let server = TestServer::start_public(settings).await;
     let http = client(&api_key);
-    let (private_pem, certificate_pem) = keypair(env.path());
+    let (private_pem, certificate_pem) = keypair();
     let org = FakeOrg::builder()
         .consumer_key(KEY)
         .consumer_secret(SECRET)

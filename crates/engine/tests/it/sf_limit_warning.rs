@@ -4,9 +4,6 @@
 
 use crate::common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
@@ -17,39 +14,9 @@ const WARNING: &str = "Salesforce API usage reached 80% of the org's daily limit
 
 common::on_both_backends!(api_usage_above_the_share_warns_once_per_crossing);
 
-/// Everything logged by this test binary (both stories; each looks for its own credential).
-fn log() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = Captured(buffer.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        buffer
-    })
-}
-
-#[derive(Clone)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Warning lines logged for credential `id`.
 fn warnings_for(id: &str) -> usize {
-    let text = String::from_utf8_lossy(&log().lock().unwrap()).into_owned();
+    let text = testkit::LogCapture::process().text();
     text.lines()
         .filter(|l| l.contains(WARNING) && l.contains(id) && l.contains("WARN"))
         .count()
@@ -69,7 +36,7 @@ async fn metric(server: &TestServer, name: &str, id: &str) -> Option<String> {
 }
 
 async fn api_usage_above_the_share_warns_once_per_crossing(backend: Backend) {
-    log();
+    testkit::LogCapture::process();
     let Some(env) = TestEnv::new(backend, "sf_limit_warning").await else {
         return;
     };

@@ -208,30 +208,9 @@ async fn dates_are_luxon_like_in_the_workflow_time_zone() {
     );
 }
 
-/// A `tracing` writer into a shared buffer, to read what a run logged.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn console_log_goes_to_the_execution_log_with_the_execution_and_node() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = testkit::LogCapture::this_thread(tracing::Level::INFO);
     // Other tests on other threads may have met the log call first, with no subscriber.
     tracing::callsite::rebuild_interest_cache();
     let r = run_code(
@@ -240,7 +219,7 @@ async fn console_log_goes_to_the_execution_log_with_the_execution_and_node() {
     )
     .await;
     assert_ok(&r);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let line = log
         .lines()
         .find(|l| l.contains("console.log"))

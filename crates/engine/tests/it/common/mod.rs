@@ -2,7 +2,7 @@
 //! `switchyard` binary for the commands.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -121,20 +121,7 @@ impl TestServer {
         let state = app::open_with_plugins(settings, plugins)
             .await
             .expect("server opens");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app::serve(state.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
-        Self {
-            base,
-            state,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        Self::serve(state, free_port().await)
     }
 
     /// Like [`TestServer::start`], with `SWITCHYARD_PUBLIC_URL` set to the server's own
@@ -148,14 +135,16 @@ impl TestServer {
         mut settings: Settings,
         plugins: Vec<Arc<dyn node_api::Plugin>>,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        settings.public_url = base.clone();
+        let listener = free_port().await;
+        settings.public_url = format!("http://{}", listener.local_addr().expect("address"));
         let state = app::open_with_plugins(settings, plugins)
             .await
             .expect("server opens");
+        Self::serve(state, listener)
+    }
+
+    fn serve(state: AppState, listener: tokio::net::TcpListener) -> Self {
+        let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app::serve(state.clone(), listener, async move {
             let _ = stopped.await;
@@ -166,6 +155,16 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// The typed client for this server, sending `api_key` on every call.
+    pub fn api(&self, api_key: &str) -> Api {
+        Api::new(&self.base, client(api_key))
+    }
+
+    /// The typed client for this server without an API key.
+    pub fn anonymous(&self) -> Api {
+        Api::new(&self.base, reqwest::Client::new())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -182,6 +181,81 @@ impl TestServer {
                 .expect("server task")
                 .expect("server stops cleanly");
         }
+    }
+}
+
+/// A listener on a free port of the loopback interface.
+async fn free_port() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+}
+
+/// What a call answered: the status and the JSON body (`null` when the body is not JSON,
+/// so the status assertion is the one that fails).
+pub type Answer = (reqwest::StatusCode, serde_json::Value);
+
+/// One server's HTTP API as a test sees it: paths relative to the server, every call
+/// answered as [`Answer`].
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// A client for the server at `base` (`http://127.0.0.1:PORT`, no trailing slash).
+    pub fn new(base: &str, http: reqwest::Client) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        answer(self.http.get(self.url(path))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        answer(self.http.delete(self.url(path))).await
+    }
+
+    /// POST without a body.
+    pub async fn post(&self, path: &str) -> Answer {
+        answer(self.http.post(self.url(path))).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Answer {
+        answer(self.http.post(self.url(path)).json(body)).await
+    }
+
+    pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Answer {
+        answer(self.http.put(self.url(path)).json(body)).await
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &serde_json::Value) -> Answer {
+        answer(self.http.patch(self.url(path)).json(body)).await
+    }
+
+    /// POST with a raw body and content type (malformed JSON, other media types).
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> Answer {
+        answer(
+            self.http
+                .post(self.url(path))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    /// The underlying client, for requests the typed calls do not cover.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 }
 
@@ -231,7 +305,7 @@ pub fn with_test_nodes(
 
 /// Sends `request` and returns the status with the JSON body (`null` when the body is not
 /// JSON, so the status assertion is the one that fails).
-pub async fn answer(request: reqwest::RequestBuilder) -> (reqwest::StatusCode, serde_json::Value) {
+pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let res = request.send().await.expect("the server answers");
     let status = res.status();
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
@@ -247,23 +321,9 @@ pub fn client(api_key: &str) -> reqwest::Client {
         .expect("client")
 }
 
-/// A throwaway PKCS#8 RSA private key made with openssl for this test run.
-pub fn test_private_key(dir: &Path) -> String {
-    let path: PathBuf = dir.join("test-key.pem");
-    let status = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&path)
-        .output()
-        .expect("openssl runs");
-    assert!(status.status.success(), "openssl genpkey failed");
-    std::fs::read_to_string(path).expect("key file")
+/// A throwaway PKCS#8 RSA private key (PEM) for this test run, made in-process.
+pub fn test_private_key() -> String {
+    testkit::RsaKey::generate().private_pem()
 }
 
 /// Runs each named story (an `async fn(Backend)`) as two tests, `sqlite::NAME` and
