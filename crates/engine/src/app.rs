@@ -228,9 +228,6 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// How often old executions are pruned (n8n's hard-delete interval); also once at start.
-const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
 /// How often waiting executions are checked for being due (n8n's wait tracker).
 const WAIT_TRACKER_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -280,7 +277,10 @@ pub async fn serve(
     if started > 0 {
         tracing::info!(workflows = started, "triggers of active workflows started");
     }
-    let pruning = workflows.store.spawn_pruning(PRUNE_EVERY);
+    // Once at start, then every `prune_every` (15 minutes unless an embedder says otherwise).
+    let pruning = workflows
+        .store
+        .spawn_pruning(state.settings.executions.prune_every);
     let limits = state.settings.connection_limits();
     let waits = workflows.runner.spawn_wait_tracker(WAIT_TRACKER_EVERY);
     let app = router(state);

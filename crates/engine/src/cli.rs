@@ -199,11 +199,21 @@ async fn rotate_key(
         batch_size: args.batch_size,
         pause: Duration::from_millis(args.pause_ms),
     };
-    let report = state
+    let rotation = state
         .credentials
-        .rotate(options, |moved| tracing::info!(moved, "rotation progress"))
-        .await
-        .context("rotation stopped; it is safe to run it again")?;
+        .rotate(options, |moved| tracing::info!(moved, "rotation progress"));
+    // Ctrl-C (handled even when the shell started us with SIGINT ignored): the batch under
+    // way rolls back with its transaction, the database is closed cleanly.
+    let report = tokio::select! {
+        report = rotation => report.context("rotation stopped; it is safe to run it again")?,
+        _ = tokio::signal::ctrl_c() => {
+            state.db.close().await;
+            anyhow::bail!(
+                "rotation interrupted (Ctrl-C): every credential still reads with the current \
+                 or a previous key; it is safe to run it again"
+            );
+        }
+    };
     writeln!(
         out,
         "Re-encrypted {} credential rows under key {} ({} were already under it, {} were rewritten \

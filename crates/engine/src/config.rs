@@ -356,7 +356,14 @@ pub struct ExecutionSettings {
     #[arg(long = "executions-data-prune-max-count", env = "EXECUTIONS_DATA_PRUNE_MAX_COUNT", default_value = "10000",
           value_parser = parse_count("EXECUTIONS_DATA_PRUNE_MAX_COUNT", 0), global = true)]
     pub prune_max_count: u64,
+    /// How often old executions are pruned after the prune at start (n8n's hard-delete
+    /// interval, 15 minutes). Not a setting: embedders and tests may shorten it.
+    #[arg(skip = PRUNE_EVERY)]
+    pub prune_every: std::time::Duration,
 }
+
+/// How often old executions are pruned while the server runs.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl ExecutionSettings {
     /// The policy the execution store applies.

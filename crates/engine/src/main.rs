@@ -14,24 +14,43 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     let settings = engine::plugins::settings(&engine::plugins::builtin());
     let cli = engine::config::parse(&settings, std::env::args_os()).unwrap_or_else(|e| e.exit());
-    let filter = EnvFilter::try_new(&cli.settings.log).unwrap_or_else(|err| {
-        eprintln!("SWITCHYARD_LOG: {err}; using `info`");
-        EnvFilter::new("info")
-    });
+    // A bad filter is reported once the subscriber exists, in the chosen format.
+    let (filter, bad_filter) = match EnvFilter::try_new(&cli.settings.log) {
+        Ok(filter) => (filter, None),
+        Err(err) => (EnvFilter::new("info"), Some(err)),
+    };
+    let format = cli.settings.log_format;
     // Logs go to stderr so that command output (an API key, a count) stays alone on stdout.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    match cli.settings.log_format {
+    match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
+    }
+    if let Some(err) = bad_filter {
+        tracing::warn!("SWITCHYARD_LOG: {err}; using `info`");
     }
     let mut out = std::io::stdout();
     match engine::cli::run(cli, &mut out).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            match format {
+                LogFormat::Text => eprintln!("error: {err:#}"),
+                // One JSON object like every other line, whatever the filter lets through:
+                // a log collector must not lose (or choke on) the reason the command failed.
+                LogFormat::Json => eprintln!(
+                    "{}",
+                    serde_json::json!({
+                        "timestamp": chrono::Utc::now()
+                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        "level": "ERROR",
+                        "fields": {"message": format!("error: {err:#}")},
+                        "target": "switchyard",
+                    })
+                ),
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -358,6 +358,11 @@ async fn run_trigger(
                 () = tokio::time::sleep(wait) => {}
                 _ = stop.wait_for(|closed| *closed) => break,
             }
+            // The time came as the triggers were stopped (`select!` picks either): a stopped
+            // trigger polls no more, and fires no more.
+            if *stop.borrow() {
+                break;
+            }
             last = at;
             let go_on = match &plan.kind {
                 TriggerKind::Schedule => {

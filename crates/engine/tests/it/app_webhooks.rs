@@ -147,7 +147,7 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
 
     // Both calls are stored, with their modes.
     let mut modes = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..600 {
         let list: Value = api
             .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
             .send()
@@ -784,7 +784,7 @@ async fn respond_to_webhook_cannot_forge_the_framing(backend: Backend) {
 
     // The dropped headers are named in the execution.
     let mut data = Value::Null;
-    for _ in 0..100 {
+    for _ in 0..600 {
         let list: Value = api
             .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
             .send()

@@ -17,6 +17,7 @@ common::on_both_backends!(
     api_key_is_printed_once_and_stored_hashed,
     api_keys_are_listed_and_revoked_keys_stop_working_at_once,
     rotation_killed_part_way_then_rerun_loses_nothing,
+    rotation_interrupted_with_ctrl_c_then_rerun_loses_nothing,
     export_then_import_round_trips_in_n8n_format,
     start_refuses_a_key_ring_without_the_stored_key,
     start_serves_health_and_stops_gracefully_on_sigterm,
@@ -28,11 +29,11 @@ common::on_both_backends!(
     import_credentials_skips_unknown_types_only_when_asked,
 );
 
-fn key_id(hex: &str) -> String {
+pub(crate) fn key_id(hex: &str) -> String {
     EncryptionKey::parse(hex).expect("test key").id().to_owned()
 }
 
-async fn count_under(env: &TestEnv, key: &str) -> i64 {
+pub(crate) async fn count_under(env: &TestEnv, key: &str) -> i64 {
     let db = db::Db::connect(&env.database_url).await.unwrap();
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM credentials WHERE data_key_id = $1")
         .bind(key_id(key))
@@ -316,6 +317,111 @@ async fn rotation_killed_part_way_then_rerun_loses_nothing(backend: Backend) {
     );
 }
 
+/// `rotate-key` interrupted with Ctrl-C (SIGINT) part-way: every credential still reads
+/// with the new key and the old one as previous, and a re-run finishes the job.
+async fn rotation_interrupted_with_ctrl_c_then_rerun_loses_nothing(backend: Backend) {
+    let Some(env) = TestEnv::new(
+        backend,
+        "rotation_interrupted_with_ctrl_c_then_rerun_loses_nothing",
+    )
+    .await
+    else {
+        return;
+    };
+    let total: i64 = 600;
+    {
+        let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+        for i in 0..total {
+            let new = NewCredential {
+                id: Some(format!("cred{i:04}")),
+                name: format!("c{i}"),
+                type_name: "salesforceOAuth2Api".into(),
+                data: json!({"environment": "production", "clientId": format!("client-{i}"),
+                             "clientSecret": format!("secret-{i}")}),
+            };
+            state.credentials.create(new, &Actor::Cli).await.unwrap();
+        }
+        state.db.close().await;
+    }
+
+    let mut child = env
+        .command(
+            KEY_B,
+            Some(KEY_A),
+            &["rotate-key", "--batch-size", "10", "--pause-ms", "25"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_under(&env, KEY_B).await < 50 {
+        assert!(Instant::now() < deadline, "rotation made no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "rotation finished before it could be interrupted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("rotation interrupted (Ctrl-C)"), "{stderr}");
+    let moved = count_under(&env, KEY_B).await;
+    assert!(
+        moved > 0 && moved < total,
+        "interrupted part-way: {moved} of {total} moved; {stderr}"
+    );
+    assert_eq!(
+        count_under(&env, KEY_A).await + moved,
+        total,
+        "every row is under one key or the other"
+    );
+
+    // Every credential reads, wherever the interruption left it.
+    {
+        let state = engine::app::open(env.settings(KEY_B, Some(KEY_A)))
+            .await
+            .unwrap();
+        for i in 0..total {
+            let cred = state.credentials.get(&format!("cred{i:04}")).await.unwrap();
+            assert_eq!(cred.data.expose()["clientSecret"], format!("secret-{i}"));
+        }
+        state.db.close().await;
+    }
+
+    let out = env.switchyard(KEY_B, Some(KEY_A), &["rotate-key"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!("Re-encrypted {} ", total - moved)),
+        "{report}"
+    );
+    let state = engine::app::open(env.settings(KEY_B, None))
+        .await
+        .expect("starts with the new key alone");
+    assert_eq!(
+        state.credentials.list().await.unwrap().len(),
+        total as usize
+    );
+    for i in [0, 299, 599] {
+        let cred = state.credentials.get(&format!("cred{i:04}")).await.unwrap();
+        assert_eq!(cred.data.expose()["clientSecret"], format!("secret-{i}"));
+    }
+    state.db.close().await;
+}
+
 async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
     let Some(source) = TestEnv::new(backend, "export_then_import_round_trips_in_n8n_format").await
     else {
@@ -548,17 +654,23 @@ async fn in_flight_requests_finish_on_sigterm(backend: Backend) {
     let Some(env) = TestEnv::new(backend, "in_flight_requests_finish_on_sigterm").await else {
         return;
     };
-    // An upstream that takes its time, so the webhook below is still running at SIGTERM.
+    // An upstream that answers only when the test says, so the webhook below is still
+    // running at SIGTERM and after the server logged that it is shutting down.
     let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let slow_url = format!("http://{}/slow", upstream.local_addr().unwrap());
     let reached = Arc::new(tokio::sync::Notify::new());
     let reached_upstream = reached.clone();
+    let (release, released) = tokio::sync::watch::channel(false);
     let slow = axum::Router::new().route(
         "/slow",
-        axum::routing::get(move || async move {
-            reached_upstream.notify_one();
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            axum::Json(json!({"late": true}))
+        axum::routing::get(move || {
+            let mut released = released.clone();
+            let reached = reached_upstream.clone();
+            async move {
+                reached.notify_one();
+                let _ = released.wait_for(|r| *r).await;
+                axum::Json(json!({"late": true}))
+            }
         }),
     );
     tokio::spawn(async move { axum::serve(upstream, slow).await });
@@ -605,6 +717,21 @@ async fn in_flight_requests_finish_on_sigterm(backend: Backend) {
         .status()
         .unwrap();
     assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("shutting down"))
+    {
+        assert!(Instant::now() < deadline, "no shutdown after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !pending.is_finished(),
+        "the in-flight call ended before its upstream answered"
+    );
+    release.send(true).unwrap();
     let res = pending
         .await
         .unwrap()
@@ -813,6 +940,10 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
 /// the first connection is retried until it answers. Here the server's port opens 12 s after
 /// the command starts (a proxy to the test server), past the pool's own 10 s connect
 /// timeout; with a wait of 0 the command fails instead.
+#[cfg_attr(
+    postgres_tests_unset,
+    ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_database_connection_is_retried_while_postgres_starts() {
     let Some(env) = TestEnv::new(Backend::Postgres, "connect_retry").await else {
@@ -922,7 +1053,7 @@ async fn the_expression_time_limit_is_a_setting() {
     assert!(terminate(child).success());
 }
 
-fn spawn_server(
+pub(crate) fn spawn_server(
     env: &TestEnv,
     key: &str,
     previous: Option<&str>,
@@ -932,7 +1063,7 @@ fn spawn_server(
 }
 
 /// [`spawn_server`] with more environment variables set.
-fn spawn_server_with(
+pub(crate) fn spawn_server_with(
     env: &TestEnv,
     key: &str,
     previous: Option<&str>,
@@ -963,7 +1094,7 @@ fn spawn_server_with(
 }
 
 /// Waits for the "ready" line and returns the base URL it names.
-fn wait_ready(child: &mut Child, logs: &Arc<Mutex<Vec<String>>>) -> String {
+pub(crate) fn wait_ready(child: &mut Child, logs: &Arc<Mutex<Vec<String>>>) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(line) = logs
@@ -997,7 +1128,7 @@ fn wait_ready(child: &mut Child, logs: &Arc<Mutex<Vec<String>>>) -> String {
 }
 
 /// Sends SIGTERM and waits for the exit.
-fn terminate(mut child: Child) -> std::process::ExitStatus {
+pub(crate) fn terminate(mut child: Child) -> std::process::ExitStatus {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -8,11 +8,12 @@
 //!   certificates.
 //! - `app_*`, `api_*`, `wf_api`: the HTTP surface (webhooks, workflows, credentials, limits).
 //! - `wf_*`: workflow semantics: the executor, n8n fidelity and compatibility, expressions'
-//!   sandbox, stores, executions and their saving policy, triggers, plugins.
+//!   sandbox, stores, executions and their saving policy, triggers, plugins, pinned data.
 //! - `sf_*`: the Salesforce plugin hosted by the engine against the fake org.
 //! - `console`: the web console over HTTP (pages, sessions, CSRF); `console_browser`: in
 //!   chromium through chromedriver.
-//! - `cli`, `demo`: the `switchyard` binary; `oauth2_connect`: the generic connect flow;
+//! - `cli`, `cli_settings`, `demo`: the `switchyard` binary and its documented settings;
+//!   `oauth2_connect`: the generic connect flow;
 //!   `outbound_tls`, `postgres_tls`: TLS to the outside and to the database.
 
 mod common;
@@ -24,6 +25,7 @@ mod app_body_limits;
 mod app_webhooks;
 mod app_workflows;
 mod cli;
+mod cli_settings;
 mod console;
 mod console_browser;
 mod demo;
@@ -44,6 +46,7 @@ mod wf_executor;
 mod wf_fidelity;
 mod wf_http_credentials;
 mod wf_paired;
+mod wf_pin_data;
 mod wf_plugins;
 mod wf_sandbox;
 mod wf_store;

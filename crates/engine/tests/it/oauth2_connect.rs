@@ -781,6 +781,10 @@ mod logs {
         super::no_secret_token_code_or_verifier_in_the_logs(super::Backend::Sqlite).await
     }
 
+    #[cfg_attr(
+        postgres_tests_unset,
+        ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+    )]
     #[tokio::test(flavor = "current_thread")]
     async fn postgres() {
         super::no_secret_token_code_or_verifier_in_the_logs(super::Backend::Postgres).await

@@ -202,8 +202,10 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
     .await;
     let (made, secs) = (org.counter(QUERY) - polled, since.elapsed().as_secs_f64());
     eprintln!("ten workflows, nothing new: {made} queries in {secs:.1} s");
+    // Measured against the time that really went by (a loaded machine takes longer than
+    // the five ticks waited for): about one query a second, never one per workflow.
     assert!(
-        (1..=8).contains(&made),
+        made >= 1 && made as f64 <= secs + 3.0,
         "{made} queries in {secs:.1} s for ten workflows"
     );
     for id in &ids {

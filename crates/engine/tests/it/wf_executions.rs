@@ -128,7 +128,7 @@ impl Harness {
     /// its end is stored) and none of workflow `id` is stored as running, then returns its
     /// executions.
     async fn settled(&self, id: &str) -> Vec<Value> {
-        for _ in 0..200 {
+        for _ in 0..2400 {
             if self.server.state.workflows.store.running_count() > 0 {
                 tokio::time::sleep(Duration::from_millis(25)).await;
                 continue;
@@ -334,7 +334,7 @@ async fn pruning_keeps_running_and_the_newest_finished(backend: Backend) {
         })
         .await;
     let mut ids = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..2400 {
         let list = h.executions(&format!("workflowId={wf}")).await;
         ids = list["data"]
             .as_array()
@@ -691,6 +691,10 @@ async fn an_answered_webhook_call_is_a_stored_execution(backend: Backend) {
 /// A 3 s outage of the database while an execution ends: its end is written once the
 /// database is back (not left `running` for good), and the caller gets its answer then.
 /// Postgres only: connections to the test database are refused and cut for the outage.
+#[cfg_attr(
+    postgres_tests_unset,
+    ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_final_write_during_a_database_outage_is_retried() {
     let Some(h) = Harness::start(Backend::Postgres, "outage_retry", |_| {}).await else {
@@ -889,7 +893,7 @@ impl Harness {
     /// Waits (bounded) until workflow `id` has `n` finished executions, and returns them
     /// with their data.
     async fn finished(&self, id: &str, n: usize) -> Vec<Value> {
-        for _ in 0..200 {
+        for _ in 0..2400 {
             let list = self
                 .executions(&format!("workflowId={id}&includeData=true"))
                 .await;
@@ -1221,7 +1225,7 @@ async fn a_waiting_execution_survives_a_restart_and_resumes_on_time(backend: Bac
     let server = TestServer::start(settings).await;
     let h = Harness { server, ..h };
     let mut finished = Value::Null;
-    for _ in 0..400 {
+    for _ in 0..1200 {
         let e: Value = h
             .api
             .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))

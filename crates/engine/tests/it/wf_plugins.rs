@@ -306,10 +306,52 @@ async fn webhook_response_modes_answer_as_n8n() {
     assert_eq!(out.execution.error.unwrap().message, "boom");
 }
 
-// Multi-threaded like the server: expressions run synchronously on the executing worker, so
-// the caller's task must be free to run on another one.
+/// `test.gate`: passes its items on once the test opens the gate (a watch channel), saying
+/// first that it has been reached.
+struct Gate {
+    description: NodeDescription,
+    reached: tokio::sync::mpsc::UnboundedSender<()>,
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+#[async_trait]
+impl Node for Gate {
+    fn description(&self) -> &NodeDescription {
+        &self.description
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &dyn ExecuteContext,
+        input: Vec<Item>,
+    ) -> Result<Vec<Vec<Item>>, NodeError> {
+        let _ = self.reached.send(());
+        let mut open = self.open.clone();
+        open.wait_for(|open| *open)
+            .await
+            .map_err(|_| NodeError::operation("the gate was dropped"))?;
+        Ok(vec![input])
+    }
+}
+
+// Multi-threaded like the server: the caller's task must be free to run while the execution
+// goes on. "Before the end" is proven by order, not by a clock: the node after Respond to
+// Webhook waits for a gate the test opens only once it holds the answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn respond_to_webhook_answers_before_the_execution_ends() {
+    let (reached_tx, mut reached) = tokio::sync::mpsc::unbounded_channel();
+    let (open, open_rx) = tokio::sync::watch::channel(false);
+    let mut registry = NodeRegistry::with_core_nodes();
+    registry.register(Arc::new(Gate {
+        description: NodeDescription::new("test.gate", "Gate", &[1.0]),
+        reached: reached_tx,
+        open: open_rx,
+    }));
+    let exec = Executor::new(
+        Arc::new(registry),
+        reqwest::Client::new(),
+        Arc::new(Provider::default()),
+    );
     let wf = Arc::new(
         Workflow::from_value(json!({
             "name": "early",
@@ -318,41 +360,46 @@ async fn respond_to_webhook_answers_before_the_execution_ends() {
                  "parameters": {"httpMethod": "POST", "path": "p", "responseMode": "responseNode"}},
                 {"name": "Respond", "type": "n8n-nodes-base.respondToWebhook", "typeVersion": 1.1,
                  "parameters": {"respondWith": "text", "responseBody": "={{ 'got ' + $json.body.v }}"}},
-                {"name": "Slow", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
-                    "assignments": {"assignments": [{"id": "a", "name": "waited", "type": "number",
-                        "value": "={{ (() => { const t = Date.now(); while (Date.now() - t < 600) {} return 1; })() }}"}]}}}
+                {"name": "Held", "type": "test.gate", "typeVersion": 1, "parameters": {}}
             ],
             "connections": {
                 "Webhook": {"main": [[{"node": "Respond", "type": "main", "index": 0}]]},
-                "Respond": {"main": [[{"node": "Slow", "type": "main", "index": 0}]]}
+                "Respond": {"main": [[{"node": "Held", "type": "main", "index": 0}]]}
             }
         }))
         .unwrap(),
     );
-    let started = std::time::Instant::now();
-    let start = start_webhook(
-        Executor::with_core_nodes(),
-        wf,
-        "Webhook",
-        "e".into(),
-        request(false),
+    let wait = std::time::Duration::from_secs(30);
+    let start = tokio::time::timeout(
+        wait,
+        start_webhook(exec, wf, "Webhook", "e".into(), request(false)),
     )
     .await
+    .expect("answered while the node after Respond to Webhook is still held")
     .unwrap();
-    let answered = started.elapsed();
     assert_eq!(start.response.status, 200);
     assert_eq!(start.response.body.as_deref(), Some(&b"got 1"[..]));
+    // The execution is still under way: it has reached the held node and cannot end.
+    tokio::time::timeout(wait, reached.recv())
+        .await
+        .expect("the node after Respond to Webhook runs")
+        .expect("the gate node is alive");
+    let mut execution = start.execution;
     assert!(
-        answered < std::time::Duration::from_millis(500),
-        "answered after {answered:?}"
+        futures::poll!(&mut execution).is_pending(),
+        "the execution ended while its last node was held"
     );
-    let result = start.execution.await.unwrap().unwrap();
+    open.send(true).unwrap();
+    let result = tokio::time::timeout(wait, execution)
+        .await
+        .expect("the execution ends once released")
+        .unwrap()
+        .unwrap();
     assert_eq!(
         result.status,
         ExecutionStatus::Success,
         "{:?}",
         result.error
     );
-    assert_eq!(result.last_node.as_deref(), Some("Slow"));
-    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
+    assert_eq!(result.last_node.as_deref(), Some("Held"));
 }

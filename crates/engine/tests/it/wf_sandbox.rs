@@ -5,9 +5,13 @@
 #[allow(unused_macros, unused_imports)] // `on_both_backends!` is written out here.
 use crate::common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use async_trait::async_trait;
+use node_api::{ExecuteContext, Item, Node, NodeDescription, NodeError};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -20,6 +24,10 @@ mod sqlite {
     }
 }
 mod postgres {
+    #[cfg_attr(
+        postgres_tests_unset,
+        ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+    )]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn looping_expressions_do_not_stall_the_server() {
         super::looping_expressions_do_not_stall_the_server(super::Backend::Postgres).await
@@ -29,19 +37,74 @@ mod postgres {
 /// Looping calls started at once: twice the runtime's worker threads.
 const LOOPS: usize = 4;
 
-fn hook_workflow(name: &str, path: &str, value: &str) -> Value {
-    json!({
-        "name": name,
-        "settings": {"executionOrder": "v1"},
-        "nodes": [
-            {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0],
-             "parameters": {"httpMethod": "POST", "path": path, "responseMode": "lastNode", "options": {}}},
-            {"name": "Compute", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [200, 0],
-             "parameters": {"assignments": {"assignments": [
-                {"id": "a", "name": "out", "value": value, "type": "number"}]}, "options": {}}}
-        ],
-        "connections": {"Webhook": {"main": [[{"node": "Compute", "type": "main", "index": 0}]]}}
-    })
+/// The expression time limit here: the loops start together (see [`Gate`]), and the limit
+/// only has to outlast the answers to `/healthz` and one webhook on a loaded machine.
+const LIMIT_MS: u64 = 3000;
+
+/// `test.gate`: counts the executions that reached it, then holds each until the test opens
+/// the gate, so every looping execution is running before the first loop starts.
+struct Gate {
+    description: NodeDescription,
+    reached: Arc<AtomicUsize>,
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+#[async_trait]
+impl Node for Gate {
+    fn description(&self) -> &NodeDescription {
+        &self.description
+    }
+
+    async fn execute(
+        &self,
+        _ctx: &dyn ExecuteContext,
+        input: Vec<Item>,
+    ) -> Result<Vec<Vec<Item>>, NodeError> {
+        self.reached.fetch_add(1, Ordering::SeqCst);
+        let mut open = self.open.clone();
+        open.wait_for(|open| *open)
+            .await
+            .map_err(|_| NodeError::operation("the gate was dropped"))?;
+        Ok(vec![input])
+    }
+}
+
+/// Webhook -> (Gate when `gated`) -> Compute, whose one assignment is `value`.
+fn hook_workflow(name: &str, path: &str, value: &str, gated: bool) -> Value {
+    let mut nodes = vec![
+        json!({"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0],
+               "parameters": {"httpMethod": "POST", "path": path, "responseMode": "lastNode", "options": {}}}),
+        json!({"name": "Compute", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [400, 0],
+               "parameters": {"assignments": {"assignments": [
+                  {"id": "a", "name": "out", "value": value, "type": "number"}]}, "options": {}}}),
+    ];
+    let connections = if gated {
+        nodes.push(
+            json!({"name": "Gate", "type": "test.gate", "typeVersion": 1,
+                          "position": [200, 0], "parameters": {}}),
+        );
+        json!({"Webhook": {"main": [[{"node": "Gate", "type": "main", "index": 0}]]},
+               "Gate": {"main": [[{"node": "Compute", "type": "main", "index": 0}]]}})
+    } else {
+        json!({"Webhook": {"main": [[{"node": "Compute", "type": "main", "index": 0}]]}})
+    };
+    json!({"name": name, "settings": {"executionOrder": "v1"}, "nodes": nodes, "connections": connections})
+}
+
+/// Waits (every 20 ms, at most 60 s) until `check` holds.
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn create(api: &reqwest::Client, server: &TestServer, wf: &Value) -> String {
@@ -76,18 +139,31 @@ async fn looping_expressions_do_not_stall_the_server(backend: Backend) {
         return;
     };
     let key = env.api_key(KEY_A);
-    let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let reached = Arc::new(AtomicUsize::new(0));
+    let (open, open_rx) = tokio::sync::watch::channel(false);
+    let gate = Gate {
+        description: NodeDescription::new("test.gate", "Gate", &[1.0]),
+        reached: reached.clone(),
+        open: open_rx,
+    };
+    let mut settings = env.settings(KEY_A, None);
+    settings.expression_time_limit_ms = LIMIT_MS;
+    let server = TestServer::start_with_plugins(
+        settings,
+        common::with_test_nodes(vec![Arc::new(gate)], vec![]),
+    )
+    .await;
     let api = client(&key);
     let loop_id = create(
         &api,
         &server,
-        &hook_workflow("loop", "loop", "={{ (() => { for (;;) {} })() }}"),
+        &hook_workflow("loop", "loop", "={{ (() => { for (;;) {} })() }}", true),
     )
     .await;
     let double_id = create(
         &api,
         &server,
-        &hook_workflow("double", "double", "={{ $json.body.n * 2 }}"),
+        &hook_workflow("double", "double", "={{ $json.body.n * 2 }}", false),
     )
     .await;
     // Production webhooks: a test webhook answers only one call once armed.
@@ -109,24 +185,24 @@ async fn looping_expressions_do_not_stall_the_server(backend: Backend) {
         .collect();
     let any_finished = |loops: &[tokio::task::JoinHandle<_>]| loops.iter().any(|l| l.is_finished());
 
-    // Every looping execution has started (its row says running) ...
-    loop {
+    // Every looping execution has started (its row says running) and waits at the gate ...
+    until("every looping execution at the gate", || async {
+        reached.load(Ordering::SeqCst) == LOOPS
+    })
+    .await;
+    until("every looping execution stored as running", || async {
         let running = executions(
             &api,
             &server,
             &format!("workflowId={loop_id}&status=running"),
         )
         .await;
-        if running.len() == LOOPS {
-            break;
-        }
-        assert!(
-            !any_finished(&loops),
-            "a looping call finished before all {LOOPS} were seen running: the server stalled"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // ... and while they still run, the server answers a health check and a normal webhook.
+        running.len() == LOOPS
+    })
+    .await;
+    // ... then all loop at once, and while they do the server answers a health check and a
+    // normal webhook.
+    open.send(true).unwrap();
     let health = hooks.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let res = hooks
@@ -147,21 +223,19 @@ async fn looping_expressions_do_not_stall_the_server(backend: Backend) {
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
     // The answer can come before the execution's row is finished; wait for all of them.
-    let mut failed = Vec::new();
-    for _ in 0..1000 {
-        failed = executions(&api, &server, &format!("workflowId={loop_id}&status=error")).await;
-        if failed.len() == LOOPS {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let failed_query = format!("workflowId={loop_id}&status=error");
+    until("every looping execution stored as failed", || async {
+        executions(&api, &server, &failed_query).await.len() == LOOPS
+    })
+    .await;
+    let failed = executions(&api, &server, &failed_query).await;
     assert_eq!(failed.len(), LOOPS, "{failed:?}");
     for e in failed {
         assert_eq!(e["error"]["node"], "Compute", "{e}");
         assert_eq!(
             e["error"]["message"],
             "expression in node \"Compute\", parameter \"assignments.assignments[0].value\": \
-             expression took longer than 1000 ms and was stopped",
+             expression took longer than 3000 ms and was stopped",
             "{e}"
         );
     }

@@ -161,6 +161,10 @@ async fn workflows_and_executions_are_stored_on_sqlite() {
     story(db).await;
 }
 
+#[cfg_attr(
+    postgres_tests_unset,
+    ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+)]
 #[tokio::test]
 async fn workflows_and_executions_are_stored_on_postgres() {
     let Some(db) = testing::postgres("workflows_and_executions_are_stored_on_postgres").await

@@ -90,6 +90,25 @@ async fn post(http: &reqwest::Client, server: &TestServer, path: &str) -> (Statu
     common::answer(http.post(server.url(path))).await
 }
 
+/// Creates and activates a workflow whose schedule fires every second: a clock in the
+/// server's own trigger runtime. A test that must show something does *not* happen waits for
+/// this clock to tick instead of sleeping, so a slow machine slows both alike.
+async fn start_clock(http: &reqwest::Client, server: &TestServer) -> String {
+    let id = create(http, server, &every_second("tick", "UTC")).await;
+    let (status, body) = post(http, server, &format!("/api/v1/workflows/{id}/activate")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}
+
+/// Waits until the clock `clock` has started `ticks` more executions than now.
+async fn wait_ticks(http: &reqwest::Client, server: &TestServer, clock: &str, ticks: usize) {
+    let from = executions(http, server, clock).await.len();
+    eventually("the clock workflow's ticks", 60, || async {
+        (executions(http, server, clock).await.len() >= from + ticks).then_some(())
+    })
+    .await;
+}
+
 fn every_second(value: &str, timezone: &str) -> Value {
     json!({
         "name": "ticker",
@@ -193,6 +212,7 @@ async fn schedule_runs_while_active(backend: Backend) {
     })
     .await;
 
+    let clock = start_clock(&http, &server).await;
     let (status, body) = post(
         &http,
         &server,
@@ -201,14 +221,21 @@ async fn schedule_runs_while_active(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], false);
+    // Once deactivation answered, no execution starts: the count (running ones included)
+    // stays while the clock workflow fires three more times.
     let count = executions(&http, &server, &id).await.len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    wait_ticks(&http, &server, &clock, 3).await;
     let after = executions(&http, &server, &id).await;
     assert_eq!(after.len(), count, "no execution starts after deactivation");
-    assert!(
-        after.iter().all(|e| e["status"] == "success"),
-        "the executions started before deactivation finished: {after:?}"
-    );
+    eventually(
+        "the executions started before deactivation to finish",
+        30,
+        || async {
+            let list = executions(&http, &server, &id).await;
+            list.iter().all(|e| e["status"] == "success").then_some(())
+        },
+    )
+    .await;
     server.stop().await;
 }
 
@@ -276,7 +303,13 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
         1
     );
 
-    // Deleting an active workflow stops its schedule.
+    // Deleting an active workflow stops its schedule: nothing of it runs while the clock
+    // workflow fires three times.
+    let clock = start_clock(&http, &server).await;
+    eventually("an execution of the active workflow", 30, || async {
+        (!executions(&http, &server, &id).await.is_empty()).then_some(())
+    })
+    .await;
     let res = http
         .delete(server.url(&format!("/api/v1/workflows/{id}")))
         .send()
@@ -284,7 +317,7 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let count = executions(&http, &server, &id).await.len();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    wait_ticks(&http, &server, &clock, 3).await;
     assert_eq!(executions(&http, &server, &id).await.len(), count);
     server.stop().await;
 }
@@ -295,7 +328,10 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
 struct Source {
     records: Mutex<Vec<i64>>,
     failing: AtomicBool,
+    /// Polls finished.
     polls: AtomicUsize,
+    /// Polls begun.
+    started: AtomicUsize,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     delay_ms: AtomicUsize,
@@ -346,6 +382,7 @@ impl PollingTrigger for RecordTrigger {
         mode: PollMode,
     ) -> Result<Option<Vec<Item>>, NodeError> {
         assert_eq!(mode, PollMode::Trigger);
+        self.source.started.fetch_add(1, Ordering::SeqCst);
         let label = ctx.parameters(0)?.get("label").cloned();
         let now = self.source.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.source.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -581,7 +618,9 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     .await;
     assert_eq!(state["lastId"], 6);
 
-    // Deactivation stops polling.
+    // Deactivation stops polling. A poll already under way when deactivation answered may
+    // still finish; after it none starts, while the clock workflow fires three times.
+    let clock = start_clock(&http, &server).await;
     let (status, _) = post(
         &http,
         &server,
@@ -589,14 +628,23 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    let begun = source.started.load(Ordering::SeqCst);
     source.records.lock().unwrap().push(7);
-    // A poll already under way when deactivation answered may still finish; none starts.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let polls = source.polls.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    eventually("the poll under way to finish", 30, || async {
+        (source.in_flight.load(Ordering::SeqCst) == 0).then_some(())
+    })
+    .await;
+    wait_ticks(&http, &server, &clock, 1).await;
+    let started = source.started.load(Ordering::SeqCst);
+    assert!(
+        started <= begun + 1,
+        "{} polls began after deactivation answered",
+        started - begun
+    );
+    wait_ticks(&http, &server, &clock, 3).await;
     assert_eq!(
-        source.polls.load(Ordering::SeqCst),
-        polls,
+        source.started.load(Ordering::SeqCst),
+        started,
         "no poll after deactivation"
     );
     assert_eq!(
@@ -631,18 +679,34 @@ async fn shutdown_lets_trigger_executions_finish(backend: Backend) {
     })
     .await;
 
-    // Shutdown waits for the execution under way instead of abandoning it.
-    let polls = source.polls.load(Ordering::SeqCst);
+    // Shutdown waits for the execution under way instead of abandoning it. The order proves
+    // it, not a clock: shutdown has begun (the triggers are closed) while the execution is
+    // held; it is released; shutdown ends by closing the database, and what the next start
+    // reads is the execution stored as a success, so its end was written before that.
+    let polls = source.started.load(Ordering::SeqCst);
+    let triggers = server.state.workflows.clone();
     let stopping = tokio::spawn(server.stop());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("shutdown to close the triggers", 30, || async {
+        (!triggers.triggers.is_running(&id)).then_some(())
+    })
+    .await;
     assert!(
         !stopping.is_finished(),
-        "shutdown waits for the running execution"
+        "shutdown ended while an execution it started was still held"
     );
+    let held = triggers
+        .store
+        .get_execution(running["id"].as_str().unwrap(), false)
+        .await
+        .unwrap();
+    assert_eq!(held.status, "running", "the execution is still under way");
     source.hold.store(false, Ordering::SeqCst);
-    stopping.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), stopping)
+        .await
+        .expect("shutdown ends once the execution is released")
+        .unwrap();
     assert_eq!(
-        source.polls.load(Ordering::SeqCst),
+        source.started.load(Ordering::SeqCst),
         polls,
         "no poll after shutdown began"
     );
