@@ -371,7 +371,10 @@ impl Env {
 /// A private key (PEM) and its self-signed certificate.
 pub fn keypair(_dir: &std::path::Path) -> (String, String) {
     let key = testkit::RsaKey::generate();
-    (key.private_pem(), key.self_signed_certificate("sf-node-test"))
+    (
+        key.private_pem(),
+        key.self_signed_certificate("sf-node-test"),
+    )
 }
 
 /// Runs a story (an `async fn(db::Db)`) on SQLite and on Postgres, as two tests
