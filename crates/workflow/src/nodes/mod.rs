@@ -15,7 +15,7 @@ mod http_request;
 mod if_node;
 mod limit;
 mod merge;
-mod misc;
+mod no_op;
 mod remove_duplicates;
 mod rename_keys;
 mod respond;
@@ -24,6 +24,7 @@ mod set;
 mod sort;
 mod split_in_batches;
 mod split_out;
+mod stop_and_error;
 mod summarize;
 mod switch;
 mod triggers;
@@ -50,8 +51,8 @@ pub fn core_nodes() -> Vec<Arc<dyn Node>> {
         Arc::new(if_node::If::new()),
         Arc::new(filter::Filter::new()),
         Arc::new(merge::Merge::new()),
-        Arc::new(misc::NoOp::new()),
-        Arc::new(misc::StopAndError::new()),
+        Arc::new(no_op::NoOp::new()),
+        Arc::new(stop_and_error::StopAndError::new()),
         Arc::new(split_out::SplitOut::new()),
         Arc::new(http_request::HttpRequest::new()),
         Arc::new(respond::RespondToWebhook::new()),
