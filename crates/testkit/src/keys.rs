@@ -44,7 +44,7 @@ impl RsaKey {
     }
 
     /// A self-signed X.509 certificate (PEM) for this key, with `common_name` as its
-    /// subject, valid from now for a day or more.
+    /// subject, with rcgen's default validity (1975 to 4096: a test never meets its expiry).
     pub fn self_signed_certificate(&self, common_name: &str) -> String {
         let pair =
             rcgen::KeyPair::from_pem_and_sign_algo(&self.private_pem(), &rcgen::PKCS_RSA_SHA256)
