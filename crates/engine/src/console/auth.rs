@@ -8,8 +8,11 @@
 //! - Every form post of a signed-in page carries the session's CSRF token ([`Posted`]); the
 //!   setup and sign-in forms, before any session, carry the token of a pre-session cookie
 //!   (double submit). Missing or wrong: 403, nothing done.
-//! - Failed sign-ins are counted per client address and per email in a sliding window; past
-//!   the limit, 429 with `Retry-After`, before the password is even checked.
+//! - Failed sign-ins are counted per client address (an IPv6 address by its /64) and for the
+//!   owner's email in a sliding window; past the limit, 429 with `Retry-After`, before the
+//!   password is even checked. Failures with any other email count for the address only, and
+//!   the table of addresses has a hard cap, so a spray of emails or addresses cannot grow the
+//!   server's memory.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,12 +50,18 @@ const WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const MAX_FAILURES_PER_EMAIL: u32 = 5;
 /// Failed sign-ins allowed per client address within the window.
 pub const MAX_FAILURES_PER_ADDRESS: u32 = 20;
+/// Most client addresses whose failures are remembered at once; past it, the address whose
+/// window started first is forgotten (the owner's email key never is).
+const MAX_TRACKED: usize = 10_000;
+/// The key of failed sign-ins with the owner's email.
+const OWNER_KEY: &str = "owner";
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longest password accepted (hashing cost stays bounded).
 const MAX_PASSWORD_CHARS: usize = 1024;
 
-/// What the console keeps in memory: the failed sign-ins per email and per address.
+/// What the console keeps in memory: the failed sign-ins per address and for the owner's
+/// email.
 #[derive(Debug, Default)]
 pub struct Shared {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
@@ -75,10 +84,20 @@ impl Shared {
     fn failed(&self, keys: &[(String, u32)]) {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
-        }
         for (key, _) in keys {
+            if !failures.contains_key(key) && failures.len() >= MAX_TRACKED {
+                failures.retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
+                if failures.len() >= MAX_TRACKED {
+                    let oldest = failures
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != OWNER_KEY)
+                        .min_by_key(|(_, (_, since))| *since)
+                        .map(|(k, _)| k.clone());
+                    if let Some(oldest) = oldest {
+                        failures.remove(&oldest);
+                    }
+                }
+            }
             let entry = failures.entry(key.clone()).or_insert((0, now));
             if now.duration_since(entry.1) >= WINDOW {
                 *entry = (0, now);
@@ -92,6 +111,31 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
+    }
+
+    /// How many keys are remembered (for tests of the cap).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+/// The rate-limit key of a client address: an IPv6 address by its /64 (what one customer of
+/// a provider gets), an IPv4 address whole.
+fn address_key(peer: Option<std::net::IpAddr>) -> String {
+    match peer {
+        Some(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("address:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("address:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Some(std::net::IpAddr::V4(v4)) => format!("address:{v4}"),
+        None => "address:unknown".to_owned(),
     }
 }
 
@@ -560,8 +604,7 @@ pub async fn signin(State(state): State<AppState>, request: Request) -> Response
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+        .map(|c| c.0.ip());
     let (headers, fields) = match pre_form(&state, request).await {
         Ok(f) => f,
         Err(response) => return response,
@@ -571,13 +614,20 @@ pub async fn signin(State(state): State<AppState>, request: Request) -> Response
         .map(|e| e.trim().to_lowercase())
         .unwrap_or_default();
     let password = fields.get("password").cloned().unwrap_or_default();
-    let keys = [
-        (format!("email:{email}"), MAX_FAILURES_PER_EMAIL),
-        (format!("address:{peer}"), MAX_FAILURES_PER_ADDRESS),
-    ];
     let (token, set) = pre_token(&headers, &state);
+    let stored = match owner(&state.db).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return Redirect::to("/setup").into_response(),
+        Err(err) => return ConsoleError::Internal(err.into()).into_response(),
+    };
+    let owners = email == stored.email;
+    let address = address_key(peer);
+    let mut keys = vec![(address.clone(), MAX_FAILURES_PER_ADDRESS)];
+    if owners {
+        keys.push((OWNER_KEY.to_owned(), MAX_FAILURES_PER_EMAIL));
+    }
     if let Some(wait) = state.console.blocked(&keys) {
-        tracing::warn!(address = %peer, "console sign-in refused: too many failed attempts");
+        tracing::warn!(address = %address, "console sign-in refused: too many failed attempts");
         let seconds = wait.as_secs().max(1);
         let mut response = with_cookies(
             respond(
@@ -599,12 +649,7 @@ pub async fn signin(State(state): State<AppState>, request: Request) -> Response
         );
         return response;
     }
-    let stored = match owner(&state.db).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return Redirect::to("/setup").into_response(),
-        Err(err) => return ConsoleError::Internal(err.into()).into_response(),
-    };
-    let right = if email == stored.email {
+    let right = if owners {
         verify(stored.password_hash, password).await
     } else {
         verify(decoy_hash().to_owned(), password).await;
@@ -612,7 +657,7 @@ pub async fn signin(State(state): State<AppState>, request: Request) -> Response
     };
     if !right {
         state.console.failed(&keys);
-        tracing::info!(address = %peer, "console sign-in failed");
+        tracing::info!(address = %address, "console sign-in failed");
         return with_cookies(
             respond(
                 StatusCode::UNAUTHORIZED,
@@ -621,7 +666,7 @@ pub async fn signin(State(state): State<AppState>, request: Request) -> Response
             set,
         );
     }
-    state.console.forget(&keys[0].0);
+    state.console.forget(OWNER_KEY);
     match start_session(&state.db).await {
         Ok(token) => {
             tracing::info!("console owner signed in");
@@ -650,5 +695,50 @@ pub async fn signout(State(state): State<AppState>, posted: Posted) -> Response 
 pub fn actor(session: &Session) -> credentials::Actor {
     credentials::Actor::Owner {
         email: session.email.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spray_of_addresses_stays_under_the_cap_and_keeps_the_owner_key() {
+        let shared = Shared::default();
+        shared.failed(&[(OWNER_KEY.to_owned(), MAX_FAILURES_PER_EMAIL)]);
+        for i in 0..(MAX_TRACKED + 500) {
+            let peer = std::net::IpAddr::V4(std::net::Ipv4Addr::from(i as u32));
+            shared.failed(&[(address_key(Some(peer)), MAX_FAILURES_PER_ADDRESS)]);
+        }
+        assert_eq!(shared.tracked(), MAX_TRACKED);
+        let failures = shared.failures.lock().unwrap();
+        assert_eq!(failures.get(OWNER_KEY).map(|f| f.0), Some(1));
+        // The newest address is remembered: older ones made room.
+        let newest = std::net::Ipv4Addr::from((MAX_TRACKED + 499) as u32);
+        assert!(failures.contains_key(&format!("address:{newest}")));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_a_mapped_ipv4_as_ipv4() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(Some(a)), address_key(Some(b)));
+        assert_ne!(address_key(Some(a)), address_key(Some(c)));
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(Some(mapped)), "address:192.0.2.7");
+    }
+
+    #[test]
+    fn the_limit_blocks_for_the_rest_of_the_window() {
+        let shared = Shared::default();
+        let keys = [(address_key(None), 3)];
+        for _ in 0..2 {
+            shared.failed(&keys);
+        }
+        assert!(shared.blocked(&keys).is_none());
+        shared.failed(&keys);
+        let wait = shared.blocked(&keys).expect("blocked after three failures");
+        assert!(wait > WINDOW - Duration::from_secs(60));
     }
 }
