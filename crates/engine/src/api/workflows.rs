@@ -98,6 +98,7 @@ async fn list(State(svc): State<Arc<WorkflowService>>, Query(q): Query<ListQuery
     let filter = WorkflowFilter {
         active: q.active,
         name: q.name.filter(|n| !n.is_empty()),
+        name_contains: None,
         tags: q
             .tags
             .iter()

@@ -171,6 +171,9 @@ pub struct WorkflowFilter {
     pub active: Option<bool>,
     /// Only workflows with exactly this name.
     pub name: Option<String>,
+    /// Only workflows whose name contains this text, ignoring case (on SQLite, the case of
+    /// ASCII letters only): the console's search box.
+    pub name_contains: Option<String>,
     /// Only workflows carrying every one of these tag names.
     pub tags: Vec<String>,
     /// At most this many (1..=250, default 100).
@@ -548,18 +551,35 @@ impl WorkflowStore {
         };
         let active = filter.active.map_or(-1, i64::from);
         let name = filter.name.clone().unwrap_or_default();
+        // A LIKE pattern with its wildcards escaped: the text is matched as typed.
+        let contains = filter
+            .name_contains
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                let escaped = t
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{escaped}%")
+            })
+            .unwrap_or_default();
         let mut out = Vec::new();
         loop {
             let rows = sqlx::query(
                 "SELECT id, active, body, created_at, updated_at FROM workflows \
                  WHERE id > $1 AND ($2 = -1 OR active = $3) AND ($4 = '' OR name = $5) \
-                 ORDER BY id LIMIT $6",
+                 AND ($6 = '' OR LOWER(name) LIKE $7 ESCAPE '\\') \
+                 ORDER BY id LIMIT $8",
             )
             .bind(&after)
             .bind(active)
             .bind(active)
             .bind(&name)
             .bind(&name)
+            .bind(&contains)
+            .bind(&contains)
             .bind(limit + 1)
             .fetch_all(self.db.pool())
             .await?;
