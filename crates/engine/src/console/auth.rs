@@ -148,7 +148,30 @@ pub struct Session {
     pub name: String,
     /// The token every form of this session carries.
     pub csrf: String,
+    /// The message a form post left for the page it redirected to (`ok`, text); read (and
+    /// cleared) by a `GET`.
+    pub flash: Option<(bool, String)>,
     token_hash: String,
+}
+
+impl Session {
+    /// Leaves `message` for the next page this session gets, and redirects there (303): a
+    /// successful form post answers this way, so reloading the page posts nothing again.
+    pub async fn redirect_with(
+        &self,
+        db: &Db,
+        to: &str,
+        ok: bool,
+        message: impl Into<String>,
+    ) -> Result<Response, sqlx::Error> {
+        let flash = serde_json::json!([ok, message.into()]).to_string();
+        sqlx::query("UPDATE console_sessions SET flash = $1 WHERE token_hash = $2")
+            .bind(flash)
+            .bind(&self.token_hash)
+            .execute(db.pool())
+            .await?;
+        Ok(Redirect::to(to).into_response())
+    }
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -156,7 +179,13 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-            match lookup(&state.db, &hash(token)).await {
+            match lookup(
+                &state.db,
+                &hash(token),
+                parts.method == axum::http::Method::GET,
+            )
+            .await
+            {
                 Ok(Some(session)) => return Ok(session),
                 Ok(None) => {}
                 Err(err) => return Err(ConsoleError::Internal(err.into()).into_response()),
@@ -261,19 +290,39 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
     HeaderValue::from_str(&text).expect("cookie text is ASCII")
 }
 
-async fn lookup(db: &Db, token_hash: &str) -> Result<Option<Session>, sqlx::Error> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT s.csrf, o.email, o.name FROM console_sessions s, console_owner o \
+/// The session whose cookie hashes to `token_hash`; `take_flash` reads its message and clears
+/// it (a page shows it once).
+async fn lookup(
+    db: &Db,
+    token_hash: &str,
+    take_flash: bool,
+) -> Result<Option<Session>, sqlx::Error> {
+    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT s.csrf, o.email, o.name, s.flash FROM console_sessions s, console_owner o \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
     .bind(token_hash)
     .bind(now_stamp())
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(csrf, email, name)| Session {
+    let Some((csrf, email, name, flash)) = row else {
+        return Ok(None);
+    };
+    let flash = match flash {
+        Some(text) if take_flash => {
+            sqlx::query("UPDATE console_sessions SET flash = NULL WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(db.pool())
+                .await?;
+            serde_json::from_str::<(bool, String)>(&text).ok()
+        }
+        _ => None,
+    };
+    Ok(Some(Session {
         email,
         name,
         csrf,
+        flash,
         token_hash: token_hash.to_owned(),
     }))
 }

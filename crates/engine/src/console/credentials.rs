@@ -79,12 +79,15 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Page {
-    let message = q.connected.map(|_| {
-        (
-            true,
-            "Connected: the service granted access and the tokens are stored.".to_owned(),
-        )
-    });
+    let message = q
+        .connected
+        .map(|_| {
+            (
+                true,
+                "Connected: the service granted access and the tokens are stored.".to_owned(),
+            )
+        })
+        .or_else(|| session.flash.clone());
     render_list(&state, &session, message).await
 }
 
@@ -337,20 +340,18 @@ pub async fn create(State(state): State<AppState>, posted: Posted) -> Page {
         )
         .await;
     match created {
-        Ok(meta) => {
-            render_list(
-                &state,
-                &posted.session,
-                Some((
-                    true,
-                    format!(
-                        "Created credential {:?}. Test it to check the settings.",
-                        meta.name
-                    ),
-                )),
+        Ok(meta) => Ok(posted
+            .session
+            .redirect_with(
+                &state.db,
+                "/credentials",
+                true,
+                format!(
+                    "Created credential {:?}. Test it to check the settings.",
+                    meta.name
+                ),
             )
-            .await
-        }
+            .await?),
         Err(err) => match problems_of(&err) {
             Some(problems) => Ok(respond(
                 StatusCode::BAD_REQUEST,
@@ -445,7 +446,10 @@ pub async fn update(State(state): State<AppState>, Path(id): Path<String>, poste
             } else if had_tokens && !has {
                 text.push_str(" The settings changed, so the stored OAuth2 tokens were cleared: connect again.");
             }
-            render_list(&state, &posted.session, Some((true, text))).await
+            Ok(posted
+                .session
+                .redirect_with(&state.db, "/credentials", true, text)
+                .await?)
         }
         Err(err) => match problems_of(&err) {
             Some(problems) => {
@@ -485,15 +489,15 @@ pub async fn test(State(state): State<AppState>, Path(id): Path<String>, posted:
     let name = stored.name.clone();
     drop(stored);
     let Some(outcome) = outcome else {
-        return render_list(
-            &state,
-            &posted.session,
-            Some((
+        return Ok(posted
+            .session
+            .redirect_with(
+                &state.db,
+                "/credentials",
                 false,
                 format!("Credentials of this type cannot be tested ({name})."),
-            )),
-        )
-        .await;
+            )
+            .await?);
     };
     let (status, message) = match &outcome {
         Ok(()) => ("OK", None),
@@ -517,7 +521,10 @@ pub async fn test(State(state): State<AppState>, Path(id): Path<String>, posted:
             format!("Test of {name:?} failed: {message}")
         }
     };
-    render_list(&state, &posted.session, Some((status == "OK", text))).await
+    Ok(posted
+        .session
+        .redirect_with(&state.db, "/credentials", status == "OK", text)
+        .await?)
 }
 
 /// `POST /credentials/{id}/connect`: on to the service's authorize page (in the popup the
@@ -547,10 +554,13 @@ pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, poste
         .bind(&id)
         .execute(state.db.pool())
         .await?;
-    render_list(
-        &state,
-        &posted.session,
-        Some((true, format!("Deleted credential {:?}.", meta.name))),
-    )
-    .await
+    Ok(posted
+        .session
+        .redirect_with(
+            &state.db,
+            "/credentials",
+            true,
+            format!("Deleted credential {:?}.", meta.name),
+        )
+        .await?)
 }

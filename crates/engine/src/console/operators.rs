@@ -11,7 +11,7 @@ use crate::app::AppState;
 
 /// `GET /operators`
 pub async fn show(session: Session, State(state): State<AppState>) -> Page {
-    render(&state, &session, None, None).await
+    render(&state, &session, session.flash.clone(), None).await
 }
 
 /// Credentials whose data or tokens are sealed under a key other than the current one.
@@ -135,21 +135,18 @@ pub async fn revoke_key(
     posted: Posted,
 ) -> Page {
     match crate::api_keys::revoke(&state.db, &id).await {
-        Ok(key) => {
-            render(
-                &state,
-                &posted.session,
-                Some((
-                    true,
-                    format!(
-                        "Revoked API key {:?}; requests made with it are refused from now on.",
-                        key.name
-                    ),
-                )),
-                None,
+        Ok(key) => Ok(posted
+            .session
+            .redirect_with(
+                &state.db,
+                "/operators",
+                true,
+                format!(
+                    "Revoked API key {:?}; requests made with it are refused from now on.",
+                    key.name
+                ),
             )
-            .await
-        }
+            .await?),
         Err(err) => {
             let page = render(
                 &state,

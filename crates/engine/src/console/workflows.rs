@@ -91,6 +91,8 @@ fn webhooks(urls: &[(String, String)]) -> Markup {
 #[derive(serde::Deserialize)]
 pub struct ListQuery {
     cursor: Option<String>,
+    /// Text the names must contain.
+    q: Option<String>,
 }
 
 /// `GET /workflows`
@@ -99,27 +101,33 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Page {
-    render_list(&state, &session, q.cursor.as_deref(), None).await
-}
-
-async fn render_list(
-    state: &AppState,
-    session: &Session,
-    cursor: Option<&str>,
-    message: Option<(bool, String)>,
-) -> Page {
+    // (A NUL byte never gets here: every query string carrying one is refused with 400.)
+    let search: String = q.q.unwrap_or_default().trim().chars().take(200).collect();
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
     let (items, next) = state
         .workflows
         .store
-        .list(Some(PER_PAGE), cursor.filter(|c| !c.is_empty()))
+        .list_filtered(&crate::store::WorkflowFilter {
+            limit: Some(PER_PAGE),
+            cursor: cursor.map(str::to_owned),
+            name_contains: Some(search.clone()).filter(|s| !s.is_empty()),
+            ..Default::default()
+        })
         .await?;
+    let message = session.flash.clone();
     let body = html! {
         div.heading {
             h1 { "Workflows" }
+            form.inline.search method="get" action="/workflows" role="search" {
+                input type="search" name="q" value=(search) placeholder="Name contains" aria-label="Search workflows by name" maxlength="200";
+                button type="submit" { "Search" }
+            }
             a.button.primary href="/workflows/import" { "Import" }
         }
         @if let Some((good, text)) = &message { (notice(*good, text)) }
-        @if items.is_empty() && cursor.is_none() {
+        @if items.is_empty() && !search.is_empty() {
+            p.empty { "No workflow name contains " strong { (search) } ". " a href="/workflows" { "Show all" } }
+        } @else if items.is_empty() && cursor.is_none() {
             p.empty { "No workflows yet. " a href="/workflows/import" { "Import one" } " exported from n8n." }
         } @else {
             div.table {
@@ -133,21 +141,21 @@ async fn render_list(
                                     @if w.active { span.badge.success { "active" } } @else { span.badge { "inactive" } }
                                 }
                                 td data-label="Triggers" { (trigger_kinds(&w.workflow).join(", ")) }
-                                td data-label="Webhook URLs" { (webhooks(&webhook_urls(state, &w.workflow))) }
-                                td data-label="Actions" { (actions(session, w)) }
+                                td data-label="Webhook URLs" { (webhooks(&webhook_urls(&state, &w.workflow))) }
+                                td data-label="Actions" { (actions(&session, w)) }
                             }
                         }
                     }
                 }
             }
             @if let Some(next) = next {
-                p.pager { a href=(format!("/workflows?cursor={}", enc(&next))) { "Next page →" } }
+                p.pager { a href=(format!("/workflows?q={}&cursor={}", enc(&search), enc(&next))) { "Next page →" } }
             }
         }
     };
     Ok(ok(page(
         "Workflows",
-        Some(session),
+        Some(&session),
         Section::Workflows,
         body,
     )))
@@ -168,7 +176,7 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Page {
     let w = state.workflows.store.get(&id).await?;
-    Ok(ok(detail_page(&state, &session, &w, None)))
+    Ok(ok(detail_page(&state, &session, &w, session.flash.clone())))
 }
 
 fn detail_page(
@@ -232,12 +240,15 @@ pub async fn activate(
     posted: Posted,
 ) -> Page {
     match state.workflows.activate(&id).await {
-        Ok(w) => Ok(ok(detail_page(
-            &state,
-            &posted.session,
-            &w,
-            Some((true, "Activated: its triggers are running.".into())),
-        ))),
+        Ok(w) => Ok(posted
+            .session
+            .redirect_with(
+                &state.db,
+                &format!("/workflows/{}", enc(&w.id)),
+                true,
+                "Activated: its triggers are running.",
+            )
+            .await?),
         Err(crate::error::ApiError::NotFound(m)) => Err(ConsoleError::NotFound(m)),
         Err(crate::error::ApiError::Internal(e)) => Err(ConsoleError::Internal(e)),
         Err(other) => {
@@ -262,24 +273,29 @@ pub async fn deactivate(
     posted: Posted,
 ) -> Page {
     let w = state.workflows.deactivate(&id).await?;
-    Ok(ok(detail_page(
-        &state,
-        &posted.session,
-        &w,
-        Some((true, "Deactivated: its triggers are stopped.".into())),
-    )))
+    Ok(posted
+        .session
+        .redirect_with(
+            &state.db,
+            &format!("/workflows/{}", enc(&w.id)),
+            true,
+            "Deactivated: its triggers are stopped.",
+        )
+        .await?)
 }
 
 /// `POST /workflows/{id}/delete`
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
     let w = state.workflows.delete(&id).await?;
-    render_list(
-        &state,
-        &posted.session,
-        None,
-        Some((true, format!("Deleted workflow {:?}.", display_name(&w)))),
-    )
-    .await
+    Ok(posted
+        .session
+        .redirect_with(
+            &state.db,
+            "/workflows",
+            true,
+            format!("Deleted workflow {:?}.", display_name(&w)),
+        )
+        .await?)
 }
 
 /// `POST /workflows/{id}/run`: a manual run (a polling trigger polls first, as the API's
@@ -397,15 +413,15 @@ pub async fn import(State(state): State<AppState>, posted: Posted) -> Page {
         Err(other) => return Ok(refuse(Some(&other.to_string()), &[])),
     };
     match state.workflows.store.create(wf).await {
-        Ok(stored) => Ok(ok(detail_page(
-            &state,
-            &posted.session,
-            &stored,
-            Some((
+        Ok(stored) => Ok(posted
+            .session
+            .redirect_with(
+                &state.db,
+                &format!("/workflows/{}", enc(&stored.id)),
                 true,
-                "Imported. It is inactive until you activate it.".into(),
-            )),
-        ))),
+                "Imported. It is inactive until you activate it.",
+            )
+            .await?),
         Err(
             e @ (crate::store::StoreError::Conflict(_)
             | crate::store::StoreError::InvalidInput { .. }),

@@ -123,6 +123,20 @@ impl Browser {
         self.post(path, &fields).await
     }
 
+    /// Posts like [`Browser::submit`], expects the redirect a successful form post answers
+    /// with (303, post / redirect / get), and gets the page it leads to.
+    pub async fn submit_and_follow(
+        &mut self,
+        from: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Page {
+        let posted = self.submit(from, path, form).await;
+        assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+        let to = posted.location.expect("a redirect names where to");
+        self.get(&to).await
+    }
+
     pub fn session_cookie(&self) -> Option<String> {
         self.cookies.get("sy_session").cloned()
     }
@@ -452,7 +466,7 @@ async fn every_page_needs_a_session_and_every_form_its_token(backend: Backend) {
     let server = TestServer::start(env.settings(KEY_A, None)).await;
     let mut owner = owner_browser(&server).await;
     let page = owner
-        .submit(
+        .submit_and_follow(
             "/workflows/import",
             "/workflows/import",
             &[("json", &workflow_json().to_string())],
@@ -639,7 +653,7 @@ async fn workflows_import_run_retry_and_execution_pages(backend: Backend) {
     // An n8n export (an array of one) imports.
     let exported = json!([workflow_json()]).to_string();
     let page = owner
-        .submit(
+        .submit_and_follow(
             "/workflows/import",
             "/workflows/import",
             &[("json", &exported)],
@@ -663,6 +677,29 @@ async fn workflows_import_run_retry_and_execution_pages(backend: Backend) {
     let page = owner.get("/workflows").await;
     assert!(page.body.contains("Console double"));
     assert!(page.body.contains("inactive"));
+    // The search box: name contains, any case; LIKE wildcards are plain text.
+    let page = owner.get("/workflows?q=DOUBLE").await;
+    assert!(page.body.contains("Console double"), "{}", page.body);
+    for (q, shown) in [("zzz", "zzz"), ("_", "_"), ("%25", "%")] {
+        let page = owner.get(&format!("/workflows?q={q}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{q}: {}", page.body);
+        assert!(!page.body.contains("Console double"), "{q}: {}", page.body);
+        assert!(
+            page.body.contains(&format!(
+                "No workflow name contains <strong>{shown}</strong>"
+            )),
+            "{q}: {}",
+            page.body
+        );
+    }
+    // A NUL byte is refused, naming the parameter, as everywhere.
+    let refused = owner.get("/workflows?q=e%00d").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("query parameter q"),
+        "{}",
+        refused.body
+    );
     assert!(
         page.body.contains("manualTrigger, webhook"),
         "{}",
@@ -679,10 +716,18 @@ async fn workflows_import_run_retry_and_execution_pages(backend: Backend) {
 
     // Activate: the production webhook answers; deactivate: it does not.
     let page = owner
-        .submit("/workflows", &format!("/workflows/{wf}/activate"), &[])
+        .submit_and_follow("/workflows", &format!("/workflows/{wf}/activate"), &[])
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Activated"));
+    // The message is shown once: the page read again has none.
+    let again = owner.get(&format!("/workflows/{wf}")).await;
+    assert!(!again.body.contains("Activated"), "{}", again.body);
+    assert!(
+        again.body.contains("badge success\">active"),
+        "{}",
+        again.body
+    );
     let hook = reqwest::Client::new()
         .post(server.url("/webhook/console-hook"))
         .json(&json!({"x": 1}))
@@ -691,7 +736,7 @@ async fn workflows_import_run_retry_and_execution_pages(backend: Backend) {
         .unwrap();
     assert_eq!(hook.status(), 200);
     let page = owner
-        .submit("/workflows", &format!("/workflows/{wf}/deactivate"), &[])
+        .submit_and_follow("/workflows", &format!("/workflows/{wf}/deactivate"), &[])
         .await;
     assert!(page.body.contains("Deactivated"));
     let hook = reqwest::Client::new()
@@ -780,7 +825,7 @@ async fn workflows_import_run_retry_and_execution_pages(backend: Backend) {
     failing["connections"] =
         json!({"Start": {"main": [[{"node": "Boom", "type": "main", "index": 0}]]}});
     let page = owner
-        .submit(
+        .submit_and_follow(
             "/workflows/import",
             "/workflows/import",
             &[("json", &failing.to_string())],
@@ -816,7 +861,7 @@ async fn workflows_import_run_retry_and_execution_pages(backend: Backend) {
 
     // Delete: gone with its executions.
     let page = owner
-        .submit("/workflows", &format!("/workflows/{wf}/delete"), &[])
+        .submit_and_follow("/workflows", &format!("/workflows/{wf}/delete"), &[])
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Deleted workflow"));
@@ -869,7 +914,7 @@ async fn credential_pages_never_show_a_secret(backend: Backend) {
     assert!(server.state.credentials.list().await.unwrap().is_empty());
 
     let page = owner
-        .submit(
+        .submit_and_follow(
             "/credentials/new?type=httpHeaderAuth",
             "/credentials/new",
             &[
@@ -896,7 +941,7 @@ async fn credential_pages_never_show_a_secret(backend: Backend) {
     // Saving with the placeholder (or blank) keeps the secret.
     for kept in [node_api::REDACTED, ""] {
         let page = owner
-            .submit(
+            .submit_and_follow(
                 &format!("/credentials/{id}"),
                 &format!("/credentials/{id}"),
                 &[("name", "Header 2"), ("f_name", "X-Key"), ("f_value", kept)],
@@ -910,7 +955,7 @@ async fn credential_pages_never_show_a_secret(backend: Backend) {
     }
     // A new secret replaces it, and the page says what that invalidated.
     let page = owner
-        .submit(
+        .submit_and_follow(
             &format!("/credentials/{id}"),
             &format!("/credentials/{id}"),
             &[
@@ -939,7 +984,7 @@ async fn credential_pages_never_show_a_secret(backend: Backend) {
 
     // A type without a test says so.
     let page = owner
-        .submit("/credentials", &format!("/credentials/{id}/test"), &[])
+        .submit_and_follow("/credentials", &format!("/credentials/{id}/test"), &[])
         .await;
     assert!(page.body.contains("cannot be tested"), "{}", page.body);
 
@@ -953,7 +998,7 @@ async fn credential_pages_never_show_a_secret(backend: Backend) {
     }
 
     let page = owner
-        .submit("/credentials", &format!("/credentials/{id}/delete"), &[])
+        .submit_and_follow("/credentials", &format!("/credentials/{id}/delete"), &[])
         .await;
     assert!(page.body.contains("Deleted credential"), "{}", page.body);
     assert!(server.state.credentials.list().await.unwrap().is_empty());
@@ -1006,7 +1051,7 @@ async fn operators_create_and_revoke_api_keys(backend: Backend) {
     assert!(page.body.contains(&keys[0].id));
 
     let page = owner
-        .submit(
+        .submit_and_follow(
             "/operators",
             &format!("/operators/api-keys/{}/revoke", keys[0].id),
             &[],
