@@ -215,17 +215,19 @@ async fn a_timeout_is_retried_for_a_get() {
     let (store, _dir) = sqlite_store().await;
     let org = org().await;
     let id = credential(&store, &org).await;
-    let short = RetryPolicy {
-        max_attempts: 2,
-        timeout: Duration::from_millis(200),
-        ..FAST
-    };
-    let sf = client(&store, "v64.0", short);
-    sf.get(&id, "/limits").await.unwrap(); // signed in before the org slows down
+    let sf = client(&store, "v64.0", FAST);
+    sf.get(&id, "/limits").await.unwrap(); // signed in before the org stops answering
 
-    org.set_latency(Duration::from_secs(3));
-    let e = sf.get(&id, "/limits").await.unwrap_err();
-    org.clear_faults();
+    // The org keeps every request far longer than the timeout, so each attempt times out
+    // whatever the machine's load; the timeout is long enough for a loaded machine to
+    // connect and send within it (a connection not made in time would be another error).
+    org.set_latency(Duration::from_secs(600));
+    let short = sf.clone().with_retry(RetryPolicy {
+        max_attempts: 2,
+        timeout: Duration::from_secs(3),
+        ..FAST
+    });
+    let e = short.get(&id, "/limits").await.unwrap_err();
     assert!(
         matches!(
             e,
@@ -236,7 +238,23 @@ async fn a_timeout_is_retried_for_a_get() {
         ),
         "{e:?}"
     );
+    // Sent twice (retried once), then the timeout is reported: the org saw both attempts
+    // (waited for, in case the last one is still on its way in) besides the first call.
+    wait_for(|| counter(&org, "GET", "/services/data/{v}/limits") >= 3).await;
     assert_eq!(counter(&org, "GET", "/services/data/{v}/limits"), 3);
+    assert_eq!(sf.metrics()[0].api_calls, 3);
+}
+
+/// Waits (up to a generous 30 s) until `done` holds.
+async fn wait_for(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
