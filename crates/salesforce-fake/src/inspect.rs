@@ -3,7 +3,7 @@
 //! the normal handlers, and `/__fake/...` exposes all of it over HTTP with
 //! fault injection, so the binary can be driven from a shell.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{MatchedPath, Path, Request, State};
@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -52,6 +53,8 @@ pub struct RecordedRequest {
     pub body: String,
     #[serde(skip)]
     authorization_sha256: Option<[u8; 32]>,
+    #[serde(skip)]
+    received: Instant,
 }
 
 impl RecordedRequest {
@@ -81,6 +84,45 @@ impl RecordedRequest {
     pub fn authorization_is(&self, expected: &str) -> bool {
         self.authorization_sha256 == Some(Sha256::digest(expected.as_bytes()).into())
     }
+
+    /// When the org received it (the machine's monotonic clock, not the org's): the time
+    /// between two requests shows how long a client waited before trying again.
+    pub fn received(&self) -> Instant {
+        self.received
+    }
+}
+
+/// How the org's 503 answers say when to come back, while set (see
+/// `FakeOrg::set_retry_after`). Over HTTP: `{"seconds": 3}` or `{"http_date": 3}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfter {
+    /// `Retry-After: N`, a delay in seconds.
+    Seconds(u64),
+    /// `Retry-After: <HTTP-date>`, that many seconds after the org's clock (the time its
+    /// `Date` header gives, so a client reading the two sees exactly that delay).
+    HttpDate(u64),
+}
+
+impl RetryAfter {
+    /// The header value for an answer sent at `now` (the org's clock).
+    pub(crate) fn header_value(self, now: DateTime<Utc>) -> String {
+        match self {
+            RetryAfter::Seconds(n) => n.to_string(),
+            RetryAfter::HttpDate(n) => http_date(
+                i64::try_from(n)
+                    .ok()
+                    .and_then(chrono::TimeDelta::try_seconds)
+                    .and_then(|d| now.checked_add_signed(d))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            ),
+        }
+    }
+}
+
+/// `t` as an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`), to the second.
+pub(crate) fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 /// A canned answer for one method and path (and query, when given).
@@ -223,6 +265,7 @@ pub(crate) async fn observe(State(st): State<AppState>, req: Request, next: Next
             .collect(),
         body: recorded_body(&parts.headers, &bytes),
         authorization_sha256: auth.map(|a| Sha256::digest(a).into()),
+        received: Instant::now(),
     };
     {
         let mut log = st.lock(&st.requests);
@@ -295,6 +338,7 @@ struct FaultsBody {
     commit_delay_ms: Option<u64>,
     fail_nth_query: Option<u32>,
     fail_nth_page: Option<u32>,
+    retry_after: Option<RetryAfter>,
 }
 
 fn faults_json(st: &AppState) -> Value {
@@ -306,6 +350,7 @@ fn faults_json(st: &AppState) -> Value {
         "commit_delay_ms": f.commit_delay.as_millis() as u64,
         "failing_queries": f.queries.pending(),
         "failing_pages": f.pages.pending(),
+        "retry_after": f.retry_after,
     })
 }
 
@@ -319,7 +364,7 @@ async fn set_faults(State(st): State<AppState>, body: Bytes) -> Response {
         Err(e) => {
             return (
                 StatusCode::BAD_REQUEST,
-                Json(json!({"error": format!("expected a JSON object with latency_ms, unavailable, lock_rows, commit_delay_ms, fail_nth_query, fail_nth_page: {e}")})),
+                Json(json!({"error": format!("expected a JSON object with latency_ms, unavailable, lock_rows, commit_delay_ms, fail_nth_query, fail_nth_page, retry_after ({{\"seconds\": N}} or {{\"http_date\": N}}): {e}")})),
             )
                 .into_response()
         }
@@ -343,6 +388,9 @@ async fn set_faults(State(st): State<AppState>, body: Bytes) -> Response {
         }
         if let Some(n) = parsed.fail_nth_page {
             f.pages.arm(n);
+        }
+        if let Some(r) = parsed.retry_after {
+            f.retry_after = Some(r);
         }
     }
     Json(faults_json(&st)).into_response()

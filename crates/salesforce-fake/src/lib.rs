@@ -27,6 +27,6 @@ mod state;
 mod store;
 
 pub use error::{Error, Result};
-pub use inspect::RecordedRequest;
+pub use inspect::{RecordedRequest, RetryAfter};
 pub use org::{FakeOrg, FakeOrgBuilder, User};
 pub use schema::{CustomObject, Field, FieldType};

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::{ApiError, Error, Result, SfError};
-use crate::inspect::{RecordedRequest, Script};
+use crate::inspect::{RecordedRequest, RetryAfter, Script};
 use crate::schema::{CustomObject, Schema};
 use crate::state::{AppState, Auth, Faults, Flow, Inner, OrgConfig};
 use crate::store::{format_datetime, Store, WriteCtx};
@@ -491,21 +491,29 @@ fn app(st: &AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::inspect::MAX_BODY,
         ))
-        .layer(from_fn_with_state(st.clone(), date_header))
+        .layer(from_fn_with_state(st.clone(), clock_headers))
         .with_state(st.clone())
 }
 
 /// `Date` from the org's clock, as Salesforce's servers send theirs: a client reading the
 /// org's time (a polling trigger judging which stamps have settled) sees `advance_clock`.
-async fn date_header(
+/// A 503 also gets the `Retry-After` set by the test, an HTTP-date one reckoned from the
+/// same instant as `Date`.
+async fn clock_headers(
     axum::extract::State(st): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let mut res = next.run(req).await;
-    let date = st.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&date) {
+    let now = st.now();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&crate::inspect::http_date(now)) {
         res.headers_mut().insert(axum::http::header::DATE, v);
+    }
+    let retry_after = st.faults().retry_after;
+    if let (StatusCode::SERVICE_UNAVAILABLE, Some(r)) = (res.status(), retry_after) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&r.header_value(now)) {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
     }
     res
 }
@@ -944,8 +952,16 @@ impl FakeOrg {
         self.state.faults().commit_delay = d;
     }
 
+    /// Every 503 the org answers from now on (the injected ones of
+    /// [`FakeOrg::fail_next_calls`], [`FakeOrg::fail_nth_query`],
+    /// [`FakeOrg::fail_nth_page`], and scripted ones) carries this `Retry-After`;
+    /// `None` (or [`FakeOrg::clear_faults`]) stops it.
+    pub fn set_retry_after(&self, r: Option<RetryAfter>) {
+        self.state.faults().retry_after = r;
+    }
+
     /// Clears latency, pending 503s (query and page ones too), lock-row
-    /// failures and commit delay.
+    /// failures, commit delay and `Retry-After`.
     pub fn clear_faults(&self) {
         *self.state.faults() = Faults::default();
     }

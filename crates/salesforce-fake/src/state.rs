@@ -119,6 +119,8 @@ pub(crate) struct Faults {
     pub queries: Countdown,
     /// `nextRecordsUrl` page fetches that answer 503, by ordinal.
     pub pages: Countdown,
+    /// The `Retry-After` every 503 carries, while set.
+    pub retry_after: Option<crate::inspect::RetryAfter>,
 }
 
 /// Fails chosen calls among those still to come: "the 3rd next query".

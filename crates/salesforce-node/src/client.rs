@@ -2,13 +2,18 @@
 //!
 //! Per call: a token from the provider (cached), one new sign-in and one resend when
 //! Salesforce says the session is invalid, and retries with exponential backoff and jitter
-//! (`backon`) on 503, timeouts, connection errors and `UNABLE_TO_LOCK_ROW` for calls that
-//! are safe to repeat. Every answer's `Sforce-Limit-Info` is recorded per credential.
-//! Queries stream page by page along `nextRecordsUrl`.
+//! (`backon`) on 503, 429, timeouts, connection errors and `UNABLE_TO_LOCK_ROW` for calls
+//! that are safe to repeat. A `Retry-After` on a failed answer is honoured: the next try
+//! waits at least that long. All waits of one call share one budget
+//! ([`RetryPolicy::max_total_delay`]); a wait that would go past it is not made: past it by
+//! the backoff, the last error is returned, past it by a `Retry-After`, an error naming the
+//! wait asked for ([`Error::RetryAfterTooLong`]), so the caller knows when to come back.
+//! Every answer's `Sforce-Limit-Info` is recorded per credential. Queries stream page by
+//! page along `nextRecordsUrl`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
@@ -74,7 +79,8 @@ pub struct RetryPolicy {
     pub min_delay: Duration,
     /// The longest single wait.
     pub max_delay: Duration,
-    /// The most time spent waiting between attempts, all retries together.
+    /// The most time spent waiting between attempts, all retries together (`Retry-After`
+    /// waits included).
     pub max_total_delay: Duration,
     /// How long one attempt may take before it counts as a timeout.
     pub timeout: Duration,
@@ -95,13 +101,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The backoff's waits; their total is checked in [`Client::call`], against the waits
+    /// made (which a `Retry-After` can lengthen), not the ones proposed.
     fn backoff(&self) -> ExponentialBuilder {
         ExponentialBuilder::default()
             .with_jitter()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
             .with_max_times(self.max_attempts.saturating_sub(1))
-            .with_total_delay(Some(self.max_total_delay))
     }
 }
 
@@ -227,8 +234,37 @@ pub fn parse_limit_info(value: &str) -> Option<(u64, u64)> {
 
 /// How one send ended, before the session and retry rules apply.
 enum Sent {
-    Done(Result<Response>),
+    Done(Result<Response, Failure>),
     SessionInvalid,
+}
+
+/// A failed attempt, with the wait Salesforce asked for before the next (`Retry-After`).
+struct Failure {
+    error: Error,
+    retry_after: Option<Duration>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// The wait a `Retry-After` value asks for: delay seconds, or an HTTP-date reckoned from the
+/// server's own clock (its `Date` header, when sent) so a skewed local clock does not
+/// shorten or stretch it. A date already past asks for no wait; an unreadable value, for
+/// nothing (the backoff applies).
+fn parse_retry_after(value: &str, server_time: Option<DateTime<Utc>>) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let now = server_time.map_or_else(SystemTime::now, SystemTime::from);
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 impl Client {
@@ -284,20 +320,54 @@ impl Client {
 
     /// Sends `call` for credential `id`. A 401 `INVALID_SESSION_ID` leads to one new sign-in
     /// and one resend. Transient failures are retried with backoff while the call is safe to
-    /// repeat (a connection that was never made, always). `REQUEST_LIMIT_EXCEEDED` is
-    /// returned at once.
+    /// repeat (a connection that was never made, always), waiting at least what a
+    /// `Retry-After` asks, within [`RetryPolicy::max_total_delay`] (see the module's
+    /// comment). `REQUEST_LIMIT_EXCEEDED` is returned at once.
     pub async fn call(&self, id: &str, call: &Call<'_>) -> Result<Response> {
         let counters = self.provider.counters(id);
         let reauthed = AtomicBool::new(false);
+        let allowed = self.retry.max_total_delay;
+        let mut waited = Duration::ZERO;
+        let mut refused: Option<(Duration, Duration)> = None;
         let attempt = || self.attempt(id, call, &counters, &reauthed);
-        attempt
+        let result = attempt
             .retry(self.retry.backoff())
             .sleep(tokio::time::sleep)
-            .when(|e: &Error| e.is_retryable(call.idempotent))
-            .notify(|e: &Error, delay: Duration| {
-                tracing::info!(credential_id = %id, error = %e, delay_ms = delay.as_millis() as u64, "Salesforce call failed; retrying");
+            .when(|f: &Failure| f.error.is_retryable(call.idempotent))
+            .adjust(|f: &Failure, backoff: Option<Duration>| {
+                // `None`: no attempts left; the last error stands.
+                let backoff = backoff?;
+                let left = allowed.saturating_sub(waited);
+                if let Some(asked) = f.retry_after.filter(|asked| *asked > left) {
+                    refused = Some((asked, left));
+                    return None;
+                }
+                let wait = backoff.max(f.retry_after.unwrap_or_default());
+                if wait > left {
+                    return None;
+                }
+                waited += wait;
+                Some(wait)
             })
-            .await
+            .notify(|f: &Failure, delay: Duration| {
+                tracing::info!(
+                    credential_id = %id,
+                    error = %f.error,
+                    delay_ms = delay.as_millis() as u64,
+                    retry_after_ms = f.retry_after.map(|d| d.as_millis() as u64),
+                    "Salesforce call failed; retrying"
+                );
+            })
+            .await;
+        result.map_err(|f| match refused {
+            Some((wait, left)) => Error::RetryAfterTooLong {
+                wait,
+                left,
+                allowed,
+                last: Box::new(f.error),
+            },
+            None => f.error,
+        })
     }
 
     async fn attempt(
@@ -306,14 +376,14 @@ impl Client {
         call: &Call<'_>,
         counters: &Counters,
         reauthed: &AtomicBool,
-    ) -> Result<Response> {
+    ) -> Result<Response, Failure> {
         loop {
             let token = self.provider.token(id).await?;
             match self.send(id, &token, call, counters).await {
                 Sent::Done(result) => return result,
                 Sent::SessionInvalid => {
                     if reauthed.swap(true, Ordering::SeqCst) {
-                        return Err(Error::SessionRejected);
+                        return Err(Error::SessionRejected.into());
                     }
                     tracing::info!(credential_id = %id, "session expired; signing in again once");
                     self.provider.rejected(id, &token).await;
@@ -338,7 +408,8 @@ impl Client {
                 status: 0,
                 what: "the token endpoint",
                 detail: "an access token that is not a valid header".into(),
-            }));
+            }
+            .into()));
         };
         bearer.set_sensitive(true);
         let mut req = self
@@ -365,7 +436,7 @@ impl Client {
         counters.api_call();
         let res = match req.send().await {
             Ok(res) => res,
-            Err(e) => return Sent::Done(Err(Error::transport(e))),
+            Err(e) => return Sent::Done(Err(Error::transport(e).into())),
         };
         let status = res.status().as_u16();
         let api_usage = res
@@ -391,9 +462,14 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
             .map(|t| t.with_timezone(&Utc));
+        let retry_after = res
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, server_time));
         let bytes = match res.bytes().await {
             Ok(b) => b,
-            Err(e) => return Sent::Done(Err(Error::transport(e))),
+            Err(e) => return Sent::Done(Err(Error::transport(e).into())),
         };
         let body: Value = if bytes.is_empty() {
             Value::Null
@@ -417,9 +493,12 @@ impl Client {
             return Sent::SessionInvalid;
         }
         if has("REQUEST_LIMIT_EXCEEDED") {
-            return Sent::Done(Err(Error::RequestLimitExceeded));
+            return Sent::Done(Err(Error::RequestLimitExceeded.into()));
         }
-        Sent::Done(Err(Error::Api { status, errors }))
+        Sent::Done(Err(Failure {
+            error: Error::Api { status, errors },
+            retry_after,
+        }))
     }
 
     /// `GET` a path (see [`Call::new`]).
@@ -556,6 +635,44 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_is_read_in_seconds_and_as_an_http_date() {
+        let secs = Duration::from_secs;
+        assert_eq!(parse_retry_after("120", None), Some(secs(120)));
+        assert_eq!(parse_retry_after(" 0 ", None), Some(secs(0)));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", None),
+            Some(secs(u64::MAX))
+        );
+        // Dates count from the server's clock when it sent one, in all three HTTP forms.
+        let server = DateTime::parse_from_rfc2822("Sun, 06 Nov 1994 08:49:37 GMT")
+            .unwrap()
+            .with_timezone(&Utc);
+        for later in [
+            "Sun, 06 Nov 1994 08:50:07 GMT",
+            "Sunday, 06-Nov-94 08:50:07 GMT",
+            "Sun Nov  6 08:50:07 1994",
+        ] {
+            assert_eq!(
+                parse_retry_after(later, Some(server)),
+                Some(secs(30)),
+                "{later}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", Some(server)),
+            Some(secs(0)),
+            "a date already past asks for no wait"
+        );
+        for unreadable in ["", "-5", "1.5", "soon", "Sun, 06 Nov 1994"] {
+            assert_eq!(
+                parse_retry_after(unreadable, Some(server)),
+                None,
+                "{unreadable}"
+            );
+        }
+    }
+
+    #[test]
     fn api_version_must_look_like_v64_0() {
         assert_eq!(parse_api_version("v64.0").unwrap(), "v64.0");
         assert_eq!(parse_api_version("v9.0").unwrap(), "v9.0");
@@ -625,6 +742,11 @@ mod tests {
             ),
         };
         assert!(locked.is_retryable(true));
+        let too_many = Error::Api {
+            status: 429,
+            errors: Vec::new(),
+        };
+        assert!(too_many.is_retryable(true) && !too_many.is_retryable(false));
         assert!(!Error::RequestLimitExceeded.is_retryable(true));
         let connect = Error::Transport {
             detail: "connection refused".into(),

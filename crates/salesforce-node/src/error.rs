@@ -3,6 +3,7 @@
 //! names, URLs the user typed and HTTP statuses.
 
 use std::fmt;
+use std::time::Duration;
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -83,6 +84,24 @@ pub enum Error {
     /// The org's daily API request limit is used up (`REQUEST_LIMIT_EXCEEDED`); not retried.
     #[error("the org's daily API request limit is exceeded (REQUEST_LIMIT_EXCEEDED): wait for it to reset or raise it")]
     RequestLimitExceeded,
+    /// Salesforce asked (`Retry-After`) for a longer wait before the next try than the retry
+    /// budget of the call has left, so it was not tried again.
+    #[error(
+        "Salesforce asked to wait {} s before trying again (Retry-After), longer than the {} s \
+         left of the {} s allowed for the retries of one call \
+         (SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS); its answer: {last}",
+        Secs(*.wait), Secs(*.left), Secs(*.allowed)
+    )]
+    RetryAfterTooLong {
+        /// The wait Salesforce asked for.
+        wait: Duration,
+        /// What was left of the budget when it asked.
+        left: Duration,
+        /// The budget: all waits of one call together.
+        allowed: Duration,
+        /// The answer that carried the `Retry-After`.
+        last: Box<Error>,
+    },
     /// The access token was refused even after a fresh sign-in.
     #[error("Salesforce refused the session even after signing in again (INVALID_SESSION_ID)")]
     SessionRejected,
@@ -131,12 +150,14 @@ pub enum TransportKind {
 }
 
 impl Error {
-    /// Whether the failure may pass on its own (network, 503, a locked row), so a retry can help.
+    /// Whether the failure may pass on its own (network, 503, 429, a locked row), so a retry
+    /// can help.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Transport { .. } => true,
             Error::Api { status, errors } => {
                 *status == 503
+                    || *status == 429
                     || errors.iter().any(|e| {
                         e.error_code == "UNABLE_TO_LOCK_ROW" || e.error_code == "SERVER_UNAVAILABLE"
                     })
@@ -164,6 +185,7 @@ impl Error {
             Error::Api { errors, .. } => errors.iter().map(|e| e.error_code.as_str()).collect(),
             Error::RequestLimitExceeded => vec!["REQUEST_LIMIT_EXCEEDED"],
             Error::SessionRejected => vec!["INVALID_SESSION_ID"],
+            Error::RetryAfterTooLong { last, .. } => last.error_codes(),
             _ => Vec::new(),
         }
     }
@@ -197,6 +219,19 @@ pub struct ApiError {
     /// The fields concerned, if any.
     #[serde(default)]
     pub fields: Vec<String>,
+}
+
+/// Seconds for a message: whole when whole (`15`), else to a tenth (`2.5`).
+struct Secs(Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{}", self.0.as_secs())
+        } else {
+            write!(f, "{:.1}", self.0.as_secs_f64())
+        }
+    }
 }
 
 struct ApiErrors<'a>(&'a [ApiError]);

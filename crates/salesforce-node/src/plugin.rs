@@ -63,7 +63,7 @@ impl Plugin for SalesforcePlugin {
             Setting {
                 env: MAX_ATTEMPTS,
                 help: "Sends of one Salesforce call at most, the first included, when it fails \
-                       transiently (503, timeout, connection, locked row) and is safe to repeat; \
+                       transiently (503, 429, timeout, connection, locked row) and is safe to repeat; \
                        1 turns retries off",
                 default: "4",
                 check: |v| whole_number(1, 10)(v).map(drop),
@@ -71,7 +71,8 @@ impl Plugin for SalesforcePlugin {
             Setting {
                 env: MAX_RETRY_WAIT,
                 help: "Most seconds spent waiting between the retries of one Salesforce call, \
-                       all together",
+                       all together, Retry-After waits included; a longer Retry-After fails the \
+                       call at once, naming the wait asked for",
                 default: "15",
                 check: |v| whole_number(0, 600)(v).map(drop),
             },

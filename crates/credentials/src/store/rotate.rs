@@ -335,6 +335,10 @@ mod tests {
         writes_between_read_and_reseal_win(db).await;
     }
 
+    #[cfg_attr(
+        postgres_tests_unset,
+        ignore = "set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres tests"
+    )]
     #[tokio::test]
     async fn writes_between_read_and_reseal_win_postgres() {
         if let Some(db) = testing::postgres("writes_between_read_and_reseal_win").await {

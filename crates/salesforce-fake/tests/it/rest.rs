@@ -922,6 +922,65 @@ async fn faults_and_inspection_over_http() {
 }
 
 #[tokio::test]
+async fn a_503_carries_the_retry_after_it_was_told() {
+    let org = org().await;
+    let api = Api::new(&org);
+    let c = http();
+    let faults = |body: &'static str| {
+        c.post(format!("{}/__fake/faults", org.base_url()))
+            .body(body)
+            .send()
+    };
+    let r = faults(r#"{"unavailable": 2, "retry_after": {"seconds": 7}}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let shown: Value = r.json().await.unwrap();
+    assert_eq!(shown["retry_after"], json!({"seconds": 7}));
+    let r = api.get("/limits").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers["retry-after"], "7");
+
+    // The HTTP-date form is reckoned from the same instant as the answer's Date.
+    faults(r#"{"retry_after": {"http_date": 30}}"#)
+        .await
+        .unwrap();
+    let r = api.get("/limits").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    let date = |name: &str| {
+        chrono::DateTime::parse_from_rfc2822(r.headers[name].to_str().unwrap()).unwrap()
+    };
+    assert_eq!(
+        date("retry-after") - date("date"),
+        chrono::Duration::seconds(30)
+    );
+
+    // Answers other than 503 never carry it; cleared faults stop it.
+    let r = api.get("/limits").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers.get("retry-after").is_none());
+    let r = c
+        .delete(format!("{}/__fake/faults", org.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let shown: Value = r.json().await.unwrap();
+    assert_eq!(shown["retry_after"], Value::Null);
+    org.fail_next_calls(1);
+    let r = api.get("/limits").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers.get("retry-after").is_none());
+
+    // The same from Rust, and an unknown form is refused with the forms it takes.
+    org.set_retry_after(Some(salesforce_fake::RetryAfter::Seconds(1)));
+    org.fail_next_calls(1);
+    assert_eq!(api.get("/limits").await.headers["retry-after"], "1");
+    let r = faults(r#"{"retry_after": {"minutes": 1}}"#).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("http_date"));
+}
+
+#[tokio::test]
 async fn recorded_requests_and_counters_from_the_library() {
     let org = org().await;
     let api = Api::new(&org);

@@ -195,6 +195,7 @@ pub(crate) fn node_error(e: &Error) -> NodeError {
             .with_description(
                 "the wait allowed for the limit to clear (the node's limit budget) ran out",
             ),
+        Error::RetryAfterTooLong { last, .. } => node_error(last).with_description(e.to_string()),
         Error::SessionRejected => {
             NodeError::api(401, e.to_string()).with_error_code("INVALID_SESSION_ID")
         }
@@ -226,6 +227,33 @@ mod tests {
         assert_eq!(segment("a@b.com"), "a%40b.com");
         assert_eq!(segment("../../limits?x=1"), "..%2F..%2Flimits%3Fx%3D1");
         assert_eq!(segment("Zoë"), "Zo%C3%AB");
+    }
+
+    #[test]
+    fn a_retry_after_too_long_keeps_the_answer_and_names_the_wait() {
+        let e = Error::RetryAfterTooLong {
+            wait: Duration::from_secs(120),
+            left: Duration::from_secs(15),
+            allowed: Duration::from_secs(15),
+            last: Box::new(Error::Api {
+                status: 503,
+                errors: vec![ApiError {
+                    error_code: "SERVER_UNAVAILABLE".into(),
+                    message: "Server Unavailable".into(),
+                    fields: vec![],
+                }],
+            }),
+        };
+        let n = node_error(&e);
+        assert_eq!(
+            (n.http_code, n.error_code.as_deref(), n.message.as_str()),
+            (Some(503), Some("SERVER_UNAVAILABLE"), "Server Unavailable")
+        );
+        let description = n.description.unwrap();
+        assert!(
+            description.contains("asked to wait 120 s before trying again (Retry-After)"),
+            "{description}"
+        );
     }
 
     #[test]

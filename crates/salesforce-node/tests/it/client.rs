@@ -11,7 +11,7 @@ use credentials::{
 use db::Db;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
-use salesforce_fake::FakeOrg;
+use salesforce_fake::{FakeOrg, RetryAfter};
 use salesforce_node::{
     ApiUsage, AuthSettings, Call, Client, Error, QueryOptions, RetryPolicy, SignInProblem,
     TokenProvider, TransportKind,
@@ -215,17 +215,19 @@ async fn a_timeout_is_retried_for_a_get() {
     let (store, _dir) = sqlite_store().await;
     let org = org().await;
     let id = credential(&store, &org).await;
-    let short = RetryPolicy {
-        max_attempts: 2,
-        timeout: Duration::from_millis(200),
-        ..FAST
-    };
-    let sf = client(&store, "v64.0", short);
-    sf.get(&id, "/limits").await.unwrap(); // signed in before the org slows down
+    let sf = client(&store, "v64.0", FAST);
+    sf.get(&id, "/limits").await.unwrap(); // signed in before the org stops answering
 
-    org.set_latency(Duration::from_secs(3));
-    let e = sf.get(&id, "/limits").await.unwrap_err();
-    org.clear_faults();
+    // The org keeps every request far longer than the timeout, so each attempt times out
+    // whatever the machine's load; the timeout is long enough for a loaded machine to
+    // connect and send within it (a connection not made in time would be another error).
+    org.set_latency(Duration::from_secs(600));
+    let short = sf.clone().with_retry(RetryPolicy {
+        max_attempts: 2,
+        timeout: Duration::from_secs(3),
+        ..FAST
+    });
+    let e = short.get(&id, "/limits").await.unwrap_err();
     assert!(
         matches!(
             e,
@@ -236,7 +238,125 @@ async fn a_timeout_is_retried_for_a_get() {
         ),
         "{e:?}"
     );
+    // Sent twice (retried once), then the timeout is reported: the org saw both attempts
+    // (waited for, in case the last one is still on its way in) besides the first call.
+    wait_for(|| counter(&org, "GET", "/services/data/{v}/limits") >= 3).await;
     assert_eq!(counter(&org, "GET", "/services/data/{v}/limits"), 3);
+    assert_eq!(sf.metrics()[0].api_calls, 3);
+}
+
+/// Waits (up to a generous 30 s) until `done` holds.
+async fn wait_for(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Fails one GET with a 503 carrying `retry_after` (asking for 2 s) and checks the client
+/// waited that long before the retry that succeeded, measured where the org received them.
+async fn the_asked_wait_comes_before_the_retry(retry_after: RetryAfter) {
+    let (store, _dir) = sqlite_store().await;
+    let org = org().await;
+    let id = credential(&store, &org).await;
+    // Room for the wait asked; the backoff alone would wait a few milliseconds.
+    let patient = RetryPolicy {
+        max_total_delay: Duration::from_secs(30),
+        ..FAST
+    };
+    let sf = client(&store, "v64.0", patient);
+    sf.get(&id, "/limits").await.unwrap();
+    org.clear_requests();
+
+    org.set_retry_after(Some(retry_after));
+    org.fail_next_calls(1);
+    let res = sf.get(&id, "/limits").await.unwrap();
+    assert_eq!(res.status, 200);
+    let arrivals: Vec<std::time::Instant> = org.requests().iter().map(|r| r.received()).collect();
+    assert_eq!(arrivals.len(), 2, "one 503, one retry");
+    let waited = arrivals[1] - arrivals[0];
+    // A lower bound only: the client may well be slower on a loaded machine.
+    assert!(waited >= Duration::from_millis(1950), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_retry_after_in_seconds_is_waited_before_the_retry() {
+    the_asked_wait_comes_before_the_retry(RetryAfter::Seconds(2)).await;
+}
+
+#[tokio::test]
+async fn a_retry_after_as_an_http_date_is_waited_before_the_retry() {
+    the_asked_wait_comes_before_the_retry(RetryAfter::HttpDate(2)).await;
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_retry_budget_fails_at_once_naming_the_wait() {
+    let (store, _dir) = sqlite_store().await;
+    let org = org().await;
+    let id = credential(&store, &org).await;
+    let sf = client(&store, "v64.0", FAST); // 1 s of waiting allowed in all
+    sf.get(&id, "/limits").await.unwrap();
+
+    org.set_retry_after(Some(RetryAfter::Seconds(120)));
+    org.fail_next_calls(1);
+    let e = sf.get(&id, "/limits").await.unwrap_err();
+    let Error::RetryAfterTooLong {
+        wait,
+        allowed,
+        last,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (*wait, *allowed),
+        (Duration::from_secs(120), FAST.max_total_delay)
+    );
+    assert!(matches!(**last, Error::Api { status: 503, .. }), "{last:?}");
+    assert_eq!(e.error_codes(), vec!["SERVER_UNAVAILABLE"]);
+    let text = e.to_string();
+    for words in [
+        "asked to wait 120 s",
+        "(Retry-After)",
+        "of the 1 s allowed",
+        "SWITCHYARD_SALESFORCE_MAX_RETRY_WAIT_SECS",
+        "SERVER_UNAVAILABLE",
+    ] {
+        assert!(text.contains(words), "{words:?} in {text}");
+    }
+    // Not sent again: the warm-up and the one refused try.
+    assert_eq!(counter(&org, "GET", "/services/data/{v}/limits"), 2);
+}
+
+#[tokio::test]
+async fn a_429_is_retried_like_a_503() {
+    let (store, _dir) = sqlite_store().await;
+    let org = org().await;
+    let id = credential(&store, &org).await;
+    let sf = client(&store, "v64.0", FAST);
+    org.script(
+        "GET",
+        "/limits",
+        429,
+        json!([{"errorCode": "TOO_MANY_REQUESTS", "message": "Too many requests"}]),
+    );
+    let e = sf.get(&id, "/limits").await.unwrap_err();
+    assert!(matches!(&e, Error::Api { status: 429, .. }), "{e:?}");
+    assert_eq!(
+        counter(&org, "GET", "/services/data/{v}/limits"),
+        FAST.max_attempts as u64
+    );
+    // Not for a call that is unsafe to repeat.
+    org.script("POST", "/sobjects/Account", 429, json!([]));
+    sf.post(&id, "/sobjects/Account", &json!({"Name": "X"}))
+        .await
+        .unwrap_err();
+    assert_eq!(counter(&org, "POST", OBJECT), 1);
 }
 
 #[tokio::test]
