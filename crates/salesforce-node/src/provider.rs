@@ -342,6 +342,68 @@ async fn refresh_once_across_processes(
     Ok(if stored {
         Refreshed::Stored(new)
     } else {
+        keep_rotated_refresh_token(&*credentials, &id, &claimed, &old, &new).await;
         Refreshed::NotStored(new)
     })
+}
+
+/// The credential changed while this process refreshed, so its new token is not stored. But
+/// an update that keeps the grant (a new client secret: the store drops the access token and
+/// keeps the refresh token, and our claim with it) still holds the refresh token this refresh
+/// just spent, and with rotation on Salesforce no longer accepts it: left there, the
+/// credential would have to be connected again. So the rotated refresh token takes its place,
+/// and nothing else of the refresh is kept (the update dropped the access token on purpose:
+/// the next call refreshes with the new secret). Changes that ended the grant (tokens
+/// cleared, another refresh token stored) are left as they are.
+async fn keep_rotated_refresh_token(
+    credentials: &dyn CredentialProvider,
+    id: &str,
+    claimed: &Value,
+    old: &Token,
+    new: &Token,
+) {
+    let (Some(spent), Some(fresh)) = (&old.refresh_token, &new.refresh_token) else {
+        return;
+    };
+    if spent.expose_secret() == fresh.expose_secret() {
+        return; // Not rotated: the stored one still works.
+    }
+    let our_claim = claimed.get(CLAIM_FIELD);
+    for _ in 0..3 {
+        let current = match credentials.by_id(id).await {
+            Ok(c) => c.token_data.map(|d| Value::Object(d.expose().clone())),
+            Err(e) => {
+                tracing::warn!(credential_id = %id, error = %e, "could not read the credential to keep its rotated refresh token");
+                return;
+            }
+        };
+        let Some(Value::Object(mut fields)) = current.clone() else {
+            return;
+        };
+        let holds_spent =
+            fields.get("refresh_token").and_then(Value::as_str) == Some(spent.expose_secret());
+        let claim = fields.get(CLAIM_FIELD);
+        if !holds_spent || (claim.is_some() && claim != our_claim) {
+            return;
+        }
+        fields.remove(CLAIM_FIELD);
+        fields.insert(
+            "refresh_token".into(),
+            Value::from(fresh.expose_secret().to_owned()),
+        );
+        match credentials
+            .swap_token_data(id, current.as_ref(), Some(Value::Object(fields)))
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(credential_id = %id, "the credential changed during a refresh; its rotated refresh token was kept");
+                return;
+            }
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(credential_id = %id, error = %e, "could not keep the rotated refresh token");
+                return;
+            }
+        }
+    }
 }

@@ -274,6 +274,71 @@ async fn fifty_concurrent_oauth2_calls_on_an_expired_token_refresh_once_and_keep
     assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
 }
 
+// A refresh with rotation on, racing an operator's new client secret: the store drops the
+// access token and keeps the refresh token, but that is the one the refresh just spent. The
+// rotated one must take its place, or the credential needs connecting again.
+crate::both_backends!(a_rotated_refresh_token_survives_a_secret_change_during_the_refresh);
+
+async fn a_rotated_refresh_token_survives_a_secret_change_during_the_refresh(db: Db) {
+    let org = FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .auto_approve(true)
+        .refresh_token_rotation(true)
+        .start()
+        .await
+        .unwrap();
+    let store = store(db);
+    let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
+    let api = client(&store);
+    let first_refresh = connect(&store, &api, &id).await;
+    api.get(&id, "/limits").await.unwrap();
+    let exchanged = org.counter(TOKEN);
+
+    // A call finds its token refused, and its refresh reaches the org and is held there
+    // while the secret changes.
+    org.expire_tokens_now();
+    org.hold_token_requests();
+    let in_flight = {
+        let (api, id) = (api.clone(), id.clone());
+        tokio::spawn(async move { api.get(&id, "/limits").await })
+    };
+    until("the refresh reaches the org", || {
+        org.counter(TOKEN) == exchanged + 1
+    })
+    .await;
+    let secret_patch = |secret: &str| CredentialPatch {
+        name: None,
+        data: Some(json!({"clientSecret": secret})),
+    };
+    store
+        .update(&id, secret_patch("a-mistyped-secret"), &Actor::Cli)
+        .await
+        .unwrap();
+    api.provider().invalidate(&id);
+    assert!(!in_flight.is_finished(), "the refresh is still held");
+    org.release_token_requests();
+    // The caller that was waiting gets its answer with the refreshed token.
+    in_flight.await.unwrap().unwrap();
+
+    // Stored: the rotated refresh token, no access token (the update dropped it), no claim.
+    let stored = store.get(&id).await.unwrap().token_data.unwrap();
+    let rotated = stored.get_str("refresh_token").unwrap().to_owned();
+    assert_ne!(rotated, first_refresh, "the spent refresh token was kept");
+    assert_eq!(stored.get_str("access_token"), None);
+    assert!(!stored.expose().contains_key("refreshing_until"));
+
+    // The operator puts the right secret back: the credential works without reconnecting,
+    // refreshing with the rotated token.
+    store
+        .update(&id, secret_patch(SECRET), &Actor::Cli)
+        .await
+        .unwrap();
+    api.provider().invalidate(&id);
+    assert_eq!(api.userinfo(&id).await.unwrap()["preferred_username"], USER);
+    assert_eq!(org.counter(TOKEN), exchanged + 2);
+}
+
 async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles.collect::<Vec<_>>() {
