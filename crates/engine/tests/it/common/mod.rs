@@ -195,6 +195,13 @@ async fn free_port() -> tokio::net::TcpListener {
 /// so the status assertion is the one that fails).
 pub type Answer = (reqwest::StatusCode, serde_json::Value);
 
+/// [`Answer`] with the answer's headers (content type, `Location`, `Retry-After`, ...).
+pub type FullAnswer = (
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    serde_json::Value,
+);
+
 /// One server's HTTP API as a test sees it: paths relative to the server, every call
 /// answered as [`Answer`].
 #[derive(Clone)]
@@ -240,15 +247,23 @@ impl Api {
     }
 
     /// GET, answered with the headers too (`Location`, `Retry-After`, ...).
-    pub async fn get_with_headers(
+    pub async fn get_with_headers(&self, path: &str) -> FullAnswer {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// Any method, with a JSON body or none, answered with the headers too.
+    pub async fn call(
         &self,
+        method: reqwest::Method,
         path: &str,
-    ) -> (
-        reqwest::StatusCode,
-        reqwest::header::HeaderMap,
-        serde_json::Value,
-    ) {
-        answer_with_headers(self.request(reqwest::Method::GET, path)).await
+        body: Option<&serde_json::Value>,
+    ) -> FullAnswer {
+        let request = self.request(method, path);
+        answer_with_headers(match body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
     }
 
     /// GET, answered with the body as text (pages and answers that are not JSON).
@@ -369,13 +384,7 @@ pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
 }
 
 /// [`answer`] with the answer's headers.
-pub async fn answer_with_headers(
-    request: reqwest::RequestBuilder,
-) -> (
-    reqwest::StatusCode,
-    reqwest::header::HeaderMap,
-    serde_json::Value,
-) {
+pub async fn answer_with_headers(request: reqwest::RequestBuilder) -> FullAnswer {
     let res = request.send().await.expect("the server answers");
     let status = res.status();
     let headers = res.headers().clone();
