@@ -54,15 +54,16 @@ pub enum Command {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
     },
-    /// Try Switchyard without an org of your own: the server with a fake org in the same
-    /// process, a credential and two workflows, each run once, then the commands to try next.
+    /// Try Switchyard without accounts of your own: the server with the plugins' stand-in
+    /// services in the same process, their credentials and workflows, each run once, then the
+    /// commands to try next.
     Demo(DemoArgs),
 }
 
 /// `switchyard demo`
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Records the fake org starts with, per object.
+    /// Records each stand-in service starts with, per object.
     #[arg(long, default_value_t = 25)]
     pub seed: usize,
 }

@@ -1,51 +1,52 @@
-//! `switchyard demo`: Switchyard for a person who has no Salesforce org yet. It starts the
-//! fake org of `salesforce-fake` in this process (seeded with records), the server on
-//! `SWITCHYARD_LISTEN` over a throwaway SQLite database, creates a client credentials
-//! credential and two workflows through the HTTP API (webhook -> Salesforce upsert contact
-//! -> Respond to Webhook; Salesforce search), runs each once, and prints the curl commands to
-//! try next. Ctrl+C stops both and deletes the demo's data.
-//!
-//! The engine otherwise never names Salesforce outside `plugins.rs`: the demo needs an org,
-//! so this module (and only this module) depends on the fake one.
+//! `switchyard demo`: Switchyard for a person who has no account with a plugin's service yet.
+//! Every plugin with a [`Demo`] starts a stand-in for its service in this process (seeded
+//! with records) and says what to make in it; this module starts the server on
+//! `SWITCHYARD_LISTEN` over a throwaway SQLite database, creates the plugins' credentials and
+//! workflows through the HTTP API, runs each workflow once, and prints the curl commands to
+//! try next. Ctrl+C stops the server and the stand-ins and deletes the demo's data.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
+use node_api::{Demo, DemoRun, DemoSetup, Plugin};
 use rand::RngCore;
-use salesforce_fake::{CustomObject, FakeOrg, Field};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::app;
 use crate::config::{DemoArgs, Settings};
+use crate::plugins;
 
-const CONSUMER_KEY: &str = "demo-consumer-key";
-const CONSUMER_SECRET: &str = "demo-consumer-secret";
-const RUN_AS: &str = "user@example.com";
-/// The contact field the upsert matches on: Salesforce upserts by an external id field, so
-/// the demo org's contacts get one, as an admin would add it.
-const EXTERNAL_ID: &str = "External_Id__c";
-const WEBHOOK_PATH: &str = "demo-contact";
+/// Runs the demo of the built-in plugins until Ctrl+C.
+pub async fn run(settings: Settings, args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    run_with_plugins(settings, args, plugins::builtin(), out).await
+}
 
-/// Runs the demo until Ctrl+C.
-pub async fn run(
+/// [`run`] with `plugins` instead of the built-in ones.
+pub async fn run_with_plugins(
     mut settings: Settings,
     args: DemoArgs,
+    plugins: Vec<Arc<dyn Plugin>>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let org = FakeOrg::builder()
-        .consumer_key(CONSUMER_KEY)
-        .consumer_secret(CONSUMER_SECRET)
-        .client_credentials_user(RUN_AS)
-        .custom_object(
-            CustomObject::new("Contact").field(Field::text(EXTERNAL_ID, 80).external_id()),
-        )
-        .seed(args.seed)
-        .start()
-        .await
-        .context("cannot start the fake Salesforce org")?;
+    let demos: Vec<(&'static str, Arc<dyn Demo>)> = plugins
+        .iter()
+        .filter_map(|p| Some((p.name(), p.demo()?)))
+        .collect();
+    anyhow::ensure!(!demos.is_empty(), "no plugin of this build has a demo");
+    let mut setups = Vec::with_capacity(demos.len());
+    for (name, demo) in demos {
+        let setup = demo
+            .start(args.seed)
+            .await
+            .map_err(|e| anyhow::anyhow!("the {name} demo cannot start: {e}"))?;
+        setups.push(setup);
+    }
 
     // Fresh data every time: the demo's workflows never meet a real installation's.
     let data_dir = std::env::temp_dir().join(format!("switchyard-demo-{}", std::process::id()));
@@ -58,10 +59,10 @@ pub async fn run(
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
     settings.set_keys(Some(&hex::encode(key)), None);
-    // The fake org speaks plain http on loopback.
+    // The stand-in services speak plain http on loopback.
     settings.allow_insecure_hosts = true;
     let listen = settings.listen;
-    let state = app::open(settings).await?;
+    let state = app::open_with_plugins(settings, plugins).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (set SWITCHYARD_LISTEN)"))?;
@@ -69,44 +70,68 @@ pub async fn run(
     let (_, api_key) = crate::api_keys::create(&state.db, "demo").await?;
     let server = tokio::spawn(app::serve(state, listener, app::shutdown_signal()));
 
-    let setup = set_up(&base, &api_key, org.base_url()).await;
-    let report = match setup {
-        Ok(report) => report,
-        Err(e) => {
+    let api = Api::new(&base, &api_key)?;
+    let mut runs = Vec::new();
+    let mut guards: Vec<Box<dyn Any + Send + Sync>> = Vec::with_capacity(setups.len());
+    let mut services = Vec::with_capacity(setups.len());
+    for setup in setups {
+        let DemoSetup {
+            service,
+            credentials,
+            workflows,
+            guard,
+        } = setup;
+        guards.push(guard);
+        services.push(service);
+        let created = async {
+            let mut ids = HashMap::new();
+            for credential in credentials {
+                let answer = api
+                    .post(
+                        "/api/v1/credentials",
+                        &json!({"name": credential.name, "type": credential.credential_type,
+                                "data": credential.data}),
+                    )
+                    .await?;
+                ids.insert(credential.name, answer["id"].clone());
+            }
+            for workflow in workflows {
+                let mut body = workflow.workflow;
+                fill_credential_ids(&mut body, &ids);
+                runs.push(run_once(&api, &body, workflow.run, workflow.try_next).await?);
+            }
+            anyhow::Ok(())
+        };
+        if let Err(e) = created.await {
             server.abort();
             return Err(e);
         }
-    };
-    let contact = json!({"email": "grace@example.com", "firstName": "Grace", "lastName": "Hopper"});
+    }
+
     writeln!(
         out,
-        "Switchyard demo at {base}, with a fake Salesforce org at {} ({} records per object).\n\
+        "Switchyard demo at {base}, with {}.\n\
          Its data is thrown away when it stops.\n",
-        org.base_url(),
-        args.seed
+        services.join(" and ")
     )?;
-    writeln!(
-        out,
-        "Workflow {:?} ({}) answered the webhook with: {}",
-        report.upsert_name, report.upsert_id, report.upsert_answer
-    )?;
-    writeln!(
-        out,
-        "Workflow {:?} ({}) found {} accounts.\n",
-        report.search_name, report.search_id, report.search_found
-    )?;
-    writeln!(out, "Try next:")?;
-    writeln!(out, "  # upsert a contact through the webhook")?;
-    writeln!(
-        out,
-        "  curl -s -X POST '{base}/webhook/{WEBHOOK_PATH}' -H 'Content-Type: application/json' -d '{contact}'"
-    )?;
-    writeln!(out, "  # run the search again")?;
-    writeln!(
-        out,
-        "  curl -s -X POST '{base}/api/v1/workflows/{}/run?wait=true' -H 'X-N8N-API-KEY: {api_key}'",
-        report.search_id
-    )?;
+    for run in &runs {
+        writeln!(out, "Workflow {:?} ({}) {}", run.name, run.id, run.outcome)?;
+    }
+    writeln!(out, "\nTry next:")?;
+    for run in &runs {
+        writeln!(out, "  # {}", run.try_next)?;
+        match &run.try_command {
+            TryCommand::Webhook { path, body } => writeln!(
+                out,
+                "  curl -s -X POST '{base}/webhook/{path}' -H 'Content-Type: application/json' -d '{body}'"
+            )?,
+            TryCommand::Manual => writeln!(
+                out,
+                "  curl -s -X POST '{base}/api/v1/workflows/{}/run?wait=true' -H 'X-N8N-API-KEY: {api_key}'",
+                run.id
+            )?,
+        }
+    }
     writeln!(out, "  # the executions, with every node's output")?;
     writeln!(
         out,
@@ -116,116 +141,91 @@ pub async fn run(
     out.flush()?;
 
     let served = server.await.context("the server task failed")?;
-    org.shutdown().await;
+    // The stand-ins stop after the server, which may still be calling them.
+    drop(guards);
     served
 }
 
-/// What the first runs gave.
-struct Report {
-    upsert_name: String,
-    upsert_id: String,
-    upsert_answer: Value,
-    search_name: String,
-    search_id: String,
-    search_found: usize,
+/// A demo workflow after its first run: what to print about it.
+struct Run {
+    name: String,
+    id: String,
+    /// After the name and id: how the first run went.
+    outcome: String,
+    try_next: String,
+    try_command: TryCommand,
 }
 
-/// Creates the credential and workflows through the API and runs each once.
-async fn set_up(base: &str, api_key: &str, org_url: &str) -> anyhow::Result<Report> {
-    let api = Api::new(base, api_key)?;
-    let credential = api
-        .post(
-            "/api/v1/credentials",
-            &json!({"name": "Demo org", "type": "salesforceClientCredentialsApi",
-                    "data": {"url": org_url, "clientId": CONSUMER_KEY,
-                             "clientSecret": CONSUMER_SECRET}}),
-        )
-        .await?;
-    let credential_ref = json!({"salesforceClientCredentialsApi": {
-        "id": credential["id"], "name": "Demo org"}});
+/// The curl command under "Try next".
+enum TryCommand {
+    Webhook { path: String, body: Value },
+    Manual,
+}
 
-    let upsert = api
-        .post(
-            "/api/v1/workflows",
-            &json!({
-                "name": "Demo: upsert a contact from a webhook",
-                "nodes": [
-                    {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
-                     "parameters": {"httpMethod": "POST", "path": WEBHOOK_PATH,
-                                    "responseMode": "responseNode"}},
-                    {"name": "Upsert contact", "type": "n8n-nodes-base.salesforce", "typeVersion": 1,
-                     "parameters": {"authentication": "clientCredentials", "resource": "contact",
-                                    "operation": "upsert", "externalId": EXTERNAL_ID,
-                                    "externalIdValue": "={{ $json.body.email }}",
-                                    "lastname": "={{ $json.body.lastName }}",
-                                    "additionalFields": {"firstName": "={{ $json.body.firstName }}",
-                                                         "email": "={{ $json.body.email }}"}},
-                     "credentials": credential_ref},
-                    {"name": "Respond", "type": "n8n-nodes-base.respondToWebhook", "typeVersion": 1.1,
-                     "parameters": {"respondWith": "firstIncomingItem"}}
-                ],
-                "connections": {
-                    "Webhook": {"main": [[{"node": "Upsert contact", "type": "main", "index": 0}]]},
-                    "Upsert contact": {"main": [[{"node": "Respond", "type": "main", "index": 0}]]}
-                }
-            }),
-        )
-        .await?;
-    let upsert_id = text(&upsert["id"]);
-    api.post(
-        &format!("/api/v1/workflows/{upsert_id}/activate"),
-        &json!({}),
-    )
-    .await?;
-    let upsert_answer = api
-        .post(
-            &format!("/webhook/{WEBHOOK_PATH}"),
-            &json!({"email": "ada@example.com", "firstName": "Ada", "lastName": "Lovelace"}),
-        )
-        .await?;
-
-    let search = api
-        .post(
-            "/api/v1/workflows",
-            &json!({
-                "name": "Demo: search accounts",
-                "nodes": [
-                    {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1,
-                     "parameters": {}},
-                    {"name": "Search", "type": "n8n-nodes-base.salesforce", "typeVersion": 1,
-                     "parameters": {"authentication": "clientCredentials", "resource": "search",
-                                    "query": "SELECT Id, Name, Industry FROM Account"},
-                     "credentials": credential_ref}
-                ],
-                "connections": {
-                    "Start": {"main": [[{"node": "Search", "type": "main", "index": 0}]]}
-                }
-            }),
-        )
-        .await?;
-    let search_id = text(&search["id"]);
-    let execution = api
-        .post(
-            &format!("/api/v1/workflows/{search_id}/run?wait=true"),
-            &json!({}),
-        )
-        .await?;
-    anyhow::ensure!(
-        execution["status"] == "success",
-        "the search workflow failed: {}",
-        execution["error"]
-    );
-    let search_found = execution["data"]["resultData"]["runData"]["Search"][0]["data"]["main"][0]
-        .as_array()
-        .map_or(0, Vec::len);
-    Ok(Report {
-        upsert_name: text(&upsert["name"]),
-        upsert_id,
-        upsert_answer,
-        search_name: text(&search["name"]),
-        search_id,
-        search_found,
+/// Creates `workflow` through the API and runs it once as `run` says.
+async fn run_once(
+    api: &Api,
+    workflow: &Value,
+    run: DemoRun,
+    try_next: String,
+) -> anyhow::Result<Run> {
+    let created = api.post("/api/v1/workflows", workflow).await?;
+    let name = text(&created["name"]);
+    let id = text(&created["id"]);
+    let (outcome, try_command) = match run {
+        DemoRun::Webhook {
+            path,
+            body,
+            try_body,
+        } => {
+            api.post(&format!("/api/v1/workflows/{id}/activate"), &json!({}))
+                .await?;
+            let answer = api.post(&format!("/webhook/{path}"), &body).await?;
+            (
+                format!("answered the webhook with: {answer}"),
+                TryCommand::Webhook {
+                    path,
+                    body: try_body,
+                },
+            )
+        }
+        DemoRun::Manual { summary } => {
+            let execution = api
+                .post(&format!("/api/v1/workflows/{id}/run?wait=true"), &json!({}))
+                .await?;
+            anyhow::ensure!(
+                execution["status"] == "success",
+                "the workflow {name:?} failed: {}",
+                execution["error"]
+            );
+            (format!("{}.", summary(&execution)), TryCommand::Manual)
+        }
+    };
+    Ok(Run {
+        name,
+        id,
+        outcome,
+        try_next,
+        try_command,
     })
+}
+
+/// Gives each node's reference to a demo credential (by name) the id it was created with.
+fn fill_credential_ids(workflow: &mut Value, ids: &HashMap<String, Value>) {
+    let Some(nodes) = workflow["nodes"].as_array_mut() else {
+        return;
+    };
+    for node in nodes {
+        let Some(refs) = node["credentials"].as_object_mut() else {
+            continue;
+        };
+        for reference in refs.values_mut() {
+            let id = reference["name"].as_str().and_then(|name| ids.get(name));
+            if let (Some(id), Some(reference)) = (id.cloned(), reference.as_object_mut()) {
+                reference.insert("id".into(), id);
+            }
+        }
+    }
 }
 
 fn text(v: &Value) -> String {
@@ -286,5 +286,30 @@ struct RemoveOnDrop(PathBuf);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_references_get_the_created_ids_by_name() {
+        let mut workflow = json!({"nodes": [
+            {"name": "A", "credentials": {"someApi": {"name": "Demo"}}},
+            {"name": "B", "credentials": {"otherApi": {"name": "Elsewhere"}}},
+            {"name": "C"}
+        ]});
+        let ids = HashMap::from([("Demo".to_owned(), json!("7"))]);
+        fill_credential_ids(&mut workflow, &ids);
+        assert_eq!(
+            workflow["nodes"][0]["credentials"]["someApi"],
+            json!({"id": "7", "name": "Demo"})
+        );
+        assert_eq!(
+            workflow["nodes"][1]["credentials"]["otherApi"],
+            json!({"name": "Elsewhere"}),
+            "a name the demo did not create stays as it was"
+        );
     }
 }

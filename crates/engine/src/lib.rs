@@ -14,8 +14,8 @@
 //! - [`cli`]: the commands other than `start`.
 //! - [`console`]: the web console at `/` (owner sign-in, workflows, executions,
 //!   credentials, API keys), server-rendered HTML over the same services as the API.
-//! - [`demo`]: `switchyard demo`, the server with a fake org in the process; with
-//!   [`plugins`], the only module that names a plugin.
+//! - [`demo`]: `switchyard demo`, the server with the plugins' stand-in services in the
+//!   process (each plugin's [`node_api::Demo`]), their credentials and workflows run once.
 //! - [`error`]: how errors become HTTP answers.
 //! - [`metrics`]: the engine's metrics (`prometheus-client`), encoded with the plugins' at
 //!   `/metrics`.

@@ -18,10 +18,13 @@
 //! - [`node`]: the [`Node`] and [`PollingTrigger`] traits.
 //! - [`plugin`]: [`Plugin`], what an integration crate hands the engine: its nodes, triggers,
 //!   credential types, settings and hooks (credential test, OAuth2 connect, metrics).
+//! - [`demo`]: [`Demo`], what `switchyard demo` shows of a plugin: a stand-in service and
+//!   the credentials and workflows to make in it.
 
 pub mod context;
 pub mod credential;
 pub mod credential_type;
+pub mod demo;
 pub mod description;
 pub mod error;
 pub mod item;
@@ -40,6 +43,7 @@ pub use credential_type::{
     CredentialType, FieldKind, FieldProblem, FieldSpec, TokensAfterUpdate, ValidateOptions,
     ValidationError, REDACTED,
 };
+pub use demo::{Demo, DemoCredential, DemoRun, DemoSetup, DemoWorkflow};
 pub use description::{CredentialSpec, NodeDescription, ParameterSpec};
 pub use error::{error_with_causes, NodeError, NodeErrorKind};
 pub use item::{BinaryData, Item, ItemJson, ItemRef, JsonObject, PairedSource};

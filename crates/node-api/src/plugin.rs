@@ -6,8 +6,8 @@
 //! it gives back, a [`PluginRuntime`], brings its nodes and polling triggers and the optional
 //! hooks the engine calls: test a credential, connect one through OAuth2, sign an HTTP
 //! request with a credential, forget what is cached for a credential that changed, and
-//! report metrics. The engine never names a plugin:
-//! it asks each one.
+//! report metrics. A plugin may also bring a [`Demo`] for `switchyard demo`. The engine never
+//! names a plugin: it asks each one.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::credential::{CredentialProvider, StoredCredential};
 use crate::credential_type::CredentialType;
+use crate::demo::Demo;
 use crate::node::{Node, PollingTrigger};
 
 /// An integration: its settings, credential types, and how to start it.
@@ -39,6 +40,12 @@ pub trait Plugin: Send + Sync {
     /// Starts the plugin once the engine has its store, HTTP client and settings. An error
     /// says what is wrong (a setting's value, say); the server then refuses to start.
     fn start(&self, host: Host) -> Result<Arc<dyn PluginRuntime>, String>;
+
+    /// What `switchyard demo` shows of the plugin, with a stand-in for its service; `None`
+    /// when it has no demo.
+    fn demo(&self) -> Option<Arc<dyn Demo>> {
+        None
+    }
 }
 
 /// What a started plugin offers. Every hook has a default: a plugin implements what it has.

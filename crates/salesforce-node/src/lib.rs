@@ -23,10 +23,13 @@
 //!   triggers polling the same query in one tick share it.
 //! - [`plugin`]: the plugin value: settings, credential types, the node and the trigger, the
 //!   credential test, the OAuth2 connect strategy, cache invalidation and metrics.
+//! - [`demo`]: what `switchyard demo` shows: the fake org of `salesforce-fake`, seeded, a
+//!   client credentials credential for it, an upsert behind a webhook and a search.
 
 pub mod auth;
 pub mod client;
 pub mod credential_types;
+pub mod demo;
 pub mod error;
 pub mod metrics;
 pub mod node;

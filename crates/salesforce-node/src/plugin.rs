@@ -1,17 +1,17 @@
 //! The Salesforce plugin: what this crate hands the engine. Its settings, its three
 //! credential types, and once started, the node, the polling trigger, the credential test
 //! (sign in, then `userinfo`), the OAuth2 connect strategy for `salesforceOAuth2Api`, request
-//! signing for the HTTP Request node, cache invalidation when a credential changes, and
-//! per-credential metrics.
+//! signing for the HTTP Request node, cache invalidation when a credential changes,
+//! per-credential metrics, and the demo with a fake org.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use node_api::{
-    AuthorizeRequest, CodeExchange, ConnectError, CredentialType, Host, MetricFamily, MetricKind,
-    Node, OAuth2Connect, Plugin, PluginRuntime, PollingTrigger, Sample, Setting, SettingValues,
-    SignRequest, SignedRequest, StoredCredential,
+    AuthorizeRequest, CodeExchange, ConnectError, CredentialType, Demo, Host, MetricFamily,
+    MetricKind, Node, OAuth2Connect, Plugin, PluginRuntime, PollingTrigger, Sample, Setting,
+    SettingValues, SignRequest, SignedRequest, StoredCredential,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::auth::{AuthSettings, Method};
 use crate::client::{parse_api_version, Client, RetryPolicy, API_VERSION_SETTING};
 use crate::credential_types::{credential_types, CLIENT_CREDENTIALS, JWT, OAUTH2};
+use crate::demo::SalesforceDemo;
 use crate::error::Error;
 use crate::metrics::{CredentialMetrics, DEFAULT_WARNING_PERCENT};
 use crate::node::SalesforceNode;
@@ -50,6 +51,10 @@ fn whole_number(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> {
 impl Plugin for SalesforcePlugin {
     fn name(&self) -> &'static str {
         "salesforce"
+    }
+
+    fn demo(&self) -> Option<Arc<dyn Demo>> {
+        Some(Arc::new(SalesforceDemo))
     }
 
     fn settings(&self) -> Vec<Setting> {

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use credentials::REDACTED;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -36,10 +36,10 @@ async fn authentication_is_required(backend: Backend) {
     let Some((_env, server, key)) = setup(backend, "authentication_is_required").await else {
         return;
     };
-    let anonymous = reqwest::Client::new();
+    let anonymous = server.anonymous();
 
-    let health = anonymous.get(server.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), StatusCode::OK, "health needs no key");
+    let (health, _) = anonymous.get("/healthz").await;
+    assert_eq!(health, StatusCode::OK, "health needs no key");
 
     // No key says which header is expected (n8n's words); a wrong one says nothing more.
     let required = "'X-N8N-API-KEY' header required";
@@ -49,30 +49,23 @@ async fn authentication_is_required(backend: Backend) {
         ("Authorization", "Bearer sy_wrong", "unauthorized"),
         ("Authorization", "Basic abc", required),
     ] {
-        let mut req = anonymous.get(server.url("/api/v1/credentials"));
-        if !header.is_empty() {
-            req = req.header(header, value);
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{header}: {value}");
-        let body: Value = res.json().await.unwrap();
+        let client = if header.is_empty() {
+            anonymous.clone()
+        } else {
+            anonymous.clone().with_header(header, value)
+        };
+        let (status, body) = client.get("/api/v1/credentials").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{header}: {value}");
         assert_eq!(body, json!({ "message": message }), "{header}: {value}");
     }
 
-    let via_header = anonymous
-        .get(server.url("/api/v1/credentials"))
-        .header("X-N8N-API-KEY", &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(via_header.status(), StatusCode::OK);
-    let via_bearer = anonymous
-        .get(server.url("/api/v1/credentials"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(via_bearer.status(), StatusCode::OK);
+    let (via_header, _) = server.api(&key).get("/api/v1/credentials").await;
+    assert_eq!(via_header, StatusCode::OK);
+    let (via_bearer, _) = anonymous
+        .with_header("Authorization", &format!("Bearer {key}"))
+        .get("/api/v1/credentials")
+        .await;
+    assert_eq!(via_bearer, StatusCode::OK);
     server.stop().await;
 }
 
@@ -82,50 +75,35 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
     else {
         return;
     };
-    let http = client(&key);
+    let api = server.api(&key);
     let pem = common::test_private_key();
 
     // A key pasted with its newlines turned into spaces, as users paste it.
     let pasted = pem.trim().replace('\n', " ");
-    let res = http
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({
-            "name": "Salesforce JWT",
-            "type": "salesforceJwtApi",
-            "data": {"environment": "production", "clientId": "3MVG9-jwt", "username": "ops@example.com", "privateKey": pasted}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let created: Value = res.json().await.unwrap();
+    let (status, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({
+                "name": "Salesforce JWT",
+                "type": "salesforceJwtApi",
+                "data": {"environment": "production", "clientId": "3MVG9-jwt", "username": "ops@example.com", "privateKey": pasted}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let id = created["id"].as_str().expect("id").to_owned();
     assert_eq!(created["name"], "Salesforce JWT");
     assert_eq!(created["type"], "salesforceJwtApi");
     assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
     assert!(created.get("data").is_none(), "create never echoes data");
 
-    let list: Value = http
-        .get(server.url("/api/v1/credentials"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = api.get("/api/v1/credentials").await;
     let rows = list["data"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["id"], id.as_str());
     assert!(rows[0].get("data").is_none(), "list carries no data");
 
-    let read: Value = http
-        .get(server.url(&format!("/api/v1/credentials/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, read) = api.get(&format!("/api/v1/credentials/{id}")).await;
     assert_eq!(read["data"]["privateKey"], REDACTED);
     assert_eq!(read["data"]["clientId"], "3MVG9-jwt");
     assert_eq!(read["data"]["username"], "ops@example.com");
@@ -144,14 +122,13 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
     assert_eq!(stored_key.trim(), pem.trim());
 
     // Sending the placeholder back keeps the stored secret.
-    let res = http
-        .patch(server.url(&format!("/api/v1/credentials/{id}")))
-        .json(&json!({"name": "Salesforce JWT (ops)", "data": {"privateKey": REDACTED, "username": "admin@example.com"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let updated: Value = res.json().await.unwrap();
+    let (status, updated) = api
+        .patch_json(
+            &format!("/api/v1/credentials/{id}"),
+            &json!({"name": "Salesforce JWT (ops)", "data": {"privateKey": REDACTED, "username": "admin@example.com"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(updated["name"], "Salesforce JWT (ops)");
     let stored = server.state.credentials.get(&id).await.unwrap();
     assert_eq!(
@@ -161,50 +138,29 @@ async fn create_read_update_delete_with_redaction(backend: Backend) {
     assert_eq!(stored.data.expose()["username"], "admin@example.com");
 
     // A new secret replaces the old one.
-    let res = http
-        .post(server.url("/api/v1/credentials"))
-        .json(&oauth2_body("OAuth"))
-        .send()
-        .await
-        .unwrap();
-    let oauth_id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = http
-        .patch(server.url(&format!("/api/v1/credentials/{oauth_id}")))
-        .json(&json!({"data": {"clientSecret": "rotated-secret-2"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (_, created) = api
+        .post_json("/api/v1/credentials", &oauth2_body("OAuth"))
+        .await;
+    let oauth_id = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .patch_json(
+            &format!("/api/v1/credentials/{oauth_id}"),
+            &json!({"data": {"clientSecret": "rotated-secret-2"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let stored = server.state.credentials.get(&oauth_id).await.unwrap();
     assert_eq!(stored.data.expose()["clientSecret"], "rotated-secret-2");
     assert_eq!(stored.data.expose()["environment"], "sandbox");
 
-    let res = http
-        .delete(server.url(&format!("/api/v1/credentials/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["id"], id.as_str());
-    let res = http
-        .get(server.url(&format!("/api/v1/credentials/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert!(res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .contains(&id));
-    let res = http
-        .delete(server.url(&format!("/api/v1/credentials/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (status, deleted) = api.delete(&format!("/api/v1/credentials/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(deleted["id"], id.as_str());
+    let (status, body) = api.get(&format!("/api/v1/credentials/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["message"].as_str().unwrap().contains(&id));
+    let (status, _) = api.delete(&format!("/api/v1/credentials/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Every change is in the audit log, with the API key that made it, and no secret.
     let audit = server.state.credentials.audit(None, 100).await.unwrap();
@@ -260,21 +216,15 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
     else {
         return;
     };
-    let http = client(&key);
-    let res = http
-        .post(server.url("/api/v1/credentials"))
-        .json(&{
+    let api = server.api(&key);
+    let (_, created) = api
+        .post_json("/api/v1/credentials", &{
             let mut body = oauth2_body("Existing");
             body["id"] = json!("existing1");
             body
         })
-        .send()
-        .await
-        .unwrap();
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
     let before = server.state.credentials.get(&id).await.unwrap();
     let audit_before = server
         .state
@@ -448,21 +398,17 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
     });
     assert!(cases.len() >= 15);
     for case in cases.drain(..) {
-        let mut req = http
-            .request(case.method.clone(), server.url(&case.path))
-            .header("content-type", "application/json");
-        if let Some(body) = case.body.clone() {
-            req = req.body(body);
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(res.status(), case.status, "{}", case.what);
-        let body: Value = res
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{}: JSON error body: {e}", case.what));
+        let (status, body) = match case.body.clone() {
+            Some(body) => {
+                api.send_raw(case.method.clone(), &case.path, "application/json", body)
+                    .await
+            }
+            None => common::answer(api.request(case.method.clone(), &case.path)).await,
+        };
+        assert_eq!(status, case.status, "{}", case.what);
         let message = body["message"]
             .as_str()
-            .unwrap_or_else(|| panic!("{}: message in {body}", case.what));
+            .unwrap_or_else(|| panic!("{}: a JSON error message in {body}", case.what));
         for word in &case.expect {
             assert!(
                 message.contains(word),
@@ -477,14 +423,7 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
         );
     }
 
-    let list: Value = http
-        .get(server.url("/api/v1/credentials"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = api.get("/api/v1/credentials").await;
     assert_eq!(
         list["data"].as_array().unwrap().len(),
         1,
@@ -515,14 +454,9 @@ async fn schema_describes_each_type(backend: Backend) {
     let Some((_env, server, key)) = setup(backend, "schema_describes_each_type").await else {
         return;
     };
-    let http = client(&key);
-    let res = http
-        .get(server.url("/api/v1/credentials/schema/salesforceJwtApi"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let schema: Value = res.json().await.unwrap();
+    let api = server.api(&key);
+    let (status, schema) = api.get("/api/v1/credentials/schema/salesforceJwtApi").await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(schema["type"], "object");
     for field in [
         "environment",
@@ -549,12 +483,8 @@ async fn schema_describes_each_type(backend: Backend) {
         json!(["production", "sandbox"])
     );
     for kind in ["salesforceOAuth2Api", "salesforceClientCredentialsApi"] {
-        let res = http
-            .get(server.url(&format!("/api/v1/credentials/schema/{kind}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{kind}");
+        let (status, _) = api.get(&format!("/api/v1/credentials/schema/{kind}")).await;
+        assert_eq!(status, StatusCode::OK, "{kind}");
     }
     server.stop().await;
 }
@@ -563,36 +493,22 @@ async fn restart_keeps_everything(backend: Backend) {
     let Some((env, server, key)) = setup(backend, "restart_keeps_everything").await else {
         return;
     };
-    let http = client(&key);
-    let res = http
-        .post(server.url("/api/v1/credentials"))
-        .json(&oauth2_body("Kept"))
-        .send()
-        .await
-        .unwrap();
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let before: Value = http
-        .get(server.url(&format!("/api/v1/credentials/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, created) = server
+        .api(&key)
+        .post_json("/api/v1/credentials", &oauth2_body("Kept"))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, before) = server
+        .api(&key)
+        .get(&format!("/api/v1/credentials/{id}"))
+        .await;
     server.stop().await;
 
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let after: Value = http
-        .get(server.url(&format!("/api/v1/credentials/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, after) = server
+        .api(&key)
+        .get(&format!("/api/v1/credentials/{id}"))
+        .await;
     assert_eq!(
         before, after,
         "the same credential after a restart, and the same API key works"
@@ -609,10 +525,10 @@ async fn readiness_follows_the_database_schema(backend: Backend) {
     else {
         return;
     };
-    let anonymous = reqwest::Client::new();
+    let anonymous = server.anonymous();
     let status = |path: &'static str| {
-        let req = anonymous.get(server.url(path));
-        async move { req.send().await.unwrap().status() }
+        let anonymous = anonymous.clone();
+        async move { anonymous.get(path).await.0 }
     };
     assert_eq!(status("/readyz").await, StatusCode::OK);
     assert_eq!(status("/healthz").await, StatusCode::OK);
@@ -625,12 +541,9 @@ async fn readiness_follows_the_database_schema(backend: Backend) {
     };
     sqlx::raw_sql(empty).execute(&raw).await.unwrap();
 
-    let res = anonymous.get(server.url("/readyz")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        res.text().await.unwrap().contains("schema"),
-        "the answer says what is wrong"
-    );
+    let (ready, text) = anonymous.get_text("/readyz").await;
+    assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text.contains("schema"), "the answer says what is wrong");
     assert_eq!(
         status("/healthz").await,
         StatusCode::OK,
@@ -649,14 +562,16 @@ async fn list_pages_with_limit_and_cursor_and_audit_is_readable(backend: Backend
     else {
         return;
     };
-    let http = client(&key);
+    let api = server.api(&key);
     let mut created = Vec::new();
     for n in 0..5 {
-        let (status, body) = common::answer(http.post(server.url("/api/v1/credentials")).json(
-            &json!({"name": format!("basic {n}"), "type": "httpBasicAuth",
-                    "data": {"user": "u", "password": "p"}}),
-        ))
-        .await;
+        let (status, body) = api
+            .post_json(
+                "/api/v1/credentials",
+                &json!({"name": format!("basic {n}"), "type": "httpBasicAuth",
+                        "data": {"user": "u", "password": "p"}}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         created.push(body["id"].as_str().unwrap().to_owned());
     }
@@ -668,7 +583,7 @@ async fn list_pages_with_limit_and_cursor_and_audit_is_readable(backend: Backend
             Some(c) => format!("/api/v1/credentials?limit=2&cursor={c}"),
             None => "/api/v1/credentials?limit=2".to_owned(),
         };
-        let (status, body) = common::answer(http.get(server.url(&url))).await;
+        let (status, body) = api.get(&url).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let rows = body["data"].as_array().unwrap();
         assert!(rows.len() <= 2, "{body}");
@@ -681,8 +596,7 @@ async fn list_pages_with_limit_and_cursor_and_audit_is_readable(backend: Backend
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, created, "every credential once, in creation order");
-    let (status, body) =
-        common::answer(http.get(server.url("/api/v1/credentials?cursor=bogus"))).await;
+    let (status, body) = api.get("/api/v1/credentials?cursor=bogus").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         body["message"].as_str().unwrap().contains("cursor"),
@@ -690,7 +604,7 @@ async fn list_pages_with_limit_and_cursor_and_audit_is_readable(backend: Backend
     );
 
     // The audit log names who created each credential, newest first, and never a secret.
-    let (status, body) = common::answer(http.get(server.url("/api/v1/audit?limit=3"))).await;
+    let (status, body) = api.get("/api/v1/audit?limit=3").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let rows = body["data"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
@@ -700,13 +614,13 @@ async fn list_pages_with_limit_and_cursor_and_audit_is_readable(backend: Backend
         rows[0]["actor"].as_str().unwrap().starts_with("api_key:"),
         "{body}"
     );
-    let (status, body) =
-        common::answer(http.get(server.url(&format!("/api/v1/audit?credentialId={}", created[0]))))
-            .await;
+    let (status, body) = api
+        .get(&format!("/api/v1/audit?credentialId={}", created[0]))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
     assert!(!body.to_string().contains("\"p\""));
-    let (status, _) = common::answer(reqwest::Client::new().get(server.url("/api/v1/audit"))).await;
+    let (status, _) = server.anonymous().get("/api/v1/audit").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }

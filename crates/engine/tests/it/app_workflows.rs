@@ -3,7 +3,8 @@
 
 use crate::common;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, FullAnswer, TestEnv, TestServer, KEY_A};
+use reqwest::Method;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -38,81 +39,44 @@ async fn workflows_need_a_key_and_run(backend: Backend) {
     };
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let http = client(&key);
+    let api = server.api(&key);
+    let anonymous = server.anonymous();
 
     for path in ["/api/v1/workflows", "/api/v1/executions"] {
-        let anonymous = reqwest::Client::new()
-            .get(server.url(path))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _) = anonymous.get(path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
-    let anonymous = reqwest::Client::new()
-        .post(server.url("/api/v1/workflows"))
-        .json(&workflow())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = anonymous.post_json("/api/v1/workflows", &workflow()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // A node that takes no credentials refuses a credential reference, naming the node.
     let mut with_credential = workflow();
     with_credential["nodes"][2]["credentials"] =
         json!({"salesforceOAuth2Api": {"id": "x", "name": "Salesforce"}});
-    let res = http
-        .post(server.url("/api/v1/workflows"))
-        .json(&with_credential)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let message = res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (status, refused) = api.post_json("/api/v1/workflows", &with_credential).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = refused["message"].as_str().unwrap();
     assert!(message.contains("\"Call\""), "{message}");
 
-    let res = http
-        .post(server.url("/api/v1/workflows"))
-        .json(&workflow())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (status, created) = api.post_json("/api/v1/workflows", &workflow()).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap();
 
-    let done: Value = http
-        .post(server.url(&format!("/api/v1/workflows/{id}/run?wait=true")))
-        .json(&json!({"items": [{"n": 21}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, done) = api
+        .post_json(
+            &format!("/api/v1/workflows/{id}/run?wait=true"),
+            &json!({"items": [{"n": 21}]}),
+        )
+        .await;
     assert_eq!(done["status"], "success", "{done}");
     assert_eq!(
         done["data"]["resultData"]["runData"]["Call"][0]["data"]["main"][0][0]["json"],
         json!({"d": 42})
     );
 
-    let list: Value = http
-        .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = api
+        .get(&format!("/api/v1/executions?workflowId={id}"))
+        .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
     server.stop().await;
 }
@@ -204,22 +168,16 @@ async fn nodes_get_typed_credentials_by_id_or_name(backend: Backend) {
     state.db.close().await;
 }
 
-/// Sends `request` and returns the status and the body, which must be `{"message": text}`.
-async fn json_error(request: reqwest::RequestBuilder) -> (StatusCode, String) {
-    let res = request.send().await.expect("the server answers");
-    let status = res.status();
-    let content_type = res
-        .headers()
+/// The status and the message of `answer`, whose body must be `{"message": text}`.
+fn json_error((status, headers, body): FullAnswer) -> (StatusCode, String) {
+    let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = res.text().await.unwrap();
+        .unwrap_or_default();
     assert!(
         content_type.starts_with("application/json"),
-        "{status}: content type {content_type:?}, body {text:?}"
+        "{status}: content type {content_type:?}, body {body}"
     );
-    let body: Value = serde_json::from_str(&text).expect("a JSON body");
     let message = body["message"].as_str().unwrap_or_else(|| panic!("{body}"));
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
     (status, message.to_owned())
@@ -231,40 +189,42 @@ async fn every_error_is_json_naming_what_to_fix(backend: Backend) {
     };
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let http = client(&key);
-    let anonymous = reqwest::Client::new();
+    let api = server.api(&key);
+    let anonymous = server.anonymous();
 
-    let (status, message) = json_error(anonymous.get(server.url("/api/v1/workflows"))).await;
+    let (status, message) = json_error(anonymous.get_with_headers("/api/v1/workflows").await);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(message, "'X-N8N-API-KEY' header required");
     let (status, message) = json_error(
         anonymous
-            .get(server.url("/api/v1/workflows"))
-            .header("X-N8N-API-KEY", "sy_wrong"),
-    )
-    .await;
+            .with_header("X-N8N-API-KEY", "sy_wrong")
+            .get_with_headers("/api/v1/workflows")
+            .await,
+    );
     assert_eq!(
         (status, message.as_str()),
         (StatusCode::UNAUTHORIZED, "unauthorized")
     );
 
-    let (status, message) = json_error(http.get(server.url("/no/such/route"))).await;
+    let (status, message) = json_error(api.get_with_headers("/no/such/route").await);
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(message.contains("GET /no/such/route"), "{message}");
-    let (status, message) = json_error(http.patch(server.url("/api/v1/workflows"))).await;
+    let (status, message) = json_error(api.call(Method::PATCH, "/api/v1/workflows", None).await);
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(
         message.contains("PATCH is not allowed on /api/v1/workflows"),
         "{message}"
     );
-    let (status, message) = json_error(http.get(server.url("/api/v1/workflows?limit=many"))).await;
+    let (status, message) = json_error(api.get_with_headers("/api/v1/workflows?limit=many").await);
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message.contains("limit"), "{message}");
-    let (status, message) =
-        json_error(http.get(server.url("/api/v1/executions?includeData=perhaps"))).await;
+    let (status, message) = json_error(
+        api.get_with_headers("/api/v1/executions?includeData=perhaps")
+            .await,
+    );
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message.contains("includeData"), "{message}");
-    let (status, message) = json_error(http.get(server.url("/api/v1/credentials?limit=0"))).await;
+    let (status, message) = json_error(api.get_with_headers("/api/v1/credentials?limit=0").await);
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message.contains("limit"), "{message}");
     server.stop().await;
@@ -277,7 +237,7 @@ async fn workflows_list_filters_and_refuses_bogus_cursors(backend: Backend) {
     };
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let http = client(&key);
+    let api = server.api(&key);
     let mut ids = Vec::new();
     for (name, tags) in [
         ("alpha", json!([{"name": "sales"}, {"name": "eu"}])),
@@ -287,14 +247,13 @@ async fn workflows_list_filters_and_refuses_bogus_cursors(backend: Backend) {
         let mut wf = workflow();
         wf["name"] = json!(name);
         wf["tags"] = tags;
-        let (status, body) =
-            common::answer(http.post(server.url("/api/v1/workflows")).json(&wf)).await;
+        let (status, body) = api.post_json("/api/v1/workflows", &wf).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         ids.push(body["id"].as_str().unwrap().to_owned());
     }
-    let (status, _) =
-        common::answer(http.post(server.url(&format!("/api/v1/workflows/{}/activate", ids[1]))))
-            .await;
+    let (status, _) = api
+        .post(&format!("/api/v1/workflows/{}/activate", ids[1]))
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     let names = |body: &Value| -> Vec<String> {
@@ -320,8 +279,7 @@ async fn workflows_list_filters_and_refuses_bogus_cursors(backend: Backend) {
         ("name=alpha&tags=sales", vec![ids[0].clone()]),
         ("name=gamma", vec![]),
     ] {
-        let (status, body) =
-            common::answer(http.get(server.url(&format!("/api/v1/workflows?{query}")))).await;
+        let (status, body) = api.get(&format!("/api/v1/workflows?{query}")).await;
         assert_eq!(status, StatusCode::OK, "{query}: {body}");
         assert_eq!(names(&body), expected, "{query}");
     }
@@ -334,7 +292,7 @@ async fn workflows_list_filters_and_refuses_bogus_cursors(backend: Backend) {
             Some(c) => format!("/api/v1/workflows?tags=sales&limit=1&cursor={c}"),
             None => "/api/v1/workflows?tags=sales&limit=1".to_owned(),
         };
-        let (status, body) = common::answer(http.get(server.url(&url))).await;
+        let (status, body) = api.get(&url).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         seen.extend(names(&body));
         match body["nextCursor"].as_str() {
@@ -345,8 +303,10 @@ async fn workflows_list_filters_and_refuses_bogus_cursors(backend: Backend) {
     assert_eq!(seen, sorted(vec![ids[0].clone(), ids[1].clone()]));
 
     for bogus in ["bogus", &ids[0]] {
-        let (status, message) =
-            json_error(http.get(server.url(&format!("/api/v1/workflows?cursor={bogus}")))).await;
+        let (status, message) = json_error(
+            api.get_with_headers(&format!("/api/v1/workflows?cursor={bogus}"))
+                .await,
+        );
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bogus}");
         assert!(message.contains("cursor"), "{message}");
     }
@@ -364,7 +324,7 @@ async fn nul_bytes_and_bad_ids_are_refused_alike_on_both_backends(backend: Backe
     };
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let http = client(&key);
+    let api = server.api(&key);
     let body = json!({"name": "n"});
     for (method, path, field) in [
         ("GET", "/api/v1/workflows/a%00b", "id"),
@@ -385,8 +345,7 @@ async fn nul_bytes_and_bad_ids_are_refused_alike_on_both_backends(backend: Backe
         ("GET", "/api/v1/workflows?name=a%00b", "name"),
     ] {
         let method: reqwest::Method = method.parse().unwrap();
-        let (status, message) =
-            json_error(http.request(method.clone(), server.url(path)).json(&body)).await;
+        let (status, message) = json_error(api.call(method.clone(), path, Some(&body)).await);
         assert_eq!(
             status,
             StatusCode::BAD_REQUEST,
@@ -400,8 +359,10 @@ async fn nul_bytes_and_bad_ids_are_refused_alike_on_both_backends(backend: Backe
 
     let mut named = workflow();
     named["name"] = json!("a\u{0}b");
-    let (status, message) =
-        json_error(http.post(server.url("/api/v1/workflows")).json(&named)).await;
+    let (status, message) = json_error(
+        api.call(Method::POST, "/api/v1/workflows", Some(&named))
+            .await,
+    );
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         message.contains("name") && message.contains("NUL"),
@@ -410,37 +371,44 @@ async fn nul_bytes_and_bad_ids_are_refused_alike_on_both_backends(backend: Backe
     for bad in ["a\u{0}b", "../etc", "x".repeat(65).as_str(), "a b"] {
         let mut with_id = workflow();
         with_id["id"] = json!(bad);
-        let (status, message) =
-            json_error(http.post(server.url("/api/v1/workflows")).json(&with_id)).await;
+        let (status, message) = json_error(
+            api.call(Method::POST, "/api/v1/workflows", Some(&with_id))
+                .await,
+        );
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
         assert!(message.contains("id"), "{message}");
     }
-    let (status, message) = json_error(http.post(server.url("/api/v1/credentials")).json(
-        &json!({"name": "a\u{0}b", "type": "httpBasicAuth", "data": {"user": "u", "password": "p"}}),
-    ))
-    .await;
+    let (status, message) = json_error(
+        api.call(
+            Method::POST,
+            "/api/v1/credentials",
+            Some(&json!({"name": "a\u{0}b", "type": "httpBasicAuth", "data": {"user": "u", "password": "p"}})),
+        )
+        .await,
+    );
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message.contains("name"), "{message}");
-    let (_, listed) = common::answer(http.get(server.url("/api/v1/workflows"))).await;
+    let (_, listed) = api.get("/api/v1/workflows").await;
     assert_eq!(listed["data"], json!([]), "nothing was stored");
-    let (_, listed) = common::answer(http.get(server.url("/api/v1/credentials"))).await;
+    let (_, listed) = api.get("/api/v1/credentials").await;
     assert_eq!(listed["data"], json!([]), "nothing was stored");
 
     // A client-chosen id that is taken answers 409 and leaves the first workflow alone.
     let mut first = workflow();
     first["id"] = json!("Chosen-Id_1");
-    let (status, body) =
-        common::answer(http.post(server.url("/api/v1/workflows")).json(&first)).await;
+    let (status, body) = api.post_json("/api/v1/workflows", &first).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["id"], "Chosen-Id_1");
     let mut second = workflow();
     second["id"] = json!("Chosen-Id_1");
     second["name"] = json!("intruder");
-    let (status, message) =
-        json_error(http.post(server.url("/api/v1/workflows")).json(&second)).await;
+    let (status, message) = json_error(
+        api.call(Method::POST, "/api/v1/workflows", Some(&second))
+            .await,
+    );
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(message.contains("Chosen-Id_1"), "{message}");
-    let (_, stored) = common::answer(http.get(server.url("/api/v1/workflows/Chosen-Id_1"))).await;
+    let (_, stored) = api.get("/api/v1/workflows/Chosen-Id_1").await;
     assert_eq!(stored["name"], "double");
     server.stop().await;
 }

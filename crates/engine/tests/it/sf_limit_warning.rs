@@ -4,9 +4,9 @@
 
 use crate::common;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const KEY: &str = "limit-consumer-key";
 const SECRET: &str = "limit-consumer-secret";
@@ -47,7 +47,7 @@ async fn api_usage_above_the_share_warns_once_per_crossing(backend: Backend) {
         .plugins
         .set("SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT", "80");
     let server = TestServer::start(settings).await;
-    let http = client(&key);
+    let api = server.api(&key);
     let org = FakeOrg::builder()
         .consumer_key(KEY)
         .consumer_secret(SECRET)
@@ -57,11 +57,13 @@ async fn api_usage_above_the_share_warns_once_per_crossing(backend: Backend) {
         .unwrap();
     org.set_daily_limit(1000);
 
-    let (status, created) = common::answer(http.post(server.url("/api/v1/credentials")).json(
-        &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
-                "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
-    ))
-    .await;
+    let (status, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
+                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let workflow = json!({
@@ -75,18 +77,17 @@ async fn api_usage_above_the_share_warns_once_per_crossing(backend: Backend) {
         ],
         "connections": {"Start": {"main": [[{"node": "Accounts", "type": "main", "index": 0}]]}}
     });
-    let (status, stored) =
-        common::answer(http.post(server.url("/api/v1/workflows")).json(&workflow)).await;
+    let (status, stored) = api.post_json("/api/v1/workflows", &workflow).await;
     assert_eq!(status, 200, "{stored}");
-    let run_url = server.url(&format!(
+    let run_path = format!(
         "/api/v1/workflows/{}/run?wait=true",
         stored["id"].as_str().unwrap()
-    ));
+    );
     let run = |usage: u64| {
         org.set_api_usage(usage);
-        let request = http.post(&run_url);
+        let (api, run_path) = (&api, &run_path);
         async move {
-            let (status, execution): (_, Value) = common::answer(request).await;
+            let (status, execution) = api.post(run_path).await;
             assert_eq!(
                 (status.as_u16(), execution["status"].as_str()),
                 (200, Some("success")),

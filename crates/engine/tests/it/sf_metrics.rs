@@ -2,9 +2,9 @@
 
 use crate::common;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const KEY: &str = "test-consumer-key";
 const SECRET: &str = "test-consumer-secret";
@@ -19,7 +19,7 @@ async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
     let mut settings = env.settings(KEY_A, None);
     settings.allow_insecure_hosts = true;
     let server = TestServer::start(settings).await;
-    let http = client(&key);
+    let api = server.api(&key);
     let org = FakeOrg::builder()
         .consumer_key(KEY)
         .consumer_secret(SECRET)
@@ -30,28 +30,19 @@ async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
     org.set_daily_limit(15000);
     org.set_api_usage(1234);
 
-    let created: Value = http
-        .post(server.url("/api/v1/credentials"))
-        .json(
+    let (_, created) = api
+        .post_json(
+            "/api/v1/credentials",
             &json!({"name": "Acme production", "type": "salesforceClientCredentialsApi",
-                      "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
+                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let id = created["id"].as_str().expect("an id").to_owned();
 
     // The credential test (sign-in + userinfo) through the API, then two runs of a workflow
     // whose Salesforce node makes one query each.
-    let res = http
-        .post(server.url(&format!("/api/v1/credentials/{id}/test")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "OK"}));
+    let (_, tested) = api.post(&format!("/api/v1/credentials/{id}/test")).await;
+    assert_eq!(tested, json!({"status": "OK"}));
     let workflow = json!({
         "name": "accounts",
         "nodes": [
@@ -63,15 +54,14 @@ async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
         ],
         "connections": {"Start": {"main": [[{"node": "Accounts", "type": "main", "index": 0}]]}}
     });
-    let (status, stored) =
-        common::answer(http.post(server.url("/api/v1/workflows")).json(&workflow)).await;
+    let (status, stored) = api.post_json("/api/v1/workflows", &workflow).await;
     assert_eq!(status, 200, "{stored}");
-    let run = server.url(&format!(
+    let run = format!(
         "/api/v1/workflows/{}/run?wait=true",
         stored["id"].as_str().unwrap()
-    ));
+    );
     for _ in 0..2 {
-        let (status, execution) = common::answer(http.post(&run)).await;
+        let (status, execution) = api.post(&run).await;
         assert_eq!(
             (status.as_u16(), execution["status"].as_str()),
             (200, Some("success")),

@@ -8,7 +8,7 @@ use crate::common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::common::{answer, client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Answer, Api, Backend, TestEnv, TestServer, KEY_A};
 use engine::config::Settings;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -34,7 +34,9 @@ common::on_both_backends!(
 struct Harness {
     env: TestEnv,
     server: TestServer,
-    api: reqwest::Client,
+    key: String,
+    /// The API of `server`, with `key`.
+    api: Api,
 }
 
 impl Harness {
@@ -44,8 +46,13 @@ impl Harness {
         let mut settings = env.settings(KEY_A, None);
         adjust(&mut settings);
         let server = TestServer::start(settings).await;
-        let api = client(&key);
-        Some(Self { env, server, api })
+        let api = server.api(&key);
+        Some(Self {
+            env,
+            server,
+            key,
+            api,
+        })
     }
 
     /// Stops the server and starts a new one over the same database.
@@ -54,7 +61,12 @@ impl Harness {
         let mut settings = self.env.settings(KEY_A, None);
         adjust(&mut settings);
         let server = TestServer::start(settings).await;
-        Self { server, ..self }
+        let api = server.api(&self.key);
+        Self {
+            server,
+            api,
+            ..self
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -62,15 +74,7 @@ impl Harness {
     }
 
     async fn create(&self, workflow: Value, active: bool) -> String {
-        let res = self
-            .api
-            .post(self.url("/api/v1/workflows"))
-            .json(&workflow)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body = res.json::<Value>().await.unwrap();
+        let (status, body) = self.api.post_json("/api/v1/workflows", &workflow).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let id = body["id"].as_str().unwrap().to_owned();
         if active {
@@ -81,46 +85,31 @@ impl Harness {
 
     async fn set_active(&self, id: &str, active: bool) {
         let verb = if active { "activate" } else { "deactivate" };
-        let res = self
+        let (status, _) = self
             .api
-            .post(self.url(&format!("/api/v1/workflows/{id}/{verb}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+            .post(&format!("/api/v1/workflows/{id}/{verb}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
     }
 
     /// Runs `id` manually and returns the answer of `?wait=true`.
     async fn run_waiting(&self, id: &str) -> Value {
-        let res = self
+        let (status, done) = self
             .api
-            .post(self.url(&format!("/api/v1/workflows/{id}/run?wait=true")))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json().await.unwrap()
+            .post_json(&format!("/api/v1/workflows/{id}/run?wait=true"), &json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        done
     }
 
     async fn executions(&self, query: &str) -> Value {
-        let res = self
-            .api
-            .get(self.url(&format!("/api/v1/executions?{query}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json().await.unwrap()
+        let (status, list) = self.api.get(&format!("/api/v1/executions?{query}")).await;
+        assert_eq!(status, StatusCode::OK);
+        list
     }
 
     async fn execution_status(&self, id: &str) -> StatusCode {
-        self.api
-            .get(self.url(&format!("/api/v1/executions/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status()
+        self.api.get(&format!("/api/v1/executions/{id}")).await.0
     }
 
     /// Waits until no execution runs in the server any more (webhook executions are
@@ -143,13 +132,12 @@ impl Harness {
         panic!("executions of {id} still running");
     }
 
-    async fn hook(&self, path: &str) -> reqwest::Response {
-        reqwest::Client::new()
-            .post(self.url(&format!("/webhook/{path}")))
-            .json(&json!({"n": 1}))
-            .send()
+    /// Calls the production webhook `path` with `{"n": 1}`, without an API key.
+    async fn hook(&self, path: &str) -> Answer {
+        self.server
+            .anonymous()
+            .post_json(&format!("/webhook/{path}"), &json!({"n": 1}))
             .await
-            .unwrap()
     }
 }
 
@@ -206,9 +194,9 @@ async fn saving_policy_follows_settings_and_workflow_overrides(backend: Backend)
     let plain = h
         .create(hook_workflow("plain", "plain", false, json!({})), true)
         .await;
-    let res = h.hook("plain").await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["m"], 2);
+    let (status, body) = h.hook("plain").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["m"], 2);
     assert_eq!(h.settled(&plain).await, Vec::<Value>::new());
 
     // ... unless the workflow says "all".
@@ -223,7 +211,7 @@ async fn saving_policy_follows_settings_and_workflow_overrides(backend: Backend)
             true,
         )
         .await;
-    assert_eq!(h.hook("keep").await.status(), StatusCode::OK);
+    assert_eq!(h.hook("keep").await.0, StatusCode::OK);
     let kept = h.settled(&keep).await;
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0]["status"], "success");
@@ -233,10 +221,7 @@ async fn saving_policy_follows_settings_and_workflow_overrides(backend: Backend)
     let failing = h
         .create(hook_workflow("failing", "failing", true, json!({})), true)
         .await;
-    assert_eq!(
-        h.hook("failing").await.status(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
+    assert_eq!(h.hook("failing").await.0, StatusCode::INTERNAL_SERVER_ERROR);
     let failed = h.settled(&failing).await;
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["status"], "error");
@@ -253,10 +238,7 @@ async fn saving_policy_follows_settings_and_workflow_overrides(backend: Backend)
             true,
         )
         .await;
-    assert_eq!(
-        h.hook("quiet").await.status(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
+    assert_eq!(h.hook("quiet").await.0, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(h.settled(&quiet).await, Vec::<Value>::new());
 
     // EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS=false: the caller still gets the outcome, but
@@ -391,24 +373,23 @@ async fn stop_cancels_a_running_execution(backend: Backend) {
             false,
         )
         .await;
-    let (status, started) = answer(h.api.post(h.url(&format!("/api/v1/workflows/{wf}/run")))).await;
+    let (status, started) = h.api.post(&format!("/api/v1/workflows/{wf}/run")).await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let id = started["executionId"].as_str().unwrap().to_owned();
-    let (_, running) = answer(h.api.get(h.url(&format!("/api/v1/executions/{id}")))).await;
+    let (_, running) = h.api.get(&format!("/api/v1/executions/{id}")).await;
     assert_eq!(running["status"], "running");
 
-    let stop = h.url(&format!("/api/v1/executions/{id}/stop"));
-    let (status, stopped) = answer(h.api.post(&stop)).await;
+    let stop = format!("/api/v1/executions/{id}/stop");
+    let (status, stopped) = h.api.post(&stop).await;
     assert_eq!(status, StatusCode::OK, "{stopped}");
     assert_eq!(stopped["id"], id.as_str());
     assert_eq!(stopped["status"], "canceled");
     assert!(stopped["stoppedAt"].is_string(), "{stopped}");
 
-    let (_, stored) = answer(
-        h.api
-            .get(h.url(&format!("/api/v1/executions/{id}?includeData=true"))),
-    )
-    .await;
+    let (_, stored) = h
+        .api
+        .get(&format!("/api/v1/executions/{id}?includeData=true"))
+        .await;
     assert_eq!(stored["status"], "canceled");
     assert_eq!(stored["finished"], false);
     // The node never finished, so it recorded no output.
@@ -420,18 +401,17 @@ async fn stop_cancels_a_running_execution(backend: Backend) {
     );
 
     // Finished already: 409 naming the status. Unknown: 404.
-    let (status, refused) = answer(h.api.post(&stop)).await;
+    let (status, refused) = h.api.post(&stop).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let message = refused["message"].as_str().unwrap();
     assert!(
         message.contains("not running") && message.contains("canceled"),
         "{message}"
     );
-    let (status, _) = answer(
-        h.api
-            .post(h.url("/api/v1/executions/no-such-execution/stop")),
-    )
-    .await;
+    let (status, _) = h
+        .api
+        .post("/api/v1/executions/no-such-execution/stop")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     silent.abort();
     h.server.stop().await;
@@ -453,13 +433,8 @@ async fn deleting_a_workflow_deletes_its_executions(backend: Backend) {
         .unwrap()
         .to_owned();
 
-    let res = h
-        .api
-        .delete(h.url(&format!("/api/v1/workflows/{gone}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _) = h.api.delete(&format!("/api/v1/workflows/{gone}")).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(h.execution_status(&first).await, StatusCode::NOT_FOUND);
     assert_eq!(
         h.executions(&format!("workflowId={gone}")).await["data"],
@@ -483,14 +458,11 @@ async fn concurrent_starts_page_without_gaps_or_repeats(backend: Backend) {
     let wf = h.create(manual_workflow("busy", json!({})), false).await;
     let runs = (0..24).map(|_| {
         let api = h.api.clone();
-        let url = h.url(&format!("/api/v1/workflows/{wf}/run"));
+        let path = format!("/api/v1/workflows/{wf}/run");
         async move {
-            let res = api.post(url).send().await.unwrap();
-            assert_eq!(res.status(), StatusCode::OK);
-            res.json::<Value>().await.unwrap()["executionId"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+            let (status, started) = api.post(&path).await;
+            assert_eq!(status, StatusCode::OK);
+            started["executionId"].as_str().unwrap().to_owned()
         }
     });
     let started: HashSet<String> = futures::future::join_all(runs).await.into_iter().collect();
@@ -526,47 +498,42 @@ async fn webhook_index_follows_workflow_changes(backend: Backend) {
     let wf = h
         .create(hook_workflow("moving", "first", false, json!({})), true)
         .await;
-    assert_eq!(h.hook("first").await.status(), StatusCode::OK);
+    assert_eq!(h.hook("first").await.0, StatusCode::OK);
 
     // Moved to another path: the old one stops answering at once.
-    let res = h
+    let (status, _) = h
         .api
-        .put(h.url(&format!("/api/v1/workflows/{wf}")))
-        .json(&hook_workflow("moving", "second", false, json!({})))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(h.hook("first").await.status(), StatusCode::NOT_FOUND);
-    let res = h.hook("second").await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["m"], 2);
+        .put_json(
+            &format!("/api/v1/workflows/{wf}"),
+            &hook_workflow("moving", "second", false, json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.hook("first").await.0, StatusCode::NOT_FOUND);
+    let (status, body) = h.hook("second").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["m"], 2);
 
     h.set_active(&wf, false).await;
-    assert_eq!(h.hook("second").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(h.hook("second").await.0, StatusCode::NOT_FOUND);
     h.set_active(&wf, true).await;
-    assert_eq!(h.hook("second").await.status(), StatusCode::OK);
+    assert_eq!(h.hook("second").await.0, StatusCode::OK);
 
     // A new server finds the active workflow again.
     let h = h.restart(|_| {}).await;
-    assert_eq!(h.hook("second").await.status(), StatusCode::OK);
+    assert_eq!(h.hook("second").await.0, StatusCode::OK);
     // A new workflow is inactive until activated.
     let later = h
         .create(hook_workflow("later", "later", false, json!({})), false)
         .await;
-    assert_eq!(h.hook("later").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(h.hook("later").await.0, StatusCode::NOT_FOUND);
     h.set_active(&later, true).await;
-    assert_eq!(h.hook("later").await.status(), StatusCode::OK);
+    assert_eq!(h.hook("later").await.0, StatusCode::OK);
 
-    let res = h
-        .api
-        .delete(h.url(&format!("/api/v1/workflows/{wf}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(h.hook("second").await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(h.hook("later").await.status(), StatusCode::OK);
+    let (status, _) = h.api.delete(&format!("/api/v1/workflows/{wf}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.hook("second").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.hook("later").await.0, StatusCode::OK);
     h.server.stop().await;
 }
 
@@ -674,8 +641,8 @@ async fn an_answered_webhook_call_is_a_stored_execution(backend: Backend) {
     for mode in ["onReceived", "lastNode"] {
         let path = format!("stored-{mode}");
         let wf = h.create(slow_hook_workflow(&path, mode, 300), true).await;
-        let res = h.hook(&path).await;
-        assert_eq!(res.status(), StatusCode::OK, "{mode}");
+        let (status, _) = h.hook(&path).await;
+        assert_eq!(status, StatusCode::OK, "{mode}");
         // Read straight after the answer, with no waiting: it must be there, finished.
         let list = h
             .executions(&format!("workflowId={wf}&includeData=true"))
@@ -732,15 +699,8 @@ async fn a_final_write_during_a_database_outage_is_retried() {
         )
         .await;
     let call = tokio::spawn({
-        let url = h.url("/webhook/outage");
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap()
-        }
+        let anonymous = h.server.anonymous();
+        async move { anonymous.post_json("/webhook/outage", &json!({})).await }
     });
     // Wait until the execution's `running` row is stored, then take the database away.
     let started = std::time::Instant::now();
@@ -765,17 +725,12 @@ async fn a_final_write_during_a_database_outage_is_retried() {
     assert_eq!(h.server.state.workflows.store.running_count(), 1);
     sqlx::query(&outage(true)).execute(&admin).await.unwrap();
 
-    let res = tokio::time::timeout(Duration::from_secs(60), call)
+    let (status, body) = tokio::time::timeout(Duration::from_secs(60), call)
         .await
         .expect("answered once the database is back")
         .unwrap();
-    let status = res.status();
-    let body = res.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap(),
-        json!({"released": true})
-    );
+    assert_eq!(body, json!({"released": true}));
     let list = h.executions(&format!("workflowId={wf}")).await;
     assert_eq!(list["data"][0]["status"], "success", "{list}");
     assert_eq!(h.server.state.workflows.store.running_count(), 0);
@@ -823,7 +778,7 @@ async fn stop_stops_a_node_working_through_items(backend: Backend) {
             false,
         )
         .await;
-    let (status, started) = answer(h.api.post(h.url(&format!("/api/v1/workflows/{wf}/run")))).await;
+    let (status, started) = h.api.post(&format!("/api/v1/workflows/{wf}/run")).await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let id = started["executionId"].as_str().unwrap().to_owned();
     tokio::time::timeout(Duration::from_secs(60), reached.notified())
@@ -833,8 +788,7 @@ async fn stop_stops_a_node_working_through_items(backend: Backend) {
     // stops too: this margin only makes sure the test is about the items loop).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let asked = std::time::Instant::now();
-    let (status, stopped) =
-        answer(h.api.post(h.url(&format!("/api/v1/executions/{id}/stop")))).await;
+    let (status, stopped) = h.api.post(&format!("/api/v1/executions/{id}/stop")).await;
     let took = asked.elapsed();
     assert_eq!(status, StatusCode::OK, "{stopped}");
     assert_eq!(stopped["status"], "canceled", "{stopped}");
@@ -918,26 +872,21 @@ async fn a_failed_production_execution_starts_its_error_workflow(backend: Backen
             true,
         )
         .await;
-    let res = h.hook("fails").await;
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, _) = h.hook("fails").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     let failed = h.settled(&failing).await;
     assert_eq!(failed.len(), 1);
     let handled = h.finished(&handler, 1).await;
     assert_eq!(handled.len(), 1);
     assert_eq!(handled[0]["mode"], "error", "{}", handled[0]);
     assert_eq!(handled[0]["status"], "success", "{}", handled[0]);
-    let one: Value = h
+    let (_, one) = h
         .api
-        .get(h.url(&format!(
+        .get(&format!(
             "/api/v1/executions/{}?includeData=true",
             handled[0]["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ))
+        .await;
     let item = &one["data"]["resultData"]["runData"]["Seen"][0]["data"]["main"][0][0]["json"];
     assert!(item.is_object(), "{one}");
     assert_eq!(item["execution"]["id"], failed[0]["id"], "{item}");
@@ -1043,16 +992,11 @@ async fn execute_workflow_runs_the_child_and_returns_its_output(backend: Backend
     let child = h.create(child_workflow(false), false).await;
     let run = |id: String| {
         let api = h.api.clone();
-        let url = h.url(&format!("/api/v1/workflows/{id}/run?wait=true"));
+        let path = format!("/api/v1/workflows/{id}/run?wait=true");
         async move {
-            api.post(url)
-                .json(&json!({"items": [{"n": 1}, {"n": 2}]}))
-                .send()
+            api.post_json(&path, &json!({"items": [{"n": 1}, {"n": 2}]}))
                 .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
+                .1
         }
     };
     let call_output =
@@ -1141,21 +1085,15 @@ async fn execute_workflow_runs_the_child_and_returns_its_output(backend: Backend
     assert_eq!(nested.len(), 4);
 
     // Saving refuses what this build cannot run, naming node, parameter and value.
-    let res = h
+    let (status, refused) = h
         .api
-        .post(h.url("/api/v1/workflows"))
-        .json(&parent_workflow(
-            json!({"source": "url", "workflowId": child}),
-            1.0,
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let message = res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .post_json(
+            "/api/v1/workflows",
+            &parent_workflow(json!({"source": "url", "workflowId": child}), 1.0),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = refused["message"].as_str().unwrap().to_owned();
     assert!(
         message.contains("\"Call\"")
             && message.contains("Parameter \"source\" has an unknown value \"url\""),
@@ -1192,16 +1130,13 @@ async fn a_waiting_execution_survives_a_restart_and_resumes_on_time(backend: Bac
         )
         .await;
     let began = std::time::Instant::now();
-    let done: Value = h
+    let (_, done) = h
         .api
-        .post(h.url(&format!("/api/v1/workflows/{wf}/run?wait=true")))
-        .json(&json!({"items": [{"n": 7}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .post_json(
+            &format!("/api/v1/workflows/{wf}/run?wait=true"),
+            &json!({"items": [{"n": 7}]}),
+        )
+        .await;
     assert_eq!(done["status"], "waiting", "{done}");
     let id = done["id"].as_str().unwrap().to_owned();
 
@@ -1223,18 +1158,14 @@ async fn a_waiting_execution_survives_a_restart_and_resumes_on_time(backend: Bac
     let mut settings = h.env.settings(KEY_A, None);
     no_sleeping(&mut settings);
     let server = TestServer::start(settings).await;
-    let h = Harness { server, ..h };
+    let api = server.api(&h.key);
+    let h = Harness { server, api, ..h };
     let mut finished = Value::Null;
     for _ in 0..1200 {
-        let e: Value = h
+        let (_, e) = h
             .api
-            .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get(&format!("/api/v1/executions/{id}?includeData=true"))
+            .await;
         if e["status"] == "success" || e["status"] == "error" {
             finished = e;
             break;
@@ -1256,9 +1187,15 @@ async fn a_webhook_call_resumes_a_waiting_execution(backend: Backend) {
     let Some(env) = TestEnv::new(backend, "wait_webhook").await else {
         return;
     };
-    let api = client(&env.api_key(KEY_A));
+    let key = env.api_key(KEY_A);
     let server = TestServer::start_public(env.settings(KEY_A, None)).await;
-    let h = Harness { env, server, api };
+    let api = server.api(&key);
+    let h = Harness {
+        env,
+        server,
+        key,
+        api,
+    };
     let wf = h
         .create(
             json!({
@@ -1290,45 +1227,27 @@ async fn a_webhook_call_resumes_a_waiting_execution(backend: Backend) {
     let done = h.run_waiting(&wf).await;
     assert_eq!(done["status"], "waiting", "{done}");
     let id = done["id"].as_str().unwrap().to_owned();
-    let resume_url = h.url(&format!("/webhook-waiting/{id}"));
+    let resume = format!("/webhook-waiting/{id}");
+    let resume_url = h.url(&resume);
+    let anonymous = h.server.anonymous();
 
     // Another method is not what the node waits for.
-    let wrong = reqwest::get(&resume_url).await.unwrap();
-    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
-    let res = reqwest::Client::new()
-        .post(&resume_url)
-        .json(&json!({"answer": 42}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let (wrong, _) = anonymous.get(&resume).await;
+    assert_eq!(wrong, StatusCode::NOT_FOUND);
+    let (status, body) = anonymous.post_json(&resume, &json!({"answer": 42})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // Answered once the end is stored: read at once.
-    let e: Value = h
+    let (_, e) = h
         .api
-        .get(h.url(&format!("/api/v1/executions/{id}?includeData=true")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get(&format!("/api/v1/executions/{id}?includeData=true"))
+        .await;
     assert_eq!(e["status"], "success", "{e}");
     assert_eq!(
         e["data"]["resultData"]["runData"]["After"][0]["data"]["main"][0][0]["json"],
         json!({"answer": 42, "asked": resume_url})
     );
     // It resumes once.
-    let again = reqwest::Client::new()
-        .post(&resume_url)
-        .json(&json!({"answer": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let (again, _) = anonymous.post_json(&resume, &json!({"answer": 1})).await;
+    assert_eq!(again, StatusCode::NOT_FOUND);
     h.server.stop().await;
 }

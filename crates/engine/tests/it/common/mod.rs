@@ -195,12 +195,21 @@ async fn free_port() -> tokio::net::TcpListener {
 /// so the status assertion is the one that fails).
 pub type Answer = (reqwest::StatusCode, serde_json::Value);
 
+/// [`Answer`] with the answer's headers (content type, `Location`, `Retry-After`, ...).
+pub type FullAnswer = (
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    serde_json::Value,
+);
+
 /// One server's HTTP API as a test sees it: paths relative to the server, every call
 /// answered as [`Answer`].
 #[derive(Clone)]
 pub struct Api {
     base: String,
     http: reqwest::Client,
+    /// Sent on every call besides the client's own (an API key, say).
+    headers: reqwest::header::HeaderMap,
 }
 
 impl Api {
@@ -209,7 +218,15 @@ impl Api {
         Self {
             base: base.trim_end_matches('/').to_owned(),
             http,
+            headers: reqwest::header::HeaderMap::new(),
         }
+    }
+
+    /// This client, sending header `name: value` on every call too.
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers
+            .insert(name, value.parse().expect("header value"));
+        self
     }
 
     /// The absolute URL of `path`.
@@ -217,36 +234,91 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// A request to `path` with this client's headers, for what the typed calls do not
+    /// cover; send it with [`answer`].
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .headers(self.headers.clone())
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
-        answer(self.http.get(self.url(path))).await
+        answer(self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// GET, answered with the headers too (`Location`, `Retry-After`, ...).
+    pub async fn get_with_headers(&self, path: &str) -> FullAnswer {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// Any method, with a JSON body or none, answered with the headers too.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> FullAnswer {
+        let request = self.request(method, path);
+        answer_with_headers(match body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
+    }
+
+    /// GET, answered with the body as text (pages and answers that are not JSON).
+    pub async fn get_text(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let res = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = res.status();
+        (status, res.text().await.expect("a text body"))
     }
 
     pub async fn delete(&self, path: &str) -> Answer {
-        answer(self.http.delete(self.url(path))).await
+        answer(self.request(reqwest::Method::DELETE, path)).await
     }
 
     /// POST without a body.
     pub async fn post(&self, path: &str) -> Answer {
-        answer(self.http.post(self.url(path))).await
+        answer(self.request(reqwest::Method::POST, path)).await
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Answer {
-        answer(self.http.post(self.url(path)).json(body)).await
+        answer(self.request(reqwest::Method::POST, path).json(body)).await
     }
 
     pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Answer {
-        answer(self.http.put(self.url(path)).json(body)).await
+        answer(self.request(reqwest::Method::PUT, path).json(body)).await
     }
 
     pub async fn patch_json(&self, path: &str, body: &serde_json::Value) -> Answer {
-        answer(self.http.patch(self.url(path)).json(body)).await
+        answer(self.request(reqwest::Method::PATCH, path).json(body)).await
     }
 
     /// POST with a raw body and content type (malformed JSON, other media types).
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> Answer {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        self.send_raw(reqwest::Method::POST, path, content_type, body)
+            .await
+    }
+
+    /// Any method with a raw body and content type.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
         answer(
-            self.http
-                .post(self.url(path))
+            self.request(method, path)
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body),
         )
@@ -309,6 +381,18 @@ pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let res = request.send().await.expect("the server answers");
     let status = res.status();
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// [`answer`] with the answer's headers.
+pub async fn answer_with_headers(request: reqwest::RequestBuilder) -> FullAnswer {
+    let res = request.send().await.expect("the server answers");
+    let status = res.status();
+    let headers = res.headers().clone();
+    (
+        status,
+        headers,
+        res.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// A client that sends the API key on every request.
