@@ -5,8 +5,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
-use reqwest::StatusCode;
+use crate::common::{Answer, Api, Backend, TestEnv, TestServer, KEY_A};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 common::on_both_backends!(
@@ -42,105 +42,56 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
     };
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let api = client(&key);
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(&orders_workflow())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let hooks = reqwest::Client::new();
+    let api = server.api(&key);
+    let (status, created) = api.post_json("/api/v1/workflows", &orders_workflow()).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let hooks = server.anonymous();
     let order = json!({"qty": 3, "price": 2.5});
 
     // Not active: production does not answer, a test call runs the saved workflow.
-    let res = hooks
-        .post(server.url("/webhook/orders"))
-        .json(&order)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let message = res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (status, body) = hooks.post_json("/webhook/orders", &order).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let message = body["message"].as_str().unwrap().to_owned();
     assert!(
         message.contains("POST orders") && message.contains("not registered"),
         "{message}"
     );
     // A test webhook answers only once armed, and only one call.
-    let res = hooks
-        .post(server.url("/webhook-test/orders?who=ann"))
-        .json(&order)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND, "not armed");
-    let res = hooks
-        .post(server.url(&format!("/api/v1/workflows/{id}/test-webhook")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "arming needs a key");
-    let res = api
-        .post(server.url(&format!("/api/v1/workflows/{id}/test-webhook")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let armed: Value = res.json().await.unwrap();
+    let (status, _) = hooks
+        .post_json("/webhook-test/orders?who=ann", &order)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not armed");
+    let (status, _) = hooks
+        .post(&format!("/api/v1/workflows/{id}/test-webhook"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "arming needs a key");
+    let (status, armed) = api
+        .post(&format!("/api/v1/workflows/{id}/test-webhook"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
         armed["webhooks"],
         json!([{"method": "POST", "path": "orders"}])
     );
-    let res = hooks
-        .post(server.url("/webhook-test/orders?who=ann"))
-        .json(&order)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"total": 7.5, "who": "ann"})
-    );
-    let res = hooks
-        .post(server.url("/webhook-test/orders?who=ann"))
-        .json(&order)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND, "one call per arming");
+    let (status, body) = hooks
+        .post_json("/webhook-test/orders?who=ann", &order)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"total": 7.5, "who": "ann"}));
+    let (status, _) = hooks
+        .post_json("/webhook-test/orders?who=ann", &order)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "one call per arming");
 
-    let res = api
-        .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = hooks
-        .post(server.url("/webhook/orders?who=bo"))
-        .json(&order)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _) = api.post(&format!("/api/v1/workflows/{id}/activate")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = hooks.post_json("/webhook/orders?who=bo", &order).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"total": 7.5, "who": "bo"}));
+    let (status, _) = hooks.get("/webhook/orders").await;
     assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"total": 7.5, "who": "bo"})
-    );
-    let res = hooks
-        .get(server.url("/webhook/orders"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
+        status,
         StatusCode::NOT_FOUND,
         "the node listens on POST only"
     );
@@ -148,14 +99,9 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
     // Both calls are stored, with their modes.
     let mut modes = Vec::new();
     for _ in 0..600 {
-        let list: Value = api
-            .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, list) = api
+            .get(&format!("/api/v1/executions?workflowId={id}"))
+            .await;
         let rows = list["data"].as_array().unwrap().clone();
         if rows.len() == 2 && rows.iter().all(|r| r["status"] == "success") {
             modes = rows
@@ -171,35 +117,23 @@ async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
 
     // A 50 MB body is refused under the 16 MiB default limit.
     let huge = vec![b'a'; 50 * 1024 * 1024];
-    let res = hooks
-        .post(server.url("/webhook/orders"))
-        .header("content-type", "text/plain")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let res = hooks
-        .post(server.url("/webhook/orders"))
-        .header("content-type", "application/json")
-        .body("{oops")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .contains("not valid JSON"));
+    let (status, _) = hooks.post_raw("/webhook/orders", "text/plain", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = hooks
+        .post_raw("/webhook/orders", "application/json", "{oops")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("not valid JSON"));
     server.stop().await;
 }
 
-/// A server, an API client and a plain client for webhook calls.
-async fn start(backend: Backend, test: &str) -> Option<(TestEnv, TestServer, reqwest::Client)> {
+/// A server and its API client.
+async fn start(backend: Backend, test: &str) -> Option<(TestEnv, TestServer, Api)> {
     let env = TestEnv::new(backend, test).await?;
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    Some((env, server, client(&key)))
+    let api = server.api(&key);
+    Some((env, server, api))
 }
 
 /// A workflow whose Webhook node answers with the item it was given.
@@ -217,57 +151,33 @@ fn echo(name: &str, path: &str, parameters: Value, credentials: Value) -> Value 
     json!({"name": name, "nodes": [hook], "connections": {}})
 }
 
-async fn save(api: &reqwest::Client, server: &TestServer, wf: &Value) -> (StatusCode, Value) {
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(wf)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+async fn save(api: &Api, wf: &Value) -> Answer {
+    api.post_json("/api/v1/workflows", wf).await
 }
 
-async fn activate(api: &reqwest::Client, server: &TestServer, id: &str) -> (StatusCode, Value) {
-    let res = api
-        .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+async fn activate(api: &Api, id: &str) -> Answer {
+    api.post(&format!("/api/v1/workflows/{id}/activate")).await
 }
 
-async fn saved_active(api: &reqwest::Client, server: &TestServer, wf: &Value) -> String {
-    let (status, body) = save(api, server, wf).await;
+async fn saved_active(api: &Api, wf: &Value) -> String {
+    let (status, body) = save(api, wf).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
-    let (status, body) = activate(api, server, &id).await;
+    let (status, body) = activate(api, &id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     id
 }
 
-async fn credential(api: &reqwest::Client, server: &TestServer, body: Value) -> Value {
-    let res = api
-        .post(server.url("/api/v1/credentials"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let made: Value = res.json().await.unwrap();
+async fn credential(api: &Api, body: Value) -> Value {
+    let (status, made) = api.post_json("/api/v1/credentials", &body).await;
+    assert_eq!(status, StatusCode::OK, "{made}");
     json!({"id": made["id"], "name": made["name"]})
 }
 
-async fn execution_count(api: &reqwest::Client, server: &TestServer, id: &str) -> usize {
-    let list: Value = api
-        .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn execution_count(api: &Api, id: &str) -> usize {
+    let (_, list) = api
+        .get(&format!("/api/v1/executions?workflowId={id}"))
+        .await;
     list["data"].as_array().unwrap().len()
 }
 
@@ -280,7 +190,7 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     else {
         return;
     };
-    let hooks = reqwest::Client::new();
+    let hooks = server.anonymous();
 
     // Refused at save, naming the node: no credential, an unknown one, an unknown mode, a bad list.
     for (wf, expected) in [
@@ -316,7 +226,7 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
             "ipWhitelist",
         ),
     ] {
-        let (status, body) = save(&api, &server, &wf).await;
+        let (status, body) = save(&api, &wf).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{wf}: {body}");
         let message = body["message"].as_str().unwrap();
         assert!(
@@ -327,21 +237,18 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
 
     let basic = credential(
         &api,
-        &server,
         json!({"name": "basic", "type": "httpBasicAuth",
         "data": {"user": "ann", "password": "s3cret"}}),
     )
     .await;
     let header = credential(
         &api,
-        &server,
         json!({"name": "header", "type": "httpHeaderAuth",
         "data": {"name": "X-Hook-Token", "value": "t0ken"}}),
     )
     .await;
     let jwt = credential(
         &api,
-        &server,
         json!({"name": "jwt", "type": "jwtAuth",
         "data": {"keyType": "passphrase", "secret": "passphrase-1", "algorithm": "HS256"}}),
     )
@@ -350,24 +257,22 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     let pem = key.private_pem();
     let rsa = credential(
         &api,
-        &server,
         json!({"name": "jwt-rsa", "type": "jwtAuth",
         "data": {"keyType": "pemKey", "publicKey": key.public_pem(), "algorithm": "RS256"}}),
     )
     .await;
     // A jwtAuth credential needs the field its key type uses.
-    let res = api
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({"name": "half", "type": "jwtAuth", "data": {"keyType": "pemKey"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res.text().await.unwrap().contains("publicKey"));
+    let (status, body) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "half", "type": "jwtAuth", "data": {"keyType": "pemKey"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().contains("publicKey"), "{body}");
 
     let basic_id = saved_active(
         &api,
-        &server,
         &echo(
             "basic",
             "basic",
@@ -378,7 +283,6 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     .await;
     let header_id = saved_active(
         &api,
-        &server,
         &echo(
             "header",
             "header",
@@ -389,7 +293,6 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     .await;
     let jwt_id = saved_active(
         &api,
-        &server,
         &echo(
             "jwt",
             "jwt",
@@ -400,7 +303,6 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     .await;
     let rsa_id = saved_active(
         &api,
-        &server,
         &echo(
             "rsa",
             "rsa",
@@ -411,7 +313,6 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     .await;
     let closed_id = saved_active(
         &api,
-        &server,
         &echo(
             "closed",
             "closed",
@@ -422,7 +323,6 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     .await;
     let open_id = saved_active(
         &api,
-        &server,
         &echo(
             "open",
             "open",
@@ -449,7 +349,7 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     let expired = hs("passphrase-1", json!({"sub": "x", "exp": 1_000_000}));
     let post = |path: &str| {
         hooks
-            .post(server.url(&format!("/webhook/{path}")))
+            .request(Method::POST, &format!("/webhook/{path}"))
             .json(&json!({"n": 1}))
     };
 
@@ -491,17 +391,13 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
         assert!(body["message"].is_string(), "{body}");
     }
     for id in [&basic_id, &header_id, &jwt_id, &rsa_id, &closed_id] {
-        assert_eq!(
-            execution_count(&api, &server, id).await,
-            0,
-            "nothing ran for {id}"
-        );
+        assert_eq!(execution_count(&api, id).await, 0, "nothing ran for {id}");
     }
 
     let ok = |request: reqwest::RequestBuilder| async move {
-        let res = request.send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json::<Value>().await.unwrap()
+        let (status, item) = common::answer(request).await;
+        assert_eq!(status, StatusCode::OK, "{item}");
+        item
     };
     ok(post("basic").basic_auth("ann", Some("s3cret"))).await;
     ok(post("header").header("X-Hook-Token", "t0ken")).await;
@@ -510,45 +406,32 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     let item = ok(post("rsa").bearer_auth(&rs)).await;
     assert_eq!(item["jwtPayload"]["sub"], "rsa-user");
     ok(post("open")).await;
-    assert_eq!(execution_count(&api, &server, &open_id).await, 1);
+    assert_eq!(execution_count(&api, &open_id).await, 1);
 
     // A credential deleted after saving leaves the webhook closed, not open.
-    let res = api
-        .delete(server.url(&format!(
+    let (status, _) = api
+        .delete(&format!(
             "/api/v1/credentials/{}",
             header["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = post("header")
-        .header("X-Hook-Token", "t0ken")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let body: Value = res.json().await.unwrap();
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = common::answer(post("header").header("X-Hook-Token", "t0ken")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body["message"].as_str().unwrap().contains("Hook"), "{body}");
     assert_eq!(
-        execution_count(&api, &server, &header_id).await,
+        execution_count(&api, &header_id).await,
         1,
         "only the accepted call ran"
     );
 
     // Test webhooks are checked the same way.
-    let res = api
-        .post(server.url(&format!("/api/v1/workflows/{basic_id}/test-webhook")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = hooks
-        .post(server.url("/webhook-test/basic"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = api
+        .post(&format!("/api/v1/workflows/{basic_id}/test-webhook"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = hooks.post("/webhook-test/basic").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
 
@@ -561,81 +444,53 @@ async fn one_active_workflow_owns_a_path_even_under_concurrent_activations(backe
     else {
         return;
     };
-    let hooks = reqwest::Client::new();
-    let live = saved_active(
-        &api,
-        &server,
-        &echo("live", "orders", json!({}), Value::Null),
-    )
-    .await;
+    let hooks = server.anonymous();
+    let live = saved_active(&api, &echo("live", "orders", json!({}), Value::Null)).await;
 
     // A newcomer choosing a lower id cannot take over the live path.
     let mut intruder = echo("intruder", "/orders/", json!({}), Value::Null);
     intruder["id"] = json!("0000");
-    let (status, body) = save(&api, &server, &intruder).await;
+    let (status, body) = save(&api, &intruder).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = activate(&api, &server, "0000").await;
+    let (status, body) = activate(&api, "0000").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let message = body["message"].as_str().unwrap();
     assert!(
         message.contains("live") && message.contains(&live),
         "{message}"
     );
-    let (_, stored) = common::answer(api.get(server.url("/api/v1/workflows/0000"))).await;
+    let (_, stored) = api.get("/api/v1/workflows/0000").await;
     assert_eq!(stored["active"], false);
-    let res = hooks
-        .post(server.url("/webhook/orders"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(execution_count(&api, &server, &live).await, 1);
-    assert_eq!(execution_count(&api, &server, "0000").await, 0);
+    let (status, _) = hooks.post("/webhook/orders").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(execution_count(&api, &live).await, 1);
+    assert_eq!(execution_count(&api, "0000").await, 0);
 
     // Updating an active workflow onto a taken path is refused and changes nothing.
-    let other = saved_active(
-        &api,
-        &server,
-        &echo("other", "other", json!({}), Value::Null),
-    )
-    .await;
-    let res = api
-        .put(server.url(&format!("/api/v1/workflows/{other}")))
-        .json(&echo("other", "orders", json!({}), Value::Null))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    let (_, stored) =
-        common::answer(api.get(server.url(&format!("/api/v1/workflows/{other}")))).await;
+    let other = saved_active(&api, &echo("other", "other", json!({}), Value::Null)).await;
+    let (status, _) = api
+        .put_json(
+            &format!("/api/v1/workflows/{other}"),
+            &echo("other", "orders", json!({}), Value::Null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, stored) = api.get(&format!("/api/v1/workflows/{other}")).await;
     assert_eq!(stored["nodes"][0]["parameters"]["path"], "other");
 
     // `user/:id` and `user/:name` are one route.
-    saved_active(
-        &api,
-        &server,
-        &echo("users", "user/:id", json!({}), Value::Null),
-    )
-    .await;
-    let (_, body) = save(
-        &api,
-        &server,
-        &echo("names", "user/:name", json!({}), Value::Null),
-    )
-    .await;
-    let (status, _) = activate(&api, &server, body["id"].as_str().unwrap()).await;
+    saved_active(&api, &echo("users", "user/:id", json!({}), Value::Null)).await;
+    let (_, body) = save(&api, &echo("names", "user/:name", json!({}), Value::Null)).await;
+    let (status, _) = activate(&api, body["id"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::CONFLICT);
 
     // Two activations racing for a free path: exactly one wins.
     let mut ids = Vec::new();
     for name in ["first", "second"] {
-        let (_, body) = save(&api, &server, &echo(name, "race", json!({}), Value::Null)).await;
+        let (_, body) = save(&api, &echo(name, "race", json!({}), Value::Null)).await;
         ids.push(body["id"].as_str().unwrap().to_owned());
     }
-    let (a, b) = tokio::join!(
-        activate(&api, &server, &ids[0]),
-        activate(&api, &server, &ids[1])
-    );
+    let (a, b) = tokio::join!(activate(&api, &ids[0]), activate(&api, &ids[1]));
     let mut statuses = [a.0, b.0];
     statuses.sort();
     assert_eq!(
@@ -655,13 +510,11 @@ async fn one_active_workflow_owns_a_path_even_under_concurrent_activations(backe
     } else {
         &ids[0]
     };
-    let res = api
-        .post(server.url(&format!("/api/v1/workflows/{winner}/deactivate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(activate(&api, &server, loser).await.0, StatusCode::OK);
+    let (status, _) = api
+        .post(&format!("/api/v1/workflows/{winner}/deactivate"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(activate(&api, loser).await.0, StatusCode::OK);
     server.stop().await;
 }
 
@@ -670,40 +523,24 @@ async fn dynamic_paths_reach_the_node_as_params(backend: Backend) {
     else {
         return;
     };
-    let hooks = reqwest::Client::new();
+    let hooks = server.anonymous();
     saved_active(
         &api,
-        &server,
         &echo("orders", "user/:id/orders/:order", json!({}), Value::Null),
     )
     .await;
     saved_active(
         &api,
-        &server,
         &echo("me", "user/me/orders/latest", json!({}), Value::Null),
     )
     .await;
-    let res = hooks
-        .post(server.url("/webhook/user/42/orders/A-7"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let item: Value = res.json().await.unwrap();
+    let (status, item) = hooks.post("/webhook/user/42/orders/A-7").await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(item["params"], json!({"id": "42", "order": "A-7"}));
-    let res = hooks
-        .post(server.url("/webhook/user/me/orders/latest"))
-        .send()
-        .await
-        .unwrap();
-    let item: Value = res.json().await.unwrap();
+    let (_, item) = hooks.post("/webhook/user/me/orders/latest").await;
     assert_eq!(item["params"], json!({}), "the static path wins");
-    let res = hooks
-        .post(server.url("/webhook/user/42/orders"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (status, _) = hooks.post("/webhook/user/42/orders").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     server.stop().await;
 }
 
@@ -728,7 +565,7 @@ async fn respond_to_webhook_cannot_forge_the_framing(backend: Backend) {
         return;
     };
     for code in [100, 199, 600, 99] {
-        let (status, body) = save(&api, &server, &responding(json!([]), json!(code))).await;
+        let (status, body) = save(&api, &responding(json!([]), json!(code))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{code}");
         assert!(
             body["message"].as_str().unwrap().contains("Reply"),
@@ -737,7 +574,6 @@ async fn respond_to_webhook_cannot_forge_the_framing(backend: Backend) {
     }
     let id = saved_active(
         &api,
-        &server,
         &responding(
             json!([
                 {"name": "Content-Length", "value": "2"},
@@ -785,25 +621,16 @@ async fn respond_to_webhook_cannot_forge_the_framing(backend: Backend) {
     // The dropped headers are named in the execution.
     let mut data = Value::Null;
     for _ in 0..600 {
-        let list: Value = api
-            .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, list) = api
+            .get(&format!("/api/v1/executions?workflowId={id}"))
+            .await;
         if let Some(e) = list["data"].as_array().and_then(|l| l.first()) {
             if e["status"] == "success" {
                 let eid = e["id"].as_str().unwrap();
                 data = api
-                    .get(server.url(&format!("/api/v1/executions/{eid}?includeData=true")))
-                    .send()
+                    .get(&format!("/api/v1/executions/{eid}?includeData=true"))
                     .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                    .1;
                 break;
             }
         }
@@ -830,20 +657,10 @@ async fn paths_of_workflows_active_before_the_upgrade_are_claimed_on_start(backe
         return;
     };
     let key = env.api_key(KEY_A);
-    let api = client(&key);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let live = saved_active(
-        &api,
-        &server,
-        &echo("live", "orders", json!({}), Value::Null),
-    )
-    .await;
-    let (_, body) = save(
-        &api,
-        &server,
-        &echo("newcomer", "orders", json!({}), Value::Null),
-    )
-    .await;
+    let api = server.api(&key);
+    let live = saved_active(&api, &echo("live", "orders", json!({}), Value::Null)).await;
+    let (_, body) = save(&api, &echo("newcomer", "orders", json!({}), Value::Null)).await;
     let newcomer = body["id"].as_str().unwrap().to_owned();
     server.stop().await;
 
@@ -856,16 +673,13 @@ async fn paths_of_workflows_active_before_the_upgrade_are_claimed_on_start(backe
     db.close().await;
 
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let (status, body) = activate(&api, &server, &newcomer).await;
+    let api = server.api(&key);
+    let (status, body) = activate(&api, &newcomer).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body["message"].as_str().unwrap().contains(&live), "{body}");
-    let res = reqwest::Client::new()
-        .post(server.url("/webhook/orders"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(execution_count(&api, &server, &live).await, 1);
+    let (status, _) = server.anonymous().post("/webhook/orders").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(execution_count(&api, &live).await, 1);
     server.stop().await;
 }
 
@@ -879,8 +693,6 @@ async fn forwarded_addresses_count_only_through_the_configured_proxies(backend: 
         return;
     };
     let key = env.api_key(KEY_A);
-    let api = client(&key);
-    let hooks = reqwest::Client::new();
     let office = echo(
         "office",
         "office",
@@ -890,42 +702,27 @@ async fn forwarded_addresses_count_only_through_the_configured_proxies(backend: 
 
     // Default: the header is anyone's to send, so it is not read.
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    saved_active(&api, &server, &office).await;
+    saved_active(&server.api(&key), &office).await;
     let call = |server: &TestServer, forwarded: &str| {
-        hooks
-            .post(server.url("/webhook/office"))
-            .header("X-Forwarded-For", forwarded)
-            .send()
+        let hooks = server.anonymous().with_header("X-Forwarded-For", forwarded);
+        async move { hooks.post("/webhook/office").await.0 }
     };
-    assert_eq!(
-        call(&server, "10.1.2.3").await.unwrap().status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(call(&server, "10.1.2.3").await, StatusCode::FORBIDDEN);
     server.stop().await;
 
     // One proxy in front: the entry it appended is the client; earlier ones are the caller's.
     let mut settings = env.settings(KEY_A, None);
     settings.proxy_hops = 1;
     let server = TestServer::start(settings).await;
+    assert_eq!(call(&server, "10.1.2.3").await, StatusCode::OK);
     assert_eq!(
-        call(&server, "10.1.2.3").await.unwrap().status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        call(&server, "10.1.2.3, 203.0.113.9")
-            .await
-            .unwrap()
-            .status(),
+        call(&server, "10.1.2.3, 203.0.113.9").await,
         StatusCode::FORBIDDEN,
         "a forged first entry does not count"
     );
-    let res = hooks
-        .post(server.url("/webhook/office"))
-        .send()
-        .await
-        .unwrap();
+    let (status, _) = server.anonymous().post("/webhook/office").await;
     assert_eq!(
-        res.status(),
+        status,
         StatusCode::FORBIDDEN,
         "no header: the peer, 127.0.0.1"
     );
@@ -943,7 +740,7 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
     settings.webhook_concurrency = 1;
     settings.webhook_queue = 1;
     let server = TestServer::start(settings).await;
-    let api = client(&key);
+    let api = server.api(&key);
 
     // An endpoint that holds each call until released.
     let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -962,9 +759,8 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
         }),
     );
     tokio::spawn(async move { axum::serve(listener, hold).await.unwrap() });
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(&json!({
+    let (status, created) = api
+        .post_json("/api/v1/workflows", &json!({
             "name": "gated", "settings": {"executionOrder": "v1"},
             "nodes": [
                 {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
@@ -974,31 +770,18 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
             ],
             "connections": {"Webhook": {"main": [[{"node": "Hold", "type": "main", "index": 0}]]}}
         }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = api
-        .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = api.post(&format!("/api/v1/workflows/{id}/activate")).await;
+    assert_eq!(status, StatusCode::OK);
 
+    let hooks = server.anonymous();
     let call = || {
-        let req = reqwest::Client::new()
-            .post(server.url("/webhook/gated"))
+        let req = hooks
+            .request(Method::POST, "/webhook/gated")
             .json(&json!({}));
-        tokio::spawn(async move { req.send().await.unwrap() })
+        tokio::spawn(common::answer_with_headers(req))
     };
     let first = call();
     tokio::time::timeout(Duration::from_secs(30), arrived.notified())
@@ -1006,14 +789,7 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
         .expect("the first call runs");
     let second = call();
     // The second waits in the queue.
-    let metrics = || async {
-        reqwest::get(server.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || async { hooks.get_text("/metrics").await.1 };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !metrics()
         .await
@@ -1022,10 +798,9 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
         assert!(std::time::Instant::now() < deadline, "{}", metrics().await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let third = call().await.unwrap();
-    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(third.headers()["retry-after"], "1");
-    let message: Value = third.json().await.unwrap();
+    let (status, headers, message) = call().await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "1");
     assert!(
         message["message"]
             .as_str()
@@ -1035,17 +810,12 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
     );
 
     release.add_permits(2);
-    for answer in [first.await.unwrap(), second.await.unwrap()] {
-        assert_eq!(answer.status(), StatusCode::OK);
+    for (status, _, body) in [first.await.unwrap(), second.await.unwrap()] {
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let listed: Value = api
-        .get(server.url(&format!("/api/v1/executions?workflowId={id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = api
+        .get(&format!("/api/v1/executions?workflowId={id}"))
+        .await;
     assert_eq!(
         listed["data"].as_array().unwrap().len(),
         2,
@@ -1080,7 +850,7 @@ async fn a_response_node_execution_keeps_its_webhook_slot_after_answering() {
     settings.webhook_concurrency = 1;
     settings.webhook_queue = 0;
     let server = TestServer::start(settings).await;
-    let api = client(&key);
+    let api = server.api(&key);
 
     // An endpoint that holds each call until released, reached after the answer.
     let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -1099,9 +869,8 @@ async fn a_response_node_execution_keeps_its_webhook_slot_after_answering() {
         }),
     );
     tokio::spawn(async move { axum::serve(listener, hold).await.unwrap() });
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(&json!({
+    let (status, created) = api
+        .post_json("/api/v1/workflows", &json!({
             "name": "answers early", "settings": {"executionOrder": "v1"},
             "nodes": [
                 {"name": "Webhook", "type": "n8n-nodes-base.webhook", "typeVersion": 2,
@@ -1116,28 +885,15 @@ async fn a_response_node_execution_keeps_its_webhook_slot_after_answering() {
                 "Respond": {"main": [[{"node": "Hold", "type": "main", "index": 0}]]}
             }
         }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = api
-        .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = api.post(&format!("/api/v1/workflows/{id}/activate")).await;
+    assert_eq!(status, StatusCode::OK);
+    let hooks = server.anonymous();
     let call = || async {
-        reqwest::Client::new()
-            .post(server.url("/webhook/early"))
+        hooks
+            .request(Method::POST, "/webhook/early")
             .json(&json!({}))
             .send()
             .await
