@@ -6,7 +6,7 @@ use crate::common;
 
 use std::sync::Arc;
 
-use crate::common::{client, last_line, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{last_line, Api, Backend, TestEnv, TestServer, KEY_A};
 use credentials::Credential;
 use reqwest::redirect::Policy;
 use salesforce_fake::FakeOrg;
@@ -20,7 +20,7 @@ struct Setup {
     env: TestEnv,
     server: TestServer,
     org: FakeOrg,
-    api: reqwest::Client,
+    api: Api,
 }
 
 impl Setup {
@@ -45,42 +45,35 @@ impl Setup {
             .start()
             .await
             .unwrap();
+        let api = server.api(&key);
         Some(Setup {
             env,
             server,
             org,
-            api: client(&key),
+            api,
         })
     }
 
     async fn credential(&self, name: &str, secret: &str) -> String {
-        let res = self
+        let (status, body) = self
             .api
-            .post(self.server.url("/api/v1/credentials"))
-            .json(&json!({"name": name, "type": "salesforceOAuth2Api",
+            .post_json("/api/v1/credentials", &json!({"name": name, "type": "salesforceOAuth2Api",
                           "data": {"environment": "production", "clientId": KEY, "clientSecret": secret,
                                    "myDomainUrl": self.org.base_url()}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let body: Value = res.json().await.unwrap();
+            .await;
+        assert_eq!(status, 200, "{body}");
         body["id"].as_str().unwrap().to_owned()
     }
 
     /// `GET /rest/oauth2-credential/auth?id=`: status and body.
     async fn auth(&self, id: &str) -> (u16, Value) {
-        let res = self
-            .api
-            .get(self.server.url("/rest/oauth2-credential/auth"))
-            .query(&[("id", id)])
-            .send()
-            .await
-            .unwrap();
-        (
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
+        let (status, body) = common::answer(
+            self.api
+                .request(reqwest::Method::GET, "/rest/oauth2-credential/auth")
+                .query(&[("id", id)]),
         )
+        .await;
+        (status.as_u16(), body)
     }
 
     async fn authorize_url(&self, id: &str) -> String {
@@ -117,14 +110,11 @@ impl Setup {
     }
 
     async fn credential_test(&self, id: &str) -> Value {
-        self.api
-            .post(self.server.url(&format!("/api/v1/credentials/{id}/test")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let (_, report) = self
+            .api
+            .post(&format!("/api/v1/credentials/{id}/test"))
+            .await;
+        report
     }
 }
 
@@ -297,15 +287,7 @@ async fn connects_end_to_end_and_the_token_is_used(backend: Backend) {
     );
 
     // The API never shows the tokens.
-    let shown = s
-        .api
-        .get(s.server.url(&format!("/api/v1/credentials/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, shown) = s.api.get_text(&format!("/api/v1/credentials/{id}")).await;
     assert!(!shown.contains(&access) && !shown.contains(&refresh) && !shown.contains(SECRET));
     s.server.stop().await;
 }
@@ -543,13 +525,13 @@ async fn refresh_tokens_rotate_after_connect_and_survive_a_secret_change(backend
 
     // A new client secret alone keeps the connection: the access token goes, the next
     // call refreshes with the new secret (a wrong one is reported at once)...
+    let path = format!("/api/v1/credentials/{id}");
     let patch = |secret: &str| {
-        s.api
-            .patch(s.server.url(&format!("/api/v1/credentials/{id}")))
-            .json(&json!({"data": {"clientSecret": secret}}))
-            .send()
+        let body = json!({"data": {"clientSecret": secret}});
+        let (api, path) = (&s.api, &path);
+        async move { api.patch_json(path, &body).await.0 }
     };
-    assert_eq!(patch("a-wrong-secret-22").await.unwrap().status(), 200);
+    assert_eq!(patch("a-wrong-secret-22").await, 200);
     let kept = s.stored(&id).await.token_data.unwrap();
     assert!(kept.get_str("access_token").is_none());
     assert_eq!(kept.get_str("refresh_token"), Some(r3.as_str()));
@@ -562,20 +544,17 @@ async fn refresh_tokens_rotate_after_connect_and_survive_a_secret_change(backend
         "{report}"
     );
     // ...and the right secret works again without reconnecting.
-    assert_eq!(patch(SECRET).await.unwrap().status(), 200);
+    assert_eq!(patch(SECRET).await, 200);
     assert_eq!(s.credential_test(&id).await, json!({"status": "OK"}));
     let r4 = refresh_of(s.stored(&id).await).unwrap();
     assert_ne!(r3, r4, "refreshed with the kept refresh token");
 
     // A new client id means another app: everything goes, reconnect needed.
-    let res = s
+    let (status, body) = s
         .api
-        .patch(s.server.url(&format!("/api/v1/credentials/{id}")))
-        .json(&json!({"data": {"clientId": "another-app"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+        .patch_json(&path, &json!({"data": {"clientId": "another-app"}}))
+        .await;
+    assert_eq!(status, 200, "{body}");
     assert!(s.stored(&id).await.token_data.is_none());
     s.server.stop().await;
 }
@@ -585,25 +564,18 @@ async fn the_auth_route_checks_key_id_and_type(backend: Backend) {
         return;
     };
     let id = s.credential("o", SECRET).await;
-    let res = browser()
-        .get(s.server.url("/rest/oauth2-credential/auth"))
-        .query(&[("id", id.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401, "the API key is required");
+    let (status, _) = s
+        .server
+        .anonymous()
+        .get(&format!("/rest/oauth2-credential/auth?id={id}"))
+        .await;
+    assert_eq!(status, 401, "the API key is required");
     assert_eq!(s.pending_rows(&id).await, 0);
 
     let (status, body) = s.auth("nosuchcredential").await;
     assert_eq!(status, 404, "{body}");
-    let res = s
-        .api
-        .get(s.server.url("/rest/oauth2-credential/auth"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    let body: Value = res.json().await.unwrap();
+    let (status, body) = s.api.get("/rest/oauth2-credential/auth").await;
+    assert_eq!(status, 400);
     assert!(
         body["message"].as_str().unwrap().starts_with("id:"),
         "{body}"
@@ -614,15 +586,11 @@ async fn the_auth_route_checks_key_id_and_type(backend: Backend) {
         ("production", "https://login.salesforce.com"),
         ("sandbox", "https://test.salesforce.com"),
     ] {
-        let res = s
+        let (_, created) = s
             .api
-            .post(s.server.url("/api/v1/credentials"))
-            .json(&json!({"name": environment, "type": "salesforceOAuth2Api",
+            .post_json("/api/v1/credentials", &json!({"name": environment, "type": "salesforceOAuth2Api",
                           "data": {"environment": environment, "clientId": KEY, "clientSecret": SECRET}}))
-            .send()
-            .await
-            .unwrap();
-        let created: Value = res.json().await.unwrap();
+            .await;
         let url = s.authorize_url(created["id"].as_str().unwrap()).await;
         assert!(
             url.starts_with(&format!("{host}/services/oauth2/authorize?")),
@@ -630,17 +598,14 @@ async fn the_auth_route_checks_key_id_and_type(backend: Backend) {
         );
     }
 
-    let res = s
+    let (_, cc) = s
         .api
-        .post(s.server.url("/api/v1/credentials"))
-        .json(
+        .post_json(
+            "/api/v1/credentials",
             &json!({"name": "cc", "type": "salesforceClientCredentialsApi",
                       "data": {"url": s.org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
         )
-        .send()
-        .await
-        .unwrap();
-    let cc: Value = res.json().await.unwrap();
+        .await;
     let (status, body) = s.auth(cc["id"].as_str().unwrap()).await;
     assert_eq!(status, 400);
     let message = body["message"].as_str().unwrap();
@@ -954,43 +919,34 @@ async fn a_plugin_of_its_own_connects_tests_and_reports_through_the_engine() {
         seen: seen.clone(),
     }));
     let server = TestServer::start_public_with_plugins(env.settings(KEY_A, None), plugins).await;
-    let api = client(&key);
+    let api = server.api(&key);
 
     // Its type is validated like any other: a missing field is named.
-    let res = api
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({"name": "echo", "type": echo::TYPE, "data": {}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("clientId"));
-    let created: Value = api
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({"name": "echo", "type": echo::TYPE, "data": {"clientId": "client-1"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, body) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "echo", "type": echo::TYPE, "data": {}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.to_string().contains("clientId"), "{body}");
+    let (_, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "echo", "type": echo::TYPE, "data": {"clientId": "client-1"}}),
+        )
+        .await;
     let id = created["id"].as_str().unwrap().to_owned();
 
     // Its test hook answers through the API: not connected yet.
-    let tested: Value = api
-        .post(server.url(&format!("/api/v1/credentials/{id}/test")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, tested) = api.post(&format!("/api/v1/credentials/{id}/test")).await;
     assert!(tested.to_string().contains("not connected yet"), "{tested}");
 
     // Connect: the engine's generic route asks the plugin for the authorize URL, the
     // browser goes there and back, the engine's callback asks the plugin to exchange.
-    let (status, body) =
-        common::answer(api.get(server.url(&format!("/rest/oauth2-credential/auth?id={id}")))).await;
+    let (status, body) = api
+        .get(&format!("/rest/oauth2-credential/auth?id={id}"))
+        .await;
     assert_eq!(status, 200, "{body}");
     let authorize = body["data"].as_str().unwrap();
     assert!(authorize.contains("client_id=client-1"), "{authorize}");
@@ -1002,29 +958,20 @@ async fn a_plugin_of_its_own_connects_tests_and_reports_through_the_engine() {
     assert!(stored.token_data.is_some(), "the token data is stored");
 
     // Now the test passes, the metrics show the plugin's family, and a change reaches it.
-    let res = api
-        .post(server.url(&format!("/api/v1/credentials/{id}/test")))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, body) = api.post(&format!("/api/v1/credentials/{id}/test")).await;
+    assert!(status.is_success(), "{body}");
+    let (_, metrics) = server.anonymous().get_text("/metrics").await;
     assert!(
         metrics.contains("switchyard_echo_codes_exchanged_total 1"),
         "{metrics}"
     );
-    let res = api
-        .patch(server.url(&format!("/api/v1/credentials/{id}")))
-        .json(&json!({"data": {"clientId": "client-2"}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let (status, body) = api
+        .patch_json(
+            &format!("/api/v1/credentials/{id}"),
+            &json!({"data": {"clientId": "client-2"}}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
     assert!(seen.changed.lock().unwrap().contains(&id));
     server.stop().await;
 }
