@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Answer, Api, Backend, TestEnv, TestServer, KEY_A};
 use async_trait::async_trait;
 use node_api::{
     ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, PollMode, PollingTrigger,
@@ -45,66 +45,47 @@ where
 }
 
 /// The workflow's executions, newest first.
-async fn executions(http: &reqwest::Client, server: &TestServer, id: &str) -> Vec<Value> {
-    let list: Value = http
-        .get(server.url(&format!("/api/v1/executions?workflowId={id}&limit=250")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn executions(api: &Api, id: &str) -> Vec<Value> {
+    let (status, list) = api
+        .get(&format!("/api/v1/executions?workflowId={id}&limit=250"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
     list["data"].as_array().unwrap().clone()
 }
 
-async fn execution(http: &reqwest::Client, server: &TestServer, id: &str) -> Value {
-    http.get(server.url(&format!("/api/v1/executions/{id}?includeData=true")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+async fn execution(api: &Api, id: &str) -> Value {
+    let (status, execution) = api
+        .get(&format!("/api/v1/executions/{id}?includeData=true"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{execution}");
+    execution
 }
 
-async fn create(http: &reqwest::Client, server: &TestServer, workflow: &Value) -> String {
-    let res = http
-        .post(server.url("/api/v1/workflows"))
-        .json(workflow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+async fn create(api: &Api, workflow: &Value) -> String {
+    let (status, created) = api.post_json("/api/v1/workflows", workflow).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    created["id"].as_str().unwrap().to_owned()
 }
 
-async fn post(http: &reqwest::Client, server: &TestServer, path: &str) -> (StatusCode, Value) {
-    common::answer(http.post(server.url(path))).await
+async fn post(api: &Api, path: &str) -> Answer {
+    api.post(path).await
 }
 
 /// Creates and activates a workflow whose schedule fires every second: a clock in the
 /// server's own trigger runtime. A test that must show something does *not* happen waits for
 /// this clock to tick instead of sleeping, so a slow machine slows both alike.
-async fn start_clock(http: &reqwest::Client, server: &TestServer) -> String {
-    let id = create(http, server, &every_second("tick", "UTC")).await;
-    let (status, body) = post(http, server, &format!("/api/v1/workflows/{id}/activate")).await;
+async fn start_clock(api: &Api) -> String {
+    let id = create(api, &every_second("tick", "UTC")).await;
+    let (status, body) = post(api, &format!("/api/v1/workflows/{id}/activate")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     id
 }
 
 /// Waits until the clock `clock` has started `ticks` more executions than now.
-async fn wait_ticks(http: &reqwest::Client, server: &TestServer, clock: &str, ticks: usize) {
-    let from = executions(http, server, clock).await.len();
+async fn wait_ticks(api: &Api, clock: &str, ticks: usize) {
+    let from = executions(api, clock).await.len();
     eventually("the clock workflow's ticks", 60, || async {
-        (executions(http, server, clock).await.len() >= from + ticks).then_some(())
+        (executions(api, clock).await.len() >= from + ticks).then_some(())
     })
     .await;
 }
@@ -136,18 +117,18 @@ async fn schedule_runs_while_active(backend: Backend) {
     // The server's zone, n8n's way; workflows without their own zone use it.
     settings.generic_timezone = Some("Asia/Kolkata".into());
     let server = TestServer::start(settings).await;
-    let http = client(&key);
-    let id = create(&http, &server, &every_second("first", "Asia/Tokyo")).await;
+    let api = server.api(&key);
+    let id = create(&api, &every_second("first", "Asia/Tokyo")).await;
     assert!(
-        executions(&http, &server, &id).await.is_empty(),
+        executions(&api, &id).await.is_empty(),
         "an inactive workflow's schedule does not run"
     );
 
-    let (status, body) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;
+    let (status, body) = post(&api, &format!("/api/v1/workflows/{id}/activate")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], true);
     let done = eventually("two finished trigger executions", 15, || async {
-        let list = executions(&http, &server, &id).await;
+        let list = executions(&api, &id).await;
         let finished: Vec<Value> = list
             .into_iter()
             .filter(|e| e["status"] == "success")
@@ -158,7 +139,7 @@ async fn schedule_runs_while_active(backend: Backend) {
     for e in &done {
         assert_eq!(e["mode"], "trigger", "{e}");
     }
-    let one = execution(&http, &server, done[0]["id"].as_str().unwrap()).await;
+    let one = execution(&api, done[0]["id"].as_str().unwrap()).await;
     let run_data = &one["data"]["resultData"]["runData"];
     let fired = &run_data["Every second"][0]["data"]["main"][0][0]["json"];
     assert_eq!(fired["Timezone"], "Asia/Tokyo (UTC+09:00)", "{fired}");
@@ -183,24 +164,19 @@ async fn schedule_runs_while_active(backend: Backend) {
     );
 
     // Replacing the active workflow restarts its schedule with the new definition.
-    let res = http
-        .put(server.url(&format!("/api/v1/workflows/{id}")))
-        .json(&every_second("second", "DEFAULT"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let (status, body) = api
+        .put_json(
+            &format!("/api/v1/workflows/{id}"),
+            &every_second("second", "DEFAULT"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     eventually("an execution of the new definition", 15, || async {
-        for e in executions(&http, &server, &id).await {
+        for e in executions(&api, &id).await {
             if e["status"] != "success" {
                 continue;
             }
-            let full = execution(&http, &server, e["id"].as_str().unwrap()).await;
+            let full = execution(&api, e["id"].as_str().unwrap()).await;
             let out =
                 &full["data"]["resultData"]["runData"]["Note"][0]["data"]["main"][0][0]["json"];
             if out["value"] == "second" {
@@ -212,26 +188,21 @@ async fn schedule_runs_while_active(backend: Backend) {
     })
     .await;
 
-    let clock = start_clock(&http, &server).await;
-    let (status, body) = post(
-        &http,
-        &server,
-        &format!("/api/v1/workflows/{id}/deactivate"),
-    )
-    .await;
+    let clock = start_clock(&api).await;
+    let (status, body) = post(&api, &format!("/api/v1/workflows/{id}/deactivate")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], false);
     // Once deactivation answered, no execution starts: the count (running ones included)
     // stays while the clock workflow fires three more times.
-    let count = executions(&http, &server, &id).await.len();
-    wait_ticks(&http, &server, &clock, 3).await;
-    let after = executions(&http, &server, &id).await;
+    let count = executions(&api, &id).await.len();
+    wait_ticks(&api, &clock, 3).await;
+    let after = executions(&api, &id).await;
     assert_eq!(after.len(), count, "no execution starts after deactivation");
     eventually(
         "the executions started before deactivation to finish",
         30,
         || async {
-            let list = executions(&http, &server, &id).await;
+            let list = executions(&api, &id).await;
             list.iter().all(|e| e["status"] == "success").then_some(())
         },
     )
@@ -245,13 +216,13 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
     };
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let http = client(&key);
+    let api = server.api(&key);
 
     let mut bad_cron = every_second("x", "UTC");
     bad_cron["nodes"][0]["parameters"] =
         json!({"rule": {"interval": [{"field": "cronExpression", "expression": "every tuesday"}]}});
-    let id = create(&http, &server, &bad_cron).await;
-    let (status, body) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;
+    let id = create(&api, &bad_cron).await;
+    let (status, body) = post(&api, &format!("/api/v1/workflows/{id}/activate")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("node \"Every second\""), "{message}");
@@ -259,15 +230,14 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
         message.contains("Parameter \"rule.interval[0].expression\": invalid cron expression"),
         "{message}"
     );
-    let (_, stored) =
-        common::answer(http.get(server.url(&format!("/api/v1/workflows/{id}")))).await;
+    let (_, stored) = api.get(&format!("/api/v1/workflows/{id}")).await;
     assert_eq!(
         stored["active"], false,
         "a refused activation stays inactive"
     );
 
-    let id = create(&http, &server, &every_second("x", "Mars/Olympus_Mons")).await;
-    let (status, body) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;
+    let id = create(&api, &every_second("x", "Mars/Olympus_Mons")).await;
+    let (status, body) = post(&api, &format!("/api/v1/workflows/{id}/activate")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["message"].as_str().unwrap();
     assert!(
@@ -279,24 +249,21 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
 
     // An active workflow replaced by one whose trigger cannot start: refused, nothing changes.
     let good = every_second("kept", "UTC");
-    let id = create(&http, &server, &good).await;
-    let (status, _) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;
+    let id = create(&api, &good).await;
+    let (status, _) = post(&api, &format!("/api/v1/workflows/{id}/activate")).await;
     assert_eq!(status, StatusCode::OK);
     let mut worse = good.clone();
     worse["nodes"][0]["parameters"]["rule"]["interval"][0]["secondsInterval"] = json!(90);
-    let (status, refused) = common::answer(
-        http.put(server.url(&format!("/api/v1/workflows/{id}")))
-            .json(&worse),
-    )
-    .await;
+    let (status, refused) = api
+        .put_json(&format!("/api/v1/workflows/{id}"), &worse)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = refused["message"].as_str().unwrap();
     assert!(
         message.contains("Parameter \"rule.interval[0].secondsInterval\": expected a number from 1 to 59, got 90"),
         "{message}"
     );
-    let (_, stored) =
-        common::answer(http.get(server.url(&format!("/api/v1/workflows/{id}")))).await;
+    let (_, stored) = api.get(&format!("/api/v1/workflows/{id}")).await;
     assert_eq!(stored["active"], true);
     assert_eq!(
         stored["nodes"][0]["parameters"]["rule"]["interval"][0]["secondsInterval"],
@@ -305,20 +272,16 @@ async fn triggers_that_cannot_start_are_refused(backend: Backend) {
 
     // Deleting an active workflow stops its schedule: nothing of it runs while the clock
     // workflow fires three times.
-    let clock = start_clock(&http, &server).await;
+    let clock = start_clock(&api).await;
     eventually("an execution of the active workflow", 30, || async {
-        (!executions(&http, &server, &id).await.is_empty()).then_some(())
+        (!executions(&api, &id).await.is_empty()).then_some(())
     })
     .await;
-    let res = http
-        .delete(server.url(&format!("/api/v1/workflows/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let count = executions(&http, &server, &id).await.len();
-    wait_ticks(&http, &server, &clock, 3).await;
-    assert_eq!(executions(&http, &server, &id).await.len(), count);
+    let (status, _) = api.delete(&format!("/api/v1/workflows/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let count = executions(&api, &id).await.len();
+    wait_ticks(&api, &clock, 3).await;
+    assert_eq!(executions(&api, &id).await.len(), count);
     server.stop().await;
 }
 
@@ -454,8 +417,8 @@ fn polling_workflow() -> Value {
 }
 
 /// The ids the `Done` node received in execution `e`.
-async fn delivered(http: &reqwest::Client, server: &TestServer, e: &Value) -> Vec<i64> {
-    let full = execution(http, server, e["id"].as_str().unwrap()).await;
+async fn delivered(api: &Api, e: &Value) -> Vec<i64> {
+    let full = execution(api, e["id"].as_str().unwrap()).await;
     full["data"]["resultData"]["runData"]["Done"][0]["data"]["main"][0]
         .as_array()
         .unwrap()
@@ -475,22 +438,22 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     source.delay_ms.store(1300, Ordering::SeqCst);
     let server = TestServer::start_with_plugins(env.settings(KEY_A, None), registry(&source)).await;
     let store = server.state.workflows.store.clone();
-    let http = client(&key);
-    let id = create(&http, &server, &polling_workflow()).await;
-    let (status, body) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;
+    let api = server.api(&key);
+    let id = create(&api, &polling_workflow()).await;
+    let (status, body) = post(&api, &format!("/api/v1/workflows/{id}/activate")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // Items -> execution stored -> state saved.
     let first = eventually("the first polled execution", 15, || async {
-        executions(&http, &server, &id)
+        executions(&api, &id)
             .await
             .into_iter()
             .find(|e| e["status"] == "success")
     })
     .await;
     assert_eq!(first["mode"], "trigger");
-    assert_eq!(delivered(&http, &server, &first).await, vec![1, 2, 3]);
-    let full = execution(&http, &server, first["id"].as_str().unwrap()).await;
+    assert_eq!(delivered(&api, &first).await, vec![1, 2, 3]);
+    let full = execution(&api, first["id"].as_str().unwrap()).await;
     assert_eq!(
         full["data"]["resultData"]["runData"]["New record"][0]["data"]["main"][0][0]["json"],
         json!({"id": 1, "label": "records"}),
@@ -507,7 +470,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
         (source.polls.load(Ordering::SeqCst) >= polls + 2).then_some(())
     })
     .await;
-    assert_eq!(executions(&http, &server, &id).await.len(), 1);
+    assert_eq!(executions(&api, &id).await.len(), 1);
     let state = store
         .trigger_state(&id, "New record")
         .await
@@ -525,7 +488,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     source.records.lock().unwrap().push(4);
     source.failing.store(true, Ordering::SeqCst);
     let failed = eventually("a failed poll execution", 15, || async {
-        executions(&http, &server, &id)
+        executions(&api, &id)
             .await
             .into_iter()
             .find(|e| e["status"] == "error")
@@ -544,7 +507,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     assert_eq!(state["lastId"], 3, "a failed poll keeps the old state");
     source.failing.store(false, Ordering::SeqCst);
     let second = eventually("the execution of record 4", 15, || async {
-        let list = executions(&http, &server, &id).await;
+        let list = executions(&api, &id).await;
         let ok: Vec<Value> = list
             .into_iter()
             .filter(|e| e["status"] == "success")
@@ -552,7 +515,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
         (ok.len() == 2).then(|| ok[0].clone())
     })
     .await;
-    assert_eq!(delivered(&http, &server, &second).await, vec![4]);
+    assert_eq!(delivered(&api, &second).await, vec![4]);
     eventually("the state after record 4", 10, || async {
         let s = store.trigger_state(&id, "New record").await.unwrap()?;
         (s["lastId"] == 4).then_some(())
@@ -564,7 +527,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     source.hold.store(true, Ordering::SeqCst);
     source.records.lock().unwrap().push(5);
     let running = eventually("an execution holding record 5", 15, || async {
-        executions(&http, &server, &id)
+        executions(&api, &id)
             .await
             .into_iter()
             .find(|e| e["status"] == "running")
@@ -576,7 +539,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
         .unwrap();
     source.hold.store(false, Ordering::SeqCst);
     let again = eventually("record 5 delivered again", 15, || async {
-        let list = executions(&http, &server, &id).await;
+        let list = executions(&api, &id).await;
         let ok: Vec<Value> = list
             .into_iter()
             .filter(|e| e["status"] == "success")
@@ -585,7 +548,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     })
     .await;
     assert_ne!(again["id"], running["id"]);
-    assert_eq!(delivered(&http, &server, &again).await, vec![5]);
+    assert_eq!(delivered(&api, &again).await, vec![5]);
     eventually("the state after record 5", 10, || async {
         let s = store.trigger_state(&id, "New record").await.unwrap()?;
         (s["lastId"] == 5).then_some(())
@@ -596,12 +559,13 @@ async fn polling_delivers_each_record_once(backend: Backend) {
     server.stop().await;
     source.records.lock().unwrap().push(6);
     let server = TestServer::start_with_plugins(env.settings(KEY_A, None), registry(&source)).await;
+    let api = server.api(&key);
     let store = server.state.workflows.store.clone();
     let third = eventually(
         "the execution of record 6 after the restart",
         15,
         || async {
-            let list = executions(&http, &server, &id).await;
+            let list = executions(&api, &id).await;
             let ok: Vec<Value> = list
                 .into_iter()
                 .filter(|e| e["status"] == "success")
@@ -610,7 +574,7 @@ async fn polling_delivers_each_record_once(backend: Backend) {
         },
     )
     .await;
-    assert_eq!(delivered(&http, &server, &third).await, vec![6]);
+    assert_eq!(delivered(&api, &third).await, vec![6]);
     let state = eventually("the state after record 6", 10, || async {
         let s = store.trigger_state(&id, "New record").await.unwrap()?;
         (s["lastId"] == 6).then_some(s)
@@ -620,13 +584,8 @@ async fn polling_delivers_each_record_once(backend: Backend) {
 
     // Deactivation stops polling. A poll already under way when deactivation answered may
     // still finish; after it none starts, while the clock workflow fires three times.
-    let clock = start_clock(&http, &server).await;
-    let (status, _) = post(
-        &http,
-        &server,
-        &format!("/api/v1/workflows/{id}/deactivate"),
-    )
-    .await;
+    let clock = start_clock(&api).await;
+    let (status, _) = post(&api, &format!("/api/v1/workflows/{id}/deactivate")).await;
     assert_eq!(status, StatusCode::OK);
     let begun = source.started.load(Ordering::SeqCst);
     source.records.lock().unwrap().push(7);
@@ -634,21 +593,21 @@ async fn polling_delivers_each_record_once(backend: Backend) {
         (source.in_flight.load(Ordering::SeqCst) == 0).then_some(())
     })
     .await;
-    wait_ticks(&http, &server, &clock, 1).await;
+    wait_ticks(&api, &clock, 1).await;
     let started = source.started.load(Ordering::SeqCst);
     assert!(
         started <= begun + 1,
         "{} polls began after deactivation answered",
         started - begun
     );
-    wait_ticks(&http, &server, &clock, 3).await;
+    wait_ticks(&api, &clock, 3).await;
     assert_eq!(
         source.started.load(Ordering::SeqCst),
         started,
         "no poll after deactivation"
     );
     assert_eq!(
-        executions(&http, &server, &id)
+        executions(&api, &id)
             .await
             .iter()
             .filter(|e| e["status"] == "success")
@@ -667,12 +626,12 @@ async fn shutdown_lets_trigger_executions_finish(backend: Backend) {
     *source.records.lock().unwrap() = vec![1];
     source.hold.store(true, Ordering::SeqCst);
     let server = TestServer::start_with_plugins(env.settings(KEY_A, None), registry(&source)).await;
-    let http = client(&key);
-    let id = create(&http, &server, &polling_workflow()).await;
-    let (status, _) = post(&http, &server, &format!("/api/v1/workflows/{id}/activate")).await;
+    let api = server.api(&key);
+    let id = create(&api, &polling_workflow()).await;
+    let (status, _) = post(&api, &format!("/api/v1/workflows/{id}/activate")).await;
     assert_eq!(status, StatusCode::OK);
     let running = eventually("a running trigger execution", 15, || async {
-        executions(&http, &server, &id)
+        executions(&api, &id)
             .await
             .into_iter()
             .find(|e| e["status"] == "running")
