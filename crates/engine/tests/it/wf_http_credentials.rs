@@ -9,7 +9,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -119,73 +119,51 @@ async fn a_node_without_its_credential_is_refused_and_with_it_signs_the_request(
     let Some(env) = TestEnv::new(backend, "http_generic_credential").await else {
         return;
     };
-    let api = client(&env.api_key(KEY_A));
+    let key = env.api_key(KEY_A);
     let mut settings = env.settings(KEY_A, None);
     settings.allow_insecure_hosts = true;
     let server = TestServer::start(settings).await;
+    let api = server.api(&key);
     let (base, seen) = service().await;
 
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(&workflow(&format!("{base}/api"), "httpHeaderAuth", None))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let message = res.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (status, body) = api
+        .post_json(
+            "/api/v1/workflows",
+            &workflow(&format!("{base}/api"), "httpHeaderAuth", None),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["message"].as_str().unwrap().to_owned();
     assert!(
         message.contains("\"Call\"")
             && message.contains("needs a credential of type \"httpHeaderAuth\""),
         "{message}"
     );
-    let list: Value = api
-        .get(server.url("/api/v1/workflows"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = api.get("/api/v1/workflows").await;
     assert_eq!(list["data"], json!([]), "nothing stored");
 
-    let cred: Value = api
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({"name": "API key", "type": "httpHeaderAuth",
-                      "data": {"name": "X-API-Key", "value": "k-123"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, cred) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "API key", "type": "httpHeaderAuth",
+                    "data": {"name": "X-API-Key", "value": "k-123"}}),
+        )
+        .await;
     let id = cred["id"].as_str().unwrap();
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(&workflow(
-            &format!("{base}/api"),
-            "httpHeaderAuth",
-            Some(id),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let wf_id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let done: Value = api
-        .post(server.url(&format!("/api/v1/workflows/{wf_id}/run?wait=true")))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, created) = api
+        .post_json(
+            "/api/v1/workflows",
+            &workflow(&format!("{base}/api"), "httpHeaderAuth", Some(id)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let wf_id = created["id"].as_str().unwrap().to_owned();
+    let (_, done) = api
+        .post_json(
+            &format!("/api/v1/workflows/{wf_id}/run?wait=true"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(done["status"], "success", "{done}");
     assert_eq!(
         done["data"]["resultData"]["runData"]["Call"][0]["data"]["main"][0][0]["json"],
@@ -199,49 +177,38 @@ async fn a_generic_oauth2_credential_connects_and_its_token_is_sent(backend: Bac
     let Some(env) = TestEnv::new(backend, "http_generic_oauth2").await else {
         return;
     };
-    let api = client(&env.api_key(KEY_A));
+    let key = env.api_key(KEY_A);
     let mut settings = env.settings(KEY_A, None);
     settings.allow_insecure_hosts = true;
     let server = TestServer::start_public(settings).await;
+    let api = server.api(&key);
     let (base, seen) = service().await;
 
-    let res = api
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({"name": "Service", "type": "oAuth2Api",
-                      "data": {"grantType": "authorizationCode",
-                               "authUrl": format!("{base}/authorize"),
-                               "accessTokenUrl": format!("{base}/token"),
-                               "clientId": "cid", "clientSecret": "csecret",
-                               "scope": "read", "authentication": "body"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let cred: Value = res.json().await.unwrap();
+    let (status, cred) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "Service", "type": "oAuth2Api",
+                    "data": {"grantType": "authorizationCode",
+                             "authUrl": format!("{base}/authorize"),
+                             "accessTokenUrl": format!("{base}/token"),
+                             "clientId": "cid", "clientSecret": "csecret",
+                             "scope": "read", "authentication": "body"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cred}");
     let id = cred["id"].as_str().unwrap().to_owned();
 
     // Before connecting, a run fails saying so, and the API is never called unsigned.
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(&workflow(&format!("{base}/api"), "oAuth2Api", Some(&id)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let wf_id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let run = || async {
-        api.post(server.url(&format!("/api/v1/workflows/{wf_id}/run?wait=true")))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
+    let (status, created) = api
+        .post_json(
+            "/api/v1/workflows",
+            &workflow(&format!("{base}/api"), "oAuth2Api", Some(&id)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let wf_id = created["id"].as_str().unwrap().to_owned();
+    let run_path = format!("/api/v1/workflows/{wf_id}/run?wait=true");
+    let run = || async { api.post_json(&run_path, &json!({})).await.1 };
     let before = run().await;
     assert_eq!(before["status"], "error");
     assert!(
@@ -253,15 +220,9 @@ async fn a_generic_oauth2_credential_connects_and_its_token_is_sent(backend: Bac
     );
     assert!(seen.lock().unwrap().api_auth.is_empty());
 
-    let auth: Value = api
-        .get(server.url("/rest/oauth2-credential/auth"))
-        .query(&[("id", id.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, auth) = api
+        .get(&format!("/rest/oauth2-credential/auth?id={id}"))
+        .await;
     let authorize = auth["data"].as_str().unwrap();
     let parsed = url::Url::parse(authorize).unwrap();
     let q: BTreeMap<String, String> = parsed.query_pairs().into_owned().collect();
