@@ -8,7 +8,7 @@ use crate::common;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 
@@ -54,32 +54,22 @@ fn workflow(name: &str, credential: &str, options: Value) -> Value {
 }
 
 /// The account names every successful execution of workflow `id` delivered, oldest first.
-async fn delivered(http: &reqwest::Client, server: &TestServer, id: &str) -> Vec<String> {
-    let list: Value = http
-        .get(server.url(&format!(
+async fn delivered(api: &Api, id: &str) -> Vec<String> {
+    let (_, list) = api
+        .get(&format!(
             "/api/v1/executions?workflowId={id}&status=success&limit=250"
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ))
+        .await;
     let mut names = Vec::new();
     let list = list["data"].as_array().unwrap_or_else(|| panic!("{list}"));
     for e in list.iter().rev() {
         assert_eq!(e["mode"], "trigger");
-        let e: Value = http
-            .get(server.url(&format!(
+        let (_, e) = api
+            .get(&format!(
                 "/api/v1/executions/{}?includeData=true",
                 e["id"].as_str().unwrap()
-            )))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ))
+            .await;
         let items = &e["data"]["resultData"]["runData"]["Done"][0]["data"]["main"][0];
         for item in items.as_array().unwrap() {
             names.push(item["json"]["Name"].as_str().unwrap().to_owned());
@@ -99,7 +89,7 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
         s
     };
     let server = TestServer::start(settings()).await;
-    let http = client(&key);
+    let api = server.api(&key);
     let org = FakeOrg::builder()
         .consumer_key(KEY)
         .consumer_secret(SECRET)
@@ -108,21 +98,22 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
         .await
         .unwrap();
     org.insert("Account", json!({"Name": "before"})).unwrap();
-    let (status, created) = common::answer(http.post(server.url("/api/v1/credentials")).json(
-        &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
-                "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
-    ))
-    .await;
+    let (status, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
+                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     let credential = created["id"].as_str().unwrap().to_owned();
 
     // An option this build does not implement is refused at save, naming it; nothing stored.
-    let (status, body) =
-        common::answer(http.post(server.url("/api/v1/workflows")).json(&workflow(
-            "bad",
-            &credential,
-            json!({"fields": "Name"}),
-        )))
+    let (status, body) = api
+        .post_json(
+            "/api/v1/workflows",
+            &workflow("bad", &credential, json!({"fields": "Name"})),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
@@ -136,18 +127,15 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
     // Ten workflows with the same trigger, activated.
     let mut ids = Vec::new();
     for i in 0..10 {
-        let (status, stored) =
-            common::answer(http.post(server.url("/api/v1/workflows")).json(&workflow(
-                &format!("accounts {i}"),
-                &credential,
-                json!({}),
-            )))
+        let (status, stored) = api
+            .post_json(
+                "/api/v1/workflows",
+                &workflow(&format!("accounts {i}"), &credential, json!({})),
+            )
             .await;
         assert_eq!(status, 200, "{stored}");
         let id = stored["id"].as_str().unwrap().to_owned();
-        let (status, body) =
-            common::answer(http.post(server.url(&format!("/api/v1/workflows/{id}/activate"))))
-                .await;
+        let (status, body) = api.post(&format!("/api/v1/workflows/{id}/activate")).await;
         assert_eq!(status, 200, "{body}");
         ids.push(id);
     }
@@ -166,13 +154,13 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
     org.insert("Account", json!({"Name": "b"})).unwrap();
     for id in &ids {
         eventually("a and b delivered", 20, || async {
-            let names = delivered(&http, &server, id).await;
+            let names = delivered(&api, id).await;
             (!names.is_empty()).then_some(())
         })
         .await;
     }
     for id in &ids {
-        assert_eq!(delivered(&http, &server, id).await, ["a", "b"], "{id}");
+        assert_eq!(delivered(&api, id).await, ["a", "b"], "{id}");
     }
     // Without sharing, ten workflows polling every second make ten queries a second.
     let ticks = started.elapsed().as_secs() + 2;
@@ -187,9 +175,10 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
     server.stop().await;
     org.insert("Account", json!({"Name": "c"})).unwrap();
     let server = TestServer::start(settings()).await;
+    let api = server.api(&key);
     for id in &ids {
         eventually("c delivered after the restart", 20, || async {
-            let names = delivered(&http, &server, id).await;
+            let names = delivered(&api, id).await;
             (names.len() == 3).then_some(())
         })
         .await;
@@ -209,19 +198,20 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
         "{made} queries in {secs:.1} s for ten workflows"
     );
     for id in &ids {
-        assert_eq!(delivered(&http, &server, id).await, ["a", "b", "c"], "{id}");
+        assert_eq!(delivered(&api, id).await, ["a", "b", "c"], "{id}");
     }
 
     // A manual run of one workflow fetches the latest account and moves no cursor.
     let id = &ids[0];
-    let (status, body) =
-        common::answer(http.post(server.url(&format!("/api/v1/workflows/{id}/deactivate")))).await;
+    let (status, body) = api
+        .post(&format!("/api/v1/workflows/{id}/deactivate"))
+        .await;
     assert_eq!(status, 200, "{body}");
     let store = server.state.workflows.store.clone();
     let before = store.trigger_state(id, "New account").await.unwrap();
-    let (status, run) =
-        common::answer(http.post(server.url(&format!("/api/v1/workflows/{id}/run?wait=true"))))
-            .await;
+    let (status, run) = api
+        .post(&format!("/api/v1/workflows/{id}/run?wait=true"))
+        .await;
     assert_eq!(status, 200, "{run}");
     assert_eq!(run["mode"], "manual");
     let items = &run["data"]["resultData"]["runData"]["Done"][0]["data"]["main"][0];
