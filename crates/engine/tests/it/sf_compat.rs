@@ -10,7 +10,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use reqwest::redirect::Policy;
 use salesforce_fake::{FakeOrg, RecordedRequest};
 use serde_json::{json, Value};
@@ -127,7 +127,7 @@ async fn n8n_salesforce_workflows_run_through_the_server_as_in_n8n(backend: Back
     let mut settings = env.settings(KEY_A, None);
     settings.allow_insecure_hosts = true;
     let server = TestServer::start_public(settings).await;
-    let http = client(&api_key);
+    let api = server.api(&api_key);
     let (private_pem, certificate_pem) = keypair();
     let org = FakeOrg::builder()
         .consumer_key(KEY)
@@ -157,19 +157,18 @@ async fn n8n_salesforce_workflows_run_through_the_server_as_in_n8n(backend: Back
                    "privateKey": private_pem, "myDomainUrl": org.base_url()}),
         ),
     ] {
-        let (status, body) = common::answer(
-            http.post(server.url("/api/v1/credentials"))
-                .json(&json!({"id": id, "name": type_name, "type": type_name, "data": data})),
-        )
-        .await;
+        let (status, body) = api
+            .post_json(
+                "/api/v1/credentials",
+                &json!({"id": id, "name": type_name, "type": type_name, "data": data}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["id"], id.as_str());
     }
-    let (status, auth) = common::answer(
-        http.get(server.url("/rest/oauth2-credential/auth"))
-            .query(&[("id", &oauth2_id)]),
-    )
-    .await;
+    let (status, auth) = api
+        .get(&format!("/rest/oauth2-credential/auth?id={oauth2_id}"))
+        .await;
     assert_eq!(status, 200, "{auth}");
     let browser = reqwest::Client::builder()
         .redirect(Policy::limited(5))
@@ -203,14 +202,13 @@ async fn n8n_salesforce_workflows_run_through_the_server_as_in_n8n(backend: Back
             .unwrap()
             .remove("pinData")
             .expect("the workflow pins its expected outputs");
-        let (status, stored) =
-            common::answer(http.post(server.url("/api/v1/workflows")).json(&workflow)).await;
+        let (status, stored) = api.post_json("/api/v1/workflows", &workflow).await;
         assert_eq!(status, 200, "{file}: import answered {stored}");
-        let run = server.url(&format!(
+        let run = format!(
             "/api/v1/workflows/{}/run?wait=true",
             stored["id"].as_str().unwrap()
-        ));
-        let (status, execution) = common::answer(http.post(&run)).await;
+        );
+        let (status, execution) = api.post(&run).await;
         assert_eq!(
             (status.as_u16(), execution["status"].as_str()),
             (200, Some("success")),
