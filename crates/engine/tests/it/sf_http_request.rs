@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ struct Setup {
     _env: TestEnv,
     server: TestServer,
     org: FakeOrg,
-    http: reqwest::Client,
+    api: Api,
     credential: String,
 }
 
@@ -32,7 +32,7 @@ async fn setup(backend: Backend, test: &str) -> Option<Setup> {
     let mut settings = env.settings(KEY_A, None);
     settings.allow_insecure_hosts = true;
     let server = TestServer::start(settings).await;
-    let http = client(&key);
+    let api = server.api(&key);
     let org = FakeOrg::builder()
         .consumer_key(KEY)
         .consumer_secret(SECRET)
@@ -40,19 +40,20 @@ async fn setup(backend: Backend, test: &str) -> Option<Setup> {
         .start()
         .await
         .unwrap();
-    let (status, created) = common::answer(
-        http.post(server.url("/api/v1/credentials"))
-            .json(&json!({"name": "Acme", "type": TYPE,
-                "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}})),
-    )
-    .await;
+    let (status, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "Acme", "type": TYPE,
+                "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     let credential = created["id"].as_str().unwrap().to_owned();
     Some(Setup {
         _env: env,
         server,
         org,
-        http,
+        api,
         credential,
     })
 }
@@ -82,18 +83,13 @@ fn workflow(credential_type: &str, credential: &str, urls: &[&str]) -> Value {
 impl Setup {
     /// Saves `workflow`, runs it and waits: the execution.
     async fn run(&self, workflow: &Value) -> Value {
-        let (status, stored) = common::answer(
-            self.http
-                .post(self.server.url("/api/v1/workflows"))
-                .json(workflow),
-        )
-        .await;
+        let (status, stored) = self.api.post_json("/api/v1/workflows", workflow).await;
         assert_eq!(status, 200, "{stored}");
-        let run = self.server.url(&format!(
+        let run = format!(
             "/api/v1/workflows/{}/run?wait=true",
             stored["id"].as_str().unwrap()
-        ));
-        let (status, execution) = common::answer(self.http.post(&run)).await;
+        );
+        let (status, execution) = self.api.post(&run).await;
         assert_eq!(status, 200, "{execution}");
         execution
     }
@@ -204,8 +200,7 @@ async fn an_unsigned_credential_type_is_refused_at_save(backend: Backend) {
         &s.credential,
         &["https://slack.com/api/auth.test"],
     );
-    let (status, body) =
-        common::answer(s.http.post(s.server.url("/api/v1/workflows")).json(&wf)).await;
+    let (status, body) = s.api.post_json("/api/v1/workflows", &wf).await;
     assert_eq!(status, 400, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     for part in [
@@ -216,7 +211,7 @@ async fn an_unsigned_credential_type_is_refused_at_save(backend: Backend) {
     ] {
         assert!(message.contains(part), "{part} missing from {message}");
     }
-    let (_, list) = common::answer(s.http.get(s.server.url("/api/v1/workflows"))).await;
+    let (_, list) = s.api.get("/api/v1/workflows").await;
     assert_eq!(list["data"], json!([]), "nothing stored");
     s.server.stop().await;
 }
