@@ -10,10 +10,10 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{self, Api, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::redirect::Policy;
 use salesforce_fake::FakeOrg;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const KEY: &str = "test-consumer-key";
 const SECRET: &str = "test-consumer-secret";
@@ -40,26 +40,21 @@ async fn two_servers_refreshing_one_rotating_credential_keep_it_working(backend:
         .start()
         .await
         .unwrap();
-    let api = client(&key);
+    let api_a = a.api(&key);
 
     // A credential, connected through server a's OAuth2 flow.
-    let created: Value = api
-        .post(a.url("/api/v1/credentials"))
-        .json(&json!({"name": "sf", "type": "salesforceOAuth2Api",
-                      "data": {"environment": "production", "clientId": KEY,
-                               "clientSecret": SECRET, "myDomainUrl": org.base_url()}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, created) = api_a
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "sf", "type": "salesforceOAuth2Api",
+                    "data": {"environment": "production", "clientId": KEY,
+                             "clientSecret": SECRET, "myDomainUrl": org.base_url()}}),
+        )
+        .await;
     let id = created["id"].as_str().expect("an id").to_owned();
-    let (status, body) = common::answer(
-        api.get(a.url("/rest/oauth2-credential/auth"))
-            .query(&[("id", &id)]),
-    )
-    .await;
+    let (status, body) = api_a
+        .get(&format!("/rest/oauth2-credential/auth?id={id}"))
+        .await;
     assert_eq!(status, 200, "{body}");
     let no_redirects = reqwest::Client::builder()
         .redirect(Policy::none())
@@ -93,16 +88,18 @@ async fn two_servers_refreshing_one_rotating_credential_keep_it_working(backend:
     let (child, logs) = spawn_server(&env);
     let mut b = Server(child);
     let b_base = wait_ready(&mut b, &logs).await;
+    let api_b = Api::new(&b_base, reqwest::Client::new()).with_header("X-N8N-API-KEY", &key);
 
-    let test = |base: String| {
-        let (api, url) = (api.clone(), format!("{base}/api/v1/credentials/{id}/test"));
-        tokio::spawn(async move { common::answer(api.post(url)).await })
+    let test_path = format!("/api/v1/credentials/{id}/test");
+    let test = |api: &Api| {
+        let (api, path) = (api.clone(), test_path.clone());
+        tokio::spawn(async move { api.post(&path).await })
     };
     // Both use the stored token: no token request yet.
     let exchanged = org.counter(TOKEN);
-    for base in [a.base.clone(), b_base.clone()] {
+    for api in [&api_a, &api_b] {
         assert_eq!(
-            test(base).await.unwrap(),
+            test(api).await.unwrap(),
             (reqwest::StatusCode::OK, json!({"status": "OK"}))
         );
     }
@@ -114,15 +111,15 @@ async fn two_servers_refreshing_one_rotating_credential_keep_it_working(backend:
     org.expire_tokens_now();
     org.hold_token_requests();
     let userinfo_before = org.counter(USERINFO);
-    let mut tests = vec![test(a.base.clone()), test(b_base.clone())];
+    let mut tests = vec![test(&api_a), test(&api_b)];
     until("both servers send the expired token", || {
         org.counter(USERINFO) >= userinfo_before + 2
     })
     .await;
     // More callers on both sides, queued behind their server's refresh.
     for _ in 0..3 {
-        tests.push(test(a.base.clone()));
-        tests.push(test(b_base.clone()));
+        tests.push(test(&api_a));
+        tests.push(test(&api_b));
     }
     until("a refresh reaches the org", || {
         org.counter(TOKEN) > exchanged
@@ -151,9 +148,9 @@ async fn two_servers_refreshing_one_rotating_credential_keep_it_working(backend:
 
     // The credential still works on both, through the next expiry and refresh too.
     org.expire_tokens_now();
-    for base in [b_base.clone(), a.base.clone()] {
+    for api in [&api_b, &api_a] {
         assert_eq!(
-            test(base).await.unwrap(),
+            test(api).await.unwrap(),
             (reqwest::StatusCode::OK, json!({"status": "OK"}))
         );
     }
