@@ -2,9 +2,9 @@
 
 use crate::common;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const KEY: &str = "test-consumer-key";
 const SECRET: &str = "test-consumer-secret";
@@ -19,7 +19,7 @@ async fn credential_test_reports_ok_and_the_step_to_fix(backend: Backend) {
     let mut settings = env.settings(KEY_A, None);
     settings.allow_insecure_hosts = true;
     let server = TestServer::start(settings).await;
-    let http = client(&key);
+    let api = server.api(&key);
     let org = FakeOrg::builder()
         .consumer_key(KEY)
         .consumer_secret(SECRET)
@@ -28,42 +28,31 @@ async fn credential_test_reports_ok_and_the_step_to_fix(backend: Backend) {
         .await
         .unwrap();
 
-    let created: Value = http
-        .post(server.url("/api/v1/credentials"))
-        .json(
+    let (_, created) = api
+        .post_json(
+            "/api/v1/credentials",
             &json!({"name": "cc", "type": "salesforceClientCredentialsApi",
-                      "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
+                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let id = created["id"].as_str().expect("an id").to_owned();
     let test = |id: String| {
-        let (http, url) = (
-            http.clone(),
-            server.url(&format!("/api/v1/credentials/{id}/test")),
-        );
+        let api = &api;
         async move {
-            let res = http.post(url).send().await.unwrap();
-            (
-                res.status().as_u16(),
-                res.json::<Value>().await.unwrap_or(Value::Null),
-            )
+            let (status, body) = api.post(&format!("/api/v1/credentials/{id}/test")).await;
+            (status.as_u16(), body)
         }
     };
     assert_eq!(test(id.clone()).await, (200, json!({"status": "OK"})));
 
     // The operator pastes a wrong secret: the next test uses it at once.
-    let res = http
-        .patch(server.url(&format!("/api/v1/credentials/{id}")))
-        .json(&json!({"data": {"clientSecret": "a-wrong-secret"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (status, body) = api
+        .patch_json(
+            &format!("/api/v1/credentials/{id}"),
+            &json!({"data": {"clientSecret": "a-wrong-secret"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let (status, body) = test(id.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "Error");
@@ -74,11 +63,14 @@ async fn credential_test_reports_ok_and_the_step_to_fix(backend: Backend) {
         "{message}"
     );
 
-    let created: Value = http
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({"name": "o", "type": "salesforceOAuth2Api",
-                      "data": {"environment": "production", "clientId": KEY, "clientSecret": SECRET, "myDomainUrl": org.base_url()}}))
-        .send().await.unwrap().json().await.unwrap();
+    let (_, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "o", "type": "salesforceOAuth2Api",
+                    "data": {"environment": "production", "clientId": KEY, "clientSecret": SECRET,
+                             "myDomainUrl": org.base_url()}}),
+        )
+        .await;
     let (_, body) = test(created["id"].as_str().unwrap().to_owned()).await;
     assert_eq!(body["status"], "Error");
     assert!(
