@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
 use async_trait::async_trait;
 use node_api::{ExecuteContext, Item, Node, NodeDescription, NodeError};
 use reqwest::StatusCode;
@@ -107,29 +107,14 @@ where
     }
 }
 
-async fn create(api: &reqwest::Client, server: &TestServer, wf: &Value) -> String {
-    let res = api
-        .post(server.url("/api/v1/workflows"))
-        .json(wf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+async fn create(api: &Api, wf: &Value) -> String {
+    let (status, created) = api.post_json("/api/v1/workflows", wf).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    created["id"].as_str().unwrap().to_owned()
 }
 
-async fn executions(api: &reqwest::Client, server: &TestServer, query: &str) -> Vec<Value> {
-    let list: Value = api
-        .get(server.url(&format!("/api/v1/executions?{query}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn executions(api: &Api, query: &str) -> Vec<Value> {
+    let (_, list) = api.get(&format!("/api/v1/executions?{query}")).await;
     list["data"].as_array().cloned().unwrap_or_default()
 }
 
@@ -153,34 +138,28 @@ async fn looping_expressions_do_not_stall_the_server(backend: Backend) {
         common::with_test_nodes(vec![Arc::new(gate)], vec![]),
     )
     .await;
-    let api = client(&key);
+    let api = server.api(&key);
     let loop_id = create(
         &api,
-        &server,
         &hook_workflow("loop", "loop", "={{ (() => { for (;;) {} })() }}", true),
     )
     .await;
     let double_id = create(
         &api,
-        &server,
         &hook_workflow("double", "double", "={{ $json.body.n * 2 }}", false),
     )
     .await;
     // Production webhooks: a test webhook answers only one call once armed.
     for id in [&loop_id, &double_id] {
-        let res = api
-            .post(server.url(&format!("/api/v1/workflows/{id}/activate")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+        let (status, body) = api.post(&format!("/api/v1/workflows/{id}/activate")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    let hooks = reqwest::Client::new();
+    let hooks = server.anonymous();
     let loops: Vec<_> = (0..LOOPS)
         .map(|_| {
-            let (hooks, url) = (hooks.clone(), server.url("/webhook/loop"));
-            tokio::spawn(async move { hooks.post(url).json(&json!({})).send().await })
+            let hooks = hooks.clone();
+            tokio::spawn(async move { hooks.post_json("/webhook/loop", &json!({})).await })
         })
         .collect();
     let any_finished = |loops: &[tokio::task::JoinHandle<_>]| loops.iter().any(|l| l.is_finished());
@@ -191,44 +170,34 @@ async fn looping_expressions_do_not_stall_the_server(backend: Backend) {
     })
     .await;
     until("every looping execution stored as running", || async {
-        let running = executions(
-            &api,
-            &server,
-            &format!("workflowId={loop_id}&status=running"),
-        )
-        .await;
+        let running = executions(&api, &format!("workflowId={loop_id}&status=running")).await;
         running.len() == LOOPS
     })
     .await;
     // ... then all loop at once, and while they do the server answers a health check and a
     // normal webhook.
     open.send(true).unwrap();
-    let health = hooks.get(server.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
-    let res = hooks
-        .post(server.url("/webhook/double"))
-        .json(&json!({"n": 21}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"out": 42}));
+    let (health, _) = hooks.get_text("/healthz").await;
+    assert_eq!(health, StatusCode::OK);
+    let (status, body) = hooks.post_json("/webhook/double", &json!({"n": 21})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"out": 42}));
     assert!(
         !any_finished(&loops),
         "a looping call finished before /healthz and the other webhook answered"
     );
 
     for l in loops {
-        let res = l.await.unwrap().unwrap();
-        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let (status, body) = l.await.unwrap();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     }
     // The answer can come before the execution's row is finished; wait for all of them.
     let failed_query = format!("workflowId={loop_id}&status=error");
     until("every looping execution stored as failed", || async {
-        executions(&api, &server, &failed_query).await.len() == LOOPS
+        executions(&api, &failed_query).await.len() == LOOPS
     })
     .await;
-    let failed = executions(&api, &server, &failed_query).await;
+    let failed = executions(&api, &failed_query).await;
     assert_eq!(failed.len(), LOOPS, "{failed:?}");
     for e in failed {
         assert_eq!(e["error"]["node"], "Compute", "{e}");
