@@ -6,7 +6,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::{answer, client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -37,28 +37,24 @@ fn pinned(trigger: Value, live: &str) -> Value {
 struct Setup {
     _env: TestEnv,
     server: TestServer,
-    api: reqwest::Client,
+    api: Api,
 }
 
 async fn setup(backend: Backend, test: &str) -> Option<Setup> {
     let env = TestEnv::new(backend, test).await?;
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
+    let api = server.api(&key);
     Some(Setup {
         _env: env,
         server,
-        api: client(&key),
+        api,
     })
 }
 
 impl Setup {
     async fn create(&self, workflow: &Value) -> String {
-        let (status, stored) = answer(
-            self.api
-                .post(self.server.url("/api/v1/workflows"))
-                .json(workflow),
-        )
-        .await;
+        let (status, stored) = self.api.post_json("/api/v1/workflows", workflow).await;
         assert_eq!(status, StatusCode::OK, "{stored}");
         assert!(
             stored["pinData"]["Source"].is_array(),
@@ -68,7 +64,7 @@ impl Setup {
     }
 
     async fn post(&self, path: &str) -> Value {
-        let (status, body) = answer(self.api.post(self.server.url(path))).await;
+        let (status, body) = self.api.post(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         body
     }
@@ -84,10 +80,12 @@ impl Setup {
     }
 
     async fn executions(&self, id: &str) -> Vec<Value> {
-        let (status, list) = answer(self.api.get(self.server.url(&format!(
-            "/api/v1/executions?workflowId={id}&includeData=true"
-        ))))
-        .await;
+        let (status, list) = self
+            .api
+            .get(&format!(
+                "/api/v1/executions?workflowId={id}&includeData=true"
+            ))
+            .await;
         assert_eq!(status, StatusCode::OK, "{list}");
         list["data"].as_array().unwrap().clone()
     }
@@ -108,15 +106,14 @@ async fn pinned_data_is_ignored_by_production_webhook_calls(backend: Backend) {
     assert_eq!(s.manual_source_output(&id).await, json!({"pinned": 1}));
 
     s.post(&format!("/api/v1/workflows/{id}/activate")).await;
-    let res = reqwest::Client::new()
-        .post(s.server.url("/webhook/pinned"))
-        .json(&json!({"v": 7}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let (status, body) = s
+        .server
+        .anonymous()
+        .post_json("/webhook/pinned", &json!({"v": 7}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        res.json::<Value>().await.unwrap(),
+        body,
         json!({"live": "live 7"}),
         "the webhook's own request and the real Source node, not the pinned items"
     );
