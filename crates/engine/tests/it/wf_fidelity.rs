@@ -5,7 +5,7 @@ use crate::common;
 
 use std::sync::Arc;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use node_api::{ExecutionMode, Item};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -197,31 +197,20 @@ async fn a_manual_schedule_run_uses_the_triggers_time_zone(backend: Backend) {
     // Zones without daylight saving, so the offsets hold whatever the date.
     settings.generic_timezone = Some("Asia/Tokyo".into());
     let server = TestServer::start(settings).await;
-    let api = client(&key);
+    let api = server.api(&key);
     for (zone, want) in [
         (None, ("Asia/Tokyo (UTC+09:00)", "+09:00")),
         (Some("DEFAULT"), ("Asia/Tokyo (UTC+09:00)", "+09:00")),
         (Some("Asia/Kolkata"), ("Asia/Kolkata (UTC+05:30)", "+05:30")),
     ] {
-        let res = api
-            .post(server.url("/api/v1/workflows"))
-            .json(&schedule_workflow(zone))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{zone:?}");
-        let id = res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let done: Value = api
-            .post(server.url(&format!("/api/v1/workflows/{id}/run?wait=true")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (status, created) = api
+            .post_json("/api/v1/workflows", &schedule_workflow(zone))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{zone:?}: {created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (_, done) = api
+            .post(&format!("/api/v1/workflows/{id}/run?wait=true"))
+            .await;
         assert_eq!(done["status"], "success", "{done}");
         let item =
             &done["data"]["resultData"]["runData"]["Schedule"][0]["data"]["main"][0][0]["json"];
