@@ -5,8 +5,8 @@
 
 use crate::common;
 
-use crate::common::{client, Backend, TestEnv, TestServer, KEY_A};
-use reqwest::StatusCode;
+use crate::common::{Backend, TestEnv, TestServer, KEY_A};
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,7 +20,7 @@ async fn oversized_bodies_get_a_readable_413(backend: Backend) {
     };
     let key = env.api_key(KEY_A);
     let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let api = client(&key);
+    let api = server.api(&key);
 
     // Four times the 1 MiB API limit, over and over: before the server read what it refused,
     // some of these answers were lost in a connection reset.
@@ -30,7 +30,7 @@ async fn oversized_bodies_get_a_readable_413(backend: Backend) {
     );
     for attempt in 0..20 {
         let res = api
-            .post(server.url("/api/v1/credentials"))
+            .request(Method::POST, "/api/v1/credentials")
             .header("content-type", "application/json")
             .body(body.clone())
             .send()
@@ -49,10 +49,11 @@ async fn oversized_bodies_get_a_readable_413(backend: Backend) {
     }
 
     // Webhooks have their own, larger limit (16 MiB by default).
+    let hooks = server.anonymous();
     let huge = vec![b'a'; 20 * 1024 * 1024];
     for attempt in 0..3 {
-        let res = reqwest::Client::new()
-            .post(server.url("/webhook/anything"))
+        let res = hooks
+            .request(Method::POST, "/webhook/anything")
             .body(huge.clone())
             .send()
             .await
@@ -60,22 +61,15 @@ async fn oversized_bodies_get_a_readable_413(backend: Backend) {
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
     // Under the webhook limit but over the API's: not refused for size (no such webhook).
-    let res = reqwest::Client::new()
-        .post(server.url("/webhook/anything"))
-        .body(vec![b'a'; 2 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (status, _) = common::answer(
+        hooks
+            .request(Method::POST, "/webhook/anything")
+            .body(vec![b'a'; 2 * 1024 * 1024]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let list: Value = api
-        .get(server.url("/api/v1/credentials"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = api.get("/api/v1/credentials").await;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(0), "{list}");
     server.stop().await;
 }
@@ -189,14 +183,7 @@ async fn a_trickled_body_fails_its_request() {
         "answered or closed: {seen}"
     );
     // Nothing was stored.
-    let listed: Value = client(&key)
-        .get(server.url("/api/v1/credentials"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = server.api(&key).get("/api/v1/credentials").await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 0, "{listed}");
     server.stop().await;
 }
@@ -232,15 +219,11 @@ async fn past_the_connection_cap_new_connections_get_503() {
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let res = reqwest::Client::new()
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap();
-        if res.status() == StatusCode::OK {
+        let (status, _) = server.anonymous().get_text("/healthz").await;
+        if status == StatusCode::OK {
             break;
         }
-        assert!(Instant::now() < deadline, "still {}", res.status());
+        assert!(Instant::now() < deadline, "still {status}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.stop().await;
