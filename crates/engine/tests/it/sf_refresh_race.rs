@@ -88,7 +88,7 @@ async fn two_servers_refreshing_one_rotating_credential_keep_it_working(backend:
     let (child, logs) = spawn_server(&env);
     let mut b = Server(child);
     let b_base = wait_ready(&mut b, &logs).await;
-    let api_b = Api::new(&b_base, reqwest::Client::new()).with_header("X-N8N-API-KEY", &key);
+    let api_b = Api::keyed(&b_base, &key);
 
     let test_path = format!("/api/v1/credentials/{id}/test");
     let test = |api: &Api| {

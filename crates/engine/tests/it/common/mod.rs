@@ -159,7 +159,7 @@ impl TestServer {
 
     /// The typed client for this server, sending `api_key` on every call.
     pub fn api(&self, api_key: &str) -> Api {
-        Api::new(&self.base, client(api_key))
+        Api::keyed(&self.base, api_key)
     }
 
     /// The typed client for this server without an API key.
@@ -220,6 +220,12 @@ impl Api {
             http,
             headers: reqwest::header::HeaderMap::new(),
         }
+    }
+
+    /// A client for the server at `base` sending `api_key` on every call (a server the
+    /// test started as a process, say).
+    pub fn keyed(base: &str, api_key: &str) -> Self {
+        Self::new(base, reqwest::Client::new()).with_header("X-N8N-API-KEY", api_key)
     }
 
     /// This client, sending header `name: value` on every call too.
