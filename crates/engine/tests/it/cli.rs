@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{client, last_line, Backend, TestEnv, TestServer, KEY_A, KEY_B};
+use crate::common::{last_line, Api, Backend, TestEnv, TestServer, KEY_A, KEY_B};
 use credentials::EncryptionKey;
 use credentials::{Actor, NewCredential};
 use serde_json::{json, Value};
@@ -103,27 +103,21 @@ async fn api_keys_are_listed_and_revoked_keys_stop_working_at_once(backend: Back
     let twin = created("ci");
     let server = TestServer::start(env.settings(KEY_A, None)).await;
     let status = |key: String| {
-        let url = server.url("/api/v1/workflows");
-        async move {
-            client(&key)
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+        let api = server.api(&key);
+        async move { api.get("/api/v1/workflows").await.0.as_u16() }
     };
     assert_eq!(status(ops.clone()).await, 200);
     assert_eq!(status(ci.clone()).await, 200);
     // A credential change, so the audit log has a row.
-    let made = client(&ops)
-        .post(server.url("/api/v1/credentials"))
-        .json(&json!({"name": "hook auth", "type": "httpHeaderAuth", "data": {"name": "X-Token", "value": "t0ken-value"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(made.status(), 200);
+    let (made_status, made) = server
+        .api(&ops)
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "hook auth", "type": "httpHeaderAuth",
+                    "data": {"name": "X-Token", "value": "t0ken-value"}}),
+        )
+        .await;
+    assert_eq!(made_status, 200, "{made}");
 
     // The list names every key with its id and dates, never the key; use is noted.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -678,7 +672,7 @@ async fn in_flight_requests_finish_on_sigterm(backend: Backend) {
     let api_key = env.api_key(KEY_A);
     let (mut child, logs) = spawn_server(&env, KEY_A, None, "info");
     let base = wait_ready(&mut child, &logs);
-    let http = client(&api_key);
+    let api = Api::keyed(&base, &api_key);
     let workflow = json!({
         "name": "slow", "settings": {"executionOrder": "v1"},
         "nodes": [
@@ -689,25 +683,14 @@ async fn in_flight_requests_finish_on_sigterm(backend: Backend) {
         ],
         "connections": {"Webhook": {"main": [[{"node": "Fetch", "type": "main", "index": 0}]]}}
     });
-    let res = http
-        .post(format!("{base}/api/v1/workflows"))
-        .json(&workflow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = http
-        .post(format!("{base}/api/v1/workflows/{id}/activate"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (status, created) = api.post_json("/api/v1/workflows", &workflow).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, body) = api.post(&format!("/api/v1/workflows/{id}/activate")).await;
+    assert_eq!(status, 200, "{body}");
 
-    let pending = tokio::spawn(reqwest::get(format!("{base}/webhook/slow")));
+    let hooks = Api::new(&base, reqwest::Client::new());
+    let pending = tokio::spawn(async move { hooks.get("/webhook/slow").await });
     // SIGTERM only once the execution is inside its slow call.
     tokio::time::timeout(Duration::from_secs(30), reached.notified())
         .await
@@ -732,12 +715,12 @@ async fn in_flight_requests_finish_on_sigterm(backend: Backend) {
         "the in-flight call ended before its upstream answered"
     );
     release.send(true).unwrap();
-    let res = pending
+    // The typed client panics if the request is cut, failing the join.
+    let (status, body) = pending
         .await
-        .unwrap()
         .expect("the in-flight request is answered, not cut");
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"late": true}));
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"late": true}));
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -855,45 +838,39 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
 
     let (mut child, logs) = spawn_server(&env, KEY_A, None, "debug");
     let base = wait_ready(&mut child, &logs);
-    let http = client(&api_key);
-    let res = http
-        .post(format!("{base}/api/v1/credentials"))
-        .json(&json!({"name": "JWT", "type": "salesforceJwtApi", "data": {"clientId": "c", "username": "u@example.com", "privateKey": pem}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let jwt_id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = http
-        .post(format!("{base}/api/v1/credentials"))
-        .json(&json!({"name": "OAuth", "type": "salesforceOAuth2Api", "data": {"clientId": "c", "clientSecret": "oauth-secret-4f1d"}}))
-        .send()
-        .await
-        .unwrap();
-    let oauth_id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    http.get(format!("{base}/api/v1/credentials/{jwt_id}"))
-        .send()
-        .await
-        .unwrap();
-    let res = http
-        .patch(format!("{base}/api/v1/credentials/{oauth_id}"))
-        .json(&json!({"data": {"clientSecret": "oauth-secret-9a2c"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let api = Api::keyed(&base, &api_key);
+    let (status, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "JWT", "type": "salesforceJwtApi",
+                    "data": {"clientId": "c", "username": "u@example.com", "privateKey": pem}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let jwt_id = created["id"].as_str().unwrap().to_owned();
+    let (_, created) = api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "OAuth", "type": "salesforceOAuth2Api",
+                    "data": {"clientId": "c", "clientSecret": "oauth-secret-4f1d"}}),
+        )
+        .await;
+    let oauth_id = created["id"].as_str().unwrap().to_owned();
+    api.get(&format!("/api/v1/credentials/{jwt_id}")).await;
+    let (status, body) = api
+        .patch_json(
+            &format!("/api/v1/credentials/{oauth_id}"),
+            &json!({"data": {"clientSecret": "oauth-secret-9a2c"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     // A rejected secret is not logged either.
-    http.post(format!("{base}/api/v1/credentials"))
-        .json(&json!({"name": "bad", "type": "salesforceJwtApi", "data": {"clientId": "c", "username": "u", "privateKey": "bad-key-7c3e"}}))
-        .send()
-        .await
-        .unwrap();
+    api.post_json(
+        "/api/v1/credentials",
+        &json!({"name": "bad", "type": "salesforceJwtApi",
+                "data": {"clientId": "c", "username": "u", "privateKey": "bad-key-7c3e"}}),
+    )
+    .await;
     assert_eq!(terminate(child).code(), Some(0));
     captured.extend(logs.lock().unwrap().iter().cloned());
 
@@ -1023,7 +1000,7 @@ async fn the_expression_time_limit_is_a_setting() {
         &[("SWITCHYARD_EXPRESSION_TIME_LIMIT_MS", "200")],
     );
     let base = wait_ready(&mut child, &logs);
-    let http = client(&api_key);
+    let api = Api::keyed(&base, &api_key);
     let workflow = json!({
         "name": "slow expression",
         "nodes": [
@@ -1034,15 +1011,12 @@ async fn the_expression_time_limit_is_a_setting() {
         ],
         "connections": {"Start": {"main": [[{"node": "Slow", "type": "main", "index": 0}]]}}
     });
-    let (status, stored) = common::answer(
-        http.post(format!("{base}/api/v1/workflows"))
-            .json(&workflow),
-    )
-    .await;
+    let (status, stored) = api.post_json("/api/v1/workflows", &workflow).await;
     assert_eq!(status, 200, "{stored}");
     let id = stored["id"].as_str().unwrap();
-    let (status, execution) =
-        common::answer(http.post(format!("{base}/api/v1/workflows/{id}/run?wait=true"))).await;
+    let (status, execution) = api
+        .post(&format!("/api/v1/workflows/{id}/run?wait=true"))
+        .await;
     assert_eq!(status, 200, "{execution}");
     assert_eq!(execution["status"], "error", "{execution}");
     let message = execution["error"].to_string();
@@ -1238,10 +1212,9 @@ async fn a_second_server_leaves_a_live_servers_executions_alone(backend: Backend
 
     let (mut first, first_logs) = spawn_server(&env, KEY_A, None, "info");
     let first_url = wait_ready(&mut first, &first_logs);
-    let api = client(&key);
-    let created: Value = api
-        .post(format!("{first_url}/api/v1/workflows"))
-        .json(&json!({
+    let api = Api::keyed(&first_url, &key);
+    let (_, created) = api
+        .post_json("/api/v1/workflows", &json!({
             "name": "hangs", "settings": {"executionOrder": "v1"},
             "nodes": [
                 {"name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1, "parameters": {}},
@@ -1250,21 +1223,9 @@ async fn a_second_server_leaves_a_live_servers_executions_alone(backend: Backend
             ],
             "connections": {"Start": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}}
         }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let wf = created["id"].as_str().unwrap().to_owned();
-    let started: Value = api
-        .post(format!("{first_url}/api/v1/workflows/{wf}/run"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, started) = api.post(&format!("/api/v1/workflows/{wf}/run")).await;
     let execution = started["executionId"].as_str().unwrap().to_owned();
     tokio::time::timeout(Duration::from_secs(30), reached.notified())
         .await
@@ -1336,23 +1297,15 @@ async fn an_import_over_an_active_workflow_reaches_the_running_server(backend: B
     };
     let (mut server, logs) = spawn_server(&env, KEY_A, None, "info");
     let base = wait_ready(&mut server, &logs);
-    let api = client(&key);
-    let res = api
-        .post(format!("{base}/api/v1/workflows"))
-        .json(&flow("before"))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
-    let res = api
-        .post(format!("{base}/api/v1/workflows/wfLive/activate"))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let api = Api::keyed(&base, &key);
+    let (status, body) = api.post_json("/api/v1/workflows", &flow("before")).await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = api.post("/api/v1/workflows/wfLive/activate").await;
+    assert!(status.is_success(), "{body}");
+    let hooks = Api::new(&base, reqwest::Client::new());
     let status = |path: &'static str| {
-        let url = format!("{base}/webhook/{path}");
-        async move { reqwest::get(url).await.unwrap().status() }
+        let hooks = hooks.clone();
+        async move { hooks.get(&format!("/webhook/{path}")).await.0 }
     };
     assert_eq!(status("before").await, reqwest::StatusCode::OK);
     assert_eq!(status("after").await, reqwest::StatusCode::NOT_FOUND);
