@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cli::{spawn_server_with, terminate, wait_ready};
-use crate::common::{answer, client, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 
@@ -34,8 +34,7 @@ where
 struct Binary {
     child: Child,
     logs: Arc<Mutex<Vec<String>>>,
-    base: String,
-    api: reqwest::Client,
+    api: Api,
 }
 
 impl Binary {
@@ -45,39 +44,28 @@ impl Binary {
         Self {
             child,
             logs,
-            base,
-            api: client(api_key),
+            api: Api::keyed(&base, api_key),
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     async fn create(&self, workflow: &Value) -> String {
-        let (status, stored) =
-            answer(self.api.post(self.url("/api/v1/workflows")).json(workflow)).await;
+        let (status, stored) = self.api.post_json("/api/v1/workflows", workflow).await;
         assert_eq!(status, 200, "{stored}");
         stored["id"].as_str().unwrap().to_owned()
     }
 
     /// Runs workflow `id` by hand and returns the execution.
     async fn run(&self, id: &str) -> Value {
-        let (status, execution) = answer(
-            self.api
-                .post(self.url(&format!("/api/v1/workflows/{id}/run?wait=true"))),
-        )
-        .await;
+        let (status, execution) = self
+            .api
+            .post(&format!("/api/v1/workflows/{id}/run?wait=true"))
+            .await;
         assert_eq!(status, 200, "{execution}");
         execution
     }
 
     async fn executions(&self, query: &str) -> Vec<Value> {
-        let (status, list) = answer(
-            self.api
-                .get(self.url(&format!("/api/v1/executions?{query}"))),
-        )
-        .await;
+        let (status, list) = self.api.get(&format!("/api/v1/executions?{query}")).await;
         assert_eq!(status, 200, "{list}");
         list["data"].as_array().unwrap().clone()
     }
@@ -150,10 +138,10 @@ async fn json_log_format_writes_every_line_as_json() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let api = client(&key);
-    let (status, _) = answer(api.get(format!("http://{address}/api/v1/workflows"))).await;
+    let api = Api::keyed(&format!("http://{address}"), &key);
+    let (status, _) = api.get("/api/v1/workflows").await;
     assert_eq!(status, 200);
-    let (status, _) = answer(api.get(format!("http://{address}/api/v1/workflows/nope"))).await;
+    let (status, _) = api.get("/api/v1/workflows/nope").await;
     assert_eq!(status, 404);
     assert!(terminate(child).success());
     let lines = logs.lock().unwrap().clone();
@@ -229,12 +217,10 @@ async fn generic_timezone_is_the_default_zone_unless_switchyard_timezone_is_set(
     let id = server.create(&zoneless_schedule()).await;
     let manual = server.run(&id).await;
     assert_eq!(zone_of(&manual), "Asia/Kolkata (UTC+05:30)", "{manual}");
-    let (status, body) = answer(
-        server
-            .api
-            .post(server.url(&format!("/api/v1/workflows/{id}/activate"))),
-    )
-    .await;
+    let (status, body) = server
+        .api
+        .post(&format!("/api/v1/workflows/{id}/activate"))
+        .await;
     assert_eq!(status, 200, "{body}");
     let fired = eventually("a schedule fire", || async {
         let list = server
@@ -245,12 +231,10 @@ async fn generic_timezone_is_the_default_zone_unless_switchyard_timezone_is_set(
     })
     .await;
     assert_eq!(zone_of(&fired), "Asia/Kolkata (UTC+05:30)", "{fired}");
-    let (status, _) = answer(
-        server
-            .api
-            .post(server.url(&format!("/api/v1/workflows/{id}/deactivate"))),
-    )
-    .await;
+    let (status, _) = server
+        .api
+        .post(&format!("/api/v1/workflows/{id}/deactivate"))
+        .await;
     assert_eq!(status, 200);
     server.stop();
 
@@ -359,23 +343,21 @@ async fn pruning_repeats_on_its_interval() {
     settings.executions.max_age_hours = 1;
     settings.executions.prune_every = Duration::from_secs(1);
     let server = TestServer::start(settings).await;
-    let api = client(&key);
-    let (status, stored) = answer(
-        api.post(server.url("/api/v1/workflows"))
-            .json(&manual_workflow()),
-    )
-    .await;
+    let api = server.api(&key);
+    let (status, stored) = api.post_json("/api/v1/workflows", &manual_workflow()).await;
     assert_eq!(status, 200, "{stored}");
     let wf = stored["id"].as_str().unwrap().to_owned();
     let run = || async {
-        let (status, execution) =
-            answer(api.post(server.url(&format!("/api/v1/workflows/{wf}/run?wait=true")))).await;
+        let (status, execution) = api
+            .post(&format!("/api/v1/workflows/{wf}/run?wait=true"))
+            .await;
         assert_eq!(status, 200, "{execution}");
         execution["id"].as_str().unwrap().to_owned()
     };
     let listed = || async {
-        let (_, list) =
-            answer(api.get(server.url(&format!("/api/v1/executions?workflowId={wf}")))).await;
+        let (_, list) = api
+            .get(&format!("/api/v1/executions?workflowId={wf}"))
+            .await;
         list["data"]
             .as_array()
             .unwrap()
@@ -422,11 +404,14 @@ async fn fake_org() -> FakeOrg {
 /// Saves a client-credentials credential for `org` and a workflow reading one account with
 /// it; returns the workflow's id.
 async fn accounts_workflow(server: &Binary, org: &FakeOrg) -> String {
-    let (status, created) = answer(server.api.post(server.url("/api/v1/credentials")).json(
-        &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
-                "data": {"url": org.base_url(), "clientId": SF_KEY, "clientSecret": SF_SECRET}}),
-    ))
-    .await;
+    let (status, created) = server
+        .api
+        .post_json(
+            "/api/v1/credentials",
+            &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
+                    "data": {"url": org.base_url(), "clientId": SF_KEY, "clientSecret": SF_SECRET}}),
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     server
         .create(&json!({
