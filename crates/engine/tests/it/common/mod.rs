@@ -401,7 +401,9 @@ pub async fn answer_with_headers(request: reqwest::RequestBuilder) -> FullAnswer
     )
 }
 
-/// A client that sends the API key on every request.
+/// A reqwest client that sends the API key on every request. Only the console tests still
+/// use it (they are converted separately); new tests use [`Api`] ([`TestServer::api`] or
+/// [`Api::keyed`]).
 pub fn client(api_key: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("X-N8N-API-KEY", api_key.parse().expect("header value"));
