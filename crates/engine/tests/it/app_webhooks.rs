@@ -37,12 +37,10 @@ fn orders_workflow() -> Value {
 }
 
 async fn webhooks_run_saved_and_active_workflows(backend: Backend) {
-    let Some(env) = TestEnv::new(backend, "webhooks_run_saved_and_active_workflows").await else {
+    let Some((_env, server, api)) = start(backend, "webhooks_run_saved_and_active_workflows").await
+    else {
         return;
     };
-    let key = env.api_key(KEY_A);
-    let server = TestServer::start(env.settings(KEY_A, None)).await;
-    let api = server.api(&key);
     let (status, created) = api.post_json("/api/v1/workflows", &orders_workflow()).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
@@ -271,66 +269,44 @@ async fn webhook_authentication_is_checked_before_anything_runs(backend: Backend
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.to_string().contains("publicKey"), "{body}");
 
-    let basic_id = saved_active(
-        &api,
-        &echo(
-            "basic",
+    // One active workflow a way of checking, its path named after it.
+    let mut ids = Vec::new();
+    for (name, parameters, credentials) in [
+        (
             "basic",
             json!({"authentication": "basicAuth"}),
             json!({"httpBasicAuth": basic}),
         ),
-    )
-    .await;
-    let header_id = saved_active(
-        &api,
-        &echo(
-            "header",
+        (
             "header",
             json!({"authentication": "headerAuth"}),
             json!({"httpHeaderAuth": header}),
         ),
-    )
-    .await;
-    let jwt_id = saved_active(
-        &api,
-        &echo(
-            "jwt",
+        (
             "jwt",
             json!({"authentication": "jwtAuth"}),
             json!({"jwtAuth": jwt}),
         ),
-    )
-    .await;
-    let rsa_id = saved_active(
-        &api,
-        &echo(
-            "rsa",
+        (
             "rsa",
             json!({"authentication": "jwtAuth"}),
             json!({"jwtAuth": rsa}),
         ),
-    )
-    .await;
-    let closed_id = saved_active(
-        &api,
-        &echo(
-            "closed",
+        (
             "closed",
             json!({"options": {"ipWhitelist": "10.0.0.0/8, 192.168.1.7"}}),
             Value::Null,
         ),
-    )
-    .await;
-    let open_id = saved_active(
-        &api,
-        &echo(
-            "open",
+        (
             "open",
             json!({"options": {"ipWhitelist": "10.0.0.0/8, 127.0.0.0/8, ::1"}}),
             Value::Null,
         ),
-    )
-    .await;
+    ] {
+        ids.push(saved_active(&api, &echo(name, name, parameters, credentials)).await);
+    }
+    let [basic_id, header_id, jwt_id, rsa_id, closed_id, open_id]: [String; 6] =
+        ids.try_into().unwrap();
 
     let hs = |secret: &str, claims: Value| {
         jsonwebtoken::encode(
