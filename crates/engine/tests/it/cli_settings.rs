@@ -392,27 +392,16 @@ const SF_SECRET: &str = "settings-consumer-secret";
 const QUERY: &str = "GET /services/data/{v}/query";
 
 async fn fake_org() -> FakeOrg {
-    FakeOrg::builder()
-        .consumer_key(SF_KEY)
-        .consumer_secret(SF_SECRET)
-        .client_credentials_user("user@example.com")
-        .start()
-        .await
-        .unwrap()
+    common::client_credentials_org(SF_KEY, SF_SECRET).await
 }
 
 /// Saves a client-credentials credential for `org` and a workflow reading one account with
 /// it; returns the workflow's id.
 async fn accounts_workflow(server: &Binary, org: &FakeOrg) -> String {
-    let (status, created) = server
+    let credential = server
         .api
-        .post_json(
-            "/api/v1/credentials",
-            &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
-                    "data": {"url": org.base_url(), "clientId": SF_KEY, "clientSecret": SF_SECRET}}),
-        )
+        .client_credentials("Acme", org, SF_KEY, SF_SECRET)
         .await;
-    assert_eq!(status, 200, "{created}");
     server
         .create(&json!({
             "name": "accounts",
@@ -421,7 +410,7 @@ async fn accounts_workflow(server: &Binary, org: &FakeOrg) -> String {
                 {"name": "Accounts", "type": "n8n-nodes-base.salesforce", "typeVersion": 1,
                  "parameters": {"authentication": "clientCredentials", "resource": "account",
                                 "operation": "getAll", "limit": 1},
-                 "credentials": {"salesforceClientCredentialsApi": {"id": created["id"], "name": "Acme"}}}
+                 "credentials": {"salesforceClientCredentialsApi": {"id": credential, "name": "Acme"}}}
             ],
             "connections": {"Start": {"main": [[{"node": "Accounts", "type": "main", "index": 0}]]}}
         }))

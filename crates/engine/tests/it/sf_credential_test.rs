@@ -3,7 +3,6 @@
 use crate::common;
 
 use crate::common::{Backend, TestEnv, TestServer, KEY_A};
-use salesforce_fake::FakeOrg;
 use serde_json::json;
 
 const KEY: &str = "test-consumer-key";
@@ -20,22 +19,9 @@ async fn credential_test_reports_ok_and_the_step_to_fix(backend: Backend) {
     settings.allow_insecure_hosts = true;
     let server = TestServer::start(settings).await;
     let api = server.api(&key);
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .client_credentials_user("user@example.com")
-        .start()
-        .await
-        .unwrap();
+    let org = common::client_credentials_org(KEY, SECRET).await;
 
-    let (_, created) = api
-        .post_json(
-            "/api/v1/credentials",
-            &json!({"name": "cc", "type": "salesforceClientCredentialsApi",
-                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
-        )
-        .await;
-    let id = created["id"].as_str().expect("an id").to_owned();
+    let id = api.client_credentials("cc", &org, KEY, SECRET).await;
     let test = |id: String| {
         let api = &api;
         async move {

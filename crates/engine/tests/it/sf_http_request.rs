@@ -33,22 +33,8 @@ async fn setup(backend: Backend, test: &str) -> Option<Setup> {
     settings.allow_insecure_hosts = true;
     let server = TestServer::start(settings).await;
     let api = server.api(&key);
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .client_credentials_user("user@example.com")
-        .start()
-        .await
-        .unwrap();
-    let (status, created) = api
-        .post_json(
-            "/api/v1/credentials",
-            &json!({"name": "Acme", "type": TYPE,
-                "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let credential = created["id"].as_str().unwrap().to_owned();
+    let org = common::client_credentials_org(KEY, SECRET).await;
+    let credential = api.client_credentials("Acme", &org, KEY, SECRET).await;
     Some(Setup {
         _env: env,
         server,

@@ -5,7 +5,6 @@
 use crate::common;
 
 use crate::common::{Backend, TestEnv, TestServer, KEY_A};
-use salesforce_fake::FakeOrg;
 use serde_json::json;
 
 const KEY: &str = "limit-consumer-key";
@@ -48,24 +47,10 @@ async fn api_usage_above_the_share_warns_once_per_crossing(backend: Backend) {
         .set("SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT", "80");
     let server = TestServer::start(settings).await;
     let api = server.api(&key);
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .client_credentials_user("user@example.com")
-        .start()
-        .await
-        .unwrap();
+    let org = common::client_credentials_org(KEY, SECRET).await;
     org.set_daily_limit(1000);
 
-    let (status, created) = api
-        .post_json(
-            "/api/v1/credentials",
-            &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
-                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = api.client_credentials("Acme", &org, KEY, SECRET).await;
     let workflow = json!({
         "name": "accounts",
         "nodes": [

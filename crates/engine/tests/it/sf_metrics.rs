@@ -3,7 +3,6 @@
 use crate::common;
 
 use crate::common::{Backend, TestEnv, TestServer, KEY_A};
-use salesforce_fake::FakeOrg;
 use serde_json::json;
 
 const KEY: &str = "test-consumer-key";
@@ -20,24 +19,13 @@ async fn metrics_show_api_usage_and_counters_per_credential(backend: Backend) {
     settings.allow_insecure_hosts = true;
     let server = TestServer::start(settings).await;
     let api = server.api(&key);
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .client_credentials_user("user@example.com")
-        .start()
-        .await
-        .unwrap();
+    let org = common::client_credentials_org(KEY, SECRET).await;
     org.set_daily_limit(15000);
     org.set_api_usage(1234);
 
-    let (_, created) = api
-        .post_json(
-            "/api/v1/credentials",
-            &json!({"name": "Acme production", "type": "salesforceClientCredentialsApi",
-                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
-        )
+    let id = api
+        .client_credentials("Acme production", &org, KEY, SECRET)
         .await;
-    let id = created["id"].as_str().expect("an id").to_owned();
 
     // The credential test (sign-in + userinfo) through the API, then two runs of a workflow
     // whose Salesforce node makes one query each.

@@ -9,7 +9,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
-use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
 
 const KEY: &str = "test-consumer-key";
@@ -90,23 +89,9 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
     };
     let server = TestServer::start(settings()).await;
     let api = server.api(&key);
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .client_credentials_user("user@example.com")
-        .start()
-        .await
-        .unwrap();
+    let org = common::client_credentials_org(KEY, SECRET).await;
     org.insert("Account", json!({"Name": "before"})).unwrap();
-    let (status, created) = api
-        .post_json(
-            "/api/v1/credentials",
-            &json!({"name": "Acme", "type": "salesforceClientCredentialsApi",
-                    "data": {"url": org.base_url(), "clientId": KEY, "clientSecret": SECRET}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let credential = created["id"].as_str().unwrap().to_owned();
+    let credential = api.client_credentials("Acme", &org, KEY, SECRET).await;
 
     // An option this build does not implement is refused at save, naming it; nothing stored.
     let (status, body) = api

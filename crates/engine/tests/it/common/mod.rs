@@ -335,6 +335,42 @@ impl Api {
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
+
+    /// Saves a `salesforceClientCredentialsApi` credential named `name` for `org`'s
+    /// connected app `consumer_key` / `consumer_secret`, and returns its id.
+    pub async fn client_credentials(
+        &self,
+        name: &str,
+        org: &salesforce_fake::FakeOrg,
+        consumer_key: &str,
+        consumer_secret: &str,
+    ) -> String {
+        let (status, created) = self
+            .post_json(
+                "/api/v1/credentials",
+                &serde_json::json!({"name": name, "type": "salesforceClientCredentialsApi",
+                    "data": {"url": org.base_url(), "clientId": consumer_key,
+                             "clientSecret": consumer_secret}}),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{created}");
+        created["id"].as_str().expect("an id").to_owned()
+    }
+}
+
+/// A fake Salesforce org whose connected app `consumer_key` / `consumer_secret` signs in
+/// `user@example.com` by the client-credentials flow.
+pub async fn client_credentials_org(
+    consumer_key: &str,
+    consumer_secret: &str,
+) -> salesforce_fake::FakeOrg {
+    salesforce_fake::FakeOrg::builder()
+        .consumer_key(consumer_key)
+        .consumer_secret(consumer_secret)
+        .client_credentials_user("user@example.com")
+        .start()
+        .await
+        .expect("the fake org starts")
 }
 
 /// A plugin made of test nodes and polling triggers, nothing else.
