@@ -705,20 +705,13 @@ async fn forwarded_addresses_count_only_through_the_configured_proxies(backend: 
     server.stop().await;
 }
 
-/// Past the webhook concurrency and its queue, a call gets 503 with `Retry-After` at once
-/// and no execution; the queued call runs once a slot frees. `/metrics` shows the engine's
-/// counters (executions by mode, webhook answers by status) and the waiting gauge.
-#[tokio::test(flavor = "multi_thread")]
-async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
-    let env = TestEnv::new(Backend::Sqlite, "webhook_gate").await.unwrap();
-    let key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.webhook_concurrency = 1;
-    settings.webhook_queue = 1;
-    let server = TestServer::start(settings).await;
-    let api = server.api(&key);
-
-    // An endpoint that holds each call until released.
+/// An HTTP endpoint (its URL) that holds each GET until released: `arrived` is notified as
+/// a call comes in, and each permit added to `release` lets one call answer.
+async fn hold_endpoint() -> (
+    String,
+    std::sync::Arc<tokio::sync::Notify>,
+    std::sync::Arc<tokio::sync::Semaphore>,
+) {
     let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
     let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -735,6 +728,24 @@ async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
         }),
     );
     tokio::spawn(async move { axum::serve(listener, hold).await.unwrap() });
+    (hold_url, arrived, release)
+}
+
+/// Past the webhook concurrency and its queue, a call gets 503 with `Retry-After` at once
+/// and no execution; the queued call runs once a slot frees. `/metrics` shows the engine's
+/// counters (executions by mode, webhook answers by status) and the waiting gauge.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_calls_past_the_queue_get_503_and_metrics_show_it() {
+    let env = TestEnv::new(Backend::Sqlite, "webhook_gate").await.unwrap();
+    let key = env.api_key(KEY_A);
+    let mut settings = env.settings(KEY_A, None);
+    settings.webhook_concurrency = 1;
+    settings.webhook_queue = 1;
+    let server = TestServer::start(settings).await;
+    let api = server.api(&key);
+
+    // An endpoint that holds each call until released.
+    let (hold_url, arrived, release) = hold_endpoint().await;
     let (status, created) = api
         .post_json("/api/v1/workflows", &json!({
             "name": "gated", "settings": {"executionOrder": "v1"},
@@ -829,22 +840,7 @@ async fn a_response_node_execution_keeps_its_webhook_slot_after_answering() {
     let api = server.api(&key);
 
     // An endpoint that holds each call until released, reached after the answer.
-    let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
-    let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hold_url = format!("http://{}/hold", listener.local_addr().unwrap());
-    let hold = axum::Router::new().route(
-        "/hold",
-        axum::routing::get({
-            let (arrived, release) = (arrived.clone(), release.clone());
-            move || async move {
-                arrived.notify_one();
-                release.acquire().await.unwrap().forget();
-                axum::Json(json!({"held": true}))
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, hold).await.unwrap() });
+    let (hold_url, arrived, release) = hold_endpoint().await;
     let (status, created) = api
         .post_json("/api/v1/workflows", &json!({
             "name": "answers early", "settings": {"executionOrder": "v1"},
