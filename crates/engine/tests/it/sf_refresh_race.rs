@@ -5,8 +5,7 @@
 //! its token: the credential keeps working. (No command of the CLI signs in, so the second
 //! party is a second server.)
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -198,28 +197,15 @@ impl Drop for Server {
     }
 }
 
+/// The real binary on the test's database, reaching the fake org over plain HTTP.
 fn spawn_server(env: &TestEnv) -> (Child, Arc<Mutex<Vec<String>>>) {
-    let mut child = env
-        .command(KEY_A, None, &["start"])
-        .env("SWITCHYARD_LOG", "info")
-        .env("SWITCHYARD_ALLOW_INSECURE_HOSTS", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    for stream in [
-        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stdout.take().unwrap()),
-    ] {
-        let logs = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                logs.lock().unwrap().push(line);
-            }
-        });
-    }
-    (child, logs)
+    crate::cli::spawn_server_with(
+        env,
+        KEY_A,
+        None,
+        "info",
+        &[("SWITCHYARD_ALLOW_INSECURE_HOSTS", "true")],
+    )
 }
 
 /// Waits (up to 60 s) for the "ready" line and returns the base URL it names.
