@@ -5,10 +5,9 @@
 
 use crate::common;
 
-use std::future::Future;
 use std::time::Duration;
 
-use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{eventually, Api, Backend, TestEnv, TestServer, KEY_A};
 use serde_json::{json, Value};
 
 const KEY: &str = "test-consumer-key";
@@ -16,25 +15,6 @@ const SECRET: &str = "test-consumer-secret";
 const QUERY: &str = "GET /services/data/{v}/query";
 
 common::on_both_backends!(created_records_arrive_once_across_a_restart);
-
-/// Waits (checking every 100 ms, at most `secs`) until `check` gives a value.
-async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn workflow(name: &str, credential: &str, options: Value) -> Value {
     json!({

@@ -5,12 +5,11 @@
 
 use crate::common;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{Answer, Api, Backend, TestEnv, TestServer, KEY_A};
+use crate::common::{eventually, Answer, Api, Backend, TestEnv, TestServer, KEY_A};
 use async_trait::async_trait;
 use node_api::{
     ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, PollMode, PollingTrigger,
@@ -24,25 +23,6 @@ common::on_both_backends!(
     polling_delivers_each_record_once,
     shutdown_lets_trigger_executions_finish
 );
-
-/// Waits (polling every 100 ms, at most `secs`) until `check` gives a value.
-async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// The workflow's executions, newest first.
 async fn executions(api: &Api, id: &str) -> Vec<Value> {

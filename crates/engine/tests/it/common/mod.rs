@@ -449,6 +449,26 @@ pub fn client(api_key: &str) -> reqwest::Client {
         .expect("client")
 }
 
+/// Waits (checking every 100 ms, at most `secs`) until `check` gives a value; fails the
+/// test naming `what` when it never does.
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A throwaway PKCS#8 RSA private key (PEM) for this test run, made in-process.
 pub fn test_private_key() -> String {
     testkit::RsaKey::generate().private_pem()
