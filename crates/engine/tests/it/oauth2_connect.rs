@@ -33,8 +33,7 @@ impl Setup {
     ) -> Option<Setup> {
         let env = TestEnv::new(backend, test).await?;
         let key = env.api_key(KEY_A);
-        let mut settings = env.settings(KEY_A, None);
-        settings.allow_insecure_hosts = true;
+        let settings = env.settings_for_fakes();
         let server = TestServer::start_public(settings).await;
         let org = FakeOrg::builder()
             .consumer_key(KEY)

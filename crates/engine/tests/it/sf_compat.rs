@@ -124,8 +124,7 @@ async fn n8n_salesforce_workflows_run_through_the_server_as_in_n8n(backend: Back
         return;
     };
     let api_key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.allow_insecure_hosts = true;
+    let settings = env.settings_for_fakes();
     let server = TestServer::start_public(settings).await;
     let api = server.api(&api_key);
     let (private_pem, certificate_pem) = keypair();

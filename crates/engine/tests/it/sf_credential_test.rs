@@ -15,8 +15,7 @@ async fn credential_test_reports_ok_and_the_step_to_fix(backend: Backend) {
         return;
     };
     let key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.allow_insecure_hosts = true;
+    let settings = env.settings_for_fakes();
     let server = TestServer::start(settings).await;
     let api = server.api(&key);
     let org = common::client_credentials_org(KEY, SECRET).await;

@@ -29,8 +29,7 @@ struct Setup {
 async fn setup(backend: Backend, test: &str) -> Option<Setup> {
     let env = TestEnv::new(backend, test).await?;
     let key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.allow_insecure_hosts = true;
+    let settings = env.settings_for_fakes();
     let server = TestServer::start(settings).await;
     let api = server.api(&key);
     let org = common::client_credentials_org(KEY, SECRET).await;

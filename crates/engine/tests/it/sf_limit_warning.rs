@@ -40,8 +40,7 @@ async fn api_usage_above_the_share_warns_once_per_crossing(backend: Backend) {
         return;
     };
     let key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.allow_insecure_hosts = true;
+    let mut settings = env.settings_for_fakes();
     settings
         .plugins
         .set("SWITCHYARD_SALESFORCE_LIMIT_WARNING_PERCENT", "80");

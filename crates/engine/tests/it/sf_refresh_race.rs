@@ -27,8 +27,7 @@ async fn two_servers_refreshing_one_rotating_credential_keep_it_working(backend:
         return;
     };
     let key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.allow_insecure_hosts = true;
+    let settings = env.settings_for_fakes();
     let a = TestServer::start_public(settings).await;
     let org = FakeOrg::builder()
         .consumer_key(KEY)

@@ -62,11 +62,7 @@ async fn created_records_arrive_once_across_a_restart(backend: Backend) {
         return;
     };
     let key = env.api_key(KEY_A);
-    let settings = || {
-        let mut s = env.settings(KEY_A, None);
-        s.allow_insecure_hosts = true;
-        s
-    };
+    let settings = || env.settings_for_fakes();
     let server = TestServer::start(settings()).await;
     let api = server.api(&key);
     let org = common::client_credentials_org(KEY, SECRET).await;

@@ -120,8 +120,7 @@ async fn a_node_without_its_credential_is_refused_and_with_it_signs_the_request(
         return;
     };
     let key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.allow_insecure_hosts = true;
+    let settings = env.settings_for_fakes();
     let server = TestServer::start(settings).await;
     let api = server.api(&key);
     let (base, seen) = service().await;
@@ -178,8 +177,7 @@ async fn a_generic_oauth2_credential_connects_and_its_token_is_sent(backend: Bac
         return;
     };
     let key = env.api_key(KEY_A);
-    let mut settings = env.settings(KEY_A, None);
-    settings.allow_insecure_hosts = true;
+    let settings = env.settings_for_fakes();
     let server = TestServer::start_public(settings).await;
     let api = server.api(&key);
     let (base, seen) = service().await;

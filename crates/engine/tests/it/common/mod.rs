@@ -51,6 +51,14 @@ impl TestEnv {
         settings
     }
 
+    /// Settings with [`KEY_A`] that let nodes and sign-ins reach plain-HTTP hosts on
+    /// loopback: for stories that talk to the fake org or another fake service.
+    pub fn settings_for_fakes(&self) -> Settings {
+        let mut settings = self.settings(KEY_A, None);
+        settings.allow_insecure_hosts = true;
+        settings
+    }
+
     /// Runs the `switchyard` binary with this environment.
     pub fn switchyard(&self, key: &str, previous: Option<&str>, args: &[&str]) -> Output {
         self.command(key, previous, args)
