@@ -9,13 +9,14 @@
 # bodies: 24 concurrent webhook calls with a 15 MiB JSON body each (Webhook -> Set). Prints
 #         idle, peak, and peak above idle as a multiple of the bytes in flight.
 # BENCH_BIN=path runs another build of the server (default target/release/switchyard, built
-# here); extra server settings can be passed in the environment (e.g. SWITCHYARD_MALLOC_TRIM).
+# here as the Dockerfile builds it, with jemalloc); extra settings can be passed in the
+# environment (the allocator's too: _RJEM_MALLOC_CONF, MALLOC_ARENA_MAX, MIMALLOC_PURGE_DELAY).
 # Needs curl, jq, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
 if [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release --quiet -p engine --bin switchyard
+  cargo build --release --quiet --features engine/jemalloc --bin switchyard
   BENCH_BIN=target/release/switchyard
 fi
 bin="$BENCH_BIN"

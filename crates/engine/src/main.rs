@@ -5,10 +5,16 @@ use std::io::IsTerminal;
 use engine::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-// Opt-in allocator (`--features mimalloc`): see BENCHMARKS.md, memory per item.
-#[cfg(feature = "mimalloc")]
+// The allocator: glibc's malloc unless a feature picks another (`mimalloc` or `jemalloc`); see
+// BENCHMARKS.md, memory per item.
+#[cfg(all(feature = "mimalloc", feature = "jemalloc"))]
+compile_error!("the features `mimalloc` and `jemalloc` each pick the allocator: turn on one");
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
