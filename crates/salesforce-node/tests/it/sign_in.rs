@@ -220,23 +220,52 @@ crate::both_backends!(
     fifty_concurrent_oauth2_calls_on_an_expired_token_refresh_once_and_keep_the_rotated_token
 );
 
+/// An org with refresh-token rotation on, and an OAuth2 credential connected to it.
+struct Rotating {
+    org: FakeOrg,
+    store: CredentialStore,
+    id: String,
+    api: Client,
+    /// The refresh token the connection stored.
+    first_refresh: String,
+}
+
+impl Rotating {
+    async fn connect(db: Db) -> Self {
+        let org = FakeOrg::builder()
+            .consumer_key(KEY)
+            .consumer_secret(SECRET)
+            .auto_approve(true)
+            .refresh_token_rotation(true)
+            .start()
+            .await
+            .unwrap();
+        let store = store(db);
+        let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
+        let api = client(&store);
+        let first_refresh = connect(&store, &api, &id).await;
+        Rotating {
+            org,
+            store,
+            id,
+            api,
+            first_refresh,
+        }
+    }
+}
+
 /// OAuth2 with refresh-token rotation: the refresh that matters most in production. A
 /// second refresh with the rotated-out token would make the org revoke the whole grant.
 async fn fifty_concurrent_oauth2_calls_on_an_expired_token_refresh_once_and_keep_the_rotated_token(
     db: Db,
 ) {
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .auto_approve(true)
-        .refresh_token_rotation(true)
-        .start()
-        .await
-        .unwrap();
-    let store = store(db);
-    let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
-    let api = client(&store);
-    let first_refresh = connect(&store, &api, &id).await;
+    let Rotating {
+        org,
+        store,
+        id,
+        api,
+        first_refresh,
+    } = Rotating::connect(db).await;
     let stored_refresh = |store: CredentialStore, id: String| async move {
         let data = store.get(&id).await.unwrap().token_data.unwrap();
         data.get_str("refresh_token").unwrap().to_owned()
@@ -280,18 +309,13 @@ async fn fifty_concurrent_oauth2_calls_on_an_expired_token_refresh_once_and_keep
 crate::both_backends!(a_rotated_refresh_token_survives_a_secret_change_during_the_refresh);
 
 async fn a_rotated_refresh_token_survives_a_secret_change_during_the_refresh(db: Db) {
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .auto_approve(true)
-        .refresh_token_rotation(true)
-        .start()
-        .await
-        .unwrap();
-    let store = store(db);
-    let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
-    let api = client(&store);
-    let first_refresh = connect(&store, &api, &id).await;
+    let Rotating {
+        org,
+        store,
+        id,
+        api,
+        first_refresh,
+    } = Rotating::connect(db).await;
     api.get(&id, "/limits").await.unwrap();
     let exchanged = org.counter(TOKEN);
 
