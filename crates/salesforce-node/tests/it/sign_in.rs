@@ -220,6 +220,18 @@ crate::both_backends!(
     fifty_concurrent_oauth2_calls_on_an_expired_token_refresh_once_and_keep_the_rotated_token
 );
 
+/// A fake org with refresh-token rotation on, approving every authorization.
+async fn rotating_org() -> FakeOrg {
+    FakeOrg::builder()
+        .consumer_key(KEY)
+        .consumer_secret(SECRET)
+        .auto_approve(true)
+        .refresh_token_rotation(true)
+        .start()
+        .await
+        .unwrap()
+}
+
 /// An org with refresh-token rotation on, and an OAuth2 credential connected to it.
 struct Rotating {
     org: FakeOrg,
@@ -232,14 +244,7 @@ struct Rotating {
 
 impl Rotating {
     async fn connect(db: Db) -> Self {
-        let org = FakeOrg::builder()
-            .consumer_key(KEY)
-            .consumer_secret(SECRET)
-            .auto_approve(true)
-            .refresh_token_rotation(true)
-            .start()
-            .await
-            .unwrap();
+        let org = rotating_org().await;
         let store = store(db);
         let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
         let api = client(&store);
@@ -612,14 +617,7 @@ async fn oauth2_refresh_keeps_instance_url_stores_rotated_token_and_dead_token_s
 ) {
     let store = store(db);
     let api = client(&store);
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .auto_approve(true)
-        .refresh_token_rotation(true)
-        .start()
-        .await
-        .unwrap();
+    let org = rotating_org().await;
     let id = create(&store, "salesforceOAuth2Api", oauth2_data(&org)).await;
     let e = api.userinfo(&id).await.unwrap_err();
     assert!(matches!(e, Error::NotConnected), "{e}");
@@ -729,14 +727,7 @@ crate::both_backends!(two_processes_refreshing_one_rotating_credential_at_once_k
 /// refresh-token rotation on, a second refresh with the same refresh token makes the org
 /// revoke the grant: exactly one refresh may happen, and both must use its token.
 async fn two_processes_refreshing_one_rotating_credential_at_once_keep_it_working(db: Db) {
-    let org = FakeOrg::builder()
-        .consumer_key(KEY)
-        .consumer_secret(SECRET)
-        .auto_approve(true)
-        .refresh_token_rotation(true)
-        .start()
-        .await
-        .unwrap();
+    let org = rotating_org().await;
     let keys = Arc::new(KeyRing::new(EncryptionKey::generate(), vec![]));
     let process = |db: Db| {
         CredentialStore::new(
