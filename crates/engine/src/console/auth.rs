@@ -148,9 +148,10 @@ pub struct Session {
     pub name: String,
     /// The token every form of this session carries.
     pub csrf: String,
-    /// The message a form post left for the page it redirected to (`ok`, text); read (and
-    /// cleared) by a `GET`.
-    pub flash: Option<(bool, String)>,
+    /// The message a form post left for the page it redirected to, as stored; a page that shows
+    /// messages takes it with [`Session::take_flash`], so a download or `data.json` in between
+    /// does not swallow it.
+    flash: Option<String>,
     token_hash: String,
 }
 
@@ -172,6 +173,27 @@ impl Session {
             .await?;
         Ok(Redirect::to(to).into_response())
     }
+
+    /// The message a form post left for this page (`ok`, text), cleared so it shows once. Of two
+    /// pages loading at once, one gets it: the row is cleared only if it still holds that message.
+    pub async fn take_flash(&self, db: &Db) -> Result<Option<(bool, String)>, sqlx::Error> {
+        let Some(text) = &self.flash else {
+            return Ok(None);
+        };
+        let cleared = sqlx::query(
+            "UPDATE console_sessions SET flash = NULL WHERE token_hash = $1 AND flash = $2",
+        )
+        .bind(&self.token_hash)
+        .bind(text)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        Ok(if cleared == 1 {
+            serde_json::from_str::<(bool, String)>(text).ok()
+        } else {
+            None
+        })
+    }
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -179,13 +201,7 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-            match lookup(
-                &state.db,
-                &hash(token),
-                parts.method == axum::http::Method::GET,
-            )
-            .await
-            {
+            match lookup(&state.db, &hash(token)).await {
                 Ok(Some(session)) => return Ok(session),
                 Ok(None) => {}
                 Err(err) => return Err(ConsoleError::Internal(err.into()).into_response()),
@@ -290,13 +306,8 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
     HeaderValue::from_str(&text).expect("cookie text is ASCII")
 }
 
-/// The session whose cookie hashes to `token_hash`; `take_flash` reads its message and clears
-/// it (a page shows it once).
-async fn lookup(
-    db: &Db,
-    token_hash: &str,
-    take_flash: bool,
-) -> Result<Option<Session>, sqlx::Error> {
+/// The session whose cookie hashes to `token_hash`, unexpired.
+async fn lookup(db: &Db, token_hash: &str) -> Result<Option<Session>, sqlx::Error> {
     let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT s.csrf, o.email, o.name, s.flash FROM console_sessions s, console_owner o \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
@@ -307,16 +318,6 @@ async fn lookup(
     .await?;
     let Some((csrf, email, name, flash)) = row else {
         return Ok(None);
-    };
-    let flash = match flash {
-        Some(text) if take_flash => {
-            sqlx::query("UPDATE console_sessions SET flash = NULL WHERE token_hash = $1")
-                .bind(token_hash)
-                .execute(db.pool())
-                .await?;
-            serde_json::from_str::<(bool, String)>(&text).ok()
-        }
-        _ => None,
     };
     Ok(Some(Session {
         email,

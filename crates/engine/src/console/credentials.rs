@@ -79,15 +79,13 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Page {
-    let message = q
-        .connected
-        .map(|_| {
-            (
-                true,
-                "Connected: the service granted access and the tokens are stored.".to_owned(),
-            )
-        })
-        .or_else(|| session.flash.clone());
+    let message = match q.connected {
+        Some(_) => Some((
+            true,
+            "Connected: the service granted access and the tokens are stored.".to_owned(),
+        )),
+        None => session.take_flash(&state.db).await?,
+    };
     render_list(&state, &session, message).await
 }
 

@@ -11,7 +11,8 @@ use crate::app::AppState;
 
 /// `GET /operators`
 pub async fn show(session: Session, State(state): State<AppState>) -> Page {
-    render(&state, &session, session.flash.clone(), None).await
+    let message = session.take_flash(&state.db).await?;
+    render(&state, &session, message, None).await
 }
 
 /// Credentials whose data or tokens are sealed under a key other than the current one.

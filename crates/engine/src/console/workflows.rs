@@ -114,7 +114,7 @@ pub async fn list(
             ..Default::default()
         })
         .await?;
-    let message = session.flash.clone();
+    let message = session.take_flash(&state.db).await?;
     let body = html! {
         div.heading {
             h1 { "Workflows" }
@@ -176,7 +176,8 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Page {
     let w = state.workflows.store.get(&id).await?;
-    Ok(ok(detail_page(&state, &session, &w, session.flash.clone())))
+    let message = session.take_flash(&state.db).await?;
+    Ok(ok(detail_page(&state, &session, &w, message)))
 }
 
 fn detail_page(

@@ -325,15 +325,8 @@ async fn story(c: &Client, server: &TestServer, org: &FakeOrg, private_pem: &str
         .text()
         .await
         .unwrap();
-    let api = common::client(&key);
-    assert_eq!(
-        api.get(server.url("/api/v1/workflows"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let api = common::Api::keyed(&server.url(""), &key);
+    assert_eq!(api.get("/api/v1/workflows").await.0, 200);
     shot(c, "12-operators").await;
     click(c, "form[action$='/revoke'] button").await;
     // The confirm dialog.
@@ -346,14 +339,7 @@ async fn story(c: &Client, server: &TestServer, org: &FakeOrg, private_pem: &str
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     wait_source(c, "Revoked API key \"browser-key\"").await;
-    assert_eq!(
-        api.get(server.url("/api/v1/workflows"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(api.get("/api/v1/workflows").await.0, 401);
     shot(c, "13-operators-revoked").await;
 }
 

@@ -445,18 +445,6 @@ pub async fn answer_with_headers(request: reqwest::RequestBuilder) -> FullAnswer
     )
 }
 
-/// A reqwest client that sends the API key on every request. Only the console tests still
-/// use it (they are converted separately); new tests use [`Api`] ([`TestServer::api`] or
-/// [`Api::keyed`]).
-pub fn client(api_key: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("X-N8N-API-KEY", api_key.parse().expect("header value"));
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
-}
-
 /// Waits (checking every 100 ms, at most `secs`) until `check` gives a value; fails the
 /// test naming `what` when it never does.
 pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
