@@ -205,8 +205,13 @@ pub fn router(state: AppState) -> axum::Router {
         api: limit,
         webhook: state.settings.max_webhook_body_bytes,
     };
-    crate::api::router(state.clone())
-        .merge(crate::console::router(state))
+    let routes = crate::api::router(state.clone());
+    let routes = if state.settings.disable_ui {
+        routes
+    } else {
+        routes.merge(crate::console::router(state))
+    };
+    routes
         .layer(axum::middleware::from_fn(crate::api::refuse_nul_bytes))
         .layer(axum::middleware::from_fn(crate::api::errors_as_json))
         .layer(DefaultBodyLimit::max(limit))

@@ -240,6 +240,15 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
+    /// Serve no web console (n8n's `N8N_DISABLE_UI`): the API, webhooks and OAuth2 routes stay;
+    /// the console's pages answer 404.
+    #[arg(
+        long,
+        env = "SWITCHYARD_DISABLE_UI",
+        default_value_t = false,
+        global = true
+    )]
+    pub disable_ui: bool,
     /// Allow plain http to loopback hosts of the services plugins call (tests, fake services).
     #[arg(
         long,
@@ -425,6 +434,7 @@ impl std::fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
+            .field("disable_ui", &self.disable_ui)
             .field("allow_insecure_hosts", &self.allow_insecure_hosts)
             .field("ca_file", &self.ca_file)
             .field("max_body_bytes", &self.max_body_bytes)

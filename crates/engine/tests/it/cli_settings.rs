@@ -490,3 +490,55 @@ async fn salesforce_timeout_fails_a_slow_call() {
     assert_eq!(server.run(&id).await["status"], "success");
     server.stop();
 }
+
+// ---------------------------------------------------------------------------------------
+// SWITCHYARD_DISABLE_UI
+
+/// `SWITCHYARD_DISABLE_UI=true`: the console's pages answer 404 (JSON, like any unknown
+/// path), while the API, a production webhook and health keep answering. Without it, the
+/// same server greets a browser with the setup page.
+#[tokio::test(flavor = "multi_thread")]
+async fn disable_ui_serves_no_console_and_everything_else() {
+    let env = TestEnv::new(Backend::Sqlite, "disable_ui").await.unwrap();
+    let key = env.api_key(KEY_A);
+    let server = Binary::start(&env, &key, &[("SWITCHYARD_DISABLE_UI", "true")]);
+    for path in [
+        "/",
+        "/setup",
+        "/signin",
+        "/workflows",
+        "/assets/console.css",
+    ] {
+        let (status, body) = server.api.get(path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body["message"].is_string(), "{path}: a JSON error, {body}");
+    }
+    let hook = json!({
+        "name": "Headless hook",
+        "nodes": [{
+            "id": "w", "name": "Webhook", "type": "n8n-nodes-base.webhook",
+            "typeVersion": 2, "position": [0, 0],
+            "parameters": {"httpMethod": "POST", "path": "headless"}
+        }],
+        "connections": {}
+    });
+    let id = server.create(&hook).await;
+    let (status, body) = server
+        .api
+        .post(&format!("/api/v1/workflows/{id}/activate"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .api
+        .post_json("/webhook/headless", &json!({"x": 1}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.api.get("/healthz").await.0, 200);
+    server.stop();
+
+    let server = Binary::start(&env, &key, &[]);
+    let (status, page) = server.api.get_text("/setup").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<form"), "{page}");
+    server.stop();
+}
