@@ -121,7 +121,7 @@ pub async fn open_with_plugins(
         },
     )
     .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
-    let mut nodes = NodeRegistry::with_core_nodes();
+    let mut nodes = NodeRegistry::new();
     started.register_nodes(&mut nodes);
     let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
         .with_default_timezone(default_timezone)

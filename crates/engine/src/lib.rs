@@ -1,7 +1,8 @@
 //! Switchyard's engine: the product. It stores workflows, executions and credentials, serves
 //! the HTTP API, runs workflows when their webhooks are called or their triggers fire, hosts
 //! the plugins, and is the `switchyard` command. What a workflow means (model, expressions,
-//! executor, core nodes) is the `workflow` crate's.
+//! executor) is the `workflow` crate's; the core nodes are `core-nodes`', registered through
+//! the core plugin like any plugin's nodes.
 //!
 //! # Layout
 //! - [`config`]: settings from flags and the environment; the command line.

@@ -1,6 +1,6 @@
 //! The plugins this server hosts. [`builtin`] is the one place that names them; everything
 //! else asks the [`Registry`]: which plugin owns a credential type, which node types there
-//! are, who signs HTTP requests for which credential type, who must hear that a credential
+//! are (the core nodes too come from a plugin), who signs HTTP requests for which credential type, who must hear that a credential
 //! changed, what metrics there are.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use workflow::NodeRegistry;
 
 /// The plugins built into this binary.
 pub fn builtin() -> Vec<Arc<dyn Plugin>> {
-    vec![workflow::core_plugin(), salesforce_node::plugin()]
+    vec![core_nodes::plugin(), salesforce_node::plugin()]
 }
 
 /// Every setting the plugins declare, in plugin order.
@@ -80,7 +80,8 @@ impl Registry {
         Ok(Self { started })
     }
 
-    /// Adds every plugin's nodes, polling triggers and request signers to `nodes`.
+    /// Adds every plugin's nodes, polling triggers and request signers to `nodes`, in plugin
+    /// order (a later plugin's node type replaces an earlier one's of the same name).
     pub fn register_nodes(&self, nodes: &mut NodeRegistry) {
         for s in &self.started {
             for credential_type in s.runtime.signed_credential_types() {

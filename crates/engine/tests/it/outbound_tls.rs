@@ -7,8 +7,7 @@ use std::sync::Arc;
 use node_api::ExecutionMode;
 use serde_json::json;
 use workflow::{
-    CancelHandle, ExecutionResult, ExecutionStatus, Executor, NoCredentials, NodeRegistry,
-    RunRequest,
+    CancelHandle, ExecutionResult, ExecutionStatus, Executor, NoCredentials, RunRequest,
 };
 
 use crate::flows::{node, trigger, workflow};
@@ -58,7 +57,7 @@ async fn fetch(http: reqwest::Client, url: &str) -> ExecutionResult {
         &[("Trigger", 0, "Fetch", 0)],
     );
     Executor::new(
-        Arc::new(NodeRegistry::with_core_nodes()),
+        Arc::new(core_nodes::registry()),
         http,
         Arc::new(NoCredentials),
     )

@@ -9,7 +9,6 @@ use engine::api::workflows::router;
 use engine::store::WorkflowStore;
 use engine::workflows::WorkflowService;
 use serde_json::{json, Value};
-use workflow::Executor;
 
 use crate::common::Api;
 
@@ -17,7 +16,7 @@ use crate::common::Api;
 async fn serve(db: Db) -> Api {
     let svc = Arc::new(WorkflowService::new(
         WorkflowStore::new(db),
-        Executor::with_core_nodes(),
+        core_nodes::executor(),
         None,
         Default::default(),
     ));

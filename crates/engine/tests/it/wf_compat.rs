@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use workflow::webhook::{find_webhook_node, run_webhook, WebhookRequest};
-use workflow::{validate, Executor, Workflow};
+use workflow::{validate, Workflow};
 
 fn compat_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/n8n-core");
@@ -53,7 +53,7 @@ async fn compat_workflows_answer_exactly_as_n8n() {
         &std::fs::read_to_string(dir.join("expected-responses.json")).unwrap(),
     )
     .unwrap();
-    let executor = Executor::with_core_nodes();
+    let executor = core_nodes::executor();
     let mut checked = 0;
     for (name, cases) in expected.as_object().unwrap() {
         let text = std::fs::read_to_string(dir.join(format!("{name}.workflow.json"))).unwrap();

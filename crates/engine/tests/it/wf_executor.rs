@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use node_api::CredentialRef;
 use serde_json::{json, Value};
 use workflow::{
-    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, Workflow, WorkflowError,
+    validate, CancelHandle, CredentialLookup, ExecutionStatus, Workflow, WorkflowError,
 };
 
 use crate::flows::{items, jsons, node, output, run, run_with, trigger, workflow};
@@ -619,7 +619,7 @@ async fn validation_names_every_offending_node() {
         "connections": {"Trigger": {"main": [[{"node": "Ghost", "type": "main", "index": 0}]]}}
     }))
     .unwrap();
-    let registry = Executor::with_core_nodes();
+    let registry = core_nodes::executor();
     let err = validate(&wf, registry.registry(), Some(&Store))
         .await
         .unwrap_err();

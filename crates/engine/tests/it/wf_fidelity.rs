@@ -9,7 +9,7 @@ use crate::common::{Backend, TestEnv, TestServer, KEY_A};
 use node_api::{ExecutionMode, Item};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use workflow::{CancelHandle, ExecutionResult, ExecutionStatus, Executor, RunRequest, Workflow};
+use workflow::{CancelHandle, ExecutionResult, ExecutionStatus, RunRequest, Workflow};
 
 common::on_both_backends!(a_manual_schedule_run_uses_the_triggers_time_zone);
 
@@ -59,7 +59,7 @@ async fn run(wf: Arc<Workflow>, input: Value) -> ExecutionResult {
         .iter()
         .map(|v| Item::from_value(v.clone()).unwrap())
         .collect();
-    Executor::with_core_nodes()
+    core_nodes::executor()
         .run(RunRequest {
             workflow: wf,
             execution_id: "exec-1".into(),

@@ -14,8 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use workflow::webhook::{run_webhook, start_webhook, WebhookRequest};
 use workflow::{
-    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, NodeRegistry, RunRequest,
-    Workflow, WorkflowError,
+    validate, CancelHandle, CredentialLookup, ExecutionStatus, Executor, RunRequest, Workflow,
+    WorkflowError,
 };
 
 const SECRET: &str = "very-secret-api-key-123";
@@ -121,7 +121,7 @@ fn workflow(cred_id: &str) -> Workflow {
 }
 
 fn executor(provider: Arc<Provider>) -> Executor {
-    let mut registry = NodeRegistry::with_core_nodes();
+    let mut registry = core_nodes::registry();
     registry.register(keyed());
     Executor::new(Arc::new(registry), reqwest::Client::new(), provider)
 }
@@ -195,7 +195,7 @@ async fn a_value_outside_a_fixed_list_is_refused_at_save_naming_node_parameter_a
         options: Some(vec![json!("create"), json!("get")]),
         ..ParameterSpec::required("operation")
     });
-    let mut registry = NodeRegistry::with_core_nodes();
+    let mut registry = core_nodes::registry();
     registry.register(Arc::new(Keyed(d)));
     let wf = |operation: Value| {
         Workflow::from_value(json!({
@@ -262,7 +262,7 @@ fn body(r: &node_api::WebhookResponse) -> Value {
 
 #[tokio::test]
 async fn webhook_response_modes_answer_as_n8n() {
-    let exec = Executor::with_core_nodes();
+    let exec = core_nodes::executor();
     let out = run_webhook(
         &exec,
         hook("onReceived", json!({})),
@@ -341,7 +341,7 @@ impl Node for Gate {
 async fn respond_to_webhook_answers_before_the_execution_ends() {
     let (reached_tx, mut reached) = tokio::sync::mpsc::unbounded_channel();
     let (open, open_rx) = tokio::sync::watch::channel(false);
-    let mut registry = NodeRegistry::with_core_nodes();
+    let mut registry = core_nodes::registry();
     registry.register(Arc::new(Gate {
         description: NodeDescription::new("test.gate", "Gate", &[1.0]),
         reached: reached_tx,

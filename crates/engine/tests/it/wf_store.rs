@@ -7,7 +7,7 @@ use db::Db;
 use engine::store::{ExecutionFilter, StoreError, WorkflowStore};
 use node_api::{ExecutionMode, Item};
 use serde_json::json;
-use workflow::{CancelHandle, Executor, RunRequest, Workflow};
+use workflow::{CancelHandle, RunRequest, Workflow};
 
 fn sample(name: &str, fail: bool) -> Workflow {
     let second = if fail {
@@ -55,7 +55,7 @@ async fn story(db: Db) {
     assert_eq!(err.to_string(), "name: is required");
 
     // Executions: run both workflows, store them, list and filter, crash recovery.
-    let executor = Executor::with_core_nodes();
+    let executor = core_nodes::executor();
     for (n, wf) in [(1, &a), (2, &b)] {
         let id = format!("{}-exec-{n}", wf.id);
         store.start_execution(&id, &wf.id, "manual").await.unwrap();

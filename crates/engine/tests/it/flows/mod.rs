@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use node_api::{ExecutionMode, Item};
 use serde_json::{json, Value};
-use workflow::{CancelHandle, ExecutionResult, Executor, RunRequest, Workflow};
+use workflow::{CancelHandle, ExecutionResult, RunRequest, Workflow};
 
 /// A workflow (id `wf-test`, name `test workflow`, v1 order) from nodes and connections given
 /// as `(from, output, to, input)`.
@@ -61,7 +61,7 @@ pub async fn run_with(
     input: Vec<Item>,
     cancel: CancelHandle,
 ) -> ExecutionResult {
-    Executor::with_core_nodes()
+    core_nodes::executor()
         .run(RunRequest {
             workflow: wf,
             execution_id: "exec-1".into(),

@@ -44,7 +44,7 @@ fn webhook_limit(ctx: &dyn ExecuteContext, now: DateTime<Utc>) -> Result<DateTim
     };
     Ok(now + chrono::Duration::milliseconds((amount.max(0.0) * unit * 1000.0).min(1e15) as i64))
 }
-use crate::context::NodeContext;
+use workflow::NodeContext;
 
 /// The Wait node.
 pub struct Wait(NodeDescription);
@@ -151,7 +151,7 @@ fn parse_date(text: &str, ctx: &dyn ExecuteContext) -> Option<DateTime<Utc>> {
         })?;
     let zone: chrono_tz::Tz = NodeContext::of(ctx, "Wait")
         .ok()
-        .and_then(|c| c.data.timezone.parse().ok())
+        .and_then(|c| c.data().timezone.parse().ok())
         .unwrap_or(chrono_tz::Tz::UTC);
     zone.from_local_datetime(&naive)
         .earliest()
@@ -178,7 +178,7 @@ impl Node for Wait {
         input: Vec<Item>,
     ) -> Result<Vec<Vec<Item>>, NodeError> {
         let engine = NodeContext::of(ctx, "Wait")?;
-        if engine.resuming {
+        if engine.resuming() {
             return Ok(vec![input]);
         }
         let now = Utc::now();
@@ -194,7 +194,7 @@ impl Node for Wait {
         }
         let till = wait_till(ctx, now)?;
         let left = (till - now).to_std().unwrap_or_default();
-        if left < engine.wait_in_process {
+        if left < engine.wait_in_process() {
             // Short waits happen here; the executor's cancel and time limit still apply.
             tokio::time::sleep(left).await;
             return Ok(vec![input]);

@@ -17,7 +17,7 @@ use node_api::{
 use serde_json::Value;
 
 use super::{describe, unknown_options};
-use crate::context::NodeContext;
+use workflow::NodeContext;
 
 /// The Loop Over Items node.
 pub struct SplitInBatches(NodeDescription);
@@ -71,7 +71,7 @@ impl Node for SplitInBatches {
         }
         let batch = batch as usize;
         let reset = p.bool_or("options.reset", false)?;
-        let source = engine.data.source.first().cloned().flatten();
+        let source = engine.data().source.first().cloned().flatten();
         if let Some(s) = &source {
             // Its own done output back into it: every run would hand on everything again, and
             // more each time (n8n loops until it runs out of memory).
@@ -87,7 +87,7 @@ impl Node for SplitInBatches {
             }
         }
         let mut contexts = engine
-            .data
+            .data()
             .contexts
             .lock()
             .map_err(|_| NodeError::operation("the node contexts are unavailable"))?;

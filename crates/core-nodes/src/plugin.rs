@@ -1,21 +1,20 @@
-//! The core plugin: what the workflow core itself brings to the engine besides its nodes, so
-//! the engine registers it like any integration: its credential types, the authorization
-//! code connect of generic OAuth2 credentials, and forgetting cached OAuth2 tokens of a
-//! credential that changed.
+//! The core plugin: what the core nodes bring to the engine, registered like any integration:
+//! the nodes themselves, their credential types, the authorization code connect of generic
+//! OAuth2 credentials, and forgetting cached OAuth2 tokens of a credential that changed.
 
 use std::sync::Arc;
 
-use node_api::{CredentialType, Host, OAuth2Connect, Plugin, PluginRuntime};
+use node_api::{CredentialType, Host, Node, OAuth2Connect, Plugin, PluginRuntime};
 
 use crate::credential_types::OAUTH2_API;
 use crate::oauth2::GenericConnect;
 
-/// The core plugin; the engine registers it first.
+/// The core plugin; it comes first among the built-in plugins.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CorePlugin;
 
 /// The core plugin, ready to register.
-pub fn core_plugin() -> Arc<dyn Plugin> {
+pub fn plugin() -> Arc<dyn Plugin> {
     Arc::new(CorePlugin)
 }
 
@@ -24,6 +23,10 @@ struct CoreRuntime {
 }
 
 impl PluginRuntime for CoreRuntime {
+    fn nodes(&self) -> Vec<Arc<dyn Node>> {
+        crate::nodes()
+    }
+
     fn oauth2(&self, credential_type: &str) -> Option<&dyn OAuth2Connect> {
         (credential_type == OAUTH2_API).then_some(&self.connect as &dyn OAuth2Connect)
     }

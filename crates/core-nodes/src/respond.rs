@@ -7,7 +7,7 @@ use node_api::{
 use serde_json::Value;
 
 use super::describe;
-use crate::webhook::{is_framing_header, ANSWER_STATUS};
+use workflow::webhook::{is_framing_header, ANSWER_STATUS};
 
 /// The Respond to Webhook node.
 pub struct RespondToWebhook(NodeDescription);

@@ -1,49 +1,14 @@
-//! `n8n-nodes-base.scheduleTrigger` v1.x: the node, the item it emits when it fires, and the
-//! schedules behind it and behind polling triggers' `pollTimes`: [`ScheduleRule`] turns n8n's
-//! parameters into cron expressions (via `croner`, with seconds) and [`next_fire`] computes the
-//! next fire time in a time zone, across daylight-saving changes.
+//! Schedules: the item n8n's Schedule Trigger emits when it fires, and the schedules behind
+//! it and behind polling triggers' `pollTimes`: [`ScheduleRule`] turns n8n's parameters into
+//! cron expressions (via `croner`, with seconds) and [`next_fire`] computes the next fire time
+//! in a time zone, across daylight-saving changes. The engine's trigger runtime fires on
+//! them; the executor builds a manual run's item with [`fired_item`].
 
-use async_trait::async_trait;
 use chrono::{DateTime, Datelike, LocalResult, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError};
+use node_api::{Item, JsonObject, NodeError};
 use serde_json::{json, Value};
-
-use super::describe;
-
-/// The Schedule Trigger node.
-pub struct ScheduleTrigger(NodeDescription);
-
-impl ScheduleTrigger {
-    /// The node.
-    pub fn new() -> Self {
-        let mut d = describe("scheduleTrigger", "Schedule Trigger", &[1.0, 1.1, 1.2, 1.3]);
-        d.inputs = 0;
-        d.trigger = true;
-        Self(d)
-    }
-}
-
-#[async_trait]
-impl Node for ScheduleTrigger {
-    fn description(&self) -> &NodeDescription {
-        &self.0
-    }
-
-    async fn execute(
-        &self,
-        _ctx: &dyn ExecuteContext,
-        input: Vec<Item>,
-    ) -> Result<Vec<Vec<Item>>, NodeError> {
-        // The trigger runtime hands over the item of the fire, and the executor makes the
-        // item of a manual run in the workflow's zone; called any other way, one now in UTC.
-        if !input.is_empty() {
-            return Ok(vec![input]);
-        }
-        Ok(vec![vec![fired_item(Utc::now(), Tz::UTC)]])
-    }
-}
 
 /// The item n8n's schedule trigger emits when it fires at `at`, every field in zone `tz`
 /// (n8n formats them with moment: `MMMM Do YYYY, h:mm:ss a` and so on).

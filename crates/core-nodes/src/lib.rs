@@ -1,13 +1,32 @@
-//! Core nodes with n8n's type names, versions and parameters.
+//! n8n's core nodes (`n8n-nodes-base.*`) with n8n's type names, versions and parameters,
+//! and the core plugin that hands them to the engine with their credential types. The
+//! workflow core (`workflow`) runs them and knows none of them: the engine registers them
+//! like any plugin's nodes.
+//!
+//! # Layout
+//! - One module per node (or family): triggers (manual, webhook, error, execute workflow
+//!   trigger) in `triggers`, `schedule`, `set`, `if_node`, `filter`, `merge`, `code`,
+//!   `switch`, `split_in_batches` (Loop Over Items), `aggregate`, `sort`, `limit`,
+//!   `remove_duplicates`, `summarize`, `date_time`, `rename_keys`, `http_request`, `wait`,
+//!   `respond` (Respond to Webhook), `execute_workflow`, ...; `conditions` and `values` are
+//!   what several of them share.
+//! - [`plugin`](mod@plugin) and [`credential_types`]: the core plugin and its credential
+//!   types (HTTP Basic, Header, Query and Bearer auth, generic OAuth2), registered by the
+//!   engine like any integration; `oauth2` fetches, caches and refreshes generic OAuth2
+//!   tokens.
+//! - [`nodes`], [`registry`], [`executor`]: every core node, and a registry or executor
+//!   holding them (tests, benchmarks, workflows without credentials).
 
 use std::sync::Arc;
 
 use node_api::{Item, JsonObject, Node, NodeDescription, NodeError, ParameterSpec};
 use serde_json::Value;
+use workflow::{Executor, NoCredentials, NodeRegistry};
 
 mod aggregate;
 mod code;
 mod conditions;
+pub mod credential_types;
 mod date_time;
 mod execute_workflow;
 mod filter;
@@ -16,6 +35,8 @@ mod if_node;
 mod limit;
 mod merge;
 mod no_op;
+mod oauth2;
+pub mod plugin;
 mod remove_duplicates;
 mod rename_keys;
 mod respond;
@@ -31,14 +52,29 @@ mod triggers;
 mod values;
 mod wait;
 
-pub use schedule::{
-    fired_item, next_counting_fire, next_fire, parse_timezone, record_fires, workflow_timezone,
-    ScheduleRule,
-};
-pub use triggers::{parse_ip_allow_list, WEBHOOK_AUTHENTICATION};
+pub use plugin::{plugin, CorePlugin};
+
+/// A registry holding every core node.
+pub fn registry() -> NodeRegistry {
+    let mut r = NodeRegistry::new();
+    for node in nodes() {
+        r.register(node);
+    }
+    r
+}
+
+/// An executor with the core nodes, a default HTTP client and no credentials (tests,
+/// benchmarks, workflows without credentials).
+pub fn executor() -> Executor {
+    Executor::new(
+        Arc::new(registry()),
+        reqwest::Client::new(),
+        Arc::new(NoCredentials),
+    )
+}
 
 /// Every core node, ready to register.
-pub fn core_nodes() -> Vec<Arc<dyn Node>> {
+pub fn nodes() -> Vec<Arc<dyn Node>> {
     vec![
         Arc::new(triggers::ManualTrigger::new()),
         Arc::new(triggers::Webhook::new()),

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use node_api::JsonObject;
 use serde_json::{Number, Value};
 
-use crate::expr::js_number;
+use workflow::expr::js_number;
 
 /// One step of a lodash path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,7 +258,9 @@ pub(crate) fn canonical(v: Option<&Value>) -> String {
         match v {
             Value::Number(n) => {
                 out.push('n');
-                out.push_str(&crate::expr::js_number_f64(n.as_f64().unwrap_or(f64::NAN)));
+                out.push_str(&workflow::expr::js_number_f64(
+                    n.as_f64().unwrap_or(f64::NAN),
+                ));
             }
             Value::Array(a) => {
                 out.push('[');

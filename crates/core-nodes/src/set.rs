@@ -5,7 +5,7 @@ use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeErro
 use serde_json::{Number, Value};
 
 use super::{describe, per_item, set_path};
-use crate::expr::js_number;
+use workflow::expr::js_number;
 
 /// The Set node.
 pub struct Set(NodeDescription);

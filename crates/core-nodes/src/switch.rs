@@ -239,13 +239,13 @@ fn route(
 
 /// n8n's `checkIndexRange`, with its wording ("ouput" included).
 fn checked_index(index: f64, len: usize) -> Result<usize, NodeError> {
-    let shown = crate::expr::js_number_f64(index);
+    let shown = workflow::expr::js_number_f64(index);
     if index == len as f64 {
         return Err(
             NodeError::operation(format!("The ouput {shown} is not allowed. ")).with_description(
                 format!(
                     "Output indexes are zero based, if you want to use the extra output use {}",
-                    crate::expr::js_number_f64(index - 1.0)
+                    workflow::expr::js_number_f64(index - 1.0)
                 ),
             ),
         );

@@ -3,7 +3,7 @@
 //!
 //! Dates are read as n8n reads them (`parseDate`: epoch seconds or milliseconds, ISO and the
 //! formats Moment and JavaScript's `Date` accept, or a `fromFormat`) and written as Luxon's
-//! `toString()`, in the workflow's time zone, with [`crate::datetime`].
+//! `toString()`, in the workflow's time zone, with [`workflow::datetime`].
 
 use async_trait::async_trait;
 use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeError, Parameters};
@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::values;
 use super::{choice, describe, shown_when, unknown_options};
-use crate::context::NodeContext;
-use crate::datetime::{self, Unit, Zone, ZonedTime};
+use workflow::datetime::{self, Unit, Zone, ZonedTime};
+use workflow::NodeContext;
 
 /// The Date & Time node.
 pub struct DateTimeNode(NodeDescription);
@@ -153,10 +153,10 @@ impl Node for DateTimeNode {
         input: Vec<Item>,
     ) -> Result<Vec<Vec<Item>>, NodeError> {
         let engine = NodeContext::of(ctx, "Date & Time")?;
-        let workflow_zone_name = if engine.data.timezone.is_empty() {
+        let workflow_zone_name = if engine.data().timezone.is_empty() {
             "UTC".to_string()
         } else {
-            engine.data.timezone.clone()
+            engine.data().timezone.clone()
         };
         let p0 = ctx.parameters(0)?;
         let include_input = p0.bool_or("options.includeInputFields", false)?;

@@ -4,16 +4,14 @@
 
 use node_api::{CredentialType, FieldKind, FieldSpec};
 
-/// `httpBasicAuth`: a user name and password (HTTP Basic).
-pub const HTTP_BASIC_AUTH: &str = "httpBasicAuth";
-/// `httpHeaderAuth`: one header name and its value.
-pub const HTTP_HEADER_AUTH: &str = "httpHeaderAuth";
+// The types the Webhook node checks callers against are named in the workflow core, beside
+// its authentication modes: the engine checks webhook callers with them.
+pub use workflow::webhook::{HTTP_BASIC_AUTH, HTTP_HEADER_AUTH, JWT_AUTH};
+
 /// `httpQueryAuth`: one query parameter name and its value.
 pub const HTTP_QUERY_AUTH: &str = "httpQueryAuth";
 /// `httpBearerAuth`: a bearer token.
 pub const HTTP_BEARER_AUTH: &str = "httpBearerAuth";
-/// `jwtAuth`: a JWT key (a passphrase, or PEM keys) and its algorithm.
-pub const JWT_AUTH: &str = "jwtAuth";
 
 /// The JWT algorithms n8n's `jwtAuth` offers, by name.
 pub const JWT_ALGORITHMS: &[&str] = &[

@@ -207,7 +207,7 @@ fn check(
                 "regex" | "notRegex" => {
                     // The pattern keeps its case; `caseSensitive: false` lowercased only `l`.
                     let pattern = as_string(&right, true)?.unwrap_or_default();
-                    let hit = crate::expr::regex_test(&pattern, &l)
+                    let hit = workflow::expr::regex_test(&pattern, &l)
                         .map_err(|e| format!("invalid regular expression: {}", e.message))?;
                     hit == (operation == "regex")
                 }
@@ -298,7 +298,7 @@ fn as_string(v: &Value, loose: bool) -> Result<Option<String>, String> {
     Ok(match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) if loose => Some(crate::expr::js_number(n)),
+        Value::Number(n) if loose => Some(workflow::expr::js_number(n)),
         Value::Bool(b) if loose => Some(b.to_string()),
         other if loose => Some(other.to_string()),
         other => return Err(wrong_type(other, "string")),

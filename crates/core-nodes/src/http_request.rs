@@ -19,10 +19,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use super::{choice, describe, shown_when, unknown_options};
-use crate::context::NodeContext;
 use crate::credential_types::{
     HTTP_BASIC_AUTH, HTTP_BEARER_AUTH, HTTP_HEADER_AUTH, HTTP_QUERY_AUTH, OAUTH2_API,
 };
+use workflow::NodeContext;
 
 /// The generic credential types the node signs requests with (`genericAuthType`).
 const GENERIC_AUTH_TYPES: &[&str] = &[
@@ -218,7 +218,7 @@ fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        Value::Number(n) => crate::expr::js_number(n),
+        Value::Number(n) => workflow::expr::js_number(n),
         other => other.to_string(),
     }
 }
@@ -281,7 +281,7 @@ async fn auth(
             })?;
             let id = ctx.credential_id(&key).await?;
             let stored = engine
-                .credentials
+                .credential_store()
                 .by_id(&id)
                 .await
                 .map_err(|e| NodeError::credentials(e.to_string()))?;
@@ -563,17 +563,22 @@ async fn send(
         return send_once(req).await;
     }
     let token = match (auth, engine) {
-        (Auth::OAuth2(cred), Some(e)) => {
-            Some(crate::oauth2::access_token(ctx.http(), e.credentials.as_ref(), cred, None).await?)
-        }
+        (Auth::OAuth2(cred), Some(e)) => Some(
+            crate::oauth2::access_token(ctx.http(), e.credential_store().as_ref(), cred, None)
+                .await?,
+        ),
         _ => None,
     };
     let answer = send_once(spec.builder(ctx, auth, token.as_ref())).await?;
     if let (Auth::OAuth2(cred), Some(e), Some(stale)) = (auth, engine, token.as_ref()) {
         if answer.status == reqwest::StatusCode::UNAUTHORIZED {
-            let fresh =
-                crate::oauth2::access_token(ctx.http(), e.credentials.as_ref(), cred, Some(stale))
-                    .await?;
+            let fresh = crate::oauth2::access_token(
+                ctx.http(),
+                e.credential_store().as_ref(),
+                cred,
+                Some(stale),
+            )
+            .await?;
             return send_once(spec.builder(ctx, auth, Some(&fresh))).await;
         }
     }

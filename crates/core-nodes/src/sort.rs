@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::values::{self, field};
 use super::{choice, describe, unknown_options};
-use crate::context::NodeContext;
-use crate::expr::{run_code, CodeMode};
+use workflow::expr::{run_code, CodeMode};
+use workflow::NodeContext;
 
 /// The Sort node.
 pub struct Sort(NodeDescription);
@@ -156,7 +156,7 @@ fn sort_by_code(
         CodeMode::AllItems,
         input_json,
         false,
-        &engine.data,
+        engine.data(),
     )
     .map_err(|e| {
         let mut error = NodeError::operation(e.message);

@@ -12,8 +12,8 @@ use node_api::{ExecuteContext, Item, JsonObject, Node, NodeDescription, NodeErro
 use serde_json::Value;
 
 use super::{choice, describe};
-use crate::context::NodeContext;
-use crate::expr::{run_code, CodeFailure, CodeMode};
+use workflow::expr::{run_code, CodeFailure, CodeMode};
+use workflow::NodeContext;
 
 /// The Code node.
 pub struct Code(NodeDescription);
@@ -75,8 +75,14 @@ impl Node for Code {
         let input_json = serde_json::to_string(&input).map_err(|e| {
             NodeError::operation(format!("could not hand the items to the code: {e}"))
         })?;
-        let run = run_code(code, mode, input_json, ctx.continue_on_fail(), &engine.data)
-            .map_err(into_node_error)?;
+        let run = run_code(
+            code,
+            mode,
+            input_json,
+            ctx.continue_on_fail(),
+            engine.data(),
+        )
+        .map_err(into_node_error)?;
         for line in &run.logs {
             tracing::info!(
                 parent: ctx.span(),

@@ -157,7 +157,7 @@ fn key_equal(a: Option<&Value>, b: Option<&Value>, fuzzy: bool) -> bool {
 fn loose_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Number(n) => crate::expr::js_number(n),
+        Value::Number(n) => workflow::expr::js_number(n),
         other => other.to_string(),
     }
 }

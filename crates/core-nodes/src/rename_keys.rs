@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::values;
 use super::{describe, per_item, unknown_options};
-use crate::expr::regex_rename_keys;
+use workflow::expr::regex_rename_keys;
 
 /// The Rename Keys node.
 pub struct RenameKeys(NodeDescription);

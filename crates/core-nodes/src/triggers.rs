@@ -10,7 +10,7 @@ use node_api::{
 };
 use serde_json::{json, Value};
 
-use crate::credential_types::{HTTP_BASIC_AUTH, HTTP_HEADER_AUTH, JWT_AUTH};
+use workflow::webhook::{parse_ip_allow_list, WEBHOOK_AUTHENTICATION};
 
 use super::describe;
 
@@ -127,35 +127,6 @@ impl Webhook {
         }
         Self(d)
     }
-}
-
-/// The Webhook node's `authentication` modes and the credential type each checks callers
-/// against (n8n's names).
-pub const WEBHOOK_AUTHENTICATION: &[(&str, Option<&str>)] = &[
-    ("none", None),
-    ("basicAuth", Some(HTTP_BASIC_AUTH)),
-    ("headerAuth", Some(HTTP_HEADER_AUTH)),
-    ("jwtAuth", Some(JWT_AUTH)),
-];
-
-/// Parses n8n's `options.ipWhitelist`: a comma list of addresses and CIDR ranges. Returns
-/// every entry as a network, or the first entry that is neither.
-pub fn parse_ip_allow_list(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(|entry| {
-            entry
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| {
-                    format!(
-                        "options.ipWhitelist: {entry:?} is neither an IP address nor a CIDR range \
-                         (e.g. 10.0.0.0/8)"
-                    )
-                })
-        })
-        .collect()
 }
 
 #[async_trait]
