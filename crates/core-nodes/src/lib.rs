@@ -1,7 +1,8 @@
 //! n8n's core nodes (`n8n-nodes-base.*`) with n8n's type names, versions and parameters,
 //! and the core plugin that hands them to the engine with their credential types. The
 //! workflow core (`workflow`) runs them and knows none of them: the engine registers them
-//! like any plugin's nodes.
+//! like any plugin's nodes, so that a change to a node recompiles this crate and the
+//! `switchyard` binary, not the engine.
 //!
 //! # Layout
 //! - One module per node (or family): triggers (manual, webhook, error, execute workflow

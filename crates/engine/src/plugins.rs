@@ -1,7 +1,8 @@
-//! The plugins this server hosts. [`builtin`] is the one place that names them; everything
-//! else asks the [`Registry`]: which plugin owns a credential type, which node types there
-//! are (the core nodes too come from a plugin), who signs HTTP requests for which credential type, who must hear that a credential
-//! changed, what metrics there are.
+//! The plugins this server hosts. The engine names none: the `switchyard` binary hands them
+//! over (`switchyard::builtin`, the one place that names them) and everything here asks the
+//! [`Registry`]: which plugin owns a credential type, which node types there are (the core
+//! nodes too come from a plugin), who signs HTTP requests for which credential type, who must
+//! hear that a credential changed, what metrics there are.
 
 use std::sync::Arc;
 
@@ -10,11 +11,6 @@ use node_api::{
     SettingValues,
 };
 use workflow::NodeRegistry;
-
-/// The plugins built into this binary.
-pub fn builtin() -> Vec<Arc<dyn Plugin>> {
-    vec![core_nodes::plugin(), salesforce_node::plugin()]
-}
 
 /// Every setting the plugins declare, in plugin order.
 pub fn settings(plugins: &[Arc<dyn Plugin>]) -> Vec<Setting> {

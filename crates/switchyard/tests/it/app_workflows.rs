@@ -91,7 +91,9 @@ async fn nodes_get_typed_credentials_by_id_or_name(backend: Backend) {
     let Some(env) = TestEnv::new(backend, "nodes_get_typed_credentials_by_id_or_name").await else {
         return;
     };
-    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    let state = engine::app::open(env.settings(KEY_A, None), switchyard::builtin())
+        .await
+        .unwrap();
     let data =
         json!({"environment": "sandbox", "clientId": "3MVG9-id", "clientSecret": "node-secret-1"});
     let new = NewCredential {

@@ -1,6 +1,8 @@
-//! The engine's integration tests, in one binary so the workspace links it once: the real
-//! server on a free port over a real SQLite file or Postgres server, the real `switchyard`
-//! binary for the commands, and the fake Salesforce org over real HTTP.
+//! Switchyard's end-to-end tests, in one binary so the workspace links it once: the engine
+//! hosting the built-in plugins ([`switchyard::builtin`]), the real server on a free port over
+//! a real SQLite file or Postgres server, the real `switchyard` binary for the commands, and the
+//! fake Salesforce org over real HTTP. They live in the package that owns the binary, the only
+//! one `env!("CARGO_BIN_EXE_switchyard")` reaches it from.
 //!
 //! # Layout
 //! - `common`: the test harness (databases, the server, the binary, the typed client);

@@ -651,7 +651,9 @@ async fn shutdown_lets_trigger_executions_finish(backend: Backend) {
     );
 
     // What the next start finds: the execution finished and stored, its state saved.
-    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    let state = engine::app::open(env.settings(KEY_A, None), switchyard::builtin())
+        .await
+        .unwrap();
     let store = &state.workflows.store;
     let stored = store
         .get_execution(running["id"].as_str().unwrap(), false)

@@ -3,7 +3,7 @@
 //! real server on loopback, signed in, body read to the end: the figure includes the HTTP
 //! round trip, so it is an upper bound of the server's time.
 //!
-//! Run with `cargo bench -p engine --bench console`.
+//! Run with `cargo bench -p switchyard --bench console`.
 
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ fn pages(c: &mut Criterion) {
     let mut settings = Settings::with_data_dir(dir.path());
     settings.set_keys(Some(KEY), None);
     let (base, state, workflow_id, execution_id) = rt.block_on(async {
-        let state = app::open(settings).await.unwrap();
+        let state = app::open(settings, switchyard::builtin()).await.unwrap();
         let svc = state.workflows.clone();
         let mut ids = Vec::new();
         for i in 0..WORKFLOWS {

@@ -912,7 +912,7 @@ async fn a_plugin_of_its_own_connects_tests_and_reports_through_the_engine() {
     let env = TestEnv::new(Backend::Sqlite, "echo_plugin").await.unwrap();
     let key = env.api_key(KEY_A);
     let seen = Arc::new(echo::Seen::default());
-    let mut plugins = engine::plugins::builtin();
+    let mut plugins = switchyard::builtin();
     plugins.push(Arc::new(echo::Echo {
         authorize_base,
         seen: seen.clone(),

@@ -18,7 +18,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let settings = engine::plugins::settings(&engine::plugins::builtin());
+    let plugins = switchyard::builtin();
+    let settings = engine::plugins::settings(&plugins);
     let cli = engine::config::parse(&settings, std::env::args_os()).unwrap_or_else(|e| e.exit());
     // A bad filter is reported once the subscriber exists, in the chosen format.
     let (filter, bad_filter) = match EnvFilter::try_new(&cli.settings.log) {
@@ -39,7 +40,7 @@ async fn main() -> std::process::ExitCode {
         tracing::warn!("SWITCHYARD_LOG: {err}; using `info`");
     }
     let mut out = std::io::stdout();
-    match engine::cli::run(cli, &mut out).await {
+    match engine::cli::run(cli, plugins, &mut out).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             match format {

@@ -209,7 +209,9 @@ async fn rotation_killed_part_way_then_rerun_loses_nothing(backend: Backend) {
     };
     let total = 1000;
     {
-        let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+        let state = engine::app::open(env.settings(KEY_A, None), switchyard::builtin())
+            .await
+            .unwrap();
         for i in 0..total {
             let data = json!({"environment": "production", "clientId": format!("client-{i}"), "clientSecret": format!("secret-{i}")});
             let new = NewCredential {
@@ -284,7 +286,7 @@ async fn rotation_killed_part_way_then_rerun_loses_nothing(backend: Backend) {
     );
 
     // With the new key alone, everything reads back.
-    let state = engine::app::open(env.settings(KEY_B, None))
+    let state = engine::app::open(env.settings(KEY_B, None), switchyard::builtin())
         .await
         .expect("starts with the new key alone");
     let all = state.credentials.list().await.unwrap();
@@ -324,7 +326,9 @@ async fn rotation_interrupted_with_ctrl_c_then_rerun_loses_nothing(backend: Back
     };
     let total: i64 = 600;
     {
-        let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+        let state = engine::app::open(env.settings(KEY_A, None), switchyard::builtin())
+            .await
+            .unwrap();
         for i in 0..total {
             let new = NewCredential {
                 id: Some(format!("cred{i:04}")),
@@ -381,7 +385,7 @@ async fn rotation_interrupted_with_ctrl_c_then_rerun_loses_nothing(backend: Back
 
     // Every credential reads, wherever the interruption left it.
     {
-        let state = engine::app::open(env.settings(KEY_B, Some(KEY_A)))
+        let state = engine::app::open(env.settings(KEY_B, Some(KEY_A)), switchyard::builtin())
             .await
             .unwrap();
         for i in 0..total {
@@ -402,7 +406,7 @@ async fn rotation_interrupted_with_ctrl_c_then_rerun_loses_nothing(backend: Back
         report.contains(&format!("Re-encrypted {} ", total - moved)),
         "{report}"
     );
-    let state = engine::app::open(env.settings(KEY_B, None))
+    let state = engine::app::open(env.settings(KEY_B, None), switchyard::builtin())
         .await
         .expect("starts with the new key alone");
     assert_eq!(
@@ -423,7 +427,7 @@ async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
     };
     let pem = common::test_private_key();
     {
-        let state = engine::app::open(source.settings(KEY_A, None))
+        let state = engine::app::open(source.settings(KEY_A, None), switchyard::builtin())
             .await
             .unwrap();
         let jwt = json!({"environment": "sandbox", "clientId": "jwt-client", "username": "u@example.com", "privateKey": pem});
@@ -508,7 +512,7 @@ async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 created"));
-    let state = engine::app::open(target.settings(KEY_B, None))
+    let state = engine::app::open(target.settings(KEY_B, None), switchyard::builtin())
         .await
         .unwrap();
     let jwt = state.credentials.get("jwt1").await.unwrap();
@@ -536,7 +540,7 @@ async fn export_then_import_round_trips_in_n8n_format(backend: Backend) {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad2") && err.contains("environment"), "{err}");
-    let state = engine::app::open(target.settings(KEY_B, None))
+    let state = engine::app::open(target.settings(KEY_B, None), switchyard::builtin())
         .await
         .unwrap();
     assert_eq!(
@@ -563,7 +567,9 @@ async fn start_refuses_a_key_ring_without_the_stored_key(backend: Backend) {
         return;
     };
     {
-        let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+        let state = engine::app::open(env.settings(KEY_A, None), switchyard::builtin())
+            .await
+            .unwrap();
         let data = json!({"clientId": "a", "clientSecret": "b"});
         state
             .credentials
@@ -1367,7 +1373,9 @@ async fn import_credentials_skips_unknown_types_only_when_asked(backend: Backend
         "{err}"
     );
     assert!(!err.contains("xoxb-secret-token"), "{err}");
-    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    let state = engine::app::open(env.settings(KEY_A, None), switchyard::builtin())
+        .await
+        .unwrap();
     assert!(
         state.credentials.list().await.unwrap().is_empty(),
         "nothing imported"
@@ -1400,7 +1408,9 @@ async fn import_credentials_skips_unknown_types_only_when_asked(backend: Backend
             && stdout.contains("\"Mail\" (id \"g1\"), type \"gmailOAuth2\""),
         "{stdout}"
     );
-    let state = engine::app::open(env.settings(KEY_A, None)).await.unwrap();
+    let state = engine::app::open(env.settings(KEY_A, None), switchyard::builtin())
+        .await
+        .unwrap();
     let stored = state.credentials.list().await.unwrap();
     assert_eq!(stored.len(), 1);
     let header = state.credentials.get("h1").await.unwrap();

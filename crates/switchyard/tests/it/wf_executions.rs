@@ -1142,7 +1142,7 @@ async fn a_waiting_execution_survives_a_restart_and_resumes_on_time(backend: Bac
 
     // Stopped while it waits: the row stays waiting, with when to resume.
     h.server.stop().await;
-    let state = engine::app::open(h.env.settings(KEY_A, None))
+    let state = engine::app::open(h.env.settings(KEY_A, None), switchyard::builtin())
         .await
         .unwrap();
     let (status, till): (String, Option<String>) =

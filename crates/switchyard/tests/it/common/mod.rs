@@ -118,7 +118,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(settings: Settings) -> Self {
-        Self::start_with_plugins(settings, engine::plugins::builtin()).await
+        Self::start_with_plugins(settings, switchyard::builtin()).await
     }
 
     /// A server hosting `plugins` instead of the built-in ones.
@@ -126,16 +126,14 @@ impl TestServer {
         settings: Settings,
         plugins: Vec<Arc<dyn node_api::Plugin>>,
     ) -> Self {
-        let state = app::open_with_plugins(settings, plugins)
-            .await
-            .expect("server opens");
+        let state = app::open(settings, plugins).await.expect("server opens");
         Self::serve(state, free_port().await)
     }
 
     /// Like [`TestServer::start`], with `SWITCHYARD_PUBLIC_URL` set to the server's own
     /// address, so that OAuth2 redirect URIs lead back to it.
     pub async fn start_public(settings: Settings) -> Self {
-        Self::start_public_with_plugins(settings, engine::plugins::builtin()).await
+        Self::start_public_with_plugins(settings, switchyard::builtin()).await
     }
 
     /// [`TestServer::start_public`] hosting `plugins` instead of the built-in ones.
@@ -145,9 +143,7 @@ impl TestServer {
     ) -> Self {
         let listener = free_port().await;
         settings.public_url = format!("http://{}", listener.local_addr().expect("address"));
-        let state = app::open_with_plugins(settings, plugins)
-            .await
-            .expect("server opens");
+        let state = app::open(settings, plugins).await.expect("server opens");
         Self::serve(state, listener)
     }
 
@@ -420,7 +416,7 @@ pub fn with_test_nodes(
     nodes: Vec<Arc<dyn node_api::Node>>,
     triggers: Vec<Arc<dyn node_api::PollingTrigger>>,
 ) -> Vec<Arc<dyn node_api::Plugin>> {
-    let mut plugins = engine::plugins::builtin();
+    let mut plugins = switchyard::builtin();
     plugins.push(Arc::new(NodesPlugin { nodes, triggers }));
     plugins
 }
