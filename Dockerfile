@@ -13,7 +13,7 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --features engine/jemalloc --bin switchyard \
+    cargo build --release --locked --features switchyard/jemalloc --bin switchyard \
  && cp target/release/switchyard /usr/local/bin/switchyard
 
 # Run stage: Debian slim with Debian's CA certificates (the platform trust store outbound HTTPS

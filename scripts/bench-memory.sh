@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
 if [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release --quiet --features engine/jemalloc --bin switchyard
+  cargo build --release --quiet --features switchyard/jemalloc --bin switchyard
   BENCH_BIN=target/release/switchyard
 fi
 bin="$BENCH_BIN"

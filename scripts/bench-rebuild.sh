@@ -6,7 +6,7 @@
 set -euo pipefail
 tree="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
 cd "$tree"
-node=$(find crates -path '*nodes/set.rs' | head -n 1)
+node=$(find crates \( -path '*/nodes/set.rs' -o -path '*/core-nodes/src/set.rs' \) | head -n 1)
 [ -n "$node" ] || { echo "no Set node source under $tree/crates" >&2; exit 1; }
 cargo build --quiet && cargo test --workspace --no-run --quiet 2>/dev/null
 median() { sort -n | sed -n 2p; }

@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # BENCH_BIN=target/debug: use already built binaries (a quick check of the script).
 bin="${BENCH_BIN:-target/release}"
-[ -n "${BENCH_BIN:-}" ] || cargo build --release --quiet --features engine/jemalloc --bin switchyard --bin salesforce-fake
+[ -n "${BENCH_BIN:-}" ] || cargo build --release --quiet --features switchyard/jemalloc --bin switchyard --bin salesforce-fake
 bulk="${BENCH_BULK_N:-100000}"
 dir=$(mktemp -d)
 fake_pid=""

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-21}"
-cargo build --release --quiet --features engine/jemalloc --bin switchyard
+cargo build --release --quiet --features switchyard/jemalloc --bin switchyard
 bin=target/release/switchyard
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

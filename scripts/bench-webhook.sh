@@ -19,7 +19,7 @@ workflows=100
 if [ -n "${BENCH_BIN:-}" ]; then
   bin="$BENCH_BIN"
 else
-  cargo build --release --quiet --features engine/jemalloc --bin switchyard
+  cargo build --release --quiet --features switchyard/jemalloc --bin switchyard
   bin=target/release/switchyard
 fi
 dir=$(mktemp -d)

@@ -47,17 +47,10 @@ pub struct AppState {
 }
 
 /// Opens everything the settings name: the key ring (generating a key file on first
-/// start), the database (migrated), the stores, and the built-in plugins. Refuses when stored
-/// credentials need a key the ring does not hold.
-pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
-    open_with_plugins(settings, plugins::builtin()).await
-}
-
-/// [`open`] with `plugins` instead of the built-in ones.
-pub async fn open_with_plugins(
-    settings: Settings,
-    plugins: Vec<Arc<dyn Plugin>>,
-) -> anyhow::Result<AppState> {
+/// start), the database (migrated), the stores, and `plugins` (their nodes, the core nodes
+/// included, are all the node types there are). Refuses when stored credentials need a key
+/// the ring does not hold.
+pub async fn open(settings: Settings, plugins: Vec<Arc<dyn Plugin>>) -> anyhow::Result<AppState> {
     let default_timezone = settings
         .default_timezone()
         .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
@@ -121,7 +114,7 @@ pub async fn open_with_plugins(
         },
     )
     .map_err(|e| anyhow::anyhow!("refusing to start: {e}"))?;
-    let mut nodes = NodeRegistry::with_core_nodes();
+    let mut nodes = NodeRegistry::new();
     started.register_nodes(&mut nodes);
     let executor = Executor::new(Arc::new(nodes), http, Arc::new(credentials.clone()))
         .with_default_timezone(default_timezone)
@@ -327,11 +320,11 @@ pub async fn serve(
     Ok(())
 }
 
-/// `switchyard start`: open, bind, serve until SIGTERM or SIGINT.
-pub async fn start(settings: Settings) -> anyhow::Result<()> {
+/// `switchyard start`: open with `plugins`, bind, serve until SIGTERM or SIGINT.
+pub async fn start(settings: Settings, plugins: Vec<Arc<dyn Plugin>>) -> anyhow::Result<()> {
     let began = Instant::now();
     let listen = settings.listen;
-    let state = open(settings).await?;
+    let state = open(settings, plugins).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -2,10 +2,12 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use credentials::{Actor, ExportedCredential, RotateOptions};
+use node_api::Plugin;
 
 use crate::app;
 use crate::config::{
@@ -13,41 +15,46 @@ use crate::config::{
     RotateArgs, Settings,
 };
 
-/// Runs the command the user asked for; output goes to `out`, logs to stderr.
-pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
+/// Runs the command the user asked for with `plugins` hosted; output goes to `out`, logs to
+/// stderr.
+pub async fn run(
+    cli: Cli,
+    plugins: Vec<Arc<dyn Plugin>>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     match cli.command {
-        Command::Start => app::start(cli.settings).await,
+        Command::Start => app::start(cli.settings, plugins).await,
         Command::ApiKey(ApiKeyCommand::Create { name }) => {
-            api_key_create(cli.settings, &name, out).await
+            api_key_create(cli.settings, plugins, &name, out).await
         }
-        Command::ApiKey(ApiKeyCommand::List) => api_key_list(cli.settings, out).await,
+        Command::ApiKey(ApiKeyCommand::List) => api_key_list(cli.settings, plugins, out).await,
         Command::ApiKey(ApiKeyCommand::Revoke { id_or_name }) => {
-            api_key_revoke(cli.settings, &id_or_name, out).await
+            api_key_revoke(cli.settings, plugins, &id_or_name, out).await
         }
         Command::Owner(OwnerCommand::Create { email, name }) => {
-            owner_create(cli.settings, &email, &name, out).await
+            owner_create(cli.settings, plugins, &email, &name, out).await
         }
         Command::Audit { credential, limit } => {
-            audit(cli.settings, credential.as_deref(), limit, out).await
+            audit(cli.settings, plugins, credential.as_deref(), limit, out).await
         }
-        Command::RotateKey(args) => rotate_key(cli.settings, args, out).await,
+        Command::RotateKey(args) => rotate_key(cli.settings, plugins, args, out).await,
         Command::Export(ExportCommand::Credentials {
             decrypted: _,
             output,
-        }) => export_credentials(cli.settings, &output, out).await,
+        }) => export_credentials(cli.settings, plugins, &output, out).await,
         Command::Import(ImportCommand::Credentials { file, skip_unknown }) => {
-            import_credentials(cli.settings, &file, skip_unknown, out).await
+            import_credentials(cli.settings, plugins, &file, skip_unknown, out).await
         }
         Command::Export(ExportCommand::Workflow { id, all: _, output }) => {
-            export_workflows(cli.settings, id.as_deref(), output.as_deref(), out).await
+            export_workflows(cli.settings, plugins, id.as_deref(), output.as_deref(), out).await
         }
         Command::Import(ImportCommand::Workflow { file }) => {
-            import_workflows(cli.settings, &file, out).await
+            import_workflows(cli.settings, plugins, &file, out).await
         }
         Command::Credentials(CredentialsCommand::Connect { id }) => {
-            credentials_connect(cli.settings, &id, out).await
+            credentials_connect(cli.settings, plugins, &id, out).await
         }
-        Command::Demo(args) => crate::demo::run(cli.settings, args, out).await,
+        Command::Demo(args) => crate::demo::run(cli.settings, args, plugins, out).await,
     }
 }
 
@@ -55,10 +62,11 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
 /// server's callback completes it.
 async fn credentials_connect(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     id: &str,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let url = crate::connect::authorize_url(&state, id).await;
     state.db.close().await;
     let url = url.map_err(|e| match e {
@@ -79,6 +87,7 @@ async fn credentials_connect(
 /// first line of standard input.
 async fn owner_create(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     email: &str,
     name: &str,
     out: &mut impl Write,
@@ -98,7 +107,7 @@ async fn owner_create(
             trimmed
         }
     };
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let created = crate::console::create_owner(&state.db, email, name, &password).await;
     state.db.close().await;
     created?;
@@ -113,10 +122,11 @@ async fn owner_create(
 
 async fn api_key_create(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     name: &str,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let (key, secret) = crate::api_keys::create(&state.db, name).await?;
     writeln!(
         out,
@@ -128,8 +138,12 @@ async fn api_key_create(
     Ok(())
 }
 
-async fn api_key_list(settings: Settings, out: &mut impl Write) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+async fn api_key_list(
+    settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let state = app::open(settings, plugins).await?;
     let keys = crate::api_keys::list(&state.db).await;
     state.db.close().await;
     let keys = keys?;
@@ -149,10 +163,11 @@ async fn api_key_list(settings: Settings, out: &mut impl Write) -> anyhow::Resul
 
 async fn api_key_revoke(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     id_or_name: &str,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let revoked = crate::api_keys::revoke(&state.db, id_or_name).await;
     state.db.close().await;
     let revoked = revoked?;
@@ -166,11 +181,12 @@ async fn api_key_revoke(
 
 async fn audit(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     credential: Option<&str>,
     limit: u32,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let entries = state.credentials.audit(credential, limit).await;
     state.db.close().await;
     for entry in entries? {
@@ -191,10 +207,11 @@ async fn audit(
 
 async fn rotate_key(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     args: RotateArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let options = RotateOptions {
         batch_size: args.batch_size,
         pause: Duration::from_millis(args.pause_ms),
@@ -229,10 +246,11 @@ async fn rotate_key(
 
 async fn export_credentials(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     path: &Path,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let all = state.credentials.export_decrypted().await?;
     let json = serde_json::to_vec_pretty(&all)?;
     write_private(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
@@ -248,6 +266,7 @@ async fn export_credentials(
 
 async fn import_credentials(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     path: &Path,
     skip_unknown: bool,
     out: &mut impl Write,
@@ -259,7 +278,7 @@ async fn import_credentials(
             path.display()
         )
     })?;
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     // An n8n export holds every integration's credentials; those whose types this build
     // does not have are skipped only when asked, and each is named so nothing goes missing
     // unnoticed.
@@ -305,11 +324,12 @@ fn describe_exported(c: &ExportedCredential) -> String {
 
 async fn export_workflows(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     id: Option<&str>,
     output: Option<&Path>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let store = &state.workflows.store;
     let mut all = Vec::new();
     if let Some(id) = id {
@@ -349,6 +369,7 @@ async fn export_workflows(
 
 async fn import_workflows(
     settings: Settings,
+    plugins: Vec<Arc<dyn Plugin>>,
     path: &Path,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
@@ -367,7 +388,7 @@ async fn import_workflows(
             path.display()
         ),
     };
-    let state = app::open(settings).await?;
+    let state = app::open(settings, plugins).await?;
     let service = &state.workflows;
     // Every workflow is checked before any is stored, so a bad file changes nothing.
     let mut valid = Vec::new();

@@ -499,7 +499,7 @@ impl Settings {
             (_, Some(tz)) if !tz.trim().is_empty() => ("GENERIC_TIMEZONE", tz),
             _ => return Ok(chrono_tz::Tz::UTC),
         };
-        workflow::nodes::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
+        workflow::schedule::parse_timezone(value).map_err(|e| format!("{name}: {e}"))
     }
 
     /// The limits the accept loop serves every connection under.

@@ -20,15 +20,9 @@ use tokio::net::TcpListener;
 
 use crate::app;
 use crate::config::{DemoArgs, Settings};
-use crate::plugins;
 
-/// Runs the demo of the built-in plugins until Ctrl+C.
-pub async fn run(settings: Settings, args: DemoArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    run_with_plugins(settings, args, plugins::builtin(), out).await
-}
-
-/// [`run`] with `plugins` instead of the built-in ones.
-pub async fn run_with_plugins(
+/// Runs the demo of `plugins` (those that have one), hosting all of them, until Ctrl+C.
+pub async fn run(
     mut settings: Settings,
     args: DemoArgs,
     plugins: Vec<Arc<dyn Plugin>>,
@@ -62,7 +56,7 @@ pub async fn run_with_plugins(
     // The stand-in services speak plain http on loopback.
     settings.allow_insecure_hosts = true;
     let listen = settings.listen;
-    let state = app::open_with_plugins(settings, plugins).await?;
+    let state = app::open(settings, plugins).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (set SWITCHYARD_LISTEN)"))?;

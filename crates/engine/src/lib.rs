@@ -1,7 +1,10 @@
-//! Switchyard's engine: the product. It stores workflows, executions and credentials, serves
-//! the HTTP API, runs workflows when their webhooks are called or their triggers fire, hosts
-//! the plugins, and is the `switchyard` command. What a workflow means (model, expressions,
-//! executor, core nodes) is the `workflow` crate's.
+//! Switchyard's engine: the product, as a library. It stores workflows, executions and
+//! credentials, serves the HTTP API, runs workflows when their webhooks are called or their
+//! triggers fire, hosts the plugins it is handed, and runs the `switchyard` commands ([`cli`]).
+//! What a workflow means (model, expressions, executor) is the `workflow` crate's; the nodes,
+//! the core nodes included, come from plugins. The `switchyard` package builds the binary and
+//! names the built-in plugins, so the engine depends on no node implementation: changing a
+//! node does not recompile it.
 //!
 //! # Layout
 //! - [`config`]: settings from flags and the environment; the command line.
@@ -20,8 +23,8 @@
 //! - [`metrics`]: the engine's metrics (`prometheus-client`), encoded with the plugins' at
 //!   `/metrics`.
 //! - [`node_credentials`]: the credential store as nodes and the workflow validator see it.
-//! - [`plugins`]: the plugins this server hosts ([`plugins::builtin`] names them, the only
-//!   place that does) and the [`plugins::Registry`] the rest asks.
+//! - [`plugins`]: the plugins this server hosts (handed over by the binary, which names them)
+//!   and the [`plugins::Registry`] the rest asks.
 //! - [`runner`]: [`runner::Runner`], the one way an execution happens: its row, its run on
 //!   its own task, its end stored by the saving policy, panics caught, cancel on shutdown.
 //! - [`workflows`]: [`workflows::WorkflowService`], what every part that works with workflows

@@ -1,7 +1,8 @@
-//! The plugins this server hosts. [`builtin`] is the one place that names them; everything
-//! else asks the [`Registry`]: which plugin owns a credential type, which node types there
-//! are, who signs HTTP requests for which credential type, who must hear that a credential
-//! changed, what metrics there are.
+//! The plugins this server hosts. The engine names none: the `switchyard` binary hands them
+//! over (`switchyard::builtin`, the one place that names them) and everything here asks the
+//! [`Registry`]: which plugin owns a credential type, which node types there are (the core
+//! nodes too come from a plugin), who signs HTTP requests for which credential type, who must
+//! hear that a credential changed, what metrics there are.
 
 use std::sync::Arc;
 
@@ -10,11 +11,6 @@ use node_api::{
     SettingValues,
 };
 use workflow::NodeRegistry;
-
-/// The plugins built into this binary.
-pub fn builtin() -> Vec<Arc<dyn Plugin>> {
-    vec![workflow::core_plugin(), salesforce_node::plugin()]
-}
 
 /// Every setting the plugins declare, in plugin order.
 pub fn settings(plugins: &[Arc<dyn Plugin>]) -> Vec<Setting> {
@@ -80,7 +76,8 @@ impl Registry {
         Ok(Self { started })
     }
 
-    /// Adds every plugin's nodes, polling triggers and request signers to `nodes`.
+    /// Adds every plugin's nodes, polling triggers and request signers to `nodes`, in plugin
+    /// order (a later plugin's node type replaces an earlier one's of the same name).
     pub fn register_nodes(&self, nodes: &mut NodeRegistry) {
         for s in &self.started {
             for credential_type in s.runtime.signed_credential_types() {

@@ -36,10 +36,10 @@ use crate::store::{StoreError, StoredWorkflow};
 use crate::workflows::WorkflowService;
 use workflow::error::{Problem, WorkflowError};
 use workflow::model::{Workflow, WorkflowNode};
-use workflow::nodes::{
+use workflow::registry::NodeRegistry;
+use workflow::schedule::{
     fired_item, next_counting_fire, record_fires, workflow_timezone, ScheduleRule,
 };
-use workflow::registry::NodeRegistry;
 
 const SCHEDULE_TRIGGER: &str = "n8n-nodes-base.scheduleTrigger";
 

@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use workflow::model::WorkflowNode;
-use workflow::nodes::parse_ip_allow_list;
+use workflow::webhook::parse_ip_allow_list;
 
 /// Why a caller is turned away; answered before any execution starts.
 #[derive(Debug)]
@@ -81,7 +81,7 @@ pub async fn check(
         .get("authentication")
         .and_then(Value::as_str)
         .unwrap_or("none");
-    let credential_type = match workflow::nodes::WEBHOOK_AUTHENTICATION
+    let credential_type = match workflow::webhook::WEBHOOK_AUTHENTICATION
         .iter()
         .find(|(m, _)| *m == mode)
     {

@@ -170,9 +170,10 @@ pub trait ExecuteContext: Send + Sync {
         tracing::warn!(node = %self.node().name, "{message}");
     }
 
-    /// The engine's own context, for the nodes built into the engine that need more than this
-    /// trait gives (the Code node runs JavaScript against the whole execution, Loop Over Items
-    /// keeps state between its runs). `None` outside the engine; plugins have no use for it.
+    /// The executor's own context (`workflow::NodeContext`), for the core nodes that need more
+    /// than this trait gives (the Code node runs JavaScript against the whole execution, Loop
+    /// Over Items keeps state between its runs). `None` outside the executor; other plugins have
+    /// no use for it.
     fn engine_context(&self) -> Option<&dyn std::any::Any> {
         None
     }

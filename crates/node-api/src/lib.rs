@@ -1,6 +1,6 @@
 //! The plugin contract between the Switchyard engine and its nodes.
 //!
-//! A node (core nodes in `workflow`, plugins' in their own crates) implements [`Node`] or
+//! A node (core nodes in `core-nodes`, other plugins' in their own crates) implements [`Node`] or
 //! [`PollingTrigger`]; the engine calls it with a [`ExecuteContext`] that gives it resolved
 //! parameters, typed decrypted credentials, a shared HTTP client and a logger. This crate knows
 //! nothing about databases or web frameworks, so plugins stay small and testable.

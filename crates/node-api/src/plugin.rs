@@ -51,7 +51,8 @@ pub trait Plugin: Send + Sync {
 /// What a started plugin offers. Every hook has a default: a plugin implements what it has.
 #[async_trait]
 pub trait PluginRuntime: Send + Sync {
-    /// Node types (n8n type names), registered beside the core nodes.
+    /// Node types (n8n type names). The engine registers every plugin's, in plugin order; the
+    /// core nodes too come from a plugin (`core-nodes`).
     fn nodes(&self) -> Vec<Arc<dyn Node>> {
         Vec::new()
     }

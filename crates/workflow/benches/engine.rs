@@ -9,7 +9,7 @@ use node_api::{ExecutionMode, Item};
 use serde_json::json;
 use workflow::expr::{Scope, Template};
 use workflow::run::ExprData;
-use workflow::{CancelHandle, Executor, RunRequest, Workflow};
+use workflow::{CancelHandle, RunRequest, Workflow};
 
 fn data() -> Arc<ExprData> {
     let item = Item::from_value(json!({"a": {"b": 7}, "name": "ada", "score": 3})).unwrap();
@@ -131,7 +131,7 @@ fn workflow_run(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let executor = Executor::with_core_nodes();
+    let executor = core_nodes::executor();
     let wf = five_node_workflow();
     let items: Vec<Item> = (0..100)
         .map(|n| Item::from_value(json!({"n": n, "name": format!("n{n}")})).unwrap())
@@ -180,7 +180,7 @@ fn code_against_set(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let executor = Executor::with_core_nodes();
+    let executor = core_nodes::executor();
     let set = two_nodes(
         json!({"type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {
         "assignments": {"assignments": [

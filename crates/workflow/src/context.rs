@@ -151,8 +151,10 @@ pub(crate) struct ResponseSlot {
     pub(crate) early: Mutex<Option<tokio::sync::oneshot::Sender<WebhookResponse>>>,
 }
 
-/// Everything a node run can ask the engine for.
-pub(crate) struct NodeContext {
+/// Everything a node run can ask the engine for. The core nodes reach it with
+/// [`NodeContext::of`] for what [`ExecuteContext`] does not offer; its fields are the
+/// executor's.
+pub struct NodeContext {
     pub(crate) info: NodeInfo,
     pub(crate) params: CompiledParameters,
     pub(crate) data: Arc<ExprData>,
@@ -186,9 +188,9 @@ pub(crate) struct NodeContext {
 }
 
 impl NodeContext {
-    /// The engine's context behind `ctx`, for the nodes built into the engine; an error naming
-    /// `node_type` when `ctx` is some other implementation (a plugin's test harness).
-    pub(crate) fn of<'a>(
+    /// The executor's context behind `ctx`, for the core nodes; an error naming `node_type`
+    /// when `ctx` is some other implementation (a plugin's test harness).
+    pub fn of<'a>(
         ctx: &'a dyn ExecuteContext,
         node_type: &str,
     ) -> Result<&'a NodeContext, NodeError> {
@@ -202,8 +204,10 @@ impl NodeContext {
     }
 
     /// [`ExecuteContext::parameters`], leaving expressions under the dotted path `raw` as
-    /// written (see [`CompiledParameters::resolve_except`]).
-    pub(crate) fn parameters_keeping(
+    /// written: the node evaluates those itself, later, with variables of its own
+    /// ([`NodeContext::evaluate_with`]; n8n's `rawExpressions`, e.g. the HTTP Request node's
+    /// pagination).
+    pub fn parameters_keeping(
         &self,
         item_index: usize,
         raw: &str,
@@ -221,7 +225,7 @@ impl NodeContext {
 
     /// Evaluates `expression` (a raw `=...` parameter value) for input item `item_index`
     /// with the extra variables `bindings`; a value that is no expression is returned as is.
-    pub(crate) fn evaluate_with(
+    pub fn evaluate_with(
         &self,
         parameter: &str,
         expression: &Value,
@@ -247,7 +251,7 @@ impl NodeContext {
 
     /// Asks the executor to store the execution as waiting until `till` once this node
     /// returns; false where that cannot happen (outside an execution).
-    pub(crate) fn put_to_wait(&self, till: chrono::DateTime<chrono::Utc>) -> bool {
+    pub fn put_to_wait(&self, till: chrono::DateTime<chrono::Utc>) -> bool {
         match &self.wait {
             Some(slot) => {
                 if let Ok(mut w) = slot.lock() {
@@ -257,6 +261,26 @@ impl NodeContext {
             }
             None => false,
         }
+    }
+
+    /// The execution view expressions read: run data, node contexts, the workflow's zone.
+    pub fn data(&self) -> &Arc<ExprData> {
+        &self.data
+    }
+
+    /// The credential store (for a credential's stored record, by id).
+    pub fn credential_store(&self) -> &Arc<dyn CredentialProvider> {
+        &self.credentials
+    }
+
+    /// Whether this is the Wait node a resumed execution starts at: it passes its input on.
+    pub fn resuming(&self) -> bool {
+        self.resuming
+    }
+
+    /// Waits shorter than this sleep in the execution instead of storing it as waiting.
+    pub fn wait_in_process(&self) -> std::time::Duration {
+        self.wait_in_process
     }
 
     fn reference(&self, credential_type: &str) -> Result<&CredentialRef, NodeError> {

@@ -21,16 +21,16 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::context::{CompiledParameters, NoCredentials, NodeContext, ResponseSlot};
+use super::context::{CompiledParameters, NodeContext, ResponseSlot};
 use super::error::WorkflowError;
 use super::model::{OnError, Workflow, WorkflowNode};
-use super::nodes::{fired_item, workflow_timezone};
 use super::registry::NodeRegistry;
 use super::run::Hint;
 use super::run::{
     parents_of, ExprData, NodeContexts, NodeRun, Outputs, Parents, Runs, SourceRef, TaskData,
     TaskOutputs,
 };
+use super::schedule::{fired_item, workflow_timezone};
 
 /// Runs workflows. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -318,16 +318,6 @@ impl Executor {
     pub fn with_default_timezone(mut self, tz: Tz) -> Self {
         self.default_timezone = tz;
         self
-    }
-
-    /// An executor with the core nodes, a default HTTP client and no credentials (tests,
-    /// benchmarks, workflows without credentials).
-    pub fn with_core_nodes() -> Self {
-        Self::new(
-            Arc::new(NodeRegistry::with_core_nodes()),
-            reqwest::Client::new(),
-            Arc::new(NoCredentials),
-        )
     }
 
     /// The node types this executor runs.

@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use node_api::{Node, NodeDescription, PluginRuntime, PollingTrigger};
 
-use super::nodes;
-
 /// Node and polling-trigger implementations by type name, and the plugins that sign HTTP
 /// requests by credential type.
 #[derive(Clone, Default)]
@@ -20,15 +18,6 @@ impl NodeRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// A registry holding every core node.
-    pub fn with_core_nodes() -> Self {
-        let mut r = Self::new();
-        for node in nodes::core_nodes() {
-            r.register(node);
-        }
-        r
     }
 
     /// Adds (or replaces) a node type.

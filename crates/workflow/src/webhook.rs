@@ -1,6 +1,8 @@
-//! The Webhook node's side of a webhook call: the request becomes the node's item, and the
-//! answer follows the node's `responseMode` (`onReceived`, `lastNode`, `responseNode`), as
-//! n8n answers it. The server turns HTTP into a [`WebhookRequest`] and the answer back.
+//! The Webhook node's side of a webhook call: who may call it ([`WEBHOOK_AUTHENTICATION`],
+//! [`parse_ip_allow_list`]; the server checks callers before any execution starts), the
+//! request becomes the node's item, and the answer follows the node's `responseMode`
+//! (`onReceived`, `lastNode`, `responseNode`), as n8n answers it. The server turns HTTP into a
+//! [`WebhookRequest`] and the answer back.
 
 use std::sync::Arc;
 
@@ -15,6 +17,42 @@ const JSON_TYPE: &str = "application/json; charset=utf-8";
 
 /// The Webhook node's type name.
 pub const WEBHOOK_NODE: &str = "n8n-nodes-base.webhook";
+
+/// `httpBasicAuth`: a user name and password (HTTP Basic).
+pub const HTTP_BASIC_AUTH: &str = "httpBasicAuth";
+/// `httpHeaderAuth`: one header name and its value.
+pub const HTTP_HEADER_AUTH: &str = "httpHeaderAuth";
+/// `jwtAuth`: a JWT key (a passphrase, or PEM keys) and its algorithm.
+pub const JWT_AUTH: &str = "jwtAuth";
+
+/// The Webhook node's `authentication` modes and the credential type each checks callers
+/// against (n8n's names; the core plugin declares the types).
+pub const WEBHOOK_AUTHENTICATION: &[(&str, Option<&str>)] = &[
+    ("none", None),
+    ("basicAuth", Some(HTTP_BASIC_AUTH)),
+    ("headerAuth", Some(HTTP_HEADER_AUTH)),
+    ("jwtAuth", Some(JWT_AUTH)),
+];
+
+/// Parses n8n's `options.ipWhitelist`: a comma list of addresses and CIDR ranges. Returns
+/// every entry as a network, or the first entry that is neither.
+pub fn parse_ip_allow_list(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "options.ipWhitelist: {entry:?} is neither an IP address nor a CIDR range \
+                         (e.g. 10.0.0.0/8)"
+                    )
+                })
+        })
+        .collect()
+}
 
 /// Headers a workflow may not set on a webhook answer: the server frames the answer itself
 /// (`content-length`, `transfer-encoding`), and hop-by-hop headers belong to the connection.

@@ -708,7 +708,7 @@ fn date_op(op: &str, args: &[Value], default_zone: &str) -> Result<Value, String
 
 /// How the Code node runs its code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CodeMode {
+pub enum CodeMode {
     /// Once, with every item (`runOnceForAllItems`).
     AllItems,
     /// Once per item (`runOnceForEachItem`).
@@ -718,10 +718,13 @@ pub(crate) enum CodeMode {
 /// What a Code node run produced: its items, what it logged, and the error it stopped at, if
 /// any (with continue-on-fail, `items` holds the `{json: {error}}` items as well).
 #[derive(Debug, Default)]
-pub(crate) struct CodeRun {
-    pub(crate) items: Vec<Item>,
-    pub(crate) logs: Vec<String>,
-    pub(crate) error: Option<CodeFailure>,
+pub struct CodeRun {
+    /// The items it returned.
+    pub items: Vec<Item>,
+    /// What it logged (`console.log`).
+    pub logs: Vec<String>,
+    /// The error it stopped at.
+    pub error: Option<CodeFailure>,
 }
 
 /// The runner's answer, as JSON.
@@ -746,21 +749,21 @@ struct Failed {
 
 /// Why a Code node run failed, worded as n8n words it (`boom [line 3]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct CodeFailure {
+pub struct CodeFailure {
     /// The message, ending with `[line N]`, `[line N, for item I]` or `[item I]` when known.
-    pub(crate) message: String,
+    pub message: String,
     /// n8n's description: the error type (`TypeError`) or what to do about the output.
-    pub(crate) description: Option<String>,
+    pub description: Option<String>,
     /// The item being processed, in per-item mode.
-    pub(crate) item_index: Option<usize>,
+    pub item_index: Option<usize>,
     /// Stopped by the time or memory limit rather than failing by itself.
-    pub(crate) limit: Option<ExpressionErrorKind>,
+    pub limit: Option<ExpressionErrorKind>,
 }
 
 /// Runs a Code node's JavaScript over `input_json` (the items as n8n-shaped JSON) in one call
 /// into the sandbox, under the expression limits, against the execution view `data` (for
 /// `$('Node')`, `$execution`, `$now` ...).
-pub(crate) fn run_code(
+pub fn run_code(
     code: &str,
     mode: CodeMode,
     input_json: String,

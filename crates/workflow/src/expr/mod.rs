@@ -15,7 +15,7 @@ use std::sync::Arc;
 use node_api::JsonObject;
 use serde_json::Value;
 
-pub(crate) use js::{run_code, CodeFailure, CodeMode};
+pub use js::{run_code, CodeFailure, CodeMode, CodeRun};
 pub use js::{set_limits, Limits};
 
 use super::error::{ExpressionError, ExpressionErrorKind};

@@ -1,5 +1,7 @@
-//! Integration tests of the workflow core, in one binary so it links once: workflows run
-//! through the real executor with the core nodes, outputs compared item for item.
+//! Integration tests of the workflow core and the core nodes, in one binary so it links once:
+//! workflows run through the real executor with the core nodes (`core-nodes`, a
+//! dev-dependency: [`core_nodes::executor`], [`core_nodes::registry`]), outputs compared item
+//! for item.
 
 mod items_shared;
 mod node_aggregate;

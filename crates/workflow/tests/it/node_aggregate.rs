@@ -2,7 +2,7 @@
 //! missing values) and all item data (included and excluded fields), exact shapes.
 
 use serde_json::{json, Value};
-use workflow::{validate, NodeRegistry};
+use workflow::validate;
 
 use super::node_flows::{failure, full, node, run, trigger, workflow};
 
@@ -165,7 +165,7 @@ async fn no_fields_or_a_name_used_twice_is_an_error_and_binaries_are_refused_at_
         ]),
         &[("Trigger", 0, "Aggregate", 0)],
     );
-    let err = validate(&wf, &NodeRegistry::with_core_nodes(), None)
+    let err = validate(&wf, &core_nodes::registry(), None)
         .await
         .unwrap_err()
         .to_string();

@@ -2,7 +2,7 @@
 //! variables, what may be returned, errors naming the line, limits, and Python refused.
 
 use serde_json::{json, Value};
-use workflow::{validate, ExecutionStatus, NodeRegistry};
+use workflow::{validate, ExecutionStatus};
 
 use super::node_flows::{assert_ok, failure, full, node, output, run, set, trigger, workflow};
 
@@ -416,7 +416,7 @@ async fn python_is_refused_at_save_naming_node_and_parameter() {
         ]),
         &[("Trigger", 0, "Py", 0)],
     );
-    let err = validate(&wf, &NodeRegistry::with_core_nodes(), None)
+    let err = validate(&wf, &core_nodes::registry(), None)
         .await
         .unwrap_err()
         .to_string();
@@ -433,7 +433,7 @@ async fn python_is_refused_at_save_naming_node_and_parameter() {
         ]),
         &[("Trigger", 0, "C", 0)],
     );
-    let err = validate(&wf, &NodeRegistry::with_core_nodes(), None)
+    let err = validate(&wf, &core_nodes::registry(), None)
         .await
         .unwrap_err()
         .to_string();

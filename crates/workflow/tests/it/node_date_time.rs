@@ -2,7 +2,7 @@
 //! ways dates are read, Luxon's output, and what is refused at save.
 
 use serde_json::{json, Value};
-use workflow::{validate, NodeRegistry};
+use workflow::validate;
 
 use super::node_flows::{
     assert_ok, failure, full, node, output, run, trigger, workflow_with_settings,
@@ -217,7 +217,7 @@ async fn bad_dates_and_zones_are_errors_and_unknown_values_are_refused_at_save()
         json!([{"formattedDate": "01/01/2024"}, {"error": "Invalid date format"}])
     );
 
-    let registry = NodeRegistry::with_core_nodes();
+    let registry = core_nodes::registry();
     for (params, want) in [
         (
             json!({"operation": "addToDate", "magnitude": "x", "timeUnit": "fortnights"}),

@@ -98,7 +98,7 @@ pub async fn run_on(executor: &Executor, wf: Arc<Workflow>, input: Value) -> Exe
 
 /// Runs `wf` with `input` given as a JSON array, with the core nodes.
 pub async fn run(wf: Arc<Workflow>, input: Value) -> ExecutionResult {
-    run_on(&Executor::with_core_nodes(), wf, input).await
+    run_on(&core_nodes::executor(), wf, input).await
 }
 
 /// The items' JSON as an array.

@@ -19,7 +19,7 @@ use node_api::{
 };
 use secrecy::SecretString;
 use serde_json::{json, Map, Value};
-use workflow::{validate, Executor, NodeRegistry};
+use workflow::{validate, Executor};
 
 use super::node_flows::{assert_ok, failure, node, output, run_on, trigger, workflow};
 
@@ -273,7 +273,7 @@ impl CredentialProvider for Credentials {
 
 fn executor(credentials: Arc<Credentials>) -> Executor {
     Executor::new(
-        Arc::new(NodeRegistry::with_core_nodes()),
+        Arc::new(core_nodes::registry()),
         reqwest::Client::new(),
         credentials,
     )
@@ -534,7 +534,7 @@ async fn pagination_updates_a_parameter_until_the_response_is_empty() {
         ),
         None,
     );
-    let r = run_on(&Executor::with_core_nodes(), wf, json!([{}])).await;
+    let r = run_on(&core_nodes::executor(), wf, json!([{}])).await;
     assert_ok(&r);
     let out = output(&r, "HTTP", 0);
     assert_eq!(
@@ -564,7 +564,7 @@ async fn pagination_follows_the_next_url_until_the_complete_expression_holds() {
         }}}}),
         None,
     );
-    let r = run_on(&Executor::with_core_nodes(), wf, json!([{}])).await;
+    let r = run_on(&core_nodes::executor(), wf, json!([{}])).await;
     assert_ok(&r);
     assert_eq!(
         output(&r, "HTTP", 0),
@@ -583,7 +583,7 @@ async fn pagination_follows_the_next_url_until_the_complete_expression_holds() {
 #[tokio::test]
 async fn pagination_stops_at_a_status_code_or_at_the_page_limit() {
     let (base, seen) = serve().await;
-    let ex = Executor::with_core_nodes();
+    let ex = core_nodes::executor();
     let by_status = http_wf(
         json!({"url": format!("{base}/pages"), "sendQuery": true,
                "queryParameters": {"parameters": [{"name": "gone", "value": "1"}]},
@@ -627,7 +627,7 @@ async fn a_page_answered_with_an_error_fails_the_node() {
         }}}}),
         None,
     );
-    let r = run_on(&Executor::with_core_nodes(), wf, json!([{}])).await;
+    let r = run_on(&core_nodes::executor(), wf, json!([{}])).await;
     assert_eq!(
         failure(&r),
         "The resource you are requesting could not be found"
@@ -644,7 +644,7 @@ async fn batching_waits_between_batches_of_items() {
         None,
     );
     let r = run_on(
-        &Executor::with_core_nodes(),
+        &core_nodes::executor(),
         wf,
         json!([{"i": 0}, {"i": 1}, {"i": 2}, {"i": 3}, {"i": 4}]),
     )
@@ -660,7 +660,7 @@ async fn batching_waits_between_batches_of_items() {
 
 async fn problems(params: Value, cred: Option<(&str, &str)>) -> Vec<String> {
     let wf = http_wf(params, cred);
-    match validate(&wf, &NodeRegistry::with_core_nodes(), None).await {
+    match validate(&wf, &core_nodes::registry(), None).await {
         Ok(()) => Vec::new(),
         Err(workflow::WorkflowError::Invalid(p)) => p.into_iter().map(|p| p.message).collect(),
         Err(e) => panic!("{e}"),

@@ -3,7 +3,7 @@
 //! loops, and loops that never end.
 
 use serde_json::{json, Value};
-use workflow::{validate, ExecutionStatus, Executor, NodeRegistry};
+use workflow::{validate, ExecutionStatus};
 
 use super::node_flows::{
     assert_ok, failure, full, node, output, run, run_on, runs, set, trigger, workflow,
@@ -289,7 +289,7 @@ async fn a_loop_that_never_ends_is_stopped_with_a_clear_message() {
         ]),
         &[("Trigger", 0, "A", 0), ("A", 0, "B", 0), ("B", 0, "A", 0)],
     );
-    let executor = Executor::with_core_nodes().with_max_node_runs(50);
+    let executor = core_nodes::executor().with_max_node_runs(50);
     let r = run_on(&executor, wf, json!([{}])).await;
     assert_eq!(r.status, ExecutionStatus::Error);
     assert!(
@@ -302,7 +302,7 @@ async fn a_loop_that_never_ends_is_stopped_with_a_clear_message() {
 
 #[tokio::test]
 async fn a_batch_size_below_one_or_an_unknown_option_is_refused_at_save() {
-    let registry = NodeRegistry::with_core_nodes();
+    let registry = core_nodes::registry();
     for (params, want) in [
         (
             json!({"batchSize": 0}),

@@ -3,7 +3,7 @@
 //! fields, and the operations refused at save.
 
 use serde_json::{json, Value};
-use workflow::{validate, NodeRegistry};
+use workflow::validate;
 
 use super::node_flows::{assert_ok, failure, full, node, output, run, trigger, workflow};
 
@@ -166,7 +166,7 @@ async fn operations_that_remember_past_executions_are_refused_at_save() {
         ]),
         &[("Trigger", 0, "Dedupe", 0)],
     );
-    let err = validate(&wf, &NodeRegistry::with_core_nodes(), None)
+    let err = validate(&wf, &core_nodes::registry(), None)
         .await
         .unwrap_err()
         .to_string();

@@ -2,7 +2,7 @@
 //! from the input, errors, and what is refused at save.
 
 use serde_json::{json, Value};
-use workflow::{validate, NodeRegistry};
+use workflow::validate;
 
 use super::node_flows::{assert_ok, failure, full, node, output, run, set, trigger, workflow};
 
@@ -156,7 +156,7 @@ async fn limit_keeps_the_first_or_last_items() {
 
 #[tokio::test]
 async fn unknown_values_are_refused_at_save() {
-    let registry = NodeRegistry::with_core_nodes();
+    let registry = core_nodes::registry();
     for (ty, params, want) in [
         (
             "limit",

@@ -3,7 +3,7 @@
 //! connections to output 3), and what is refused at save.
 
 use serde_json::{json, Value};
-use workflow::{validate, ExecutionStatus, NodeRegistry};
+use workflow::{validate, ExecutionStatus};
 
 use super::node_flows::{assert_ok, failure, full, node, output, run, set, trigger, workflow};
 
@@ -272,7 +272,7 @@ async fn a_connection_from_output_3_runs_and_the_error_output_comes_after_the_ru
 
 #[tokio::test]
 async fn what_switch_cannot_do_is_refused_at_save() {
-    let registry = NodeRegistry::with_core_nodes();
+    let registry = core_nodes::registry();
     let refused = |sw: Value| {
         let wf = workflow(json!([trigger(), sw]), &[("Trigger", 0, "Switch", 0)]);
         let registry = registry.clone();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use node_api::ExecutionMode;
 use serde_json::{json, Value};
-use workflow::{CancelHandle, ExecutionStatus, Executor, NodeRegistry, RunRequest, Workflow};
+use workflow::{CancelHandle, ExecutionStatus, Executor, RunRequest, Workflow};
 
 use super::node_flows::{assert_ok, items, node, output, runs, set, trigger, workflow};
 
@@ -43,7 +43,7 @@ fn request(wf: Arc<Workflow>, input: Value) -> RunRequest {
 async fn a_short_wait_sleeps_in_the_execution() {
     let wf = waiting_workflow(json!({"amount": 0.3, "unit": "seconds"}));
     let began = Instant::now();
-    let r = Executor::with_core_nodes()
+    let r = core_nodes::executor()
         .run(request(wf, json!([{"n": 1}])))
         .await
         .unwrap();
@@ -58,7 +58,7 @@ async fn a_short_wait_sleeps_in_the_execution() {
 #[tokio::test]
 async fn a_long_wait_stops_the_execution_and_resuming_runs_the_rest() {
     let executor = Executor::new(
-        Arc::new(NodeRegistry::with_core_nodes()),
+        Arc::new(core_nodes::registry()),
         reqwest::Client::new(),
         Arc::new(workflow::NoCredentials),
     )
@@ -95,7 +95,7 @@ async fn a_long_wait_stops_the_execution_and_resuming_runs_the_rest() {
 #[tokio::test]
 async fn a_date_in_the_past_goes_on_at_once_and_form_resume_is_refused_at_save() {
     let wf = waiting_workflow(json!({"resume": "specificTime", "dateTime": "2020-01-01T00:00:00"}));
-    let r = Executor::with_core_nodes()
+    let r = core_nodes::executor()
         .run(request(wf, json!([{"n": 1}])))
         .await
         .unwrap();
@@ -114,21 +114,17 @@ async fn a_date_in_the_past_goes_on_at_once_and_form_resume_is_refused_at_save()
             "Parameter \"options.ipWhitelist\" is not supported",
         ),
     ] {
-        let err = workflow::validate(
-            &waiting_workflow(params),
-            &NodeRegistry::with_core_nodes(),
-            None,
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let err = workflow::validate(&waiting_workflow(params), &core_nodes::registry(), None)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Wait") && err.contains(expected), "{err}");
     }
 }
 
 #[tokio::test]
 async fn a_webhook_wait_lasts_until_its_limit_or_for_ever() {
-    let executor = Executor::with_core_nodes();
+    let executor = core_nodes::executor();
     let limited = waiting_workflow(json!({"resume": "webhook", "limitWaitTime": true,
                                           "resumeAmount": 10, "resumeUnit": "minutes"}));
     let before = chrono::Utc::now();
