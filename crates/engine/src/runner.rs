@@ -305,7 +305,7 @@ async fn record(
             None => executor.run_nested(run, depth).await,
         }
     };
-    let outcome = match AssertUnwindSafe(running).catch_unwind().await {
+    let mut outcome = match AssertUnwindSafe(running).catch_unwind().await {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(e)) => {
             tracing::warn!(execution_id = %id, error = %e, "execution could not start");
@@ -321,6 +321,20 @@ async fn record(
             Err(RunError::Panicked)
         }
     };
+    // The run data of an execution that is kept becomes text once; then its items go, all
+    // but the last node's output (what a webhook's answer or a parent workflow reads), so
+    // writing the row does not hold every node's items beside their text. A waiting
+    // execution keeps everything (it is resumed); one not kept may be answered from memory.
+    let data = match &mut outcome {
+        Ok(result) if store.should_save(&workflow, mode.as_str(), result.status) => {
+            let data = Arc::new(crate::store::data_text(result));
+            if result.status != ExecutionStatus::Waiting {
+                result.keep_last_output_only();
+            }
+            Some(data)
+        }
+        _ => None,
+    };
     // A database that is down (restarting, failing over) must not leave the execution
     // `running` for good: the end is retried until it lands or the process stops (then the
     // next start marks it crashed).
@@ -328,7 +342,7 @@ async fn record(
         match &outcome {
             Ok(result) => {
                 store
-                    .finish_execution_by_policy(&id, &workflow, mode.as_str(), result)
+                    .finish_execution_by_policy(&id, &workflow, mode.as_str(), result, data.clone())
                     .await
             }
             Err(e) => store.mark_failed(&id, &e.to_string()).await.map(|()| true),

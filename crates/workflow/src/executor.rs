@@ -186,6 +186,20 @@ pub struct ResumeState {
 }
 
 impl ExecutionResult {
+    /// Lets go of the recorded run data and every node's outputs except the last run of the
+    /// node that ran last: what is left answers [`Self::last_node_output`] (a webhook's
+    /// `lastNode` answer, a parent workflow's result), the status, error and response. For
+    /// callers that have stored the run data already: an execution over many items then
+    /// writes its row without holding every node's items at the same time.
+    pub fn keep_last_output_only(&mut self) {
+        self.run_data = BTreeMap::new();
+        let last = self.last_node.as_ref().and_then(|node| {
+            let run = self.runs.get(node)?.last()?.clone();
+            Some((node.clone(), vec![run]))
+        });
+        self.runs = Arc::new(last.into_iter().collect());
+    }
+
     /// Output 0 of the last run of the node that ran last.
     pub fn last_node_output(&self) -> &[Item] {
         self.last_node

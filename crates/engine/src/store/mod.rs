@@ -265,8 +265,9 @@ struct Running {
 }
 
 /// n8n's execution data (`{"resultData": {...}}`, as [`ExecutionResult::data_json`]) as text,
-/// serialised straight from the run data rather than through a `Value` copy of every item.
-fn data_text(result: &ExecutionResult) -> String {
+/// serialised straight from the run data rather than through a `Value` copy of every item:
+/// what [`ExecutionStore::finish_execution_by_policy`] stores.
+pub fn data_text(result: &ExecutionResult) -> String {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct ResultData<'a> {
@@ -963,15 +964,19 @@ impl WorkflowStore {
 
     /// Records how execution `id` of `workflow` (started in `mode`) ended, following the
     /// saving policy: kept with its run data, or deleted. Returns whether it was kept.
+    /// `data`, when given, is the run data as [`data_text`] made it (the caller may have let
+    /// the items go since); otherwise it is made from `result`.
     pub async fn finish_execution_by_policy(
         &self,
         id: &str,
         workflow: &Workflow,
         mode: &str,
         result: &ExecutionResult,
+        data: Option<Arc<String>>,
     ) -> Result<bool, StoreError> {
         if self.should_save(workflow, mode, result.status) {
-            self.finish_execution(id, result, true).await?;
+            let data = data.unwrap_or_else(|| Arc::new(data_text(result)));
+            self.finish_execution_with(id, result, Some(data)).await?;
             return Ok(true);
         }
         let deleted = self
@@ -1026,13 +1031,24 @@ impl WorkflowStore {
         result: &ExecutionResult,
         save_data: bool,
     ) -> Result<(), StoreError> {
+        let data = save_data.then(|| Arc::new(data_text(result)));
+        self.finish_execution_with(id, result, data).await
+    }
+
+    /// [`Self::finish_execution`] with the run data given as text (or none kept). Shared, not
+    /// copied: a retried write sends the same text again.
+    async fn finish_execution_with(
+        &self,
+        id: &str,
+        result: &ExecutionResult,
+        data: Option<Arc<String>>,
+    ) -> Result<(), StoreError> {
         let status = match result.status {
             ExecutionStatus::Success => "success",
             ExecutionStatus::Error => "error",
             ExecutionStatus::Canceled => "canceled",
             ExecutionStatus::Waiting => "waiting",
         };
-        let data = save_data.then(|| data_text(result));
         let error = result
             .error
             .as_ref()

@@ -36,7 +36,8 @@ pub(crate) enum Write {
         id: String,
         status: &'static str,
         stopped_at: String,
-        data: Option<String>,
+        /// The run data as text, shared with the caller, which may send it again on a retry.
+        data: Option<std::sync::Arc<String>>,
         error: Option<String>,
     },
     /// Not kept (saving policy).
@@ -194,12 +195,14 @@ async fn apply_group(db: &Db, group: &[Queued]) -> Result<Vec<u64>, sqlx::Error>
                 error,
             } = &group[i].write
             {
+                // Borrowed: the Any driver copies a String it is handed by reference, and
+                // the run data can be tens of megabytes.
                 query = query
-                    .bind(id)
+                    .bind(id.as_str())
                     .bind(*status)
-                    .bind(stopped_at)
-                    .bind(data)
-                    .bind(error);
+                    .bind(stopped_at.as_str())
+                    .bind(data.as_deref().map(String::as_str))
+                    .bind(error.as_deref());
             }
         }
         let touched = returned_ids(query.fetch_all(&mut *tx).await?)?;
@@ -281,10 +284,10 @@ async fn apply_one(
             "UPDATE executions SET status = $1, stopped_at = $2, data = $3, error = $4 WHERE id = $5",
         )
         .bind(*status)
-        .bind(stopped_at)
-        .bind(data)
-        .bind(error)
-        .bind(id),
+        .bind(stopped_at.as_str())
+        .bind(data.as_deref().map(String::as_str))
+        .bind(error.as_deref())
+        .bind(id.as_str()),
         Write::Delete { id } => sqlx::query("DELETE FROM executions WHERE id = $1").bind(id),
     };
     let done = match tx {

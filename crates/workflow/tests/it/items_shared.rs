@@ -44,3 +44,32 @@ async fn a_node_that_changes_an_item_changes_its_own_copy_only() {
     );
     assert!(!ItemJson::ptr_eq(&before[0].json, &after[0].json));
 }
+
+/// Once the run data is stored, a caller lets every node's items go but the last node's
+/// output: what is left still answers `last_node_output`, and the items of the other nodes
+/// are freed (the last node's items are the only references left).
+#[tokio::test]
+async fn keeping_the_last_output_only_frees_the_other_nodes_items() {
+    let wf = workflow(
+        json!([trigger(), set("Set", &[("b", "={{ $json.a + 1 }}")], 0)]),
+        &[("Trigger", 0, "Set", 0)],
+    );
+    let mut r = run(wf, json!([{"a": 1}, {"a": 2}])).await;
+    assert_ok(&r);
+    let answer = output(&r, "Set", 0);
+    let trigger_item = r.output_of("Trigger", 0).unwrap()[0].json.clone();
+    r.keep_last_output_only();
+    assert!(r.run_data.is_empty());
+    assert!(r.output_of("Trigger", 0).is_none());
+    assert_eq!(output(&r, "Set", 0), answer);
+    assert_eq!(r.last_node.as_deref(), Some("Set"));
+    // The trigger's item is held by this test alone now: changing it changes it in place
+    // (a shared item would be copied first, as the run above shows for Set).
+    let mut alone = trigger_item;
+    let at = &*alone as *const node_api::JsonObject;
+    alone.insert("c".into(), json!(3));
+    assert_eq!(
+        &*alone as *const node_api::JsonObject, at,
+        "the result still held it"
+    );
+}
