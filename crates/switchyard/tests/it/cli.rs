@@ -643,7 +643,7 @@ async fn start_serves_health_and_stops_gracefully_on_sigterm(backend: Backend) {
     assert_eq!(res.text().await.unwrap(), "ok");
     let status = terminate(child);
     assert!(status.success(), "exits 0 on SIGTERM: {status:?}");
-    let text = logs.lock().unwrap().join("\n");
+    let text = all_read(&logs).join("\n");
     assert!(
         text.contains("shutting down") && text.contains("stopped"),
         "{text}"
@@ -878,7 +878,7 @@ async fn no_secret_reaches_any_log_line(backend: Backend) {
     )
     .await;
     assert_eq!(terminate(child).code(), Some(0));
-    captured.extend(logs.lock().unwrap().iter().cloned());
+    captured.extend(all_read(&logs));
 
     for args in [
         vec!["rotate-key"],
@@ -1105,6 +1105,17 @@ pub(crate) fn wait_ready(child: &mut Child, logs: &Arc<Mutex<Vec<String>>>) -> S
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Every line the server wrote, once both streams are read to their end: the reader threads
+/// hold the only other handles on `logs` and drop them at end of stream, which comes just
+/// after the process exits. Waits at most 10 s (a grandchild holding the pipes open).
+pub(crate) fn all_read(logs: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Arc::strong_count(logs) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    logs.lock().unwrap().clone()
 }
 
 /// Sends SIGTERM and waits for the exit.

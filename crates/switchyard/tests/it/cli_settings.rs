@@ -9,7 +9,7 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cli::{spawn_server_with, terminate, wait_ready};
+use crate::cli::{all_read, spawn_server_with, terminate, wait_ready};
 use crate::common::{Api, Backend, TestEnv, TestServer, KEY_A};
 use salesforce_fake::FakeOrg;
 use serde_json::{json, Value};
@@ -73,7 +73,7 @@ impl Binary {
     fn stop(self) -> String {
         let status = terminate(self.child);
         assert!(status.success(), "exits 0 on SIGTERM: {status:?}");
-        self.logs.lock().unwrap().join("\n")
+        all_read(&self.logs).join("\n")
     }
 }
 
@@ -144,7 +144,7 @@ async fn json_log_format_writes_every_line_as_json() {
     let (status, _) = api.get("/api/v1/workflows/nope").await;
     assert_eq!(status, 404);
     assert!(terminate(child).success());
-    let lines = logs.lock().unwrap().clone();
+    let lines = all_read(&logs);
     let records: Vec<Value> = lines.iter().map(|l| json_record(l)).collect();
     let messages: Vec<&str> = records
         .iter()
