@@ -242,20 +242,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Serve no web console (n8n's `N8N_DISABLE_UI`): the API, webhooks and OAuth2 routes stay;
     /// the console's pages answer 404.
-    #[arg(
-        long,
-        env = "SWITCHYARD_DISABLE_UI",
-        default_value_t = false,
-        global = true
-    )]
+    #[arg(long, env = "SWITCHYARD_DISABLE_UI", default_value_t = false,
+          value_parser = parse_flag("SWITCHYARD_DISABLE_UI"), global = true)]
     pub disable_ui: bool,
     /// Allow plain http to loopback hosts of the services plugins call (tests, fake services).
-    #[arg(
-        long,
-        env = "SWITCHYARD_ALLOW_INSECURE_HOSTS",
-        default_value_t = false,
-        global = true
-    )]
+    #[arg(long, env = "SWITCHYARD_ALLOW_INSECURE_HOSTS", default_value_t = false,
+          value_parser = parse_flag("SWITCHYARD_ALLOW_INSECURE_HOSTS"), global = true)]
     pub allow_insecure_hosts: bool,
     /// A PEM file of CA certificates trusted for outbound HTTPS besides the system's store
     /// (a private CA, or the CA of a TLS-inspecting proxy).

@@ -501,6 +501,18 @@ async fn salesforce_timeout_fails_a_slow_call() {
 async fn disable_ui_serves_no_console_and_everything_else() {
     let env = TestEnv::new(Backend::Sqlite, "disable_ui").await.unwrap();
     let key = env.api_key(KEY_A);
+    // A value that is neither `true` nor `false` stops the start, naming the variable.
+    let refused = env
+        .command(KEY_A, None, &["start"])
+        .env("SWITCHYARD_DISABLE_UI", "yes")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("SWITCHYARD_DISABLE_UI must be `true` or `false`, got `yes`"),
+        "{stderr}"
+    );
     let server = Binary::start(&env, &key, &[("SWITCHYARD_DISABLE_UI", "true")]);
     for path in [
         "/",
