@@ -220,7 +220,8 @@ async fn rotate_key(
         .credentials
         .rotate(options, |moved| tracing::info!(moved, "rotation progress"));
     // Ctrl-C (handled even when the shell started us with SIGINT ignored): the batch under
-    // way rolls back with its transaction, the database is closed cleanly.
+    // way rolls back with its transaction (or, if its COMMIT was already sent, lands a moment
+    // later); either way each row is whole under one key, and the database is closed cleanly.
     let report = tokio::select! {
         report = rotation => report.context("rotation stopped; it is safe to run it again")?,
         _ = tokio::signal::ctrl_c() => {
